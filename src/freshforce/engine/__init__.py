@@ -1,0 +1,1 @@
+"""The engine: job queue, worker, links, snapshots, conflicts, echo log, reconciler."""

@@ -1,0 +1,1 @@
+"""Business flows: clients, invoices, payments."""

@@ -1,0 +1,1 @@
+"""Mapping configuration: schema, transforms, expressions, validation."""

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy Core schema, Alembic migrations, SQLite and PostgreSQL."""

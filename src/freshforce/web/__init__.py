@@ -1,0 +1,1 @@
+"""FastAPI app: webhook intake, OAuth callbacks, dashboard, JSON API, metrics."""
