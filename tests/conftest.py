@@ -47,3 +47,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+async def store_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The fresh database with every table of ``store.schema`` created."""
+    from freshforce.store.schema import metadata  # noqa: PLC0415 - keeps collection import-light
+
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return engine
