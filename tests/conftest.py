@@ -50,10 +50,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def store_engine(engine: AsyncEngine) -> AsyncEngine:
-    """The fresh database with every table of ``store.schema`` created."""
-    from freshforce.store.schema import metadata  # noqa: PLC0415 - keeps collection import-light
+async def store_engine(engine: AsyncEngine, database_url: str) -> AsyncEngine:
+    """The fresh database brought to the newest schema by the real migrations."""
+    from freshforce.store.migrate import upgrade  # noqa: PLC0415 - keeps collection import-light
 
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    await upgrade(database_url)
     return engine
