@@ -34,6 +34,8 @@ _SECRET_KEY = re.compile(
 _HARMLESS_SUFFIX = re.compile(r"(_version|_expires_at|_type|_url|_count|_id)$", re.IGNORECASE)
 _BEARER = re.compile(r"\b(Bearer|Basic)\s+[^\s\"',]+", re.IGNORECASE)
 _MAX_DEPTH = 8
+# Libraries that narrate their internals at INFO; heard from only at WARNING unless debugging.
+_CHATTY_LOGGERS = ("alembic", "sqlalchemy", "asyncio", "aiosqlite")
 
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
@@ -61,6 +63,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
 
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:

@@ -185,7 +185,7 @@ def _choose_profile(
 ) -> tuple[str | None, str]:
     # Any: values read from the environment or a file are untyped until validated.
     if explicit is not None:
-        return explicit, "option --profile"
+        return explicit, "option --profile (FRESHFORCE_PROFILE)"
     if "profile" in env:
         return str(env["profile"]), f"environment {ENV_PREFIX}PROFILE"
     if file is not None and "profile" in file.common:

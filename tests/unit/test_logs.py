@@ -1,7 +1,6 @@
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,7 @@ from freshforce.settings import Settings
 SECRETS = ["rt-secret", "at-secret", "at-secret2", "x-secret", "pw-secret"]
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers, root.level = handlers, level
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def configured(tmp_path: Path, **options: object) -> io.StringIO:
@@ -46,7 +38,7 @@ def test_json_lines_carry_bound_context_and_no_secrets(tmp_path: Path) -> None:
     stream = configured(tmp_path, log_json=True)
     structlog.contextvars.bind_contextvars(job_id=7, flow="clients")
     log_secrets()
-    logging.getLogger("alembic.runtime.migration").info("Running upgrade  -> 0001")
+    logging.getLogger("alembic.runtime.migration").warning("Running upgrade  -> 0001")
     text = stream.getvalue()
     for secret in SECRETS:
         assert secret not in text

@@ -115,7 +115,8 @@ def test_bad_profile_names_where_it_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(
-        ConfigError, match=r"option --profile: Input should be 'dev', 'qa' or 'prod'"
+        ConfigError,
+        match=r"option --profile \(FRESHFORCE_PROFILE\): Input should be 'dev', 'qa' or 'prod'",
     ):
         load_settings("staging")
     monkeypatch.setenv("FRESHFORCE_PROFILE", "live")
