@@ -4,7 +4,8 @@ Code logs snake_case facts with structlog (``log.info("job_claimed", job_id=7)``
 with ``structlog.contextvars.bind_contextvars`` rides along on every line of that task. Lines from
 libraries that use the standard ``logging`` module (Alembic, uvicorn) go through the same
 processors, so the output is one format. Values under keys that look secret (token, secret,
-password, authorization, ...) and every ``SecretStr`` are replaced before anything is rendered.
+password, authorization, ...), every ``SecretStr``, bearer credentials and URL passwords inside
+text are replaced before anything is rendered.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _SECRET_KEY = re.compile(
 # Keys that mention a secret without holding one.
 _HARMLESS_SUFFIX = re.compile(r"(_version|_expires_at|_type|_url|_count|_id)$", re.IGNORECASE)
 _BEARER = re.compile(r"\b(Bearer|Basic)\s+[^\s\"',]+", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\w://[^/\s:@]*:)[^@\s/]+@")
 _MAX_DEPTH = 8
 # Libraries that narrate their internals at INFO; heard from only at WARNING unless debugging.
 _CHATTY_LOGGERS = ("alembic", "sqlalchemy", "asyncio", "aiosqlite")
@@ -95,7 +97,8 @@ def _clean(key: object, value: object, depth: int) -> object:
     if isinstance(key, str) and _SECRET_KEY.search(key) and not _HARMLESS_SUFFIX.search(key):
         return REDACTED if value is not None else None
     if isinstance(value, str):
-        return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        value = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", value)
     return _clean_container(value, depth)
 
 

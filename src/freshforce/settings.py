@@ -261,9 +261,19 @@ def _unknown(key: str) -> str:
 
 def _dev_key(data_dir: Path) -> SecretStr:
     path = data_dir / _KEY_FILE_NAME
-    if not path.exists():
-        _write_new_key(path)
-    return SecretStr(path.read_text(encoding="ascii").strip())
+    try:
+        if not path.exists():
+            _write_new_key(path)
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"{path}: cannot create or read the dev encryption key ({exc}); set encryption_keys"
+        raise ConfigError(msg) from None
+    try:
+        Fernet(key)
+    except ValueError:
+        msg = f"{path}: not a Fernet key; delete it to get a new one, or set encryption_keys"
+        raise ConfigError(msg) from None
+    return SecretStr(key)
 
 
 def _write_new_key(path: Path) -> None:

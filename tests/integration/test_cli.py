@@ -1,5 +1,8 @@
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("restore_logging")
 
 @pytest.fixture
 def invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for name in [n for n in __import__("os").environ if n.startswith("FRESHFORCE_")]:
+    for name in [n for n in os.environ if n.startswith("FRESHFORCE_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     runner = CliRunner()
@@ -153,3 +156,19 @@ def test_rotate_keys_reencrypts_stored_tokens(invoke, database_url: str) -> None
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"rotated": 1}
     assert asyncio.run(_refresh_token_with_key(database_url, new)) == SecretStr("rt")
+
+
+def test_console_script_exits_2_on_bad_profile(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("freshforce")
+    env = {"PATH": os.environ["PATH"], "XDG_DATA_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(script), "--profile", "staging", "config", "show"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "option --profile (FRESHFORCE_PROFILE): Input should be" in done.stderr
+    assert done.stdout == ""

@@ -1,3 +1,4 @@
+import os
 import stat
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from freshforce.settings import Profile, Settings, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("FRESHFORCE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
@@ -172,3 +173,12 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_settings_reads_env_directly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRESHFORCE_AUTO_MIGRATE", "false")
     assert Settings().auto_migrate is False
+
+
+def test_dev_key_problems_are_config_errors(tmp_path: Path) -> None:
+    blocker = write(tmp_path / "a-file", "")
+    with pytest.raises(ConfigError, match="cannot create or read the dev encryption key"):
+        load_settings(data_dir=blocker / "data")
+    write(tmp_path / "secret.key", "not a key\n")
+    with pytest.raises(ConfigError, match=r"secret.key: not a Fernet key; delete it"):
+        load_settings(data_dir=tmp_path)
