@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.store.engine import create_engine
@@ -16,6 +18,21 @@ from freshforce.store.engine import create_engine
 POSTGRES_ADMIN_URL = os.environ.get(
     "FRESHFORCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo what ``configure_logging`` does to the process-wide logging setup."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    names = ("alembic", "sqlalchemy", "asyncio", "aiosqlite")
+    chatty = {name: logging.getLogger(name).level for name in names}
+    yield
+    root.handlers, root.level = handlers, level
+    for name, old in chatty.items():
+        logging.getLogger(name).setLevel(old)
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -50,10 +67,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def store_engine(engine: AsyncEngine) -> AsyncEngine:
-    """The fresh database with every table of ``store.schema`` created."""
-    from freshforce.store.schema import metadata  # noqa: PLC0415 - keeps collection import-light
+async def store_engine(engine: AsyncEngine, database_url: str) -> AsyncEngine:
+    """The fresh database brought to the newest schema by the real migrations."""
+    from freshforce.store.migrate import upgrade  # noqa: PLC0415 - keeps collection import-light
 
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    await upgrade(database_url)
     return engine

@@ -20,3 +20,13 @@ async def test_engine_round_trips_and_sqlite_uses_wal(
 def test_plain_urls_pick_async_drivers() -> None:
     assert create_engine("sqlite:///x.db").url.drivername == "sqlite+aiosqlite"
     assert create_engine("postgresql://u@h/db").url.drivername == "postgresql+asyncpg"
+
+
+async def test_sqlite_file_directory_is_created(tmp_path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'new' / 'dir' / 'ff.db'}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
+    assert (tmp_path / "new" / "dir" / "ff.db").exists()

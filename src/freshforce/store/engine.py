@@ -1,12 +1,14 @@
 """Build the async SQLAlchemy engine for a database URL, SQLite or PostgreSQL.
 
 SQLite runs in WAL mode with a busy timeout, foreign keys on, and every transaction opened with
-``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing on upgrade. This is the one
-place where the two backends differ at connection level.
+``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing on upgrade; the file's
+directory is created when missing. This is the one place where the two backends differ at
+connection level.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -32,6 +34,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.drivername == "sqlite":
             parsed = parsed.set(drivername="sqlite+aiosqlite")
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed, echo=echo)
         _configure_sqlite(engine)
         return engine

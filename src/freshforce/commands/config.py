@@ -1,0 +1,51 @@
+"""``freshforce config``: show the effective settings (secrets masked) and make new keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from freshforce.commands.context import cli_context, print_json
+from freshforce.settings import ENV_PREFIX, Settings
+from freshforce.store.crypto import new_key
+
+__all__ = ["app", "masked_settings"]
+
+app = typer.Typer(
+    name="config", help="Inspect settings and make encryption keys.", no_args_is_help=True
+)
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON instead of a table.", envvar=f"{ENV_PREFIX}JSON")
+]
+
+
+@app.command()
+def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show the settings in effect, after the file, the profile and the environment."""
+    cli = cli_context(ctx)
+    values = masked_settings(cli.settings)
+    if as_json:
+        print_json(values)
+        return
+    table = Table("setting", "value", "environment variable")
+    for name, value in values.items():
+        table.add_row(name, str(value), f"{ENV_PREFIX}{name.upper()}")
+    cli.stdout.print(table)
+
+
+@app.command("new-key")
+def new_key_command() -> None:
+    """Print a new Fernet key for encryption_keys (put it first to start a key rotation)."""
+    typer.echo(new_key())
+
+
+def masked_settings(settings: Settings) -> dict[str, object]:
+    """Return the settings as plain values with every secret masked."""
+    values = settings.model_dump(mode="json")
+    values["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
+    values["log_json"] = settings.json_logs
+    return dict(values)

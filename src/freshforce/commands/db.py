@@ -1,0 +1,82 @@
+"""``freshforce db``: upgrade the schema, show its revision, re-encrypt tokens under a new key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from freshforce.commands.context import cli_context, print_json, run
+from freshforce.settings import ENV_PREFIX, Settings
+from freshforce.store import migrate
+from freshforce.store.connections import rotate_keys
+from freshforce.store.crypto import TokenCipher
+from freshforce.store.engine import create_engine
+
+__all__ = ["app"]
+
+app = typer.Typer(name="db", help="Manage the store's database.", no_args_is_help=True)
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON instead of text.", envvar=f"{ENV_PREFIX}JSON")
+]
+
+
+@app.command()
+def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Bring the database to the newest schema (safe to run again or from several hosts)."""
+    cli = cli_context(ctx)
+    url = cli.settings.database_url
+
+    async def work() -> str | None:
+        await migrate.upgrade(url)
+        return await migrate.current(url)
+
+    revision = run(cli, work)
+    report = {"database": _shown(url), "revision": revision}
+    if as_json:
+        print_json(report)
+        return
+    cli.stdout.print(f"{report['database']} is at revision {revision} (newest)")
+
+
+@app.command()
+def current(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show the database's schema revision and the newest one this version knows."""
+    cli = cli_context(ctx)
+    url = cli.settings.database_url
+    revision = run(cli, lambda: migrate.current(url))
+    head = migrate.head()
+    report = {"database": _shown(url), "revision": revision, "head": head}
+    if as_json:
+        print_json(report)
+        return
+    state = "up to date" if revision == head else "needs `freshforce db upgrade`"
+    cli.stdout.print(f"{report['database']}: revision {revision or 'none'}, newest {head}: {state}")
+
+
+@app.command("rotate-keys")
+def rotate_keys_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Re-encrypt every stored token with the first of encryption_keys."""
+    cli = cli_context(ctx)
+    settings = cli.settings
+    count = run(cli, lambda: _rotate(settings))
+    if as_json:
+        print_json({"rotated": count})
+        return
+    cli.stdout.print(f"re-encrypted the tokens of {count} connection(s) with the first key")
+
+
+async def _rotate(settings: Settings) -> int:
+    await migrate.prepare_database(settings.database_url, auto_migrate=settings.auto_migrate)
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as db:
+            return await rotate_keys(db, TokenCipher(settings.encryption_keys))
+    finally:
+        await engine.dispose()
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,290 @@
+"""Settings: defaults, then a TOML/YAML file, then FRESHFORCE_* variables, then explicit overrides.
+
+A settings file has common keys at the top level and one optional table per profile (``[dev]``,
+``[qa]``, ``[prod]``) whose keys override the common ones when that profile is chosen. Every
+mistake (unknown key, wrong type, bad profile) is reported at once, as a :class:`ConfigError`
+naming the file, the line when it can be found, and the key path. Secret values never appear in
+those messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from cryptography.fernet import Fernet
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from freshforce.errors import ConfigError
+from freshforce.settings_file import SettingsFile, read_settings_file
+
+__all__ = ["ENV_PREFIX", "Profile", "Settings", "default_data_dir", "load_settings"]
+
+ENV_PREFIX = "FRESHFORCE_"
+_KEY_FILE_NAME = "secret.key"
+_SECRET_FILE_MODE = 0o600
+
+
+class Profile(StrEnum):
+    """Where freshforce runs: each profile may override settings in its own file section."""
+
+    DEV = "dev"
+    QA = "qa"
+    PROD = "prod"
+
+
+def default_data_dir() -> Path:
+    """Return ``$XDG_DATA_HOME/freshforce``, or ``~/.local/share/freshforce`` without it."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "freshforce"
+
+
+class Settings(BaseSettings):
+    """Everything freshforce can be configured with; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    profile: Profile = Profile.DEV
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    auto_migrate: bool = True
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    log_json: bool | None = None
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    job_max_attempts: int = Field(default=10, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        del settings_cls, dotenv_settings, file_secret_settings
+        return (init_settings, env_settings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_data_dir(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _check_keys(cls, value: list[SecretStr], info: ValidationInfo) -> list[SecretStr]:
+        if not value and info.data.get("profile") is Profile.PROD:
+            msg = (
+                "the prod profile needs encryption keys; make one with `freshforce config new-key`"
+            )
+            raise ValueError(msg)
+        for index, key in enumerate(value):
+            try:
+                Fernet(key.get_secret_value())
+            except ValueError:
+                msg = (
+                    f"key #{index} is not a Fernet key (32 url-safe base64-encoded bytes); "
+                    "make one with `freshforce config new-key`"
+                )
+                raise ValueError(msg) from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value and not re.match(r"^(sqlite|postgresql|postgres)(\+\w+)?://", value):
+            msg = "must start with sqlite:// or postgresql:// (optionally +driver)"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _fill_derived(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'freshforce.db'}"
+        if self.log_json is None:
+            self.log_json = self.profile is not Profile.DEV
+        return self
+
+    @property
+    def json_logs(self) -> bool:
+        """Say whether logs are JSON lines (resolved from the profile when not set)."""
+        return bool(self.log_json)
+
+
+def load_settings(
+    profile: str | None = None,
+    config_file: Path | None = None,
+    **overrides: object,
+) -> Settings:
+    """Build the settings from the file, the environment and ``overrides``, in rising priority.
+
+    Raise :class:`ConfigError` listing every problem, each with where the value came from.
+    Outside prod, a missing ``encryption_keys`` is filled from ``data_dir/secret.key``, which is
+    created (mode 0600) the first time. An override of ``None`` means "not given".
+    """
+    file = read_settings_file(config_file) if config_file is not None else None
+    env = EnvSettingsSource(Settings)()
+    chosen, chosen_from = _choose_profile(profile, env, file)
+    layers = _Layers(
+        file=file,
+        profile=(chosen, chosen_from),
+        env=env,
+        overrides={k: v for k, v in overrides.items() if v is not None},
+    )
+    values = layers.merged()
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, layers)) from None
+    if not settings.encryption_keys:
+        settings.encryption_keys = [_dev_key(settings.data_dir)]
+    return settings
+
+
+def _choose_profile(
+    explicit: str | None, env: Mapping[str, Any], file: SettingsFile | None
+) -> tuple[str | None, str]:
+    # Any: values read from the environment or a file are untyped until validated.
+    if explicit is not None:
+        return explicit, "option --profile (FRESHFORCE_PROFILE)"
+    if "profile" in env:
+        return str(env["profile"]), f"environment {ENV_PREFIX}PROFILE"
+    if file is not None and "profile" in file.common:
+        return str(file.common["profile"]), f"{file.where('profile', None)} profile"
+    return None, "setting profile"
+
+
+class _Layers:
+    """The raw values of each source, and which source a top-level key came from."""
+
+    def __init__(
+        self,
+        *,
+        file: SettingsFile | None,
+        profile: tuple[str | None, str],
+        env: Mapping[str, Any],
+        overrides: Mapping[str, Any],
+    ) -> None:
+        # Any: raw source values, validated by Settings.
+        self.file = file
+        self.profile, self.profile_origin = profile
+        self.section = file.section(self.profile) if file is not None and self.profile else {}
+        self.env = env
+        self.overrides = overrides
+
+    def merged(self) -> dict[str, Any]:
+        # Any: raw source values, validated by Settings.
+        values: dict[str, Any] = {}
+        if self.file is not None:
+            values.update(self.file.common)
+        values.update(self.section)
+        values.update(self.env)
+        values.update(self.overrides)
+        if self.profile is not None:
+            values["profile"] = self.profile
+        return values
+
+    def origin(self, key: str) -> str:
+        if key in self.overrides:
+            return f"option {key}"
+        if key == "profile":
+            return self.profile_origin
+        if key in self.env:
+            return f"environment {ENV_PREFIX}{key.upper()}"
+        if self.file is not None and key in self.section:
+            return f"{self.file.where(key, self.profile)} [{self.profile}] {key}"
+        if self.file is not None and key in self.file.common:
+            return f"{self.file.where(key, None)} {key}"
+        return f"setting {key} ({ENV_PREFIX}{key.upper()})"
+
+
+def _describe(exc: ValidationError, layers: _Layers) -> str:
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        where = layers.origin(loc[0]) if loc else "settings"
+        path = ".".join(loc[1:])
+        suffix = f".{path}" if path else ""
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = _unknown(loc[-1])
+        lines.append(f"  {where}{suffix}: {message}")
+    count = len(lines)
+    return f"invalid settings ({count} error{'s' if count != 1 else ''}):\n" + "\n".join(lines)
+
+
+def _unknown(key: str) -> str:
+    close = difflib.get_close_matches(key, Settings.model_fields, n=1)
+    if close:
+        return f"unknown setting (did you mean {close[0]!r}?)"
+    return f"unknown setting; known: {', '.join(sorted(Settings.model_fields))}"
+
+
+def _dev_key(data_dir: Path) -> SecretStr:
+    path = data_dir / _KEY_FILE_NAME
+    try:
+        if not path.exists():
+            _write_new_key(path)
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"{path}: cannot create or read the dev encryption key ({exc}); set encryption_keys"
+        raise ConfigError(msg) from None
+    try:
+        Fernet(key)
+    except ValueError:
+        msg = f"{path}: not a Fernet key; delete it to get a new one, or set encryption_keys"
+        raise ConfigError(msg) from None
+    return SecretStr(key)
+
+
+def _write_new_key(path: Path) -> None:
+    # Written aside, then linked into place: a second process racing us finds a whole key or none.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _SECRET_FILE_MODE)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(Fernet.generate_key())
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink()

@@ -1,0 +1,120 @@
+"""Settings file: read a TOML or YAML file into common keys and per-profile sections.
+
+The parsers give no positions, so :meth:`SettingsFile.where` finds a key's line by scanning the
+text of the section it lives in; that is cheap and right for the flat files settings are.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from freshforce.errors import ConfigError
+
+__all__ = ["PROFILE_SECTIONS", "SettingsFile", "read_settings_file"]
+
+PROFILE_SECTIONS = frozenset({"dev", "qa", "prod"})
+_TOML_HEADER = re.compile(r"^\s*\[")
+
+
+@dataclass(frozen=True)
+class SettingsFile:
+    """One parsed settings file: its top-level keys and its ``[dev]``/``[qa]``/``[prod]`` tables."""
+
+    path: Path
+    text: str
+    # Any: raw file values, validated by Settings.
+    common: dict[str, Any]
+    sections: dict[str, dict[str, Any]]
+
+    def section(self, profile: str) -> dict[str, Any]:
+        # Any: raw file values, validated by Settings.
+        return self.sections.get(profile, {})
+
+    def where(self, key: str, profile: str | None) -> str:
+        """Return ``path:line`` for ``key`` in ``profile``'s section (or the top level)."""
+        line = _find_line(self.text.splitlines(), key, profile, toml=self.path.suffix == ".toml")
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def read_settings_file(path: Path) -> SettingsFile:
+    """Parse ``path`` (``.toml``, ``.yaml`` or ``.yml``); raise ConfigError saying what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file: {exc.strerror}") from None
+    data = _parse(path, text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a table of settings")
+    sections = {name: data.pop(name) for name in PROFILE_SECTIONS if name in data}
+    settings_file = SettingsFile(path=path, text=text, common=data, sections=sections)
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            where = settings_file.where(name, None)
+            raise ConfigError(f"{where} {name}: a profile section must be a table of settings")
+    return settings_file
+
+
+def _parse(path: Path, text: str) -> object:
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if suffix in {".yaml", ".yml"}:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from None
+        return {} if data is None else data
+    raise ConfigError(f"{path}: unknown settings file type; use .toml, .yaml or .yml")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return str(problem)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+
+
+def _find_line(lines: list[str], key: str, profile: str | None, *, toml: bool) -> int | None:
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[=:]""")
+    span = _toml_span(lines, profile) if toml else _yaml_span(lines, profile)
+    for number in span:
+        if pattern.match(lines[number]):
+            return number + 1
+    return None
+
+
+def _toml_span(lines: list[str], profile: str | None) -> list[int]:
+    header = re.compile(rf"^\s*\[\s*{re.escape(profile)}\s*\]") if profile else None
+    inside = header is None
+    span = []
+    for number, line in enumerate(lines):
+        if _TOML_HEADER.match(line):
+            inside = header is not None and bool(header.match(line))
+            continue
+        if inside:
+            span.append(number)
+    return span
+
+
+def _yaml_span(lines: list[str], profile: str | None) -> list[int]:
+    if profile is None:
+        return [n for n, line in enumerate(lines) if line[:1] not in {" ", "\t", ""}]
+    span: list[int] = []
+    inside = False
+    for number, line in enumerate(lines):
+        top_level = line[:1] not in {" ", "\t", "", "#"}
+        if top_level:
+            inside = line.startswith(f"{profile}:")
+        elif inside:
+            span.append(number)
+    return span
