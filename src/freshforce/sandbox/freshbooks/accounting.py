@@ -7,7 +7,6 @@ rendered. Every change calls the listeners with ``(event, object_id, account_id)
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -108,9 +107,8 @@ _ADDRESS_COPY = (
 class Accounting:
     """All accounting records of the sandbox, keyed by resource plural and id."""
 
-    def __init__(self, clock: SandboxClock, rng: random.Random) -> None:
+    def __init__(self, clock: SandboxClock) -> None:
         self._clock = clock
-        self._rng = rng
         self.records: dict[str, dict[int, Record]] = {r.plural: {} for r in RESOURCES}
         self.next_ids: dict[str, int] = dict(FIRST_IDS)
         self.listeners: list[ChangeListener] = []
@@ -204,8 +202,8 @@ class Accounting:
         now = self._clock.now()
         record.update(
             signup_date=utc_naive(now),
-            username=f"{self._rng.getrandbits(48):012x}",
-            uuid=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
+            username=_stable_uuid(record).hex[:10],
+            uuid=str(_stable_uuid(record)),
             role="client",
             level=0,
             num_logins=0,
@@ -225,7 +223,7 @@ class Accounting:
         record["currency_code"] = record["currency_code"] or client["currency_code"]
         record["invoice_number"] = record["invoice_number"] or self._next_number(account)
         record.update(ownerid=1, sentid=1, estimateid=0, basecampid=0, parent=0, ext_archive=0)
-        record.update(uuid=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)))
+        record.update(uuid=str(_stable_uuid(record)))
         record["accountid"] = account
         self._copy_client(record, client)
         record["lines"] = self._lines(record, body.get("lines", []))
@@ -473,6 +471,13 @@ def _defaults(template: Record, body: Record) -> Record:
 def _known(template: Record, body: Record) -> Record:
     """Return only the body's keys the resource knows."""
     return {k: body[k] for k in template if k in body}
+
+
+def _stable_uuid(record: Record) -> uuid.UUID:
+    """Derive a record's uuid from its account and id, so seeded data is reproducible."""
+    return uuid.uuid5(
+        uuid.NAMESPACE_URL, f"freshbooks:{record['accounting_systemid']}:{record['id']}"
+    )
 
 
 def _required(obj: str, field: str, message: str) -> FreshBooksApiError:

@@ -63,7 +63,7 @@ class FreshBooksState:
         self.oauth = OAuthState(clock, self.rng, token_lifetime)
         self.oauth.register(DEFAULT_APP)
         self.identities = {DEFAULT_IDENTITY.id: DEFAULT_IDENTITY}
-        self.accounting = Accounting(clock, self.rng)
+        self.accounting = Accounting(clock)
         self.callbacks = Callbacks(clock, self.rng)
 
     # -- lookups -------------------------------------------------------------------------------
