@@ -219,3 +219,16 @@ async def test_callback_crud_and_errors(fb: FreshBooks, receiver: Receiver) -> N
     missing = await fb.http.get(callbacks_url(fb, f"/{callback['id']}"), headers=fb.auth())
     assert missing.status_code == 404
     assert missing.json() == {"errno": 404, "message": "Requested resource could not be found."}
+
+
+async def test_emailing_an_invoice_sends_send_by_email(fb: FreshBooks, receiver: Receiver) -> None:
+    await register(fb, receiver, event="invoice.sendByEmail")
+    invoice = await new_invoice(fb)
+    emailed = await fb.update(
+        f"invoices/invoices/{invoice['id']}",
+        "invoice",
+        {"action_email": True, "email_recipients": ["a@b.test"]},
+    )
+    assert emailed["v3_status"] == "sent"
+    await drain(fb)
+    assert [form_of(b)["name"] for b in receiver.bodies()] == ["invoice.sendByEmail"]

@@ -18,6 +18,7 @@ from freshforce.sandbox.freshbooks.errors import ERRNO, FreshBooksApiError, acco
 from freshforce.sandbox.freshbooks.invoices import line_amount, status_of, totals_of
 from freshforce.sandbox.freshbooks.money import money, parse_amount, parse_decimal
 from freshforce.sandbox.freshbooks.resources import RESOURCES, Resource, by_plural
+from freshforce.sandbox.freshbooks.templates import TEMPLATES
 from freshforce.sandbox.freshbooks.timefmt import eastern, eastern_date, utc_naive
 
 __all__ = ["Accounting", "ChangeListener", "Record"]
@@ -25,74 +26,14 @@ __all__ = ["Accounting", "ChangeListener", "Record"]
 Record = dict[str, Any]  # wire fields, JSON values
 ChangeListener = Callable[[str, int, str], None]
 
-FIRST_IDS = {"clients": 100_001, "invoices": 200_001, "payments": 300_001, "items": 400_001}
-FIRST_IDS["taxes"] = 500_001
+FIRST_IDS = {
+    "clients": 100_001,
+    "invoices": 200_001,
+    "payments": 300_001,
+    "items": 400_001,
+    "taxes": 500_001,
+}
 
-CLIENT_FIELDS: Record = {
-    "fname": "",
-    "lname": "",
-    "organization": "",
-    "email": "",
-    "bus_phone": "",
-    "mob_phone": "",
-    "home_phone": "",
-    "fax": "",
-    **{f"{p}_{f}": "" for p in "ps" for f in ("street", "street2", "city", "province", "code")},
-    "p_country": "",
-    "s_country": "",
-    "currency_code": "USD",
-    "language": "en",
-    "note": None,
-    "vat_name": None,
-    "vat_number": None,
-    "company_industry": None,
-    "company_size": None,
-    "pref_email": True,
-    "pref_gmail": False,
-    "allow_late_fees": True,
-    "allow_late_notifications": True,
-    "allow_email_include_pdf": False,
-}
-INVOICE_FIELDS: Record = {
-    "create_date": None,
-    "due_offset_days": 0,
-    "currency_code": None,
-    "language": "en",
-    "discount_value": "0",
-    "discount_description": None,
-    "po_number": None,
-    "terms": None,
-    "notes": "",
-    "description": "",
-    "address": "",
-    "template": "clean-grouped",
-    "invoice_number": None,
-    "auto_bill": False,
-    "deposit_amount": None,
-    "deposit_percentage": None,
-    "vat_name": None,
-    "vat_number": None,
-}
-PAYMENT_FIELDS: Record = {"date": None, "type": "Check", "note": "", "transactionid": None}
-PAYMENT_FIELDS["orderid"] = None
-ITEM_FIELDS: Record = {
-    "name": "",
-    "description": "",
-    "qty": "0",
-    "sku": None,
-    "inventory": None,
-    "unit_cost": None,
-    "tax1": 0,
-    "tax2": 0,
-}
-TAX_FIELDS: Record = {"name": "", "amount": "0", "number": None, "compound": False}
-TEMPLATES = {
-    "clients": CLIENT_FIELDS,
-    "invoices": INVOICE_FIELDS,
-    "payments": PAYMENT_FIELDS,
-    "items": ITEM_FIELDS,
-    "taxes": TAX_FIELDS,
-}
 _CLIENT_COPY = ("fname", "lname", "organization", "email")
 _ADDRESS_COPY = (
     ("street", "p_street"),
