@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -213,3 +214,18 @@ async def test_scopes_are_enforced(fb: FreshBooks) -> None:
         "/oauth/authorize", data={**params, "scope": "user:bills:read", "decision": "approve"}
     )
     assert "error=invalid_scope" in bad.headers["location"]
+
+
+async def test_latency_option_slows_api_but_not_admin() -> None:
+    built = build_app(latency_ms=150)
+    transport = httpx.ASGITransport(app=built.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
+        started = time.perf_counter()
+        await http.get("/_sandbox/clock")
+        admin = time.perf_counter() - started
+        started = time.perf_counter()
+        assert (await http.get("/auth/api/v1/users/me")).status_code == 401
+        api = time.perf_counter() - started
+    await built.runtime.aclose()
+    assert api >= 0.15
+    assert admin < 0.15

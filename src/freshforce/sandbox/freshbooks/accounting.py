@@ -7,9 +7,10 @@ rendered. Every change calls the listeners with ``(event, object_id, account_id)
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -160,7 +161,9 @@ class Accounting:
         record["customerid"] = client["id"]
         record["_sent"] = False
         record["created_at"] = eastern(self._clock.now())
-        record["create_date"] = body.get("create_date") or eastern_date(self._clock.now())
+        given = body.get("create_date")
+        record["create_date"] = _date(given, "invoice", "create_date") if given else None
+        record["create_date"] = record["create_date"] or eastern_date(self._clock.now())
         record["currency_code"] = record["currency_code"] or client["currency_code"]
         record["invoice_number"] = record["invoice_number"] or self._next_number(account)
         record.update(ownerid=1, sentid=1, estimateid=0, basecampid=0, parent=0, ext_archive=0)
@@ -181,6 +184,7 @@ class Accounting:
         record["invoiceid"] = invoice["id"]
         record["clientid"] = invoice["customerid"]
         record["amount"] = money(amount, code or invoice["currency_code"])
+        record["date"] = _date(record["date"], "payment", "date") if record["date"] else None
         record["date"] = record["date"] or eastern_date(self._clock.now())
         record.update(from_credit=False, creditid=None, overpaymentid=None, gateway=None)
         record.update(bulk_paymentid=None, send_client_notification=None)
@@ -206,6 +210,8 @@ class Accounting:
             if "amount" in body:
                 amount, code = _amount(body["amount"], "payment", "amount")
                 changes["amount"] = money(amount, code or record["amount"]["code"])
+            if "date" in changes:
+                changes["date"] = _date(changes["date"], "payment", "date")
             record.update(changes)
             self._recompute(account, record["invoiceid"], notify=True)
             return
@@ -298,7 +304,7 @@ class Accounting:
         built: Record = {
             "lineid": number,
             "invoiceid": invoice["id"],
-            "type": int(line.get("type", 0)),
+            "type": 1 if str(line.get("type", 0)) == "1" else 0,
             "name": str(line.get("name", "")),
             "description": str(line.get("description", "")),
             "qty": _plain(qty),
@@ -332,7 +338,9 @@ class Accounting:
         code = invoice["currency_code"]
         invoice["amount"] = money(totals.amount, code)
         invoice["discount_total"] = money(totals.discount_total, code)
-        offset = int(invoice.get("due_offset_days") or 0)
+        offset = _whole(invoice.get("due_offset_days") or 0, "invoice", "due_offset_days")
+        invoice["due_offset_days"] = offset
+        invoice["create_date"] = _date(invoice["create_date"], "invoice", "create_date")
         created = datetime.fromisoformat(invoice["create_date"])
         invoice["due_date"] = (created + timedelta(days=offset)).date().isoformat()
 
@@ -412,6 +420,35 @@ def _defaults(template: Record, body: Record) -> Record:
 def _known(template: Record, body: Record) -> Record:
     """Return only the body's keys the resource knows."""
     return {k: body[k] for k in template if k in body}
+
+
+def _date(value: Any, obj: str, field: str) -> str:  # noqa: ANN401 - JSON
+    """Check a ``YYYY-MM-DD`` date and return it, or raise errno 1004 naming the field."""
+    text = str(value)
+    with contextlib.suppress(ValueError):
+        if len(text) == len("YYYY-MM-DD"):
+            return date.fromisoformat(text).isoformat()
+    raise accounting_error(
+        400,
+        ERRNO["invalid_value"],
+        f"{field} must be a date YYYY-MM-DD.",
+        obj=obj,
+        field=field,
+        value=value,
+    )
+
+
+def _whole(value: Any, obj: str, field: str) -> int:  # noqa: ANN401 - JSON
+    if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
+        raise accounting_error(
+            400,
+            ERRNO["invalid_value"],
+            f"{field} must be a whole number.",
+            obj=obj,
+            field=field,
+            value=value,
+        )
+    return int(value)
 
 
 def _stable_uuid(record: Record) -> uuid.UUID:
