@@ -217,7 +217,7 @@ async def test_scopes_are_enforced(fb: FreshBooks) -> None:
 
 
 async def test_latency_option_slows_api_but_not_admin() -> None:
-    built = build_app(latency_ms=150)
+    built = build_app(latency_ms=500)
     transport = httpx.ASGITransport(app=built.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
         started = time.perf_counter()
@@ -227,5 +227,5 @@ async def test_latency_option_slows_api_but_not_admin() -> None:
         assert (await http.get("/auth/api/v1/users/me")).status_code == 401
         api = time.perf_counter() - started
     await built.runtime.aclose()
-    assert api >= 0.15
-    assert admin < 0.15
+    assert api >= 0.5
+    assert admin < 0.5
