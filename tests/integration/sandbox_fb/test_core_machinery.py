@@ -258,7 +258,7 @@ async def test_delivery_modes_lossy_duplicate_reorder(runtime: SandboxRuntime, r
 
 
 async def test_late_delivery_waits(runtime: SandboxRuntime, receiver) -> None:
-    runtime.deliveries.mode = DeliveryMode(late_seconds=0.3)
+    runtime.deliveries.mode = DeliveryMode(late_seconds=1.0)
     runtime.deliveries.enqueue(outgoing(1, receiver.url))
     await asyncio.sleep(0.1)
     assert receiver.bodies() == []

@@ -160,7 +160,7 @@ async def test_lossy_duplicated_and_reordered_modes(fb: FreshBooks, receiver: Re
     assert [form_of(b)["object_id"] for b in receiver.bodies()] == [str(twice["id"])] * 2
 
     receiver.received.clear()
-    await fb.http.put("/_sandbox/deliveries/mode", json={"reorder_seconds": 0.3})
+    await fb.http.put("/_sandbox/deliveries/mode", json={"reorder_seconds": 1.0})
     made = [await fb.create("users/clients", "client", {"organization": f"o{n}"}) for n in range(8)]
     await drain(fb)
     got = [int(form_of(b)["object_id"]) for b in receiver.bodies()]
