@@ -1,0 +1,18 @@
+"""The Salesforce sandbox's Pub/Sub API: change data capture and platform events over gRPC."""
+
+from freshforce.sandbox.salesforce.pubsub.auth import TokenCheck
+from freshforce.sandbox.salesforce.pubsub.controls import PubSubControls
+from freshforce.sandbox.salesforce.pubsub.gaps import emit_gap
+from freshforce.sandbox.salesforce.pubsub.server import PubSubServer, start_pubsub_server
+from freshforce.sandbox.salesforce.pubsub.service import PubSubService
+from freshforce.sandbox.salesforce.pubsub.topics import TopicRegistry
+
+__all__ = [
+    "PubSubControls",
+    "PubSubServer",
+    "PubSubService",
+    "TokenCheck",
+    "TopicRegistry",
+    "emit_gap",
+    "start_pubsub_server",
+]
