@@ -276,17 +276,21 @@ def _body(entity: CdcEntity, values: Mapping[str, FieldValue]) -> dict[str, obje
     return body
 
 
-def _paths(entity: CdcEntity, names: tuple[str, ...]) -> list[str]:
-    """Map REST names of compound parts (``BillingCity``) onto paths (``BillingAddress.City``)."""
+def _paths(schema: EventSchema, entity: CdcEntity, names: tuple[str, ...]) -> list[str]:
+    """Map REST names onto event paths (``BillingCity`` → ``BillingAddress.City``).
+
+    Names the event leaves out (``Id``, ``SystemModstamp``, a compound's calculated whole) drop.
+    """
     by_source = {
         part.api_name: f"{spec.name}.{part.name}" for spec in entity.fields for part in spec.parts
     }
-    return [by_source.get(name, name) for name in names]
+    paths = [by_source.get(name, name) for name in names]
+    return [path for path in dict.fromkeys(paths) if schema.layout.knows(path)]
 
 
 def _header(schema: EventSchema, entity: CdcEntity, change: ChangeRecord) -> dict[str, object]:
     def bitmap(names: tuple[str, ...]) -> list[str]:
-        return encode_bitmap(schema.layout, _paths(entity, names))
+        return encode_bitmap(schema.layout, _paths(schema, entity, names))
 
     return {
         "entityName": change.entity_name,

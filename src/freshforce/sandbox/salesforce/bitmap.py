@@ -21,6 +21,13 @@ class BitmapLayout:
     fields: tuple[str, ...]
     parts: dict[int, tuple[str, ...]]
 
+    def knows(self, path: str) -> bool:
+        """Whether ``path`` names a field (or compound part) of this layout."""
+        head, _, child = path.partition(".")
+        if head not in self.fields:
+            return False
+        return not child or child in self.parts.get(self.fields.index(head), ())
+
     def path_bits(self, path: str) -> tuple[int | None, int]:
         """Return ``(parent index or None, bit)`` for ``Name`` or ``Parent.Child``."""
         head, _, child = path.partition(".")

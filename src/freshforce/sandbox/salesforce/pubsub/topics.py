@@ -9,9 +9,8 @@ and encoded on first delivery; platform events are kept here, as published.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from freshforce.proto import pubsub_api_pb2 as pb
@@ -19,11 +18,10 @@ from freshforce.sandbox.salesforce.avro import (
     CdcEntity,
     CdcField,
     EventSchema,
-    change_event_schema,
-    encode_change,
     platform_event_schema,
 )
-from freshforce.sandbox.salesforce.changes import ChangeLog, ChangeRecord, ChangeType
+from freshforce.sandbox.salesforce.changes import ChangeLog
+from freshforce.sandbox.salesforce.pubsub.change_events import ChangeEventEncoder
 from freshforce.sandbox.salesforce.pubsub.replay import encode_replay_id
 
 __all__ = ["ChangeEventTopic", "PlatformEventTopic", "Topic", "TopicRegistry"]
@@ -47,57 +45,27 @@ class Topic(Protocol):
     def remove_listener(self, wake: Callable[[], None]) -> None: ...
 
 
-def _event_id(change: ChangeRecord) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{change.transaction_key}/{change.replay_id}"))
-
-
-_GAP_OF: dict[ChangeType, ChangeType] = {
-    "CREATE": "GAP_CREATE",
-    "UPDATE": "GAP_UPDATE",
-    "DELETE": "GAP_DELETE",
-    "UNDELETE": "GAP_UNDELETE",
-}
-
-
-def _encode(schema: EventSchema, change: ChangeRecord) -> bytes:
-    """Encode a change; one whose values cannot be encoded becomes a header-only gap event."""
-    try:
-        return encode_change(schema, change)
-    except ValueError:
-        gap = _GAP_OF.get(change.change_type, change.change_type)
-        bare = replace(change, change_type=gap, fields={}, changed_fields=(), nulled_fields=())
-        return encode_change(schema, bare)
-
-
 @dataclass
 class ChangeEventTopic:
-    """A CDC topic: the change log's records for the entities ``schemas`` names."""
+    """A CDC topic: the change log's records of one entity, or of all when ``entity`` is None."""
 
     name: str
     log: ChangeLog
-    schema_for: Callable[[str], EventSchema | None]
-    cache: dict[int, pb.ConsumerEvent]
+    encoder: ChangeEventEncoder
+    entity: str | None
     schema_id: str = ""
     can_publish: bool = False
-
-    def _consumer_event(self, change: ChangeRecord, schema: EventSchema) -> pb.ConsumerEvent:
-        cached = self.cache.get(change.replay_id)
-        if cached is None:
-            producer = pb.ProducerEvent(
-                id=_event_id(change), schema_id=schema.schema_id, payload=_encode(schema, change)
-            )
-            cached = pb.ConsumerEvent(event=producer, replay_id=encode_replay_id(change.replay_id))
-            self.cache[change.replay_id] = cached
-        return cached
 
     def since(self, after: int, limit: int) -> list[pb.ConsumerEvent]:
         found: list[pb.ConsumerEvent] = []
         for change in self.log.since(after):
             if len(found) >= limit:
                 break
-            schema = self.schema_for(change.entity_name)
-            if schema is not None:
-                found.append(self._consumer_event(change, schema))
+            if self.entity is not None and change.entity_name != self.entity:
+                continue
+            event = self.encoder.event(change)
+            if event is not None:
+                found.append(event)
         return found
 
     def oldest_replay_id(self) -> int | None:
@@ -180,40 +148,11 @@ class TopicRegistry:
         platform_events: Mapping[str, tuple[CdcField, ...]],
     ) -> None:
         self._log = log
-        self._entities = entities
-        self._by_entity: dict[CdcEntity, EventSchema] = {}
-        self._by_id: dict[str, EventSchema] = {}
-        self._cache: dict[int, pb.ConsumerEvent] = {}
+        self._encoder = ChangeEventEncoder(log, entities)
         self._platform = {
             f"/event/{name}": PlatformEventTopic(f"/event/{name}", platform_event_schema(name, f))
             for name, f in platform_events.items()
         }
-        for topic in self._platform.values():
-            self._by_id[topic.schema_id] = topic.schema
-
-    def _schema_of(self, entity: CdcEntity) -> EventSchema:
-        schema = self._by_entity.get(entity)
-        if schema is None:
-            schema = change_event_schema(entity)
-            self._by_entity[entity] = schema
-            self._by_id[schema.schema_id] = schema
-        return schema
-
-    def _current(self) -> dict[str, CdcEntity]:
-        return {entity.name: entity for entity in self._entities()}
-
-    def _cdc_topic(self, name: str, entity_names: set[str] | None) -> ChangeEventTopic:
-        def schema_for(entity_name: str) -> EventSchema | None:
-            if entity_names is not None and entity_name not in entity_names:
-                return None
-            entity = self._current().get(entity_name)
-            return None if entity is None else self._schema_of(entity)
-
-        topic = ChangeEventTopic(name, self._log, schema_for, self._cache)
-        if entity_names is not None:
-            (only,) = entity_names
-            topic.schema_id = self._schema_of(self._current()[only]).schema_id
-        return topic
 
     @staticmethod
     def _entity_name(topic_name: str) -> str | None:
@@ -226,27 +165,28 @@ class TopicRegistry:
     def topic(self, name: str) -> ChangeEventTopic | PlatformEventTopic | None:
         """Return the topic called ``name`` (case-sensitive), or None if there is none."""
         if name == ALL_CHANGES:
-            return self._cdc_topic(name, None)
+            return ChangeEventTopic(name, self._log, self._encoder, None)
         if name in self._platform:
             return self._platform[name]
         entity_name = self._entity_name(name)
-        if entity_name is None or entity_name not in self._current():
+        entity = None if entity_name is None else self._encoder.current().get(entity_name)
+        if entity is None:
             return None
-        return self._cdc_topic(name, {entity_name})
+        schema_id = self._encoder.schema_of(entity).schema_id
+        return ChangeEventTopic(name, self._log, self._encoder, entity.name, schema_id)
 
     def schema(self, schema_id: str) -> EventSchema | None:
         """Return a schema handed out before (or current), by id."""
-        if schema_id not in self._by_id:
-            for entity in self._entities():
-                self._schema_of(entity)
-        return self._by_id.get(schema_id)
+        for topic in self._platform.values():
+            if topic.schema_id == schema_id:
+                return topic.schema
+        return self._encoder.schema(schema_id)
 
     def expire(self, cutoff_ms: int) -> None:
         """Forget events committed before ``cutoff_ms`` (epoch ms): the retention window."""
         kept = [c for c in self._log.since(0) if c.commit_timestamp_ms >= cutoff_ms]
         first_kept = kept[0].replay_id if kept else self._log.latest_replay_id() + 1
         self._log.drop_before(first_kept)
-        for replay_id in [r for r in self._cache if r < first_kept]:
-            del self._cache[replay_id]
+        self._encoder.forget_before(first_kept)
         for topic in self._platform.values():
             topic.drop_older_than(cutoff_ms)
