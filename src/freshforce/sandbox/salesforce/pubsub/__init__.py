@@ -1,5 +1,6 @@
 """The Salesforce sandbox's Pub/Sub API: change data capture and platform events over gRPC."""
 
+from freshforce.sandbox.salesforce.pubsub.admin import pubsub_admin_router
 from freshforce.sandbox.salesforce.pubsub.auth import TokenCheck
 from freshforce.sandbox.salesforce.pubsub.controls import PubSubControls
 from freshforce.sandbox.salesforce.pubsub.gaps import emit_gap
@@ -14,5 +15,6 @@ __all__ = [
     "TokenCheck",
     "TopicRegistry",
     "emit_gap",
+    "pubsub_admin_router",
     "start_pubsub_server",
 ]

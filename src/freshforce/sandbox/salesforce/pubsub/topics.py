@@ -175,6 +175,10 @@ class TopicRegistry:
         schema_id = self._encoder.schema_of(entity).schema_id
         return ChangeEventTopic(name, self._log, self._encoder, entity.name, schema_id)
 
+    def entity_names(self) -> list[str]:
+        """Return the names of the entities with change data capture on."""
+        return list(self._encoder.current())
+
     def schema(self, schema_id: str) -> EventSchema | None:
         """Return a schema handed out before (or current), by id."""
         for topic in self._platform.values():
