@@ -17,7 +17,7 @@ async def test_list_envelope_paging_and_per_page_cap(fb: FreshBooks) -> None:
     first = await fb.get("users/clients", per_page=500)
     assert (first["per_page"], first["pages"], first["total"]) == (100, 1, 23)
     second = await fb.get("users/clients", page=2, per_page=10)
-    assert [c["organization"] for c in second["clients"]][0] == "Org 10"
+    assert second["clients"][0]["organization"] == "Org 10"
     assert (second["page"], second["pages"]) == (2, 3)
     assert (await fb.get("users/clients", page=9))["clients"] == []
     assert (await fb.get("users/clients", page=0))["page"] == 1
@@ -110,14 +110,10 @@ async def test_not_found_and_bad_body_shapes(fb: FreshBooks) -> None:
             ]
         }
     }
-    bad_json = await fb.http.post(
-        fb.url("users/clients"), content=b"{nope", headers=fb.auth()
-    )
+    bad_json = await fb.http.post(fb.url("users/clients"), content=b"{nope", headers=fb.auth())
     assert bad_json.status_code == 400
     assert bad_json.json()["response"]["errors"][0]["errno"] == 1005
-    wrong_account = await fb.http.get(
-        "/accounting/account/OTHER1/users/clients", headers=fb.auth()
-    )
+    wrong_account = await fb.http.get("/accounting/account/OTHER1/users/clients", headers=fb.auth())
     assert wrong_account.status_code == 403
     nowhere = await fb.http.get(fb.url("nothing/here"), headers=fb.auth())
     assert nowhere.status_code == 404
@@ -127,17 +123,30 @@ async def test_not_found_and_bad_body_shapes(fb: FreshBooks) -> None:
 async def test_invoice_totals_status_and_payments(fb: FreshBooks) -> None:
     c = await client(fb, currency_code="CAD", organization="Maple", p_city="Toronto")
     lines = [
-        {"name": "A", "qty": 4, "unit_cost": {"amount": "5.00"}, "taxName1": "HST",
-         "taxAmount1": "13"},
+        {
+            "name": "A",
+            "qty": 4,
+            "unit_cost": {"amount": "5.00"},
+            "taxName1": "HST",
+            "taxAmount1": "13",
+        },
         {"name": "B", "qty": "6", "unit_cost": {"amount": 4}},
     ]
-    body = {"customerid": c["id"], "create_date": "2024-03-01", "due_offset_days": 30,
-            "discount_value": "10", "lines": lines}
+    body = {
+        "customerid": c["id"],
+        "create_date": "2024-03-01",
+        "due_offset_days": 30,
+        "discount_value": "10",
+        "lines": lines,
+    }
     invoice = await fb.create("invoices/invoices", "invoice", body)
     assert invoice["amount"] == {"amount": "41.94", "code": "CAD"}
     assert invoice["discount_total"] == {"amount": "-4.40", "code": "CAD"}
     assert (invoice["status"], invoice["v3_status"], invoice["payment_status"]) == (
-        1, "draft", "unpaid")
+        1,
+        "draft",
+        "unpaid",
+    )
     assert invoice["outstanding"]["amount"] == "41.94"
     assert invoice["due_date"] == "2024-03-31"
     assert (invoice["organization"], invoice["city"]) == ("Maple", "Toronto")
@@ -146,17 +155,24 @@ async def test_invoice_totals_status_and_payments(fb: FreshBooks) -> None:
     sent = await fb.update(f"invoices/invoices/{iid}", "invoice", {"action_mark_as_sent": True})
     assert (sent["status"], sent["v3_status"]) == (2, "sent")
 
-    p1 = await fb.create("payments/payments", "payment",
-                         {"invoiceid": iid, "amount": {"amount": "20.00"}, "date": "2024-03-05"})
+    p1 = await fb.create(
+        "payments/payments",
+        "payment",
+        {"invoiceid": iid, "amount": {"amount": "20.00"}, "date": "2024-03-05"},
+    )
     assert p1["amount"] == {"amount": "20.00", "code": "CAD"}
     assert p1["clientid"] == c["id"]
     partial = (await fb.get(f"invoices/invoices/{iid}"))["invoice"]
     assert (partial["status"], partial["v3_status"], partial["payment_status"]) == (
-        8, "partial", "partial")
+        8,
+        "partial",
+        "partial",
+    )
     assert (partial["paid"]["amount"], partial["outstanding"]["amount"]) == ("20.00", "21.94")
 
-    p2 = await fb.create("payments/payments", "payment",
-                         {"invoiceid": iid, "amount": "30.00", "date": "2024-03-09"})
+    p2 = await fb.create(
+        "payments/payments", "payment", {"invoiceid": iid, "amount": "30.00", "date": "2024-03-09"}
+    )
     over = (await fb.get(f"invoices/invoices/{iid}"))["invoice"]
     assert (over["status"], over["v3_status"], over["payment_status"]) == (4, "paid", "paid")
     assert (over["paid"]["amount"], over["outstanding"]["amount"]) == ("50.00", "0.00")
@@ -166,7 +182,10 @@ async def test_invoice_totals_status_and_payments(fb: FreshBooks) -> None:
     await fb.update(f"payments/payments/{p1['id']}", "payment", {"amount": {"amount": "41.94"}})
     exact = (await fb.get(f"invoices/invoices/{iid}"))["invoice"]
     assert (exact["v3_status"], exact["paid"]["amount"], exact["date_paid"]) == (
-        "paid", "41.94", "2024-03-05")
+        "paid",
+        "41.94",
+        "2024-03-05",
+    )
     await fb.update(f"payments/payments/{p1['id']}", "payment", {"vis_state": 1})
     back = (await fb.get(f"invoices/invoices/{iid}"))["invoice"]
     assert (back["status"], back["v3_status"], back["date_paid"]) == (2, "sent", None)
@@ -174,8 +193,11 @@ async def test_invoice_totals_status_and_payments(fb: FreshBooks) -> None:
 
 async def test_invoice_lines_only_on_request_in_lists_and_numbers_increment(fb: FreshBooks) -> None:
     c = await client(fb)
-    first = await fb.create("invoices/invoices", "invoice",
-                            {"customerid": c["id"], "invoice_number": "ACM0009", "lines": []})
+    first = await fb.create(
+        "invoices/invoices",
+        "invoice",
+        {"customerid": c["id"], "invoice_number": "ACM0009", "lines": []},
+    )
     second = await fb.create("invoices/invoices", "invoice", {"customerid": c["id"]})
     assert second["invoice_number"] == "ACM0010"
     plain = await fb.get("invoices/invoices")
@@ -206,7 +228,9 @@ async def test_outstanding_balance_include_and_items_taxes(fb: FreshBooks) -> No
     lines = [{"name": "x", "qty": 1, "unit_cost": {"amount": "10.00"}}]
     await fb.create("invoices/invoices", "invoice", {"customerid": c["id"], "lines": lines})
     shown = await fb.get(f"users/clients/{c['id']}", **{"include[]": "outstanding_balance"})
-    assert shown["client"]["outstanding_balance"] == [{"amount": {"amount": "10.00", "code": "USD"}}]
+    assert shown["client"]["outstanding_balance"] == [
+        {"amount": {"amount": "10.00", "code": "USD"}}
+    ]
     item = await fb.create("items/items", "item", {"name": "Widget", "unit_cost": "2.5"})
     assert item["unit_cost"] == {"amount": "2.50", "code": "USD"}
     tax = await fb.create("taxes/taxes", "tax", {"name": "HST", "amount": 13})

@@ -6,6 +6,7 @@ import urllib.parse
 from pathlib import Path
 
 import httpx
+
 from conftest import FreshBooks, build_app
 
 CLIENT = {"client_id": "freshforce-sandbox", "client_secret": "sandbox-secret"}
@@ -25,8 +26,12 @@ async def exchange(http: httpx.AsyncClient, code: str) -> httpx.Response:
 
 
 async def test_consent_page_code_exchange_and_single_use_refresh(fb: FreshBooks) -> None:
-    params = {"client_id": CLIENT["client_id"], "response_type": "code",
-              "redirect_uri": REDIRECT, "state": "xyz"}
+    params = {
+        "client_id": CLIENT["client_id"],
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "state": "xyz",
+    }
     page = await fb.http.get("/oauth/authorize", params=params)
     assert page.status_code == 200
     assert "Allow" in page.text
@@ -57,8 +62,12 @@ async def test_auto_approve_redirects_at_once() -> None:
     built = build_app(auto_approve=True)
     transport = httpx.ASGITransport(app=built.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
-        params = {"client_id": CLIENT["client_id"], "response_type": "code",
-                  "redirect_uri": REDIRECT, "state": "xyz"}
+        params = {
+            "client_id": CLIENT["client_id"],
+            "response_type": "code",
+            "redirect_uri": REDIRECT,
+            "state": "xyz",
+        }
         code = code_of(await http.get("/oauth/authorize/", params=params))
         assert (await exchange(http, code)).status_code == 200
         bad = await http.get("/oauth/authorize", params={**params, "client_id": "nobody"})
@@ -69,10 +78,17 @@ async def test_auto_approve_redirects_at_once() -> None:
 async def test_token_errors(fb: FreshBooks) -> None:
     wrong = await fb.http.post(
         "/auth/oauth/token",
-        data={**CLIENT, "client_secret": "nope", "grant_type": "refresh_token", "refresh_token": "x"},
+        data={
+            **CLIENT,
+            "client_secret": "nope",
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+        },
     )
     assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
-    missing = await fb.http.post("/auth/oauth/token", data={**CLIENT, "grant_type": "refresh_token"})
+    missing = await fb.http.post(
+        "/auth/oauth/token", data={**CLIENT, "grant_type": "refresh_token"}
+    )
     assert missing.status_code == 400
     assert "refresh_token" in missing.json()["error_description"]
     grant = await fb.http.post("/auth/oauth/token", data={**CLIENT, "grant_type": "password"})
@@ -90,9 +106,7 @@ async def test_access_token_expiry_follows_the_clock_and_revoke(fb: FreshBooks, 
     accounting = await fb.http.get(fb.url("users/clients"), headers=headers)
     assert accounting.status_code == 401
     assert accounting.json()["response"]["errors"][0]["errno"] == 1003
-    events = await fb.http.get(
-        f"/events/account/{fb.account}/events/callbacks", headers=headers
-    )
+    events = await fb.http.get(f"/events/account/{fb.account}/events/callbacks", headers=headers)
     assert events.json()["errno"] == 401
     fresh = (await fb.http.post("/_sandbox/tokens", json={})).json()
     await fb.http.post("/auth/oauth/revoke", json={**CLIENT, "token": fresh["access_token"]})
@@ -106,8 +120,10 @@ async def test_access_token_expiry_follows_the_clock_and_revoke(fb: FreshBooks, 
 
 
 async def test_fault_rules_answer_in_freshbooks_shapes(fb: FreshBooks) -> None:
-    await fb.http.post("/_sandbox/faults", json={"kind": "rate_limit", "path": "/accounting/*",
-                                                 "times": 1, "retry_after": 7})
+    await fb.http.post(
+        "/_sandbox/faults",
+        json={"kind": "rate_limit", "path": "/accounting/*", "times": 1, "retry_after": 7},
+    )
     limited = await fb.http.get(fb.url("users/clients"), headers=fb.auth())
     assert limited.status_code == 429
     assert limited.headers["retry-after"] == "7"
@@ -129,8 +145,11 @@ async def test_state_file_survives_a_rebuild(tmp_path: Path) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
         token = (await http.post("/_sandbox/tokens", json={})).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        made = await http.post("/accounting/account/SBX7QK/users/clients",
-                               json={"client": {"organization": "Persisted"}}, headers=headers)
+        made = await http.post(
+            "/accounting/account/SBX7QK/users/clients",
+            json={"client": {"organization": "Persisted"}},
+            headers=headers,
+        )
         assert made.status_code == 200
     await first.runtime.aclose()
     assert path.exists()
@@ -146,8 +165,11 @@ async def test_state_file_survives_a_rebuild(tmp_path: Path) -> None:
 
 def strip_times(value):
     if isinstance(value, dict):
-        return {k: strip_times(v) for k, v in value.items()
-                if k not in {"updated", "created_at", "signup_date", "create_date", "date"}}
+        return {
+            k: strip_times(v)
+            for k, v in value.items()
+            if k not in {"updated", "created_at", "signup_date", "create_date", "date"}
+        }
     if isinstance(value, list):
         return [strip_times(v) for v in value]
     return value

@@ -201,9 +201,9 @@ class WebhookPublisher:
 
     def _enqueue(self, callback: Record, form: dict[str, str]) -> None:
         headers = (
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("x-freshbooks-hmac-sha256", sign(callback["_verifier"], form)),
-            ("user-agent", "FreshBooks Webhooks (freshforce sandbox)"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-FreshBooks-Hmac-SHA256", sign(callback["_verifier"], form)),
+            ("User-Agent", "FreshBooks Webhooks (freshforce sandbox)"),
         )
         body = urllib.parse.urlencode(form).encode()
         self._queue.enqueue(
