@@ -1,8 +1,8 @@
 """The ``freshforce sandbox`` command: start every vendor sandbox, print URLs and credentials.
 
 Vendors are a small list (``VENDORS``): each entry builds its servers from the shared
-``SandboxSettings`` and returns what to print. The Salesforce servers join the list when they
-exist; until then the command starts FreshBooks alone and says so.
+``SandboxSettings`` and returns what to print. Salesforce runs two servers: REST/OAuth over HTTP
+and the Pub/Sub API over gRPC, both on the same org.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Protocol, cast
 
 import typer
 
-from freshforce.sandbox.core import SandboxServer, TlsFiles, generate_certificate
+from freshforce.sandbox.core import SandboxRuntime, SandboxServer, TlsFiles, generate_certificate
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
+from freshforce.sandbox.salesforce.pubsub import attach_pubsub
 
-__all__ = ["VENDORS", "SandboxSettings", "StartedVendor", "sandbox"]
+__all__ = ["VENDORS", "SandboxSettings", "Serving", "StartedVendor", "sandbox"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,23 @@ class SandboxSettings:
         )
 
 
+class Serving(Protocol):
+    """A server the command runs on its loop: HTTP (``SandboxServer``) or gRPC (Pub/Sub)."""
+
+    @property
+    def started(self) -> bool: ...
+
+    async def serve(self) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class StartedVendor:
     """A vendor's servers (not yet serving), what to print once they are, and its cleanup."""
 
     name: str
-    servers: tuple[SandboxServer, ...]
+    servers: tuple[Serving, ...]
     describe: Callable[[], list[str]]
     aclose: Callable[[], Awaitable[None]]
 
@@ -89,8 +102,42 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
     return StartedVendor("freshbooks", (server,), describe, built.runtime.aclose)
 
 
+def _salesforce(settings: SandboxSettings) -> StartedVendor:
+    runtime = SandboxRuntime.create(seed=settings.seed)
+    built = build_salesforce_sandbox(runtime, seed=settings.seed, records=settings.records)
+    rest = SandboxServer(built.app, settings.host, settings.salesforce_port, settings.tls)
+    pubsub = attach_pubsub(
+        built,
+        clock=runtime.clock.now,
+        seed=settings.seed,
+        host=settings.host,
+        port=settings.pubsub_port,
+        tls=settings.tls,
+    )
+
+    def describe() -> list[str]:
+        token = built.sessions.mint(built.state.admin_user_id).access_token
+        channel = "TLS, same CA" if settings.tls else "plaintext"
+        return [
+            f"Salesforce sandbox   {rest.url}",
+            f"  instance_url       {rest.url}",
+            f"  client_id          {built.client_id}",
+            f"  client_secret      {built.client_secret}",
+            f"  username           {built.username}",
+            f"  password           {built.password}",
+            f"  org_id             {built.state.org_id}",
+            f"  access_token       {token}",
+            f"  admin              {rest.url}/_sandbox/snapshot",
+            f"Salesforce Pub/Sub   {pubsub.target} (gRPC, {channel})",
+            f"  admin              {rest.url}/_sandbox/pubsub",
+        ]
+
+    return StartedVendor("salesforce", (rest, pubsub), describe, runtime.aclose)
+
+
 VENDORS: tuple[tuple[str, Callable[[SandboxSettings], StartedVendor]], ...] = (
     ("freshbooks", _freshbooks),
+    ("salesforce", _salesforce),
 )
 
 
@@ -111,7 +158,7 @@ async def run_sandboxes(settings: SandboxSettings, echo: Callable[[str], None]) 
     await asyncio.gather(*tasks)
 
 
-def _stop_all(servers: list[SandboxServer]) -> None:
+def _stop_all(servers: list[Serving]) -> None:
     for server in servers:
         server.request_stop()
 
@@ -163,7 +210,7 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
         int, _flag("TOKEN_LIFETIME", "Access-token lifetime in seconds.", minimum=1)
     ] = 43_200,
 ) -> None:
-    """Run the local FreshBooks (and, when built, Salesforce) sandboxes until Ctrl-C."""
+    """Run the local FreshBooks and Salesforce (REST and Pub/Sub) sandboxes until Ctrl-C."""
     for name, port in (
         ("freshbooks", freshbooks_port),
         ("salesforce", salesforce_port),
