@@ -94,6 +94,8 @@ class EventSchema:
     parsed: Any = field(repr=False)  # fastavro's parsed schema, opaque
     layout: BitmapLayout
     entity: CdcEntity | None = None
+    # REST name of each compound part -> its event path (``BillingCity`` -> ``BillingAddress.City``)
+    paths: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def _schema_id(schema_json: str) -> str:
@@ -145,7 +147,14 @@ def _header_schema() -> AvroJson:
 def _register(schema: AvroJson, layout: BitmapLayout, entity: CdcEntity | None) -> EventSchema:
     text = json.dumps(schema, separators=(",", ":"))
     parsed = fastavro.parse_schema(schema)
-    return EventSchema(_schema_id(text), text, parsed, layout, entity)
+    paths = {} if entity is None else _part_paths(entity)
+    return EventSchema(_schema_id(text), text, parsed, layout, entity, paths)
+
+
+def _part_paths(entity: CdcEntity) -> dict[str, str]:
+    return {
+        part.api_name: f"{spec.name}.{part.name}" for spec in entity.fields for part in spec.parts
+    }
 
 
 def change_event_schema(entity: CdcEntity) -> EventSchema:
@@ -189,10 +198,8 @@ def platform_event_schema(name: str, fields: tuple[CdcField, ...]) -> EventSchem
 
 
 def _datetime_ms(text: str) -> int:
-    try:
-        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
-    except ValueError:
-        moment = datetime.fromisoformat(text)
+    # Python 3.11 reads Salesforce's "2013-05-20T20:49:32.000+0000" (and "Z") natively.
+    moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
@@ -276,21 +283,18 @@ def _body(entity: CdcEntity, values: Mapping[str, FieldValue]) -> dict[str, obje
     return body
 
 
-def _paths(schema: EventSchema, entity: CdcEntity, names: tuple[str, ...]) -> list[str]:
+def _paths(schema: EventSchema, names: tuple[str, ...]) -> list[str]:
     """Map REST names onto event paths (``BillingCity`` → ``BillingAddress.City``).
 
     Names the event leaves out (``Id``, ``SystemModstamp``, a compound's calculated whole) drop.
     """
-    by_source = {
-        part.api_name: f"{spec.name}.{part.name}" for spec in entity.fields for part in spec.parts
-    }
-    paths = [by_source.get(name, name) for name in names]
+    paths = [schema.paths.get(name, name) for name in names]
     return [path for path in dict.fromkeys(paths) if schema.layout.knows(path)]
 
 
-def _header(schema: EventSchema, entity: CdcEntity, change: ChangeRecord) -> dict[str, object]:
+def _header(schema: EventSchema, change: ChangeRecord) -> dict[str, object]:
     def bitmap(names: tuple[str, ...]) -> list[str]:
-        return encode_bitmap(schema.layout, _paths(schema, entity, names))
+        return encode_bitmap(schema.layout, _paths(schema, names))
 
     return {
         "entityName": change.entity_name,
@@ -333,6 +337,6 @@ def encode_change(schema: EventSchema, change: ChangeRecord) -> bytes:
         raise ValueError(f"schema {schema.schema_id} is not the {change.entity_name} change event")
     carries_body = change.change_type in {"CREATE", "UPDATE", "UNDELETE"}
     values = change.fields if carries_body else {}
-    record: dict[str, object] = {"ChangeEventHeader": _header(schema, entity, change)}
+    record: dict[str, object] = {"ChangeEventHeader": _header(schema, change)}
     record.update(_body(entity, values))
     return encode_payload(schema, record)

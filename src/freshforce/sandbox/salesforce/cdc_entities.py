@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from freshforce.sandbox.salesforce.avro import CdcEntity, CdcField, FieldKind
 from freshforce.sandbox.salesforce.objects import FieldSpec, ObjectCatalog, ObjectSpec
 
-__all__ = ["cdc_entities", "cdc_entity"]
+__all__ = ["CatalogEntities", "cdc_entities", "cdc_entity"]
 
 _LEFT_OUT = frozenset({"Id", "SystemModstamp", "IsDeleted"})
 _ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country")
@@ -82,3 +82,28 @@ def cdc_entities(catalog: ObjectCatalog, selected: Iterable[str] | None = None) 
     """Return the shapes of the objects with change data capture on (all, unless ``selected``)."""
     wanted = None if selected is None else {name.lower() for name in selected}
     return [cdc_entity(obj) for obj in catalog if wanted is None or obj.name.lower() in wanted]
+
+
+class CatalogEntities:
+    """The CDC entities of a live catalog, rebuilt only for objects that changed.
+
+    Objects are immutable and replaced when a field is added, so an object seen before (the
+    same instance) keeps its entity; asking costs a dictionary lookup per object.
+    """
+
+    def __init__(self, catalog: ObjectCatalog, selected: Iterable[str] | None = None) -> None:
+        self._catalog = catalog
+        self._wanted = None if selected is None else {name.lower() for name in selected}
+        self._seen: dict[str, tuple[ObjectSpec, CdcEntity]] = {}
+
+    def __call__(self) -> list[CdcEntity]:
+        entities = []
+        for obj in self._catalog:
+            if self._wanted is not None and obj.name.lower() not in self._wanted:
+                continue
+            seen = self._seen.get(obj.name)
+            if seen is None or seen[0] is not obj:
+                seen = (obj, cdc_entity(obj))
+                self._seen[obj.name] = seen
+            entities.append(seen[1])
+        return entities

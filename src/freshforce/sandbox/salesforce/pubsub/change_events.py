@@ -62,6 +62,7 @@ class ChangeEventEncoder:
         self._log = log
         self._entities = entities
         self._by_entity: dict[CdcEntity, EventSchema] = {}
+        self._latest: dict[str, tuple[CdcEntity, EventSchema]] = {}
         self._by_id: dict[str, EventSchema] = {}
         self._events: dict[int, pb.ConsumerEvent] = {}
         self._encoded_up_to = log.latest_replay_id()
@@ -75,11 +76,15 @@ class ChangeEventEncoder:
     def schema_of(self, entity: CdcEntity) -> EventSchema:
         """Return (and register) the schema of ``entity`` as it is now."""
         with self._lock:
+            latest = self._latest.get(entity.name)
+            if latest is not None and latest[0] is entity:
+                return latest[1]  # the common case: the same entity object as last time
             schema = self._by_entity.get(entity)
             if schema is None:
                 schema = change_event_schema(entity)
                 self._by_entity[entity] = schema
                 self._by_id[schema.schema_id] = schema
+            self._latest[entity.name] = (entity, schema)
             return schema
 
     def schema(self, schema_id: str) -> EventSchema | None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from freshforce.sandbox.core.tls import TlsFiles
 from freshforce.sandbox.salesforce.avro import CdcField
 from freshforce.sandbox.salesforce.build import SalesforceSandbox
-from freshforce.sandbox.salesforce.cdc_entities import cdc_entities
+from freshforce.sandbox.salesforce.cdc_entities import CatalogEntities
 from freshforce.sandbox.salesforce.pubsub.admin import pubsub_admin_router
 from freshforce.sandbox.salesforce.pubsub.controls import PubSubControls
 from freshforce.sandbox.salesforce.pubsub.server import PubSubServer, start_pubsub_server
@@ -91,9 +91,7 @@ def attach_pubsub(
     """Build the Pub/Sub server of ``sandbox`` and mount its admin routes on the REST app."""
     state, sessions = sandbox.state, sandbox.sessions
     controls = controls or PubSubControls()
-    registry = TopicRegistry(
-        state.changes, lambda: cdc_entities(state.catalog), platform_events or {}
-    )
+    registry = TopicRegistry(state.changes, CatalogEntities(state.catalog), platform_events or {})
 
     def check_token(token: str) -> str | None:
         return state.org_id if sessions.authenticate(token) is not None else None
