@@ -20,7 +20,7 @@ from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.sandbox.core.clock import SandboxClock
 from freshforce.sandbox.core.tls import generate_certificate
-from freshforce.sandbox.salesforce.cdc_entities import cdc_entities
+from freshforce.sandbox.salesforce.cdc_entities import CatalogEntities
 from freshforce.sandbox.salesforce.pubsub import (
     PubSubControls,
     PubSubService,
@@ -47,7 +47,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     clock = SandboxClock()
     state = SalesforceState(clock=clock.now, rng=random.Random(1))
     controls = PubSubControls(keepalive_seconds=0.2)
-    registry = TopicRegistry(state.changes, lambda: cdc_entities(state.catalog), {})
+    registry = TopicRegistry(state.changes, CatalogEntities(state.catalog), {})
     service = PubSubService(
         registry=registry,
         check_token={TOKEN: state.org_id}.get,

@@ -13,6 +13,7 @@ from typing import Any
 import fastavro
 import grpc
 import pytest
+from structlog.testing import capture_logs
 
 from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
@@ -368,3 +369,44 @@ async def test_injected_outage_is_unavailable(sandbox: Sandbox) -> None:
     )
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     assert error_code(error) == "sfdc.platform.eventbus.grpc.service.unavailable"
+
+
+async def test_publish_stream_answers_each_request(sandbox: Sandbox) -> None:
+    topic = "/event/Order_Placed__e"
+    info = await sandbox.stub.GetTopic(pb.TopicRequest(topic_name=topic), metadata=AUTH)
+    schema = await sandbox.stub.GetSchema(pb.SchemaRequest(schema_id=info.schema_id), metadata=AUTH)
+    parsed = fastavro.parse_schema(json.loads(schema.schema_json))
+    call = sandbox.stub.PublishStream(metadata=AUTH)
+    replay_ids = []
+    for amount in (1.0, 2.0):
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(
+            buffer, parsed, {"CreatedDate": 1, "CreatedById": "005", "Amount__c": amount}
+        )
+        event = pb.ProducerEvent(
+            id=f"e{amount}", schema_id=info.schema_id, payload=buffer.getvalue()
+        )
+        await call.write(pb.PublishRequest(topic_name=topic, events=[event]))
+        (result,) = (await call.read()).results
+        assert result.correlation_key == f"e{amount}"
+        replay_ids.append(int.from_bytes(result.replay_id, "big"))
+    await call.done_writing()
+    assert replay_ids == [1, 2]
+    garbage = pb.ProducerEvent(id="bad", schema_id=info.schema_id, payload=b"\xff")
+    refused = await sandbox.stub.Publish(
+        pb.PublishRequest(topic_name=topic, events=[garbage]), metadata=AUTH
+    )
+    assert "does not match schema" in refused.results[0].error.msg
+
+
+async def test_a_change_that_cannot_be_encoded_goes_out_as_a_gap(sandbox: Sandbox) -> None:
+    with capture_logs() as logs:
+        sandbox.write(Name=12345)  # a number where the schema says string
+    call = await subscribe(sandbox, fetch("/data/AccountChangeEvent", pb.EARLIEST, n=1))
+    (event,) = await read_events(call, 1)
+    body, _ = await decode(sandbox, event)
+    assert body["ChangeEventHeader"]["changeType"] == "GAP_UPDATE"
+    assert body["Name"] is None
+    assert [entry["event"] for entry in logs] == ["change_event_sent_as_gap"]
+    assert "Account.Name" in logs[0]["error"]
+    call.cancel()

@@ -16,7 +16,7 @@ import pytest
 
 from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
-from freshforce.sandbox.salesforce.cdc_entities import cdc_entities
+from freshforce.sandbox.salesforce.cdc_entities import CatalogEntities
 from freshforce.sandbox.salesforce.objects import FieldSpec
 from freshforce.sandbox.salesforce.pubsub import (
     PubSubControls,
@@ -43,7 +43,7 @@ class World:
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
     state = SalesforceState(clock=lambda: NOW, rng=random.Random(3))
-    registry = TopicRegistry(state.changes, lambda: cdc_entities(state.catalog), {})
+    registry = TopicRegistry(state.changes, CatalogEntities(state.catalog), {})
     service = PubSubService(
         registry=registry,
         check_token={TOKEN: state.org_id}.get,
