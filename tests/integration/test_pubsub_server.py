@@ -400,10 +400,10 @@ async def test_publish_stream_answers_each_request(sandbox: Sandbox) -> None:
 
 
 async def test_a_change_that_cannot_be_encoded_goes_out_as_a_gap(sandbox: Sandbox) -> None:
+    sandbox.write(Name=12345)  # a number where the schema says string
     with capture_logs() as logs:
-        sandbox.write(Name=12345)  # a number where the schema says string
-    call = await subscribe(sandbox, fetch("/data/AccountChangeEvent", pb.EARLIEST, n=1))
-    (event,) = await read_events(call, 1)
+        call = await subscribe(sandbox, fetch("/data/AccountChangeEvent", pb.EARLIEST, n=1))
+        (event,) = await read_events(call, 1)
     body, _ = await decode(sandbox, event)
     assert body["ChangeEventHeader"]["changeType"] == "GAP_UPDATE"
     assert body["Name"] is None

@@ -1,8 +1,10 @@
 """Change records to Pub/Sub events: each one encoded once, with its entity's schema at commit.
 
-The encoder listens to the change log and encodes every record as it is committed, so an event
-keeps the schema that was current then even if a field is added later. Schemas stay registered
-by id for as long as the server runs, as a subscriber may ask for any it was sent.
+The encoder listens to the change log and pins every record to its entity's schema as it is
+committed (a dictionary lookup, so REST writes stay cheap); the Avro encoding happens on first
+delivery, with the pinned schema, so an event keeps the schema current at its commit even if a
+field is added later. Schemas stay registered by id for as long as the server runs, as a
+subscriber may ask for any it was sent.
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ class ChangeEventEncoder:
         self._latest: dict[str, tuple[CdcEntity, EventSchema]] = {}
         self._by_id: dict[str, EventSchema] = {}
         self._events: dict[int, pb.ConsumerEvent] = {}
-        self._encoded_up_to = log.latest_replay_id()
+        self._pinned: dict[int, EventSchema] = {}
+        self._seen_up_to = log.latest_replay_id()
         self._lock = threading.RLock()
-        log.add_listener(self.encode_new)
+        log.add_listener(self.pin_new)
 
     def current(self) -> dict[str, CdcEntity]:
         """Return the CDC-enabled entities as they are now, by name."""
@@ -94,34 +97,44 @@ class ChangeEventEncoder:
                 self.schema_of(entity)
         return self._by_id.get(schema_id)
 
-    def encode_new(self) -> None:
-        """Encode the records committed since the last call (the log calls this on append)."""
+    def pin_new(self) -> None:
+        """Pin records committed since the last call to their schema (the log calls this)."""
         with self._lock:
             current = self.current()
-            for change in self._log.since(self._encoded_up_to):
-                self._encode(change, current)
-                self._encoded_up_to = change.replay_id
+            for change in self._log.since(self._seen_up_to):
+                entity = current.get(change.entity_name)
+                if entity is not None:
+                    self._pinned[change.replay_id] = self.schema_of(entity)
+                self._seen_up_to = change.replay_id
 
-    def _encode(self, change: ChangeRecord, current: dict[str, CdcEntity]) -> None:
-        entity = current.get(change.entity_name)
-        if entity is None or change.replay_id in self._events:
-            return
-        schema = self.schema_of(entity)
-        producer = pb.ProducerEvent(
-            id=_event_id(change), schema_id=schema.schema_id, payload=_payload(schema, change)
-        )
-        replay_id = encode_replay_id(change.replay_id)
-        self._events[change.replay_id] = pb.ConsumerEvent(event=producer, replay_id=replay_id)
+    def _schema_for(self, change: ChangeRecord) -> EventSchema | None:
+        pinned = self._pinned.pop(change.replay_id, None)
+        if pinned is not None:
+            return pinned
+        entity = self.current().get(change.entity_name)  # committed before we listened
+        return None if entity is None else self.schema_of(entity)
 
     def event(self, change: ChangeRecord) -> pb.ConsumerEvent | None:
         """Return the encoded event of ``change``, or None if its entity has no CDC."""
         with self._lock:
-            if change.replay_id not in self._events:
-                self._encode(change, self.current())
-            return self._events.get(change.replay_id)
+            cached = self._events.get(change.replay_id)
+            if cached is not None:
+                return cached
+            schema = self._schema_for(change)
+            if schema is None:
+                return None
+            producer = pb.ProducerEvent(
+                id=_event_id(change), schema_id=schema.schema_id, payload=_payload(schema, change)
+            )
+            replay_id = encode_replay_id(change.replay_id)
+            event = pb.ConsumerEvent(event=producer, replay_id=replay_id)
+            self._events[change.replay_id] = event
+            return event
 
     def forget_before(self, replay_id: int) -> None:
         """Drop encoded events older than ``replay_id`` (the retention window moved on)."""
         with self._lock:
             for old in [r for r in self._events if r < replay_id]:
                 del self._events[old]
+            for old in [r for r in self._pinned if r < replay_id]:
+                del self._pinned[old]
