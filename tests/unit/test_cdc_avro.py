@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from freshforce.sandbox.salesforce.avro import (
     CdcEntity,
@@ -175,3 +177,25 @@ def test_platform_event_schema() -> None:
     assert [f["name"] for f in parsed["fields"]] == ["CreatedDate", "CreatedById", "Amount__c"]
     with pytest.raises(ValueError, match="must end in '__e'"):
         platform_event_schema("Order_Placed", ())
+
+
+optional_text = st.one_of(st.none(), st.text(max_size=40))
+account_values = st.fixed_dictionaries(
+    {
+        "Name": optional_text,
+        "BillingCity": optional_text,
+        "NumberOfEmployees": st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)),
+        "AnnualRevenue": st.one_of(st.none(), st.floats(allow_nan=False)),
+        "IsActive__c": st.one_of(st.none(), st.booleans()),
+        "LastModifiedDate": st.integers(min_value=0, max_value=2**53),
+    }
+)
+
+
+@given(account_values)
+def test_create_values_round_trip(fields: dict[str, object]) -> None:
+    schema = change_event_schema(ACCOUNT)
+    event = decode_payload(schema, encode_change(schema, change(fields=fields)))
+    assert event["BillingAddress"]["City"] == fields["BillingCity"]
+    for name in ("Name", "NumberOfEmployees", "AnnualRevenue", "IsActive__c", "LastModifiedDate"):
+        assert event[name] == fields[name]

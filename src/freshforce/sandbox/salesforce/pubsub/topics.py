@@ -9,7 +9,7 @@ and encoded on first delivery; platform events are kept here, as published.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from freshforce.sandbox.salesforce.avro import (
     EventSchema,
     platform_event_schema,
 )
-from freshforce.sandbox.salesforce.changes import ChangeLog
+from freshforce.sandbox.salesforce.changes import ChangeLog, ChangeRecord
 from freshforce.sandbox.salesforce.pubsub.change_events import ChangeEventEncoder
 from freshforce.sandbox.salesforce.pubsub.replay import encode_replay_id
 
@@ -45,6 +45,16 @@ class Topic(Protocol):
     def remove_listener(self, wake: Callable[[], None]) -> None: ...
 
 
+_CHUNK = 256
+
+
+def _scan(log: ChangeLog, after: int) -> Iterator[ChangeRecord]:
+    """Yield the log's records after ``after`` a chunk at a time, never copying the whole log."""
+    while chunk := log.since(after, limit=_CHUNK):
+        yield from chunk
+        after = chunk[-1].replay_id
+
+
 @dataclass
 class ChangeEventTopic:
     """A CDC topic: the change log's records of one entity, or of all when ``entity`` is None."""
@@ -58,7 +68,7 @@ class ChangeEventTopic:
 
     def since(self, after: int, limit: int) -> list[pb.ConsumerEvent]:
         found: list[pb.ConsumerEvent] = []
-        for change in self.log.since(after):
+        for change in _scan(self.log, after):
             if len(found) >= limit:
                 break
             if self.entity is not None and change.entity_name != self.entity:
@@ -188,8 +198,10 @@ class TopicRegistry:
 
     def expire(self, cutoff_ms: int) -> None:
         """Forget events committed before ``cutoff_ms`` (epoch ms): the retention window."""
-        kept = [c for c in self._log.since(0) if c.commit_timestamp_ms >= cutoff_ms]
-        first_kept = kept[0].replay_id if kept else self._log.latest_replay_id() + 1
+        first_kept = next(
+            (c.replay_id for c in _scan(self._log, 0) if c.commit_timestamp_ms >= cutoff_ms),
+            self._log.latest_replay_id() + 1,
+        )
         self._log.drop_before(first_kept)
         self._encoder.forget_before(first_kept)
         for topic in self._platform.values():
