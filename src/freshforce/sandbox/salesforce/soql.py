@@ -13,7 +13,7 @@ import datetime as dt
 
 from freshforce.sandbox.salesforce.soql_ast import Query
 from freshforce.sandbox.salesforce.soql_errors import SoqlError
-from freshforce.sandbox.salesforce.soql_eval import QueryResult, evaluate
+from freshforce.sandbox.salesforce.soql_eval import QueryResult, check, evaluate
 from freshforce.sandbox.salesforce.soql_parse import parse_soql
 from freshforce.sandbox.salesforce.soql_print import to_soql
 from freshforce.sandbox.salesforce.soql_records import StateRecordSource
@@ -37,10 +37,20 @@ __all__ = [
     "RecordSource",
     "SoqlError",
     "StateRecordSource",
+    "check_soql",
     "parse_soql",
     "run_soql",
     "to_soql",
 ]
+
+
+def check_soql(text: str, source: RecordSource) -> tuple[Query, ObjectShape]:
+    """Parse ``text`` and resolve its names (no records read); return it and its object.
+
+    Raises ``SoqlError`` as ``run_soql`` would, for jobs that must refuse a query up front.
+    """
+    query = parse_soql(text)
+    return query, check(query, text, source)
 
 
 def run_soql(

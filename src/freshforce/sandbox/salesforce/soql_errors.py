@@ -42,8 +42,10 @@ _NO_SUCH_RELATIONSHIP_TAIL = (
 class SoqlError(SalesforceError):
     """A query Salesforce would refuse: HTTP 400 with one error item, rendered by the REST layer."""
 
+    http_status = 400
+
     def __init__(self, error_code: SoqlErrorCode, message: str) -> None:
-        super().__init__(400, ErrorItem(error_code, message))
+        super().__init__(self.http_status, ErrorItem(error_code, message))
 
     @property
     def message(self) -> str:

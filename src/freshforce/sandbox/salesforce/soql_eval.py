@@ -46,7 +46,7 @@ from freshforce.sandbox.salesforce.soql_values import (
     sort_value,
 )
 
-__all__ = ["QueryResult", "evaluate"]
+__all__ = ["QueryResult", "check", "evaluate"]
 
 _MAX_OFFSET = 2000
 # A result row is JSON bound for the wire.
@@ -95,12 +95,22 @@ def evaluate(
 ) -> QueryResult:
     """Run ``query`` (parsed from ``text``) and return all of its rows."""
     ctx = _Context(text, source, now.astimezone(dt.UTC).date(), include_deleted, api_version)
-    shape = source.shape(query.sobject)
-    if shape is None:
-        raise invalid_type(text, query.line, query.column, query.sobject)
-    plan = _plan(ctx, query, shape)
-    records = plan.select(source.records(shape.name, include_deleted=include_deleted))
+    plan = _top_plan(ctx, query)
+    records = plan.select(source.records(plan.shape.name, include_deleted=include_deleted))
     return plan.result(records)
+
+
+def check(query: Query, text: str, source: RecordSource) -> ObjectShape:
+    """Resolve every name in ``query`` without reading records; return the queried object."""
+    ctx = _Context(text, source, dt.date.min, include_deleted=False, api_version="")
+    return _top_plan(ctx, query).shape
+
+
+def _top_plan(ctx: _Context, query: Query) -> _Plan:
+    shape = ctx.source.shape(query.sobject)
+    if shape is None:
+        raise invalid_type(ctx.text, query.line, query.column, query.sobject)
+    return _plan(ctx, query, shape)
 
 
 @dataclass(frozen=True)
