@@ -227,8 +227,15 @@ class SalesforceState:
         link = self.catalog.child_relationship(object_name, relationship)
         if link is None:
             raise invalid_field(self.describe(object_name).name, relationship)
-        ids = self._lookup(link.child_sobject, link.field, record_id)
-        found = [self._store[link.child_sobject][i] for i in ids]
+        return self.referencing(link.child_sobject, link.field, record_id, include_deleted)
+
+    def referencing(
+        self, object_name: str, field_name: str, record_id: str, include_deleted: bool = False
+    ) -> list[Record]:
+        """Return the records of ``object_name`` whose reference ``field_name`` is ``record_id``."""
+        spec = self.describe(object_name)
+        ids = self._lookup(spec.name, field_name, record_id)
+        found = [self._store[spec.name][i] for i in ids]
         kept = [r for r in found if include_deleted or not r["IsDeleted"]]
         return sorted(kept, key=lambda r: str(r["CreatedDate"]) + str(r["Id"]))
 
