@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from freshforce.sandbox.salesforce.soql_ast import (
@@ -70,6 +70,16 @@ class _Context:
     today: dt.date
     include_deleted: bool
     api_version: str
+    # Parents looked up during this one query, by id: rows often share an owner or account.
+    parents: dict[str, Record | None] = field(default_factory=dict)
+
+    def parent(self, link: ParentLink, parent_id: object) -> Record | None:
+        if not parent_id:
+            return None
+        key = str(parent_id)
+        if key not in self.parents:
+            self.parents[key] = self.source.record(link.target, key)
+        return self.parents[key]
 
 
 @dataclass(frozen=True)
@@ -258,16 +268,14 @@ def _find(items: tuple[_Named, ...], name: str) -> _Named | None:
 def _follow(ctx: _Context, record: Record, resolved: _Resolved) -> object:
     current: Record | None = record
     for link in resolved.links:
-        parent_id = current.get(link.field) if current else None
-        current = ctx.source.record(link.target, str(parent_id)) if parent_id else None
+        current = ctx.parent(link, current.get(link.field)) if current else None
     return current.get(resolved.spec.name) if current else None
 
 
 def _put(ctx: _Context, row: Row, record: Record, resolved: _Resolved) -> None:
     target, current = row, record
     for link in resolved.links:
-        parent_id = current.get(link.field)
-        parent = ctx.source.record(link.target, str(parent_id)) if parent_id else None
+        parent = ctx.parent(link, current.get(link.field))
         if parent is None:
             target.setdefault(link.name, None)
             return
