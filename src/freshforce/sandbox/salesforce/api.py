@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from freshforce.sandbox.core import SandboxRuntime, install
+from freshforce.sandbox.salesforce.bulk_api import BulkJobs, bulk_router
 from freshforce.sandbox.salesforce.control import SalesforceControl, salesforce_admin_router
 from freshforce.sandbox.salesforce.errors import SalesforceError, json_parser_error
 from freshforce.sandbox.salesforce.faults import SalesforceFaults
@@ -44,6 +45,7 @@ def create_app(
     app.include_router(sobject_router(state, sessions))
     app.include_router(composite_router(state, sessions, cursors))
     app.include_router(query_router(state, sessions, cursors))
+    app.include_router(bulk_router(BulkJobs(state), state, sessions))
     _error_handlers(app)
     if runtime is not None:
         control = control or SalesforceControl(state, sessions, cursors)
