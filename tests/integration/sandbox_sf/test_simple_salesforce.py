@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -78,3 +79,16 @@ def test_limits_and_api_usage(sf: Salesforce):
     usage = sf.api_usage["api-usage"]
     assert usage.total == 15000
     assert usage.used == 15000 - limits["DailyApiRequests"]["Remaining"] + 1
+
+
+def test_replication_lists_updated_and_deleted_ids(sf: Salesforce):
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    kept = sf.Contact.create({"LastName": "Replicated"})["id"]
+    gone = sf.Contact.create({"LastName": "Removed"})["id"]
+    sf.Contact.delete(gone)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    updated = sf.Contact.updated(start, end)
+    assert kept in updated["ids"]
+    assert gone not in updated["ids"]
+    deleted = sf.Contact.deleted(start, end)
+    assert [r["id"] for r in deleted["deletedRecords"]] == [gone]
