@@ -64,3 +64,23 @@ def test_custom_references_get_an_r_relationship():
     spec = FieldSpec(name="Partner__c", type="reference", reference_to=("Account",))
     added = catalog.add_custom_field("Opportunity", spec)
     assert added.relationship_name == "Partner__r"
+
+
+def test_the_package_exports_its_entry_points():
+    import freshforce.sandbox.salesforce as package  # noqa: PLC0415 - the import is the subject
+
+    assert package.__all__ == [
+        "ChangeLog",
+        "ChangeRecord",
+        "ConnectedApp",
+        "FieldSpec",
+        "ObjectCatalog",
+        "ObjectSpec",
+        "SalesforceSandbox",
+        "SalesforceState",
+        "Sessions",
+        "WriteContext",
+        "build_salesforce_sandbox",
+        "create_app",
+    ]
+    assert all(hasattr(package, name) for name in package.__all__)

@@ -103,7 +103,8 @@ def test_syntax_errors_point_at_the_token(text: str, token: str) -> None:
         f"\n{text}\n{' ' * (column - 1)}^\nERROR at Row:1:Column:{column}\n"
         f"unexpected token: '{token}'"
     )
-    assert err.to_wire() == [{"message": err.message, "errorCode": "MALFORMED_QUERY"}]
+    assert err.status == 400
+    assert err.body() == [{"message": err.message, "errorCode": "MALFORMED_QUERY", "fields": []}]
 
 
 def test_rows_are_counted_on_multi_line_queries() -> None:
@@ -116,8 +117,9 @@ def test_rows_are_counted_on_multi_line_queries() -> None:
 def test_bad_escape_and_impossible_date_are_malformed() -> None:
     with pytest.raises(SoqlError, match=r"Illegal character sequence '\\q'"):
         parse_soql("SELECT Id FROM Account WHERE Name = 'a\\q'")
-    with pytest.raises(SoqlError, match="MALFORMED_QUERY"):
+    with pytest.raises(SoqlError, match="ERROR at Row:1:Column:42") as caught:
         parse_soql("SELECT Id FROM Account WHERE CloseDate = 2024-02-30")
+    assert caught.value.error_code == "MALFORMED_QUERY"
 
 
 def test_printer_output_parses_back() -> None:

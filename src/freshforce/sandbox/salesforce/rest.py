@@ -82,10 +82,13 @@ def check_version(version: str) -> str:
 
 def caller_dependency(
     sessions: Sessions, allocation: ApiAllocation
-) -> Callable[[Request, str], Caller]:
-    """Build the dependency that authenticates and counts each REST call."""
+) -> Callable[[Request, str], Awaitable[Caller]]:
+    """Build the dependency that authenticates and counts each REST call.
 
-    def caller(request: Request, version: str) -> Caller:
+    It is a coroutine so FastAPI runs it on the loop rather than in a worker thread.
+    """
+
+    async def caller(request: Request, version: str) -> Caller:
         check_version(version)
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")

@@ -1,12 +1,14 @@
 """SOQL errors worded as Salesforce words them: the query, a caret line, the row and column.
 
-The REST layer turns a ``SoqlError`` into the documented error array
-``[{"message": ..., "errorCode": ...}]`` with HTTP 400.
+A ``SoqlError`` is a ``SalesforceError`` (``errors.py``), so the REST layer renders it as the
+documented error array ``[{"message": ..., "errorCode": ...}]`` with HTTP 400.
 """
 
 from __future__ import annotations
 
 from typing import Literal
+
+from freshforce.sandbox.salesforce.errors import ErrorItem, SalesforceError
 
 __all__ = [
     "SoqlError",
@@ -37,19 +39,17 @@ _NO_SUCH_RELATIONSHIP_TAIL = (
 )
 
 
-class SoqlError(Exception):
-    """A query Salesforce would refuse; ``error_code`` and ``message`` go on the wire as-is."""
+class SoqlError(SalesforceError):
+    """A query Salesforce would refuse: HTTP 400 with one error item, rendered by the REST layer."""
 
     http_status = 400
 
     def __init__(self, error_code: SoqlErrorCode, message: str) -> None:
-        super().__init__(f"{error_code}: {message}")
-        self.error_code: SoqlErrorCode = error_code
-        self.message = message
+        super().__init__(self.http_status, ErrorItem(error_code, message))
 
-    def to_wire(self) -> list[dict[str, str]]:
-        """Return the REST error array for this error."""
-        return [{"message": self.message, "errorCode": self.error_code}]
+    @property
+    def message(self) -> str:
+        return self.items[0].message
 
 
 def pointed(text: str, line: int, column: int, detail: str) -> str:

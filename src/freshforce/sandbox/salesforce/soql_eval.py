@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from freshforce.sandbox.salesforce.soql_ast import (
@@ -46,7 +46,7 @@ from freshforce.sandbox.salesforce.soql_values import (
     sort_value,
 )
 
-__all__ = ["QueryResult", "evaluate"]
+__all__ = ["QueryResult", "check", "evaluate"]
 
 _MAX_OFFSET = 2000
 # A result row is JSON bound for the wire.
@@ -70,6 +70,16 @@ class _Context:
     today: dt.date
     include_deleted: bool
     api_version: str
+    # Parents looked up during this one query, by id: rows often share an owner or account.
+    parents: dict[str, Record | None] = field(default_factory=dict)
+
+    def parent(self, link: ParentLink, parent_id: object) -> Record | None:
+        if not parent_id:
+            return None
+        key = str(parent_id)
+        if key not in self.parents:
+            self.parents[key] = self.source.record(link.target, key)
+        return self.parents[key]
 
 
 @dataclass(frozen=True)
@@ -95,12 +105,22 @@ def evaluate(
 ) -> QueryResult:
     """Run ``query`` (parsed from ``text``) and return all of its rows."""
     ctx = _Context(text, source, now.astimezone(dt.UTC).date(), include_deleted, api_version)
-    shape = source.shape(query.sobject)
-    if shape is None:
-        raise invalid_type(text, query.line, query.column, query.sobject)
-    plan = _plan(ctx, query, shape)
-    records = plan.select(source.records(shape.name, include_deleted=include_deleted))
+    plan = _top_plan(ctx, query)
+    records = plan.select(source.records(plan.shape.name, include_deleted=include_deleted))
     return plan.result(records)
+
+
+def check(query: Query, text: str, source: RecordSource) -> ObjectShape:
+    """Resolve every name in ``query`` without reading records; return the queried object."""
+    ctx = _Context(text, source, dt.date.min, include_deleted=False, api_version="")
+    return _top_plan(ctx, query).shape
+
+
+def _top_plan(ctx: _Context, query: Query) -> _Plan:
+    shape = ctx.source.shape(query.sobject)
+    if shape is None:
+        raise invalid_type(ctx.text, query.line, query.column, query.sobject)
+    return _plan(ctx, query, shape)
 
 
 @dataclass(frozen=True)
@@ -248,16 +268,14 @@ def _find(items: tuple[_Named, ...], name: str) -> _Named | None:
 def _follow(ctx: _Context, record: Record, resolved: _Resolved) -> object:
     current: Record | None = record
     for link in resolved.links:
-        parent_id = current.get(link.field) if current else None
-        current = ctx.source.record(link.target, str(parent_id)) if parent_id else None
+        current = ctx.parent(link, current.get(link.field)) if current else None
     return current.get(resolved.spec.name) if current else None
 
 
 def _put(ctx: _Context, row: Row, record: Record, resolved: _Resolved) -> None:
     target, current = row, record
     for link in resolved.links:
-        parent_id = current.get(link.field)
-        parent = ctx.source.record(link.target, str(parent_id)) if parent_id else None
+        parent = ctx.parent(link, current.get(link.field))
         if parent is None:
             target.setdefault(link.name, None)
             return

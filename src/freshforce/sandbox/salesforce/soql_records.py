@@ -1,10 +1,15 @@
-"""Presents the org's state as the record source the SOQL engine reads."""
+"""Present the sandbox org's state as the ``RecordSource`` the SOQL engine reads.
+
+Shapes are built from the live catalog on each call, so custom fields an admin adds at run time
+are queryable at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from freshforce.sandbox.salesforce.soql import (
+from freshforce.sandbox.salesforce.objects import ObjectSpec
+from freshforce.sandbox.salesforce.soql_source import (
     ChildLink,
     FieldSpec,
     ObjectShape,
@@ -17,19 +22,20 @@ __all__ = ["StateRecordSource"]
 
 
 class StateRecordSource:
-    """``soql.RecordSource`` over a ``SalesforceState``: shapes from its catalog, its records."""
+    """A ``RecordSource`` over one ``SalesforceState``."""
 
     def __init__(self, state: SalesforceState) -> None:
         self._state = state
 
     def shape(self, object_name: str) -> ObjectShape | None:
         spec = self._state.catalog.get(object_name)
-        if spec is None:
-            return None
+        return None if spec is None else self._shape(spec)
+
+    def _shape(self, spec: ObjectSpec) -> ObjectShape:
         parents = tuple(
             ParentLink(f.relationship_name, f.name, f.reference_to[0])
             for f in spec.fields
-            if f.type == "reference" and f.relationship_name and f.reference_to
+            if f.relationship_name and f.reference_to
         )
         children = tuple(
             ChildLink(r.relationship_name, r.child_sobject, r.field)
@@ -39,16 +45,18 @@ class StateRecordSource:
         return ObjectShape(spec.name, fields, parents, children)
 
     def records(self, object_name: str, *, include_deleted: bool) -> Iterable[Record]:
-        return self._state.records(object_name, include_deleted)
+        return self._state.records(object_name, include_deleted=include_deleted)
 
     def record(self, object_name: str, record_id: str) -> Record | None:
-        found = self._state.get_record(record_id)
-        spec = self._state.catalog.get(object_name)
-        if found is None or spec is None or not str(found["Id"]).startswith(spec.key_prefix):
-            return None
-        return found
+        del object_name  # ids carry their object in the key prefix
+        return self._state.get_record(record_id)
 
     def children(
         self, link: ChildLink, parent_id: str, *, include_deleted: bool
     ) -> Iterable[Record]:
-        return self._state.referencing(link.child_object, link.field, parent_id, include_deleted)
+        parent = self._state.catalog.by_prefix(parent_id[:3])
+        if parent is None:
+            return ()
+        return self._state.children(
+            parent.name, parent_id, link.name, include_deleted=include_deleted
+        )
