@@ -410,3 +410,22 @@ async def test_a_change_that_cannot_be_encoded_goes_out_as_a_gap(sandbox: Sandbo
     assert [entry["event"] for entry in logs] == ["change_event_sent_as_gap"]
     assert "Account.Name" in logs[0]["error"]
     call.cancel()
+
+
+async def test_an_outage_ends_open_streams_and_resume_loses_nothing(sandbox: Sandbox) -> None:
+    sandbox.controls.keepalive_seconds = 30  # only the outage can end the wait
+    call = await subscribe(sandbox, fetch("/data/AccountChangeEvent", pb.EARLIEST, n=10))
+    sandbox.write(Name="before")
+    (seen,) = await read_events(call, 1)
+    sandbox.controls.unavailable = True  # no write follows: the stream must notice by itself
+    error = await status_of(read_events(call, 1))
+    sandbox.write(Name="during")
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_code(error) == "sfdc.platform.eventbus.grpc.service.unavailable"
+    sandbox.controls.unavailable = False
+    resumed = await subscribe(
+        sandbox, fetch("/data/AccountChangeEvent", pb.CUSTOM, seen.replay_id, 10)
+    )
+    (event,) = await read_events(resumed, 1)
+    assert (await decode(sandbox, event))[0]["Name"] == "during"
+    resumed.cancel()

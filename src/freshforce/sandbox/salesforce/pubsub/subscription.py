@@ -16,13 +16,18 @@ import grpc
 
 from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.sandbox.salesforce.pubsub.controls import PubSubControls
-from freshforce.sandbox.salesforce.pubsub.faults import INVALID_REQUEST, PubSubFault
+from freshforce.sandbox.salesforce.pubsub.faults import (
+    INVALID_REQUEST,
+    SERVICE_UNAVAILABLE,
+    PubSubFault,
+)
 from freshforce.sandbox.salesforce.pubsub.replay import encode_replay_id
 from freshforce.sandbox.salesforce.pubsub.topics import Topic
 
 __all__ = ["MAX_REQUESTED", "Subscription"]
 
 MAX_REQUESTED = 100
+_OUTAGE_POLL = 0.5
 
 
 class Subscription:
@@ -94,14 +99,27 @@ class Subscription:
             return False
         return True
 
+    def _check_outage(self) -> None:
+        if self._fault is not None:
+            raise self._fault
+        if self._controls.unavailable:
+            raise PubSubFault(
+                grpc.StatusCode.UNAVAILABLE,
+                SERVICE_UNAVAILABLE,
+                "The service is unavailable. Try again later.",
+            )
+
     async def responses(self) -> AsyncIterator[pb.FetchResponse]:
-        """Yield responses until the idle-close time passes or the stream fails."""
+        """Yield responses until the idle-close time passes or the stream fails.
+
+        Waits are cut into slices of at most ``_OUTAGE_POLL`` seconds so an outage switched on
+        through the admin API ends open streams too, as a real service interruption does.
+        """
         self._topic.add_listener(self._wake_from_any_thread)
         try:
             while True:
                 self._wake.clear()
-                if self._fault is not None:
-                    raise self._fault
+                self._check_outage()
                 batch = self._next_batch()
                 if batch is not None:
                     yield batch
@@ -110,10 +128,13 @@ class Subscription:
                 close_at = math.inf
                 if self._pending == 0:
                     close_at = self._idle_since + self._controls.idle_close_seconds
-                if await self._woken_before(min(keepalive_at, close_at)):
+                deadline = min(keepalive_at, close_at, self._loop.time() + _OUTAGE_POLL)
+                if await self._woken_before(deadline):
                     continue
-                if self._loop.time() >= close_at:
+                now = self._loop.time()
+                if now >= close_at:
                     return
-                yield self._keepalive()
+                if now >= keepalive_at:
+                    yield self._keepalive()
         finally:
             self._topic.remove_listener(self._wake_from_any_thread)
