@@ -137,3 +137,27 @@ async def test_pubsub_admin_is_mounted_on_the_rest_app(world: World) -> None:
     shown = await world.rest.get("/_sandbox/pubsub")
     assert shown.status_code == 200
     assert shown.json()["retention_seconds"] == 72 * 3600
+
+
+async def test_the_default_platform_event_can_be_published(world: World) -> None:
+    topic = "/event/Sandbox_Notice__e"
+    info = await world.stub.GetTopic(pb.TopicRequest(topic_name=topic), metadata=world.metadata)
+    assert info.can_publish
+    schema = await world.stub.GetSchema(
+        pb.SchemaRequest(schema_id=info.schema_id), metadata=world.metadata
+    )
+    buffer = io.BytesIO()
+    notice = {"CreatedDate": 0, "CreatedById": "005", "Message__c": "hi", "Record_Id__c": None}
+    fastavro.schemaless_writer(
+        buffer, fastavro.parse_schema(json.loads(schema.schema_json)), notice
+    )
+    event = pb.ProducerEvent(id="n1", schema_id=info.schema_id, payload=buffer.getvalue())
+    call = world.stub.Subscribe(metadata=world.metadata)
+    await call.write(pb.FetchRequest(topic_name=topic, replay_preset=pb.EARLIEST, num_requested=1))
+    published = await world.stub.Publish(
+        pb.PublishRequest(topic_name=topic, events=[event]), metadata=world.metadata
+    )
+    assert not published.results[0].HasField("error")
+    (received,) = await read(call, 1)
+    assert (await decode(world, received))["Message__c"] == "hi"
+    call.cancel()

@@ -22,7 +22,12 @@ from freshforce.sandbox.salesforce.pubsub.server import PubSubServer, start_pubs
 from freshforce.sandbox.salesforce.pubsub.service import PubSubService
 from freshforce.sandbox.salesforce.pubsub.topics import TopicRegistry
 
-__all__ = ["PubSubRunner", "attach_pubsub"]
+__all__ = ["DEFAULT_PLATFORM_EVENTS", "PubSubRunner", "attach_pubsub"]
+
+# One platform event every sandbox org has, so Publish can be tried without configuration.
+DEFAULT_PLATFORM_EVENTS: Mapping[str, tuple[CdcField, ...]] = {
+    "Sandbox_Notice__e": (CdcField("Message__c", "string"), CdcField("Record_Id__c", "string")),
+}
 
 
 class PubSubRunner:
@@ -88,10 +93,17 @@ def attach_pubsub(
     controls: PubSubControls | None = None,
     platform_events: Mapping[str, tuple[CdcField, ...]] | None = None,
 ) -> PubSubRunner:
-    """Build the Pub/Sub server of ``sandbox`` and mount its admin routes on the REST app."""
+    """Build the Pub/Sub server of ``sandbox`` and mount its admin routes on the REST app.
+
+    ``platform_events`` defaults to ``DEFAULT_PLATFORM_EVENTS`` (``/event/Sandbox_Notice__e``).
+    """
     state, sessions = sandbox.state, sandbox.sessions
     controls = controls or PubSubControls()
-    registry = TopicRegistry(state.changes, CatalogEntities(state.catalog), platform_events or {})
+    registry = TopicRegistry(
+        state.changes,
+        CatalogEntities(state.catalog),
+        platform_events if platform_events is not None else DEFAULT_PLATFORM_EVENTS,
+    )
 
     def check_token(token: str) -> str | None:
         return state.org_id if sessions.authenticate(token) is not None else None
