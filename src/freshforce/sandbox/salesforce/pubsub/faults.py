@@ -19,6 +19,7 @@ __all__ = [
     "SERVICE_UNAVAILABLE",
     "TOPIC_NOT_FOUND",
     "PubSubFault",
+    "service_unavailable",
 ]
 
 _PREFIX = "sfdc.platform.eventbus.grpc."
@@ -43,3 +44,12 @@ class PubSubFault(Exception):  # noqa: N818 - a fault is what the caller receive
 
     def __str__(self) -> str:
         return f"{self.status.name} {self.error_code}: {self.message}"
+
+
+def service_unavailable() -> PubSubFault:
+    """Return the fault an injected outage answers with, on new calls and open streams alike."""
+    return PubSubFault(
+        grpc.StatusCode.UNAVAILABLE,
+        SERVICE_UNAVAILABLE,
+        "The service is unavailable. Try again later.",
+    )

@@ -24,9 +24,9 @@ from freshforce.sandbox.salesforce.pubsub.faults import (
     INVALID_REQUEST,
     PUBLISH_NOT_ALLOWED,
     SCHEMA_NOT_FOUND,
-    SERVICE_UNAVAILABLE,
     TOPIC_NOT_FOUND,
     PubSubFault,
+    service_unavailable,
 )
 from freshforce.sandbox.salesforce.pubsub.replay import encode_replay_id, start_after
 from freshforce.sandbox.salesforce.pubsub.subscription import Subscription
@@ -95,11 +95,7 @@ class PubSubService(pb_grpc.PubSubServicer):
     def _admit(self, context: Context) -> Caller:
         """Refuse the call during an injected outage or without valid auth; sweep retention."""
         if self._controls.unavailable:
-            raise PubSubFault(
-                grpc.StatusCode.UNAVAILABLE,
-                SERVICE_UNAVAILABLE,
-                "The service is unavailable. Try again later.",
-            )
+            raise service_unavailable()
         # The stubs call it a Mapping; grpc.aio hands the server (key, value) pairs.
         metadata = cast("Iterable[tuple[str, str | bytes]]", context.invocation_metadata() or ())
         caller = authenticate(metadata, self._check_token)

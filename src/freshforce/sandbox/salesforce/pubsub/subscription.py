@@ -18,8 +18,8 @@ from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.sandbox.salesforce.pubsub.controls import PubSubControls
 from freshforce.sandbox.salesforce.pubsub.faults import (
     INVALID_REQUEST,
-    SERVICE_UNAVAILABLE,
     PubSubFault,
+    service_unavailable,
 )
 from freshforce.sandbox.salesforce.pubsub.replay import encode_replay_id
 from freshforce.sandbox.salesforce.pubsub.topics import Topic
@@ -103,11 +103,7 @@ class Subscription:
         if self._fault is not None:
             raise self._fault
         if self._controls.unavailable:
-            raise PubSubFault(
-                grpc.StatusCode.UNAVAILABLE,
-                SERVICE_UNAVAILABLE,
-                "The service is unavailable. Try again later.",
-            )
+            raise service_unavailable()
 
     async def responses(self) -> AsyncIterator[pb.FetchResponse]:
         """Yield responses until the idle-close time passes or the stream fails.
