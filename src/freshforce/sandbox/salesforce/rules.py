@@ -24,7 +24,8 @@ from freshforce.sandbox.salesforce.errors import (
 from freshforce.sandbox.salesforce.objects import OPPORTUNITY_STAGES, FieldSpec, ObjectSpec
 
 if TYPE_CHECKING:
-    from freshforce.sandbox.salesforce.state import Record, Transaction
+    from freshforce.sandbox.salesforce.records import Record
+    from freshforce.sandbox.salesforce.transaction import Transaction
 
 __all__ = [
     "after_write",
