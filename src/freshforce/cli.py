@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from freshforce import __version__
+from freshforce.sandbox.command import sandbox
 
 app = typer.Typer(
     name="freshforce",
@@ -26,6 +27,11 @@ def version() -> None:
 def demo() -> None:
     """Run the guided demo: sandboxes, engine and dashboard on embedded SQLite."""
     console.print("freshforce demo: nothing to start yet.")
+
+
+app.command(help="Run the local FreshBooks and Salesforce sandboxes; flags show their env var.")(
+    sandbox
+)
 
 
 def main() -> None:

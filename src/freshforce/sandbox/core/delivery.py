@@ -269,9 +269,13 @@ class DeliveryQueue:
                 outcome=outcome,
                 status=status,
                 error=error,
-                body=redact_body(out.body, dict(out.headers).get("content-type", "")),
+                body=redact_body(out.body, _content_type(out.headers)),
             )
         )
+
+
+def _content_type(headers: tuple[tuple[str, str], ...]) -> str:
+    return next((v for k, v in headers if k.lower() == "content-type"), "")
 
 
 def _default_client() -> httpx.AsyncClient:
