@@ -8,6 +8,7 @@ in ``routes_*`` modules, each a router factory.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
@@ -63,8 +64,10 @@ def _error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, OAuthError)  # noqa: S101 - registered for this type
         return JSONResponse(exc.body(), status_code=exc.status)
 
-    async def on_validation_error(_request: Request, exc: Exception) -> Response:
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
+        if not request.url.path.startswith("/services/"):
+            return await request_validation_exception_handler(request, exc)
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return salesforce_error_response(json_parser_error(where))
 

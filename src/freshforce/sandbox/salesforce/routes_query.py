@@ -24,10 +24,9 @@ from freshforce.sandbox.salesforce.errors import (
     invalid_query_locator,
 )
 from freshforce.sandbox.salesforce.ids import IdMinter
-from freshforce.sandbox.salesforce.query_source import StateRecordSource
 from freshforce.sandbox.salesforce.rest import Caller, caller_dependency
 from freshforce.sandbox.salesforce.sessions import Sessions
-from freshforce.sandbox.salesforce.soql import SoqlError, run_soql
+from freshforce.sandbox.salesforce.soql import SoqlError, StateRecordSource, run_soql
 from freshforce.sandbox.salesforce.state import SalesforceState
 
 __all__ = ["QueryCursors", "query_router", "run_query"]

@@ -161,6 +161,7 @@ class SalesforceState:
         """
         self._store.clear()
         self._indexes.clear()
+        self._indexed.clear()
         self._deleted_at.clear()
         self._cascaded.clear()
         self.allocation.reset()
