@@ -27,6 +27,7 @@ async def test_each_committed_write_appends_a_change_record(org: Org):
     assert create.change_origin == "com/salesforce/api/rest/59.0;client=freshforce"
     assert create.fields["Name"] == "CDC"
     assert "SystemModstamp" not in create.fields
+    assert create.changed_fields == ()  # changedFields is empty for a create
     assert create.commit_user == org.sandbox.state.admin_user_id
     assert update.change_type == "UPDATE"
     assert update.change_origin == "com/salesforce/api/rest/59.0"

@@ -144,8 +144,7 @@ class Transaction:
         self._check(spec, record, list(record))
         self._store(spec, new_id, record)
         fields_out = {k: v for k, v in record.items() if k not in _NO_CDC_FIELDS}
-        changed = tuple(k for k, v in fields_out.items() if v is not None)
-        self._log(spec, "CREATE", new_id, fields_out, changed)
+        self._log(spec, "CREATE", new_id, fields_out, ())  # changedFields is for updates only
         rules.after_write(self, spec, None, record)
         return new_id
 
@@ -221,8 +220,7 @@ class Transaction:
         self._store(spec, record_id, new)
         self._set_deleted_at(record_id, None)
         fields_out = {k: v for k, v in new.items() if k not in _NO_CDC_FIELDS}
-        changed = tuple(k for k, v in fields_out.items() if v is not None)
-        self._log(spec, "UNDELETE", record_id, fields_out, changed)
+        self._log(spec, "UNDELETE", record_id, fields_out, ())
         rules.after_write(self, spec, old, new)
 
     def upsert(
