@@ -172,7 +172,7 @@ async def test_request_log_redacts_secrets_and_filters(client) -> None:
     assert entry["headers"]["sforce-call-options"] == "client=freshforce"
     assert "s3cret" not in entry["request_body"]
     assert "secret-out" not in entry["response_body"]
-    assert '"note": "hi"' in entry["request_body"]
+    assert '"note":"hi"' in entry["request_body"]
     everything = (await http.get("/_sandbox/requests", params={"path": "/notes"})).json()
     assert [e["status"] for e in everything["requests"]] == [200, 503]
     assert (await http.get("/_sandbox/requests", params={"path": "/other"})).json()[
