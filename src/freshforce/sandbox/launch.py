@@ -1,8 +1,8 @@
 """Starting every vendor sandbox on one event loop and announcing URLs and credentials.
 
 Vendors are a small list (``VENDORS``): each entry builds its servers from the shared
-``SandboxSettings`` and returns what to print. The Salesforce servers join the list when they
-exist; until then only FreshBooks starts, and the announcement says so.
+``SandboxSettings`` and returns what to print. Salesforce runs two servers on one org: REST/OAuth
+over HTTP and the Pub/Sub API over gRPC.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from freshforce.sandbox.core import SandboxServer, TlsFiles
+from freshforce.sandbox.core import SandboxRuntime, SandboxServer, TlsFiles
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
+from freshforce.sandbox.salesforce.pubsub import attach_pubsub
 
-__all__ = ["VENDORS", "SandboxSettings", "StartedVendor", "run_sandboxes"]
+__all__ = ["VENDORS", "SandboxSettings", "Serving", "StartedVendor", "run_sandboxes"]
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,23 @@ class SandboxSettings:
         )
 
 
+class Serving(Protocol):
+    """A server run on the command's loop: HTTP (``SandboxServer``) or gRPC (Pub/Sub)."""
+
+    @property
+    def started(self) -> bool: ...
+
+    async def serve(self) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class StartedVendor:
     """A vendor's servers (not yet serving), what to print once they are, and its cleanup."""
 
     name: str
-    servers: tuple[SandboxServer, ...]
+    servers: tuple[Serving, ...]
     describe: Callable[[], list[str]]
     aclose: Callable[[], Awaitable[None]]
 
@@ -85,8 +99,42 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
     return StartedVendor("freshbooks", (server,), describe, built.runtime.aclose)
 
 
+def _salesforce(settings: SandboxSettings) -> StartedVendor:
+    runtime = SandboxRuntime.create(seed=settings.seed)
+    built = build_salesforce_sandbox(runtime, seed=settings.seed, records=settings.records)
+    rest = SandboxServer(built.app, settings.host, settings.salesforce_port, settings.tls)
+    pubsub = attach_pubsub(
+        built,
+        clock=runtime.clock.now,
+        seed=settings.seed,
+        host=settings.host,
+        port=settings.pubsub_port,
+        tls=settings.tls,
+    )
+
+    def describe() -> list[str]:
+        token = built.sessions.mint(built.state.admin_user_id).access_token
+        channel = "TLS, same CA" if settings.tls else "plaintext"
+        return [
+            f"Salesforce sandbox   {rest.url}",
+            f"  instance_url       {rest.url}",
+            f"  client_id          {built.client_id}",
+            f"  client_secret      {built.client_secret}",
+            f"  username           {built.username}",
+            f"  password           {built.password}",
+            f"  org_id             {built.state.org_id}",
+            f"  access_token       {token}",
+            f"  admin              {rest.url}/_sandbox/snapshot",
+            f"Salesforce Pub/Sub   {pubsub.target} (gRPC, {channel})",
+            f"  admin              {rest.url}/_sandbox/pubsub",
+        ]
+
+    return StartedVendor("salesforce", (rest, pubsub), describe, runtime.aclose)
+
+
 VENDORS: tuple[tuple[str, Callable[[SandboxSettings], StartedVendor]], ...] = (
     ("freshbooks", _freshbooks),
+    ("salesforce", _salesforce),
 )
 
 
@@ -107,7 +155,7 @@ async def run_sandboxes(settings: SandboxSettings, echo: Callable[[str], None]) 
     await asyncio.gather(*tasks)
 
 
-def _stop_all(servers: list[SandboxServer]) -> None:
+def _stop_all(servers: list[Serving]) -> None:
     for server in servers:
         server.request_stop()
 

@@ -18,20 +18,21 @@ FRESHFORCE = str(Path(sys.executable).parent / "freshforce")
 
 
 def read_announcement(proc: subprocess.Popen[str]) -> dict[str, str]:
-    """Parse the lines printed before ``Ready.`` into {first word: rest}."""
+    """Parse the lines printed before ``Ready.`` into {first word: rest}; the first one wins."""
     assert proc.stdout is not None
     printed: dict[str, str] = {}
     for line in proc.stdout:
         if line.startswith("Ready."):
             return printed
         key, _, value = line.strip().partition(" ")
-        printed[key.split("=")[0]] = value.strip() or key.split("=", 1)[-1]
+        printed.setdefault(key.split("=")[0], value.strip() or key.split("=", 1)[-1])
     raise AssertionError(f"sandbox exited early: {printed}")
 
 
 def test_command_serves_tls_prints_credentials_and_saves_state(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     args = ["sandbox", "--freshbooks-port", "0", "--records", "2", "--tls"]
+    args += ["--salesforce-port", "0", "--pubsub-port", "0"]
     with subprocess.Popen(
         [FRESHFORCE, *args, "--state-file", str(state)],
         stdout=subprocess.PIPE,
@@ -43,7 +44,7 @@ def test_command_serves_tls_prints_credentials_and_saves_state(tmp_path: Path) -
             url = printed["FreshBooks"].removeprefix("sandbox").strip()
             assert url.startswith("https://127.0.0.1:")
             assert printed["client_id"] == "freshforce-sandbox"
-            assert "not part of this build" in printed["Salesforce"]
+            assert printed["Salesforce"].startswith("sandbox   https://127.0.0.1:")
             trust = ssl.create_default_context(
                 cafile=printed["TLS"].removeprefix("CA file").strip()
             )
