@@ -248,3 +248,22 @@ async def test_query_job_refuses_bad_soql_up_front(client: httpx.AsyncClient) ->
     assert nested.status_code == 400
     malformed = await client.post(f"{V}/jobs/query", json={"query": "SELECT FROM Account"})
     assert malformed.json()[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+async def test_tab_delimited_crlf_jobs_answer_in_kind(client: httpx.AsyncClient) -> None:
+    body = {
+        "object": "Contact",
+        "operation": "insert",
+        "columnDelimiter": "TAB",
+        "lineEnding": "CRLF",
+    }
+    job_id, info = await ingest(client, body, "LastName\tEmail\r\nTab, Name\tt@example.test\r\n")
+    assert (info["columnDelimiter"], info["lineEnding"]) == ("TAB", "CRLF")
+    assert info["numberRecordsFailed"] == 0
+    text = (await client.get(f"{V}/jobs/ingest/{job_id}/successfulResults")).text
+    header, row = text.split("\r\n")[:2]
+    assert header == '"sf__Id"\t"sf__Created"\t"LastName"\t"Email"'
+    assert row.endswith('"true"\t"Tab, Name"\t"t@example.test"')
+    refused = await client.post(f"{V}/jobs/ingest", json={**body, "columnDelimiter": "SPACE"})
+    assert refused.status_code == 400
+    assert "columnDelimiter must be one of" in refused.json()[0]["message"]
