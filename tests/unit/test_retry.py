@@ -13,7 +13,7 @@ from freshforce.errors import (
 )
 
 
-def decide(policy, error, attempt=1, max_attempts=5, age=0.0, seed=1):
+def decide(policy, error, attempt=1, max_attempts=5, *, age=0.0, seed=1):
     return policy.decide(
         error, attempt=attempt, max_attempts=max_attempts, age=age, rng=random.Random(seed)
     )

@@ -4,11 +4,14 @@ One process runs one ``Worker`` with ``concurrency`` async runners fed by a sing
 leases jobs in batches. A heartbeat extends the leases the worker holds; on PostgreSQL a
 ``LISTEN`` wakes the claimer when work arrives, and polling is the fallback on both backends.
 
-A handler is ``async handler(job, conn)``: ``conn`` is in the transaction that also acks the job,
-so the handler's local effects and the ack commit together. It returns ``None`` (done) or
-``JobResult.SKIPPED``, or raises a ``freshforce.errors`` class; ``RetryPolicy`` decides what
-follows. Stopping (``stop`` set, e.g. on SIGTERM) claims no more, gives back the leases of jobs
-not yet started, lets running ones finish within ``shutdown_timeout`` and requeues the rest.
+A handler is ``async handler(job, conn)``: ``conn``'s transaction also acks the job, so the
+handler's local effects and the ack commit together. That transaction begins at the handler's
+first statement; on SQLite it holds the database's write lock until the ack, so a handler should
+call remote systems before it writes (reads can use a connection of their own). It returns
+``None`` (done) or ``JobResult.SKIPPED``, or raises a ``freshforce.errors`` class;
+``RetryPolicy`` decides what follows. Stopping (``stop`` set, e.g. on SIGTERM) claims no more,
+gives back the leases of jobs not yet started, lets running ones finish within
+``shutdown_timeout`` and requeues the rest.
 """
 
 from __future__ import annotations
@@ -217,13 +220,17 @@ class Worker:
             return await self._bury_now(
                 job, started_at, f"lease lost on every one of {job.max_attempts} attempts"
             )
-        async with self.queue.engine.begin() as conn:
+        # The transaction begins at the handler's first statement (SQLAlchemy autobegin), so on
+        # SQLite the write lock is not held while the handler only talks to remote systems.
+        async with self.queue.engine.connect() as conn:
             result = await handler(job, conn)
             outcome = (result or JobResult.DONE).value
             if not await self.queue.complete(
                 conn, job, self.name, started_at=started_at, outcome=outcome
             ):
+                await conn.rollback()
                 raise _LeaseLostError
+            await conn.commit()
         self.log.info("job_done", outcome=outcome)
         return outcome
 

@@ -99,6 +99,11 @@ class AttemptRecord:
     error_message: str | None = None
     traceback: str | None = None
 
+    @property
+    def duration_ms(self) -> float:
+        """How long the attempt took, in milliseconds."""
+        return (self.finished_at - self.started_at).total_seconds() * 1000.0
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -448,7 +453,6 @@ async def _held(conn: AsyncConnection, job_id: int, worker: str) -> Job | None:
 
 async def record_attempt(conn: AsyncConnection, record: AttemptRecord) -> None:
     """Write one attempt row with its duration in milliseconds."""
-    duration_ms = (record.finished_at - record.started_at).total_seconds() * 1000.0
     await conn.execute(
         sa.insert(attempts).values(
             job_id=record.job_id,
@@ -456,7 +460,7 @@ async def record_attempt(conn: AsyncConnection, record: AttemptRecord) -> None:
             worker=record.worker,
             started_at=record.started_at,
             finished_at=record.finished_at,
-            duration_ms=duration_ms,
+            duration_ms=record.duration_ms,
             outcome=record.outcome,
             error_class=record.error_class,
             error_message=record.error_message,
