@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from freshforce import __version__
+from freshforce.commands import jobs, worker
 
 app = typer.Typer(
     name="freshforce",
@@ -14,6 +15,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(worker.app, name="worker")
+app.add_typer(jobs.app, name="jobs")
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""The typer sub-applications of the ``freshforce`` command line, one module per command group."""
