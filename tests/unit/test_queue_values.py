@@ -55,6 +55,7 @@ def test_engine_exports() -> None:
         "Handler",
         "Job",
         "JobQueue",
+        "JobRequest",
         "JobResult",
         "JobStatus",
         "QueueConfig",

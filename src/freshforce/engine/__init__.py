@@ -1,7 +1,7 @@
 """The engine: job queue, worker, links, snapshots, conflicts, echo log, reconciler."""
 
 from freshforce.engine.metrics import QueueMetrics
-from freshforce.engine.queue import Clock, Job, JobQueue, JobStatus, QueueConfig
+from freshforce.engine.queue import Clock, Job, JobQueue, JobRequest, JobStatus, QueueConfig
 from freshforce.engine.retry import Bury, Decision, Retry, RetryPolicy
 from freshforce.engine.worker import Handler, JobResult, Worker, WorkerConfig
 
@@ -12,6 +12,7 @@ __all__ = [
     "Handler",
     "Job",
     "JobQueue",
+    "JobRequest",
     "JobResult",
     "JobStatus",
     "QueueConfig",

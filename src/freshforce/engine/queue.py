@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from freshforce.store import queue as store
-from freshforce.store.queue import AttemptRecord, DeadLetter, Hint, Job, JobStatus
+from freshforce.store.queue import AttemptRecord, DeadLetter, Hint, Job, JobStatus, NewJob
 
 __all__ = [
     "AttemptRecord",
@@ -25,6 +25,7 @@ __all__ = [
     "Hint",
     "Job",
     "JobQueue",
+    "JobRequest",
     "JobStatus",
     "QueueConfig",
     "payload_hints",
@@ -77,6 +78,26 @@ def payload_hints(payload: object) -> list[Hint]:
     return hints
 
 
+@dataclass(frozen=True)
+class JobRequest:
+    """Reconcile ``key`` for ``flow`` in ``delay`` seconds; lower ``priority`` runs first."""
+
+    flow: str
+    key: str
+    hints: tuple[Hint, ...] = ()
+    delay: float = 0.0
+    priority: int = 0
+    tenant: str = "default"
+
+    def __post_init__(self) -> None:
+        if not self.flow or not self.key:
+            msg = f"a job needs a flow and a key, got flow={self.flow!r} key={self.key!r}"
+            raise ValueError(msg)
+        if self.delay < 0:
+            msg = f"delay must be >= 0 seconds, got {self.delay} for {self.flow} {self.key}"
+            raise ValueError(msg)
+
+
 class JobQueue:
     """The engine's handle on the jobs tables of one database."""
 
@@ -106,21 +127,28 @@ class JobQueue:
         tenant: str = "default",
     ) -> int:
         """Ask for KEY to be reconciled for FLOW in ``conn``'s transaction; return the job id."""
-        if not flow or not key:
-            msg = f"enqueue needs a flow and a key, got flow={flow!r} key={key!r}"
-            raise ValueError(msg)
+        request = JobRequest(flow, key, tuple(hints), delay, priority, tenant)
+        [job_id] = await self.enqueue_many(conn, [request])
+        return job_id
+
+    async def enqueue_many(
+        self, conn: AsyncConnection, requests: Sequence[JobRequest]
+    ) -> list[int]:
+        """Enqueue a page of requests in ``conn``'s transaction; return job ids in request order."""
         now = self.clock()
-        return await store.enqueue(
-            conn,
-            flow=flow,
-            key=key,
-            hints=list(hints),
-            run_at=now + timedelta(seconds=delay),
-            now=now,
-            priority=priority,
-            max_attempts=self.config.max_attempts,
-            tenant=tenant,
-        )
+        new_jobs = [
+            NewJob(
+                flow=r.flow,
+                key=r.key,
+                run_at=now + timedelta(seconds=r.delay),
+                hints=r.hints,
+                priority=r.priority,
+                max_attempts=self.config.max_attempts,
+                tenant=r.tenant,
+            )
+            for r in requests
+        ]
+        return await store.enqueue(conn, new_jobs, now=now)
 
     async def claim(self, worker: str, limit: int) -> list[Job]:
         """Lease up to ``limit`` jobs for ``worker``: expired leases first, then due pending."""

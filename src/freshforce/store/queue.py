@@ -9,6 +9,7 @@ transaction is ``BEGIN IMMEDIATE`` (store/engine.py), so claims are serialised b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +29,7 @@ __all__ = [
     "Hint",
     "Job",
     "JobStatus",
+    "NewJob",
     "bury",
     "claim",
     "count_by_status",
@@ -123,9 +125,7 @@ class DeadLetter:
     replayed_at: datetime | None
 
 
-def merge_hints(
-    old: tuple[Hint, ...] | list[Hint], new: tuple[Hint, ...] | list[Hint]
-) -> list[Hint]:
+def merge_hints(old: Sequence[Hint], new: Sequence[Hint]) -> list[Hint]:
     """Union two hint lists in order, without duplicates, keeping the newest ``MAX_HINTS``."""
     seen: set[str] = set()
     merged: list[Hint] = []
@@ -165,57 +165,90 @@ def _is_postgres(conn: AsyncConnection) -> bool:
 _PENDING = sa.text("status = 'pending'")
 
 
-async def enqueue(
-    conn: AsyncConnection,
-    *,
-    flow: str,
-    key: str,
-    hints: list[Hint],
-    run_at: datetime,
-    now: datetime,
-    priority: int = 0,
-    max_attempts: int = 10,
-    tenant: str = "default",
-) -> int:
-    """Add a pending job, or merge into the pending one for (flow, key); return the job id.
+@dataclass(frozen=True)
+class NewJob:
+    """A request to reconcile ``key`` for ``flow``, due at ``run_at``."""
+
+    flow: str
+    key: str
+    run_at: datetime
+    hints: tuple[Hint, ...] = ()
+    priority: int = 0
+    max_attempts: int = 10
+    tenant: str = "default"
+
+
+_INSERT_CHUNK = 500
+
+
+async def enqueue(conn: AsyncConnection, new_jobs: list[NewJob], *, now: datetime) -> list[int]:
+    """Add pending jobs, or merge each into the pending one for its (flow, key); return the ids.
 
     A merge keeps the earliest ``run_at``, the most urgent (lowest) priority and the union of the
-    hints. The insert never raises on a duplicate, so this runs inside a caller's transaction.
+    hints; requests for one (flow, key) within the list merge first. Inserts never raise on a
+    duplicate, so this runs inside a caller's transaction. Ids come back in request order.
     """
-    values: dict[str, Any] = {  # Any: column values of one jobs row
-        "tenant": tenant,
-        "flow": flow,
-        "key": key,
-        "status": JobStatus.PENDING.value,
-        "priority": priority,
-        "hints": merge_hints([], hints),
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "run_at": run_at,
-        "created_at": now,
-        "updated_at": now,
-    }
-    while True:
-        job_id = await _insert_pending(conn, values)
-        if job_id is None:
+    waiting = _coalesce(new_jobs, now)
+    ids: dict[tuple[str, str], int] = {}
+    while waiting:
+        ids.update(await _insert_pending(conn, waiting))
+        claimed_meanwhile: list[dict[str, Any]] = []
+        for values in waiting:
+            if (values["flow"], values["key"]) in ids:
+                continue
             job_id = await _merge_pending(conn, values)
-        if job_id is not None:
-            if _is_postgres(conn) and run_at <= now:
-                await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, flow)))
-            return job_id
-        # The pending job was claimed between our insert and our merge: insert again.
+            if job_id is None:  # the pending job was claimed between insert and merge
+                claimed_meanwhile.append(values)
+            else:
+                ids[values["flow"], values["key"]] = job_id
+        waiting = claimed_meanwhile
+    if _is_postgres(conn) and any(j.run_at <= now for j in new_jobs):
+        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    return [ids[j.flow, j.key] for j in new_jobs]
 
 
-async def _insert_pending(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
+def _coalesce(new_jobs: list[NewJob], now: datetime) -> list[dict[str, Any]]:
+    # Any: column values of jobs rows. Sorted by (flow, key) so that concurrent PostgreSQL
+    # transactions take the unique-index locks in one order and cannot deadlock.
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for job in new_jobs:
+        row = rows.get((job.flow, job.key))
+        if row is None:
+            rows[job.flow, job.key] = {
+                "tenant": job.tenant,
+                "flow": job.flow,
+                "key": job.key,
+                "status": JobStatus.PENDING.value,
+                "priority": job.priority,
+                "hints": merge_hints([], job.hints),
+                "attempts": 0,
+                "max_attempts": job.max_attempts,
+                "run_at": job.run_at,
+                "created_at": now,
+                "updated_at": now,
+            }
+            continue
+        row["hints"] = merge_hints(row["hints"], job.hints)
+        row["run_at"] = min(row["run_at"], job.run_at)
+        row["priority"] = min(row["priority"], job.priority)
+    return [rows[k] for k in sorted(rows)]
+
+
+async def _insert_pending(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
     insert = postgresql.insert if _is_postgres(conn) else sqlite.insert
-    stmt = (
-        insert(jobs)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["flow", "key"], index_where=_PENDING)
-        .returning(jobs.c.id)
-    )
-    job_id = (await conn.execute(stmt)).scalar_one_or_none()
-    return None if job_id is None else int(job_id)
+    ids: dict[tuple[str, str], int] = {}
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        stmt = (
+            insert(jobs)
+            .values(rows[start : start + _INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["flow", "key"], index_where=_PENDING)
+            .returning(jobs.c.id, jobs.c.flow, jobs.c.key)
+        )
+        for job_id, flow, key in (await conn.execute(stmt)).all():
+            ids[flow, key] = int(job_id)
+    return ids
 
 
 async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int | None:

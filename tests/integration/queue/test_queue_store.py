@@ -1,9 +1,10 @@
 import asyncio
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
-from freshforce.engine.queue import JobQueue, JobStatus
+from freshforce.engine.queue import JobQueue, JobRequest, JobStatus
 from freshforce.store.schema import jobs
 
 
@@ -170,3 +171,30 @@ async def test_retry_now_and_prune(queue, clock) -> None:
     async with queue.engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(jobs))).scalar() == 0
     assert await queue.counts() == dict.fromkeys(JobStatus, 0)
+
+
+async def test_enqueue_many_coalesces_within_the_page_and_with_pending_jobs(queue, clock) -> None:
+    existing = await enqueue(queue, "clients", "b", ["old"], delay=50)
+    page = [
+        JobRequest("clients", "a", ("e1",), delay=30),
+        JobRequest("clients", "b", ("e2",), delay=5),
+        JobRequest("clients", "a", ("e3",), delay=10, priority=2),
+        JobRequest("payments", "a", ("e4",)),
+    ]
+    async with queue.engine.begin() as conn:
+        ids = await queue.enqueue_many(conn, page)
+    assert ids[0] == ids[2]
+    assert ids[1] == existing
+    assert len(set(ids)) == 3
+    by_id = {j.id: j for j in await queue.jobs()}
+    assert by_id[ids[0]].hints == ("e1", "e3")
+    assert by_id[ids[0]].run_at == clock.now + timedelta(seconds=10)
+    assert by_id[existing].hints == ("old", "e2")
+    assert by_id[existing].run_at == clock.now + timedelta(seconds=5)
+
+
+def test_job_requests_are_checked() -> None:
+    with pytest.raises(ValueError, match="needs a flow and a key"):
+        JobRequest("clients", "")
+    with pytest.raises(ValueError, match="delay must be >= 0"):
+        JobRequest("clients", "k", delay=-1)
