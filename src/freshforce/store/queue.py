@@ -178,9 +178,6 @@ class NewJob:
     tenant: str = "default"
 
 
-_INSERT_CHUNK = 500
-
-
 async def enqueue(conn: AsyncConnection, new_jobs: list[NewJob], *, now: datetime) -> list[int]:
     """Add pending jobs, or merge each into the pending one for its (flow, key); return the ids.
 
@@ -238,17 +235,15 @@ async def _insert_pending(
     conn: AsyncConnection, rows: list[dict[str, Any]]
 ) -> dict[tuple[str, str], int]:
     insert = postgresql.insert if _is_postgres(conn) else sqlite.insert
-    ids: dict[tuple[str, str], int] = {}
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        stmt = (
-            insert(jobs)
-            .values(rows[start : start + _INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["flow", "key"], index_where=_PENDING)
-            .returning(jobs.c.id, jobs.c.flow, jobs.c.key)
-        )
-        for job_id, flow, key in (await conn.execute(stmt)).all():
-            ids[flow, key] = int(job_id)
-    return ids
+    stmt = (
+        insert(jobs)
+        .on_conflict_do_nothing(index_elements=["flow", "key"], index_where=_PENDING)
+        .returning(jobs.c.id, jobs.c.flow, jobs.c.key)
+    )
+    # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues") with one
+    # cached compilation; a conflicting row returns nothing.
+    result = await conn.execute(stmt, rows)
+    return {(flow, key): int(job_id) for job_id, flow, key in result.all()}
 
 
 async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
