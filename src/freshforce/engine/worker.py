@@ -138,15 +138,17 @@ class Worker:
             self.log.warning("listen_failed", error=type(exc).__name__)
             return None
 
-    def _capacity(self) -> int:
-        return max(self.config.batch_size, self.config.concurrency) - len(self._held)
+    def _limit(self) -> int:
+        return max(self.config.batch_size, self.config.concurrency)
+
+    def _wants_more(self) -> bool:
+        # Claim again once half the leases are used up, so claims stay batches, not singles.
+        return len(self._held) <= self._limit() // 2
 
     async def _claimer(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            want = self._capacity()
-            got = 0
-            if want > 0 and self._buffer.qsize() < self.config.concurrency:
-                got = await self._claim(want)
+            want = self._limit() - len(self._held)
+            got = await self._claim(want) if self._wants_more() else 0
             if got == 0 or got < want:
                 await self._sleep(stop)
 
@@ -190,7 +192,8 @@ class Worker:
                 self._held.pop(job.id, None)
                 if self.metrics is not None:
                     self.metrics.in_flight.set(len(self._held))
-                self._wake.set()
+                if self._wants_more():
+                    self._wake.set()
 
     async def _execute(self, job: Job) -> None:
         started_at = self.queue.clock()
