@@ -132,11 +132,10 @@ class Worker:
     async def _listen(self) -> Callable[[], Awaitable[None]] | None:
         if not (self.config.listen and self.queue.is_postgres):
             return None
-        try:
-            return await listen(self.queue.engine.url, NOTIFY_CHANNEL, self._wake)
-        except (OSError, ConnectionError) as exc:
-            self.log.warning("listen_failed", error=type(exc).__name__)
-            return None
+        closer = await listen(self.queue.engine.url, NOTIFY_CHANNEL, self._wake)
+        if closer is None:
+            self.log.warning("listen_failed", worker=self.name)
+        return closer
 
     def _limit(self) -> int:
         return max(self.config.batch_size, self.config.concurrency)

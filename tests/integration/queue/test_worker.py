@@ -261,3 +261,24 @@ async def test_stop_releases_unstarted_and_finishes_running(store_engine) -> Non
     )
     assert {j.attempt for j in await queue.jobs(status=JobStatus.PENDING)} == {0}
     assert worker.held == 0
+
+
+async def test_postgres_notify_wakes_an_idle_worker_before_its_poll(store_engine) -> None:
+    queue = JobQueue(store_engine, clock=real_clock)
+    if not queue.is_postgres:
+        pytest.skip("SQLite has no LISTEN/NOTIFY; its workers poll")
+    ran = asyncio.Event()
+
+    async def handler(job, conn) -> None:
+        ran.set()
+
+    config = WorkerConfig(poll_interval=30, prune_interval=0, shutdown_timeout=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(queue, {"f": handler}, config=config).run(stop))
+    try:
+        await asyncio.sleep(0.5)  # the worker has polled once and now sleeps for 30 s
+        await enqueue(queue, "f", "k")
+        await asyncio.wait_for(ran.wait(), 5)
+    finally:
+        stop.set()
+        await task
