@@ -103,6 +103,7 @@ class Worker:
         self._held: dict[int, Job] = {}
         self._buffer: asyncio.Queue[Job | None] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._interrupted: list[Job] = []
 
     @property
     def held(self) -> int:
@@ -187,6 +188,9 @@ class Worker:
                 return
             try:
                 await self._execute(job)
+            except asyncio.CancelledError:
+                self._interrupted.append(job)  # cut off at shutdown: requeued by _drain
+                raise
             finally:
                 self._held.pop(job.id, None)
                 if self.metrics is not None:
@@ -305,12 +309,29 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
-        interrupted = list(self._held.values())
-        released += await self._give_back(interrupted)
-        self._held.clear()
+        for job in self._interrupted:
+            await self._requeue_interrupted(job)
         self.log.info(
-            "leases_released", worker=self.name, count=released, interrupted=len(interrupted)
+            "leases_released",
+            worker=self.name,
+            count=released,
+            interrupted=len(self._interrupted),
         )
+        self._interrupted.clear()
+
+    async def _requeue_interrupted(self, job: Job) -> None:
+        # The attempt counts: a job that always outlives the shutdown grace must still go dead.
+        try:
+            await self.queue.retry(
+                job,
+                self.name,
+                delay=0.0,
+                started_at=job.updated_at,
+                error_class="Interrupted",
+                error_message="the worker stopped before the job finished",
+            )
+        except _STORE_ERRORS:
+            self.log.exception("release_failed", job_id=job.id)
 
     async def _give_back(self, jobs: list[Job]) -> int:
         if not jobs:
