@@ -123,7 +123,7 @@ async def _noop(_job: object, _conn: object) -> None:
     return None
 
 
-async def _work(url: str, batch: int, concurrency: int, go: Any) -> list[float]:  # noqa: ANN401 - mp.Event proxy
+async def _work(url: str, batch: int, concurrency: int, sync: Any) -> list[float]:  # noqa: ANN401 - mp proxies
     engine = create_engine(url)
     metrics = _TimedMetrics(CollectorRegistry())
     quiet = structlog.wrap_logger(
@@ -145,14 +145,16 @@ async def _work(url: str, batch: int, concurrency: int, go: Any) -> list[float]:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with engine.connect() as conn:  # open the pool before the clock starts
         await conn.execute(sa.text("SELECT 1"))
+    ready, go = sync
+    ready.put(os.getpid())  # SIGTERM is handled from here on
     await asyncio.to_thread(go.wait)
     await worker.run(stop)
     await engine.dispose()
     return metrics.samples
 
 
-def _child(url: str, batch: int, concurrency: int, go: Any, out: Any) -> None:  # noqa: ANN401 - mp proxies
-    samples = asyncio.run(_work(url, batch, concurrency, go))
+def _child(url: str, batch: int, concurrency: int, sync: Any, out: Any) -> None:  # noqa: ANN401 - mp proxies
+    samples = asyncio.run(_work(url, batch, concurrency, sync))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out.put((samples, rss_mb))
 
@@ -164,16 +166,17 @@ async def _remaining(engine: sa.ext.asyncio.AsyncEngine) -> int:
 
 async def _drain(url: str, workers: int, batch: int, concurrency: int) -> tuple[float, list]:
     ctx = mp.get_context("spawn")
-    go, out = ctx.Event(), ctx.Queue()
+    ready, go, out = ctx.Queue(), ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(target=_child, args=(url, batch, concurrency, go, out)) for _ in range(workers)
+        ctx.Process(target=_child, args=(url, batch, concurrency, (ready, go), out))
+        for _ in range(workers)
     ]
     for proc in procs:
         proc.start()
-    await asyncio.sleep(0)
+    for _ in procs:  # every worker imported, connected and handling SIGTERM
+        await asyncio.to_thread(ready.get, timeout=300)
     engine = create_engine(url)
     try:
-        await asyncio.sleep(0.5)
         started = time.perf_counter()
         go.set()
         while await _remaining(engine):  # noqa: ASYNC110 - polls the database
