@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import httpx
+from typer.testing import CliRunner
+
+from freshforce.cli import app
 
 FRESHFORCE = str(Path(sys.executable).parent / "freshforce")
 
@@ -64,11 +67,6 @@ def test_command_serves_tls_prints_credentials_and_saves_state(tmp_path: Path) -
 
 
 def test_command_rejects_bad_flags() -> None:
-    done = subprocess.run(
-        [FRESHFORCE, "sandbox", "--freshbooks-port", "70000"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert "65535" in done.stderr
+    result = CliRunner().invoke(app, ["sandbox", "--freshbooks-port", "70000"])
+    assert result.exit_code == 2
+    assert "65535" in result.output

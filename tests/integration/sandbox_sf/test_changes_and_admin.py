@@ -27,6 +27,7 @@ async def test_each_committed_write_appends_a_change_record(org: Org):
     assert create.change_origin == "com/salesforce/api/rest/59.0;client=freshforce"
     assert create.fields["Name"] == "CDC"
     assert "SystemModstamp" not in create.fields
+    assert create.changed_fields == ()  # changedFields is empty for a create
     assert create.commit_user == org.sandbox.state.admin_user_id
     assert update.change_type == "UPDATE"
     assert update.change_origin == "com/salesforce/api/rest/59.0"
@@ -149,3 +150,21 @@ async def test_the_same_seed_gives_the_same_names(org: Org):
     await org.http.post("/_sandbox/seed", json={"records": 3, "seed": 99})
     second = await org.query("SELECT Name FROM Account ORDER BY Name")
     assert first["records"] == second["records"]
+
+
+async def test_admin_undelete_restores_what_was_deleted_together_and_tells_cdc(org: Org):
+    account = await org.create("Account", {"Name": "Back"})
+    contact = await org.create("Contact", {"LastName": "Along", "AccountId": account})
+    await org.http.delete(f"{API}/sobjects/Account/{account}", headers=org.headers)
+    start = org.sandbox.state.changes.latest_replay_id()
+    restored = await org.http.post("/_sandbox/salesforce/undelete", json={"id": account})
+    assert restored.json() == {"undeleted": account}
+    assert (await org.get(f"sobjects/Contact/{contact}")).json()["LastName"] == "Along"
+    events = org.sandbox.state.changes.since(start)
+    assert [(e.entity_name, e.change_type) for e in events] == [
+        ("Account", "UNDELETE"),
+        ("Contact", "UNDELETE"),
+    ]
+    assert events[0].fields["Name"] == "Back"
+    again = await org.http.post("/_sandbox/salesforce/undelete", json={"id": account})
+    assert again.status_code == 400

@@ -190,6 +190,11 @@ async def test_opportunity_flags_follow_the_stage_and_amount_follows_line_items(
         headers=org.headers,
     )
     assert both.json()[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    typed = await org.http.patch(
+        f"{API}/sobjects/Opportunity/{opportunity}", json={"Amount": 1}, headers=org.headers
+    )
+    assert typed.status_code == 204
+    assert (await org.get(f"sobjects/Opportunity/{opportunity}")).json()["Amount"] == 324.0
     await org.http.patch(
         f"{API}/sobjects/OpportunityLineItem/{line}",
         json={"Quantity": 1, "Discount": 0},

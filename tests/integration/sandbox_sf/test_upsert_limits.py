@@ -85,3 +85,13 @@ async def test_unauthenticated_calls_are_refused_and_not_counted(org: Org):
     after = (await org.get("limits")).headers["sforce-limit-info"]
     used_before = int(before.split("=")[1].split("/")[0])
     assert after == f"api-usage={used_before + 1}/15000"
+
+
+async def test_update_only_upsert_does_not_create(org: Org):
+    url = f"{API}/sobjects/Account/FreshBooks_Client_Id__c/missing"
+    refused = await org.http.patch(
+        url, params={"updateOnly": "true"}, json={"Name": "X"}, headers=org.headers
+    )
+    assert refused.status_code == 404
+    assert refused.json()[0]["errorCode"] == "NOT_FOUND"
+    assert (await org.query("SELECT Id FROM Account"))["totalSize"] == 0

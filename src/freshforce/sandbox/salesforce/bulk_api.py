@@ -13,7 +13,14 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from freshforce.sandbox.salesforce.bulk import BulkJobs, JobFormat, ResultKind, bulk_error
+from freshforce.sandbox.salesforce.bulk import (
+    BulkJobs,
+    IngestJobs,
+    JobFormat,
+    QueryJobs,
+    ResultKind,
+    bulk_error,
+)
 from freshforce.sandbox.salesforce.bulk_csv import DELIMITERS, LINE_ENDINGS
 from freshforce.sandbox.salesforce.rest import Caller, caller_dependency, read_json
 from freshforce.sandbox.salesforce.sessions import Sessions
@@ -104,16 +111,16 @@ def bulk_router(jobs: BulkJobs, state: SalesforceState, sessions: Sessions) -> A
     """Build the Bulk API 2.0 routes; each call is authenticated and counted like REST."""
     router = APIRouter()
     authed = Depends(caller_dependency(sessions, state.allocation))
-    _ingest_routes(router, jobs, authed)
-    _query_routes(router, jobs, authed)
+    _ingest_routes(router, jobs.ingest, authed)
+    _query_routes(router, jobs.query, authed)
     return router
 
 
-def _ingest_routes(router: APIRouter, jobs: BulkJobs, authed: Any) -> None:  # noqa: ANN401 - FastAPI's Depends marker
+def _ingest_routes(router: APIRouter, jobs: IngestJobs, authed: Any) -> None:  # noqa: ANN401 - FastAPI's Depends marker
     @router.post(f"{_BASE}/ingest")
     async def create(request: Request, caller: Caller = authed) -> Response:
         body = await _body(request, IngestJobBody)
-        job = jobs.create_ingest(
+        job = jobs.create(
             body.object,
             body.operation,
             caller.ctx,
@@ -124,11 +131,11 @@ def _ingest_routes(router: APIRouter, jobs: BulkJobs, authed: Any) -> None:  # n
 
     @router.get(f"{_BASE}/ingest", dependencies=[authed])
     async def list_jobs() -> Response:
-        return _job_list([job.info() for job in jobs.ingest_jobs()])
+        return _job_list([job.info() for job in jobs.all()])
 
     @router.get(f"{_BASE}/ingest/{{job_id}}", dependencies=[authed])
     async def info(job_id: str) -> Response:
-        return JSONResponse(jobs.ingest(job_id).info())
+        return JSONResponse(jobs.get(job_id).info())
 
     @router.put(f"{_BASE}/ingest/{{job_id}}/batches", dependencies=[authed])
     async def upload(job_id: str, request: Request) -> Response:
@@ -141,12 +148,12 @@ def _ingest_routes(router: APIRouter, jobs: BulkJobs, authed: Any) -> None:  # n
         body = await _body(request, StateBody)
         job = jobs.change_state(job_id, body.state)
         if job.state == "UploadComplete":
-            tasks.add_task(jobs.process_ingest, job_id)
+            tasks.add_task(jobs.process, job_id)
         return JSONResponse(job.created_info())
 
     @router.delete(f"{_BASE}/ingest/{{job_id}}", dependencies=[authed])
     async def delete(job_id: str) -> Response:
-        jobs.delete_ingest(job_id)
+        jobs.delete(job_id)
         return Response(status_code=204)
 
     @router.get(f"{_BASE}/ingest/{{job_id}}/{{kind}}", dependencies=[authed])
@@ -157,30 +164,30 @@ def _ingest_routes(router: APIRouter, jobs: BulkJobs, authed: Any) -> None:  # n
         return Response(jobs.results(job_id, found), media_type=_CSV)
 
 
-def _query_routes(router: APIRouter, jobs: BulkJobs, authed: Any) -> None:  # noqa: ANN401 - FastAPI's Depends marker
+def _query_routes(router: APIRouter, jobs: QueryJobs, authed: Any) -> None:  # noqa: ANN401 - FastAPI's Depends marker
     @router.post(f"{_BASE}/query")
     async def create(request: Request, tasks: BackgroundTasks, caller: Caller = authed) -> Response:
         body = await _body(request, QueryJobBody)
-        job = jobs.create_query(body.operation, body.query, caller.ctx, body.layout())
-        tasks.add_task(jobs.process_query, job.id)
+        job = jobs.create(body.operation, body.query, caller.ctx, body.layout())
+        tasks.add_task(jobs.process, job.id)
         return JSONResponse(job.info())
 
     @router.get(f"{_BASE}/query", dependencies=[authed])
     async def list_jobs() -> Response:
-        return _job_list([job.info() for job in jobs.query_jobs()])
+        return _job_list([job.info() for job in jobs.all()])
 
     @router.get(f"{_BASE}/query/{{job_id}}", dependencies=[authed])
     async def info(job_id: str) -> Response:
-        return JSONResponse(jobs.query_job(job_id).info())
+        return JSONResponse(jobs.get(job_id).info())
 
     @router.patch(f"{_BASE}/query/{{job_id}}", dependencies=[authed])
     async def abort(job_id: str, request: Request) -> Response:
         body = await _body(request, StateBody)
-        return JSONResponse(jobs.abort_query(job_id, body.state).info())
+        return JSONResponse(jobs.change_state(job_id, body.state).info())
 
     @router.delete(f"{_BASE}/query/{{job_id}}", dependencies=[authed])
     async def delete(job_id: str) -> Response:
-        jobs.delete_query(job_id)
+        jobs.delete(job_id)
         return Response(status_code=204)
 
     @router.get(f"{_BASE}/query/{{job_id}}/results")
@@ -190,6 +197,6 @@ def _query_routes(router: APIRouter, jobs: BulkJobs, authed: Any) -> None:  # no
         locator: str | None = None,
         max_records: Annotated[int | None, Query(alias="maxRecords", ge=1)] = None,
     ) -> Response:
-        text, next_locator, count = jobs.query_results(job_id, caller.version, locator, max_records)
+        text, next_locator, count = jobs.results(job_id, caller.version, locator, max_records)
         headers = {"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(count)}
         return Response(text, media_type=_CSV, headers=headers)

@@ -2,8 +2,8 @@
 
 ``SalesforceControl`` implements ``sandbox.core.SandboxControl`` (reset, seed, snapshot, mint a
 token). ``salesforce_admin_router`` adds what only this org has, under ``/_sandbox/salesforce``:
-adding custom ``__c`` fields, forcing sessions to expire, and setting or exhausting the daily
-API allocation.
+adding custom ``__c`` fields, undeleting from the recycle bin (REST has no undelete), forcing
+sessions to expire, and setting or exhausting the daily API allocation.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from freshforce.sandbox.salesforce.errors import SalesforceError
 from freshforce.sandbox.salesforce.ids import is_valid_id, normalise_id
 from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType
 from freshforce.sandbox.salesforce.routes_query import QueryCursors
 from freshforce.sandbox.salesforce.seed import seed_org
 from freshforce.sandbox.salesforce.sessions import Sessions
-from freshforce.sandbox.salesforce.state import SalesforceState
+from freshforce.sandbox.salesforce.state import SalesforceState, WriteContext
 
 __all__ = ["SalesforceControl", "salesforce_admin_router"]
 
@@ -97,6 +98,10 @@ class CustomFieldBody(_Strict):
     reference_to: list[str] = Field(default_factory=list)
 
 
+class UndeleteBody(_Strict):
+    id: str
+
+
 class ExpireBody(_Strict):
     access_token: str | None = None
 
@@ -136,6 +141,15 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
         except ValueError as exc:
             raise HTTPException(422, f"name: {exc}") from exc
         return {"object": state.describe(body.object).name, "field": added.name}
+
+    @router.post("/undelete")
+    async def undelete(body: UndeleteBody) -> JSON:
+        with state.transaction(WriteContext(user_id=state.admin_user_id, api="apex")) as tx:
+            try:
+                restored = tx.undelete(body.id)
+            except SalesforceError as exc:
+                raise HTTPException(exc.status, exc.body()) from exc
+        return {"undeleted": restored}
 
     @router.post("/sessions/expire")
     async def expire(body: ExpireBody) -> JSON:

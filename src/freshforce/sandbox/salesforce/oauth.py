@@ -219,12 +219,18 @@ def _token_routes(router: APIRouter, sessions: Sessions) -> None:
         grant = _grant(sessions, request, form)
         return JSONResponse(grant.response(_instance_url(request)))
 
-    @router.api_route("/services/oauth2/revoke", methods=["GET", "POST"])
-    async def revoke(request: Request) -> Response:
+    async def _revoke(request: Request) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}
-        token = form.get("token") or request.query_params.get("token", "")
-        sessions.revoke(token)
+        sessions.revoke(form.get("token") or request.query_params.get("token", ""))
         return Response(status_code=200)
+
+    @router.post("/services/oauth2/revoke")
+    async def revoke(request: Request) -> Response:
+        return await _revoke(request)
+
+    @router.get("/services/oauth2/revoke")
+    async def revoke_by_get(request: Request) -> Response:
+        return await _revoke(request)
 
 
 def _identity_routes(router: APIRouter, state: SalesforceState, sessions: Sessions) -> None:
@@ -235,11 +241,18 @@ def _identity_routes(router: APIRouter, state: SalesforceState, sessions: Sessio
             return PlainTextResponse("Bad_OAuth_Token", status_code=403)
         return JSONResponse(_user_info(state, _instance_url(request), session))
 
-    @router.api_route("/id/{org_id}/{user_id}", methods=["GET", "POST"])
-    async def identity(request: Request, org_id: str, user_id: str) -> Response:
+    def _identity_response(request: Request, org_id: str, user_id: str) -> Response:
         session = _bearer(request, sessions)
         if session is None:
             return PlainTextResponse("Bad_OAuth_Token", status_code=403)
         if org_id[:15] != state.org_id[:15] or user_id[:15] != session.user_id[:15]:
             return PlainTextResponse("Bad_Id", status_code=403)
         return JSONResponse(_identity(state, _instance_url(request), session))
+
+    @router.get("/id/{org_id}/{user_id}")
+    async def identity(request: Request, org_id: str, user_id: str) -> Response:
+        return _identity_response(request, org_id, user_id)
+
+    @router.post("/id/{org_id}/{user_id}")
+    async def identity_by_post(request: Request, org_id: str, user_id: str) -> Response:
+        return _identity_response(request, org_id, user_id)

@@ -182,11 +182,20 @@ def _external_id_routes(router: APIRouter, state: SalesforceState, authed: Any) 
         )
 
     @router.patch(f"{base}/sobjects/{{name}}/{{field}}/{{value}}")
-    async def upsert(name: str, field: str, request: Request, caller: Caller = authed) -> Response:
+    async def upsert(
+        name: str,
+        field: str,
+        request: Request,
+        updateOnly: bool = False,  # noqa: N803 - the wire name
+        caller: Caller = authed,
+    ) -> Response:
         value = _raw_segment(request, -1)
         body = await read_json(request)
         with state.transaction(caller.ctx) as tx:
-            return respond(sobjects.upsert(tx, caller.version, name, field, value, body=body))
+            reply = sobjects.upsert(
+                tx, caller.version, name, field, value, body=body, update_only=updateOnly
+            )
+            return respond(reply)
 
     @router.delete(f"{base}/sobjects/{{name}}/{{field}}/{{value}}")
     async def delete_external(

@@ -24,7 +24,8 @@ from freshforce.sandbox.salesforce.errors import (
 from freshforce.sandbox.salesforce.objects import OPPORTUNITY_STAGES, FieldSpec, ObjectSpec
 
 if TYPE_CHECKING:
-    from freshforce.sandbox.salesforce.state import Record, Transaction
+    from freshforce.sandbox.salesforce.records import Record
+    from freshforce.sandbox.salesforce.transaction import Transaction
 
 __all__ = [
     "after_write",
@@ -106,6 +107,8 @@ def _derive_opportunity(old: Record | None, new: Record, given: Record) -> None:
     stage_moved = old is None or ("StageName" in given and old.get("StageName") != stage)
     if stage_moved and "Probability" not in given and probability is not None:
         new["Probability"] = float(probability)
+    if old is not None and old.get("HasOpportunityLineItem"):
+        new["Amount"] = old.get("Amount")  # with products the amount is their sum, not an input
 
 
 def _derive_line_item_product(tx: Transaction, new: Record) -> None:

@@ -168,10 +168,15 @@ def upsert(
     value: str,
     *,
     body: JSONValue,
+    update_only: bool = False,
 ) -> Reply:
-    """201 created, 200 (204 before API 46.0) updated, 300 when several records match."""
+    """201 created, 200 (204 before API 46.0) updated, 300 when several records match.
+
+    ``update_only`` (``?updateOnly=true``) answers 404 NOT_FOUND instead of creating.
+    """
     spec = tx.state.describe(object_name)
-    _external_matches(tx.state, spec, field_name, value)
+    if not _external_matches(tx.state, spec, field_name, value) and update_only:
+        raise not_found()
     try:
         result = tx.upsert(spec.name, field_name, value, _body(body))
     except MultipleMatchesError as exc:
