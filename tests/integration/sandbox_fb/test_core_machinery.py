@@ -174,7 +174,8 @@ async def test_request_log_redacts_secrets_and_filters(client) -> None:
     assert "secret-out" not in entry["response_body"]
     assert '"note":"hi"' in entry["request_body"]
     everything = (await http.get("/_sandbox/requests", params={"path": "/notes"})).json()
-    assert [e["status"] for e in everything["requests"]] == [200, 503]
+    statuses = [(e["status"], e["fault"]) for e in everything["requests"]]
+    assert statuses == [(200, None), (503, "error")]
     assert (await http.get("/_sandbox/requests", params={"path": "/other"})).json()[
         "requests"
     ] == []

@@ -229,3 +229,27 @@ async def test_latency_option_slows_api_but_not_admin() -> None:
     await built.runtime.aclose()
     assert api >= 0.5
     assert admin < 0.5
+
+
+async def test_used_refresh_token_stays_dead_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "fb.json"
+    refresh = {**CLIENT, "grant_type": "refresh_token"}
+    first = build_app(state_file=path)
+    transport = httpx.ASGITransport(app=first.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
+        used = (await http.post("/_sandbox/tokens", json={})).json()["refresh_token"]
+        rotated = await http.post("/auth/oauth/token", data={**refresh, "refresh_token": used})
+        assert rotated.status_code == 200
+    await first.runtime.aclose()
+    second = build_app(state_file=path)
+    transport = httpx.ASGITransport(app=second.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
+        minted = (await http.post("/_sandbox/tokens", json={})).json()
+        assert used not in (minted["access_token"], minted["refresh_token"])
+        again = await http.post("/auth/oauth/token", data={**refresh, "refresh_token": used})
+        assert again.status_code == 400
+        newest = rotated.json()["refresh_token"]
+        assert (
+            await http.post("/auth/oauth/token", data={**refresh, "refresh_token": newest})
+        ).status_code == 200
+    await second.runtime.aclose()

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from freshforce.sandbox.core.clock import SandboxClock
-from freshforce.sandbox.core.faults import ASGIApp, Message, Receive, Scope, Send
+from freshforce.sandbox.core.faults import (
+    FAULT_STATE_KEY,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 __all__ = [
     "LOGGED_HEADERS",
@@ -76,6 +83,7 @@ class LoggedRequest:
     request_body: str
     status: int
     response_body: str
+    fault: str | None = None  # the fault kinds that fired for this request, comma-separated
 
 
 def attribute_request(request: Request, user: str, client: str) -> None:
@@ -220,5 +228,6 @@ class RequestLogMiddleware:
                 request_body=redact_body(b"".join(request_chunks), headers.get("content-type", "")),
                 status=status,
                 response_body=redact_body(b"".join(response_chunks), response_type),
+                fault=scope.get("state", {}).get(FAULT_STATE_KEY),
             )
         )

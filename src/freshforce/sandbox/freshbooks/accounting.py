@@ -142,10 +142,11 @@ class Accounting:
         if not record["organization"] and not (record["fname"] or record["lname"]):
             record["organization"] = record["email"]
         now = self._clock.now()
+        stable = _stable_uuid(record)
         record.update(
             signup_date=utc_naive(now),
-            username=_stable_uuid(record).hex[:10],
-            uuid=str(_stable_uuid(record)),
+            username=stable.hex[:10],
+            uuid=str(stable),
             role="client",
             level=0,
             num_logins=0,

@@ -96,7 +96,7 @@ def _resource_routes(router: APIRouter, state: FreshBooksState, resource: Resour
 
 def _check(state: FreshBooksState, request: Request, account_id: str, scope: str) -> None:
     caller = authenticate(state, request)
-    require_account(caller, account_id, request.url.path)
+    require_account(caller, account_id, request.scope["path"])
     require_scope(caller, scope)
 
 

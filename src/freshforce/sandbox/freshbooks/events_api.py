@@ -76,7 +76,7 @@ def events_router(state: FreshBooksState, publisher: WebhookPublisher) -> APIRou
 
 def _check(state: FreshBooksState, request: Request, account_id: str) -> int:
     caller = authenticate(state, request)
-    require_account(caller, account_id, request.url.path)
+    require_account(caller, account_id, request.scope["path"])
     return caller.identity.id
 
 

@@ -191,7 +191,8 @@ class ObjectCatalog:
             raise KeyError(f"no object called {object_name!r}")
         if not spec.name.endswith("__c") or len(spec.name) <= len("__c"):
             raise ValueError(f"custom field names end in '__c': {spec.name!r}")
-        if target.field(spec.name) and not target.field(spec.name).custom:  # type: ignore[union-attr]
+        existing = target.field(spec.name)
+        if existing is not None and not existing.custom:
             raise ValueError(f"{spec.name!r} is a standard field of {target.name}")
         if spec.type == "reference" and spec.relationship_name is None:
             spec = replace(spec, relationship_name=spec.name[: -len("__c")] + "__r")

@@ -350,8 +350,9 @@ def _create_and_update_routes(router: APIRouter, state: SalesforceState, authed:
                     400, ErrorItem("MISSING_ARGUMENT", "Id not specified in an update call")
                 )
             body = {k: v for k, v in _fields(record).items() if k.lower() != "id"}
-            tx.update(_type_of(record), record_id, body)
-            return {"id": str(tx.state.get_record(record_id, include_deleted=True)["Id"])}  # type: ignore[index]
+            spec = state.describe(_type_of(record))
+            tx.update(spec.name, record_id, body)
+            return {"id": str(state.read(spec.name, record_id)["Id"])}
 
         return JSONResponse(
             _run_collection(

@@ -215,7 +215,9 @@ class Transaction:
         old = self.state.get_record(record_id, include_deleted=True)
         if old is None or not old["IsDeleted"]:
             return
-        spec = self.state.describe(self.state.catalog.by_prefix(record_id[:3]).name)  # type: ignore[union-attr]
+        spec = self.state.catalog.by_prefix(record_id[:3])
+        if spec is None:
+            return
         new = {**old, "IsDeleted": False, "SystemModstamp": self.stamp}
         new.update(LastModifiedDate=self.stamp, LastModifiedById=self.ctx.user_id)
         self._check(spec, new, [])
