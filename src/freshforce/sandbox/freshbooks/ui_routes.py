@@ -80,16 +80,7 @@ def freshbooks_ui_router(books: Accounting) -> APIRouter:
 
 
 def _ui_routes(router: APIRouter, books: Accounting) -> None:
-    @router.post("/ui/{plural}/{record_id}/{action}")
-    async def visibility(
-        plural: Literal["clients", "invoices"],
-        record_id: int,
-        action: Visibility,
-        account: str = DEFAULT_ACCOUNT,
-    ) -> JSON:
-        record = books.update(account, plural, record_id, {"vis_state": _VIS_STATE[action]})
-        return {"vis_state": record["vis_state"], "id": record_id}
-
+    # The specific invoice actions first: the generic visibility route would match them.
     @router.post("/ui/invoices/{invoice_id}/payments", status_code=201)
     async def pay(invoice_id: int, body: PaymentBody, account: str = DEFAULT_ACCOUNT) -> JSON:
         fields: Record = {"invoiceid": invoice_id, "amount": {"amount": body.amount}}
@@ -105,6 +96,16 @@ def _ui_routes(router: APIRouter, books: Accounting) -> None:
         action = "action_email" if body.email else "action_mark_as_sent"
         invoice = books.update(account, "invoices", invoice_id, {action: True})
         return {"invoice": _shown("invoices", invoice)}
+
+    @router.post("/ui/{plural}/{record_id}/{action}")
+    async def visibility(
+        plural: Literal["clients", "invoices"],
+        record_id: int,
+        action: Visibility,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> JSON:
+        record = books.update(account, plural, record_id, {"vis_state": _VIS_STATE[action]})
+        return {"vis_state": record["vis_state"], "id": record_id}
 
 
 def _quiet_routes(router: APIRouter, books: Accounting) -> None:
