@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 from sforg import API, Org
+
+from freshforce.sandbox.core import SandboxRuntime
+from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
 
 
 async def test_request_log_shows_who_wrote_what_with_call_options_and_no_token(org: Org) -> None:
@@ -90,3 +96,37 @@ async def test_line_item_totals_apply_the_discount_and_roll_up_to_the_amount(org
     assert items["TotalPrice"] == 105.0  # 3 x 40 less 12.5 %
     assert amount == 144.98  # 105.00 + 2 x 19.99
     assert after == 39.98
+
+
+async def _merge_story(seed: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Seed, merge and undelete through the admin API; return the answers and transaction keys."""
+    runtime = SandboxRuntime.create(seed=seed)
+    sandbox = build_salesforce_sandbox(runtime, seed=seed)
+    transport = httpx.ASGITransport(app=sandbox.app)
+    answers: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(transport=transport, base_url="https://sf.test") as http:
+        await http.post("/_sandbox/seed", json={"records": 2, "seed": seed})
+        seeded = await http.post(
+            "/_sandbox/salesforce/records",
+            json={"object": "Account", "records": [{"fields": {"Name": n}} for n in "ABC"]},
+        )
+        master, *losers = seeded.json()["ids"]
+        answers.append(seeded.json())
+        for path, body in (
+            ("ui/merge", {"object": "Account", "master": master, "losers": losers}),
+            ("ui/undelete", {"id": losers[0]}),
+        ):
+            answers.append((await http.post(f"/_sandbox/salesforce/{path}", json=body)).json())
+    keys = [change.transaction_key for change in sandbox.state.changes.since(0)]
+    await runtime.aclose()
+    return answers, keys
+
+
+async def test_ui_actions_are_deterministic_for_a_seed() -> None:
+    first, again, other = await _merge_story(5), await _merge_story(5), await _merge_story(6)
+
+    assert first == again
+    answers, keys = first
+    assert answers[-1] == {"undeleted": answers[0]["ids"][1]}
+    assert len(set(keys)) == 3  # seed, merge, undelete; the silent seeds log nothing
+    assert first[1] != other[1]  # transaction keys follow the seed
