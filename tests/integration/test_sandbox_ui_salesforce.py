@@ -370,3 +370,21 @@ def _deal(account: str) -> dict[str, Any]:
         "CloseDate": "2025-01-31",
         "AccountId": account,
     }
+
+
+async def test_advancing_the_clock_ages_changes_out_of_the_retention_window(world: World) -> None:
+    await world.create("Account", {"Name": "Ancient"})
+    await world.rest.post("/_sandbox/clock/advance", json={"seconds": 72 * 3600 + 1})
+    world.token = (await world.rest.post("/_sandbox/tokens", json={})).json()["access_token"]
+    fresh = await world.create("Account", {"Name": "Fresh"})
+
+    call = world.stub.Subscribe(metadata=world.metadata)
+    await call.write(
+        pb.FetchRequest(
+            topic_name="/data/ChangeEvents", replay_preset=pb.EARLIEST, num_requested=10
+        )
+    )
+    changes = await world.changes(call, 1)
+    call.cancel()
+
+    assert headers_of(changes) == [("Account", "CREATE", [fresh])]
