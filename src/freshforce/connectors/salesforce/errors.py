@@ -1,0 +1,74 @@
+"""Salesforce error mapping: an HTTP status plus the error array onto freshforce's error classes.
+
+Salesforce answers errors as a JSON array of ``{"message","errorCode","fields"}`` (sObject
+Collections results say ``statusCode``). What happens next depends on the code, not the status:
+403 is both REQUEST_LIMIT_EXCEEDED (wait a long time, never re-authenticate) and
+INSUFFICIENT_ACCESS (permanent). ``classify`` is the one place that decision is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from freshforce.errors import AuthError, FreshforceError, PermanentError, TransientError
+
+__all__ = ["LIMIT_RETRY_SECONDS", "SalesforceFault", "classify", "parse_error_body"]
+
+SYSTEM = "salesforce"
+# REQUEST_LIMIT_EXCEEDED has no Retry-After: the 24-hour window frees calls slowly, so wait long.
+LIMIT_RETRY_SECONDS = 900.0
+_SERVER_RETRY_SECONDS = 5.0
+_TRANSIENT_CODES = frozenset(
+    {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "QUERY_TIMEOUT"}
+)
+_AUTH_CODES = frozenset({"INVALID_SESSION_ID", "INVALID_AUTH_HEADER"})
+_HTTP_UNAUTHORIZED = 401
+_HTTP_SERVER_ERROR = 500
+_HTTP_TOO_MANY = 429
+
+
+@dataclass(frozen=True)
+class SalesforceFault:
+    """The first item of a Salesforce error array: its code, message and fields."""
+
+    code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+def parse_error_body(body: Any) -> SalesforceFault:  # noqa: ANN401 - decoded JSON from the wire
+    """Return the first error item of ``body``, whatever shape Salesforce used."""
+    item: Any = (
+        body[0] if isinstance(body, Sequence) and body and not isinstance(body, str) else body
+    )
+    if isinstance(item, Mapping):
+        code = str(item.get("errorCode") or item.get("statusCode") or item.get("error") or "")
+        message = str(item.get("message") or item.get("error_description") or "")
+        fields = item.get("fields") or ()
+        return SalesforceFault(code or "UNKNOWN", message, tuple(str(f) for f in fields))
+    return SalesforceFault("UNKNOWN", str(body)[:200])
+
+
+def classify(
+    status: int,
+    fault: SalesforceFault,
+    *,
+    retry_after: float | None = None,
+    what: str = "",
+) -> FreshforceError:
+    """Map one failed answer onto the error class that says what to do next."""
+    message = f"Salesforce {what} failed: HTTP {status} {fault.code}: {fault.message}".replace(
+        "  ", " "
+    )
+    context: dict[str, Any] = {"system": SYSTEM, "remote_code": fault.code, "http_status": status}
+    if fault.code == "REQUEST_LIMIT_EXCEEDED":
+        wait = max(retry_after or 0.0, LIMIT_RETRY_SECONDS)
+        return TransientError(message, retry_after=wait, **context)
+    if status == _HTTP_UNAUTHORIZED or fault.code in _AUTH_CODES:
+        return AuthError(message + "; reconnect with `freshforce connect salesforce`", **context)
+    if fault.code in _TRANSIENT_CODES or status >= _HTTP_SERVER_ERROR or status == _HTTP_TOO_MANY:
+        wait = retry_after if retry_after is not None else _SERVER_RETRY_SECONDS
+        return TransientError(message, retry_after=wait, **context)
+    return PermanentError(message, **context)
