@@ -52,7 +52,9 @@ def by_ids(sobject: str, fields: Sequence[str], ids: Sequence[str]) -> str:
     return f"{_select(sobject, fields)} WHERE Id IN ({listed})"
 
 
-def modstamp_poll(sobject: str, fields: Sequence[str], since: datetime, limit: int) -> str:
+def modstamp_poll(
+    sobject: str, fields: Sequence[str], since: datetime, limit: int | None = None
+) -> str:
     """Return the inclusive poll query: ``SystemModstamp >= since`` in (SystemModstamp, Id) order.
 
     SOQL datetimes are whole seconds, so ``since`` is floored; the caller drops the
@@ -62,5 +64,5 @@ def modstamp_poll(sobject: str, fields: Sequence[str], since: datetime, limit: i
     floor = since.replace(microsecond=0)
     return (
         f"{_select(sobject, wanted)} WHERE SystemModstamp >= {literal(floor)} "
-        f"ORDER BY SystemModstamp, Id LIMIT {int(limit)}"
+        "ORDER BY SystemModstamp, Id" + (f" LIMIT {int(limit)}" if limit is not None else "")
     )
