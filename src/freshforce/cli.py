@@ -10,6 +10,7 @@ from rich.console import Console
 
 from freshforce import __version__
 from freshforce.commands import CliContext, config_app, db_app
+from freshforce.sandbox.command import sandbox
 from freshforce.settings import ENV_PREFIX
 
 app = typer.Typer(
@@ -57,6 +58,11 @@ def version() -> None:
 def demo() -> None:
     """Run the guided demo: sandboxes, engine and dashboard on embedded SQLite."""
     Console().print("freshforce demo: nothing to start yet.")
+
+
+app.command(help="Run the local FreshBooks and Salesforce sandboxes; flags show their env var.")(
+    sandbox
+)
 
 
 def main() -> None:

@@ -1,0 +1,232 @@
+"""Fault injection: rules per endpoint pattern, applied by an ASGI middleware in front of an app.
+
+A rule names a kind, a method and a path pattern (a glob, or a regular expression when
+``regex`` is true), and fires by probability (drawn from the seeded generator the ``FaultSet``
+was given) and/or for a limited number of matching requests (``times``). The vendor app supplies a
+``FaultRenderer`` that turns a fired rule into that vendor's exact error status, headers and body.
+
+Kinds:
+
+- ``latency``: sleep ``latency_ms`` before the request is handled, then handle it normally.
+- ``error``: answer ``status`` (default 503) without handling the request.
+- ``rate_limit``: answer 429 with ``Retry-After: retry_after`` without handling the request.
+- ``expired_token``: answer the vendor's 401 for an expired token.
+- ``limit_exhausted``: answer the vendor's "quota used up" error (FreshBooks 429, Salesforce 403).
+- ``drop``: close the connection before any response is complete; the request is not handled.
+- ``ambiguous``: handle the request (the write commits), then lose the response by closing the
+  connection: the client cannot tell whether its write happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import itertools
+import json
+import random
+import re
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
+
+import httpx
+
+__all__ = [
+    "DroppedConnectionError",
+    "FaultKind",
+    "FaultMiddleware",
+    "FaultRenderer",
+    "FaultResponse",
+    "FaultRule",
+    "FaultSet",
+]
+
+FaultKind = Literal[
+    "latency", "error", "rate_limit", "expired_token", "limit_exhausted", "drop", "ambiguous"
+]
+
+# ASGI's own types are dicts of anything: this is the wire between server and app.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class DroppedConnectionError(httpx.RemoteProtocolError):
+    """Raised inside the app to cut the connection; in process, the client sees this error.
+
+    Over a socket the server closes the connection mid-response, which an HTTP client reports as
+    a protocol error; through ``httpx.ASGITransport`` the same exception type reaches the client.
+    """
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """One fault: what happens, to which requests, how often."""
+
+    kind: FaultKind
+    method: str = "*"
+    path: str = "*"
+    regex: bool = False
+    probability: float = 1.0
+    times: int | None = None
+    status: int | None = None
+    retry_after: int = 1
+    latency_ms: int = 0
+    id: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether this rule's method and path pattern cover the request."""
+        if self.method not in ("*", method.upper()):
+            return False
+        if self.regex:
+            return re.search(self.path, path) is not None
+        return fnmatch.fnmatchcase(path, self.path)
+
+
+@dataclass(frozen=True)
+class FaultResponse:
+    """What a vendor answers for a fired rule: status, extra headers and a JSON body."""
+
+    status: int
+    body: Any  # JSON value, shaped like the vendor's own error
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class FaultRenderer(Protocol):
+    """The vendor's half of fault injection: its error body for each kind that answers."""
+
+    def render_fault(self, rule: FaultRule, path: str) -> FaultResponse: ...
+
+
+class FaultSet:
+    """The active rules of one server, with the seeded generator that decides probabilities."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._rules: list[FaultRule] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        """Activate ``rule`` and return it with its assigned id."""
+        if not 0.0 <= rule.probability <= 1.0:
+            raise ValueError(f"probability must be within 0..1, got {rule.probability}")
+        if rule.times is not None and rule.times < 1:
+            raise ValueError(f"times must be at least 1 when given, got {rule.times}")
+        if rule.regex:
+            try:
+                re.compile(rule.path)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {rule.path!r} ({exc})") from exc
+        with self._lock:
+            stored = replace(rule, id=next(self._ids))
+            self._rules.append(stored)
+        return stored
+
+    def rules(self) -> list[FaultRule]:
+        """Return the active rules, oldest first (``times`` shows what is left)."""
+        with self._lock:
+            return list(self._rules)
+
+    def remove(self, rule_id: int) -> bool:
+        """Deactivate one rule; False when no rule has that id."""
+        with self._lock:
+            before = len(self._rules)
+            self._rules = [rule for rule in self._rules if rule.id != rule_id]
+            return len(self._rules) != before
+
+    def clear(self) -> None:
+        """Deactivate every rule."""
+        with self._lock:
+            self._rules.clear()
+
+    def fire(self, method: str, path: str) -> list[FaultRule]:
+        """Return the rules that fire for this request, in the order they were added.
+
+        Each matching rule draws once from the generator; a counted rule that fires uses up one
+        of its ``times`` and disappears when none are left.
+        """
+        fired: list[FaultRule] = []
+        with self._lock:
+            kept: list[FaultRule] = []
+            for rule in self._rules:
+                if rule.matches(method, path) and self._draw(rule):
+                    fired.append(rule)
+                    if rule.times is not None:
+                        if rule.times > 1:
+                            kept.append(replace(rule, times=rule.times - 1))
+                        continue
+                kept.append(rule)
+            self._rules = kept
+        return fired
+
+    def _draw(self, rule: FaultRule) -> bool:
+        if rule.probability >= 1.0:
+            return True
+        return self._rng.random() < rule.probability
+
+
+class FaultMiddleware:
+    """ASGI middleware that applies a ``FaultSet`` to every request outside ``exempt_prefix``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        faults: FaultSet,
+        renderer: FaultRenderer,
+        exempt_prefix: str = "/_sandbox",
+    ) -> None:
+        self._app = app
+        self._faults = faults
+        self._renderer = renderer
+        self._exempt = exempt_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(self._exempt):
+            await self._app(scope, receive, send)
+            return
+        ambiguous = False
+        for rule in self._faults.fire(scope["method"], path):
+            if rule.kind == "latency":
+                await asyncio.sleep(rule.latency_ms / 1000)
+            elif rule.kind == "ambiguous":
+                ambiguous = True
+            elif rule.kind == "drop":
+                await _drop(send)
+            else:
+                await self._answer(self._renderer.render_fault(rule, path), send)
+                return
+        if ambiguous:
+            await self._app(scope, receive, _swallow)
+            await _drop(send)
+        await self._app(scope, receive, send)
+
+    @staticmethod
+    async def _answer(response: FaultResponse, send: Send) -> None:
+        body = _json_bytes(response.body)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in response.headers),
+        ]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _swallow(_message: Message) -> None:
+    """Lose everything sent: the response of an ambiguous failure."""
+
+
+async def _drop(send: Send) -> None:
+    """Start a response that promises a body, then abort: the server closes the connection."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    raise DroppedConnectionError("connection dropped by a sandbox fault rule")
+
+
+def _json_bytes(value: Any) -> bytes:  # noqa: ANN401 - any JSON value
+    return json.dumps(value, separators=(",", ":")).encode()
