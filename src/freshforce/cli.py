@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from freshforce import __version__
-from freshforce.commands import CliContext, config_app, db_app
+from freshforce.commands import CliContext, config_app, db_app, jobs, worker
 from freshforce.sandbox.command import sandbox
 from freshforce.settings import ENV_PREFIX
 
@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 app.add_typer(db_app)
 app.add_typer(config_app)
+app.add_typer(worker.app, name="worker")
+app.add_typer(jobs.app, name="jobs")
 
 
 @app.callback()

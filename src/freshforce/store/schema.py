@@ -127,7 +127,7 @@ jobs = sa.Table(
     sa.Column("flow", sa.String(64), nullable=False),
     sa.Column("key", sa.String(255), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),  # 0 runs first
     sa.Column("hints", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("max_attempts", sa.Integer, nullable=False, server_default="10"),
@@ -152,7 +152,8 @@ jobs = sa.Table(
         sqlite_where=sa.text("status = 'running'"),
         postgresql_where=sa.text("status = 'running'"),
     ),
-    sa.Index("ix_jobs_status_run_at", "status", "run_at"),
+    # Claim order: lowest priority number first, then earliest due; also serves status filters.
+    sa.Index("ix_jobs_claim_order", "status", "priority", "run_at", "id"),
 )
 
 # One row per try of a job, with how long it took and how it ended.

@@ -1,0 +1,263 @@
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+import structlog
+from prometheus_client import CollectorRegistry
+
+from freshforce.engine import (
+    JobQueue,
+    JobResult,
+    JobStatus,
+    QueueConfig,
+    QueueMetrics,
+    RetryPolicy,
+    Worker,
+    WorkerConfig,
+)
+from freshforce.errors import PermanentError, TransientError
+from freshforce.store.schema import cursors
+
+FAST = WorkerConfig(concurrency=4, batch_size=8, poll_interval=0.05, shutdown_timeout=5)
+
+
+def real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_worker(queue, handlers, *, name="w1", policy=None, config=FAST, metrics=None) -> Worker:
+    return Worker(
+        queue,
+        handlers,
+        name=name,
+        policy=policy or RetryPolicy.zero_wait(),
+        rng=random.Random(7),
+        metrics=metrics,
+        config=config,
+    )
+
+
+async def enqueue(queue, flow, key, hints=(), **kw) -> int:
+    async with queue.engine.begin() as conn:
+        return await queue.enqueue(conn, flow, key, hints, **kw)
+
+
+async def run_until(workers, condition, limit=20.0) -> None:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    try:
+        async with asyncio.timeout(limit):
+            while not await condition():  # noqa: ASYNC110 - polls the database, not a flag
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+def all_finished(queue):
+    async def check() -> bool:
+        counts = await queue.counts()
+        return counts[JobStatus.PENDING] == counts[JobStatus.RUNNING] == 0
+
+    return check
+
+
+@pytest.fixture
+def live_queue(store_engine) -> JobQueue:
+    return JobQueue(store_engine, clock=real_clock, config=QueueConfig(max_attempts=3))
+
+
+async def test_per_key_exclusivity_with_many_workers(live_queue) -> None:
+    running: dict[str, int] = {}
+    overlaps: list[str] = []
+    peak = 0
+    done: list[tuple[str, str]] = []
+
+    async def handler(job, conn) -> None:
+        nonlocal peak
+        running[job.key] = running.get(job.key, 0) + 1
+        if running[job.key] > 1:
+            overlaps.append(job.key)
+        peak = max(peak, sum(running.values()))
+        await asyncio.sleep(0.005)
+        running[job.key] -= 1
+        done.append((job.flow, job.key))
+
+    flows = ["clients", "invoices", "payments"]
+    for key in range(12):
+        for flow in flows:
+            await enqueue(live_queue, flow, f"sf/Opportunity/{key}")
+    handlers = dict.fromkeys(flows, handler)
+    workers = [make_worker(live_queue, handlers, name=f"w{i}") for i in range(4)]
+    await run_until(workers, all_finished(live_queue))
+    assert overlaps == []
+    assert sorted(done) == sorted((f, f"sf/Opportunity/{k}") for k in range(12) for f in flows)
+    assert peak > 1  # different keys did run in parallel
+    counts = await live_queue.counts()
+    assert counts[JobStatus.DONE] == 36
+
+
+async def test_effects_commit_with_the_ack_and_roll_back_on_failure(live_queue) -> None:
+    async def handler(job, conn) -> None:
+        await conn.execute(
+            sa.insert(cursors).values(
+                connection_id=job.key, stream="s", value=str(job.attempt), updated_at=real_clock()
+            )
+        )
+        if job.attempt == 1:
+            raise TransientError("first try fails after writing")
+
+    await enqueue(live_queue, "f", "conn-1")
+    await run_until([make_worker(live_queue, {"f": handler})], all_finished(live_queue))
+    async with live_queue.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(cursors.c.connection_id, cursors.c.value))).all()
+    assert [tuple(r) for r in rows] == [("conn-1", "2")]
+    [job] = await live_queue.jobs()
+    outcomes = [a.outcome for a in await live_queue.attempts(job.id)]
+    assert outcomes == ["retry", "done"]
+
+
+async def test_retry_backoff_then_dead_after_max_attempts(live_queue) -> None:
+    calls: list[int] = []
+
+    async def handler(job, conn) -> None:
+        calls.append(job.attempt)
+        raise TransientError("still failing", http_status=503)
+
+    await enqueue(live_queue, "f", "k", ["h"])
+    await run_until([make_worker(live_queue, {"f": handler})], all_finished(live_queue))
+    assert calls == [1, 2, 3]
+    [job] = await live_queue.jobs()
+    assert job.status is JobStatus.DEAD
+    attempts = await live_queue.attempts(job.id)
+    assert [a.outcome for a in attempts] == ["retry", "retry", "dead"]
+    assert all(a.duration_ms >= 0 for a in attempts)
+    assert "TransientError" in (attempts[-1].traceback or "")
+    [letter] = await live_queue.dead_letters()
+    assert letter.payload == {"hints": ["h"]}
+    assert letter.attempts == 3
+    assert "gave up after 3 attempts" in (letter.error_message or "")
+
+
+async def test_backoff_uses_the_policy_and_retry_after_wins(store_engine) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    queue = JobQueue(store_engine, clock=lambda: now)
+    errors = {
+        "plain": TransientError("5xx"),
+        "limited": TransientError("429", retry_after=120.0),
+    }
+
+    async def handler(job, conn) -> None:
+        raise errors[job.key]
+
+    await enqueue(queue, "f", "plain")
+    await enqueue(queue, "f", "limited")
+    worker = make_worker(queue, {"f": handler}, policy=RetryPolicy(base_delay=10.0))
+    jobs = await queue.claim("w1", 10)
+    for job in jobs:
+        await worker._execute(job)
+    by_key = {j.key: j for j in await queue.jobs()}
+    assert by_key["limited"].run_at == now + timedelta(seconds=120)
+    assert now <= by_key["plain"].run_at <= now + timedelta(seconds=10)
+    assert by_key["plain"].run_at != now + timedelta(seconds=120)
+    assert {j.status for j in by_key.values()} == {JobStatus.PENDING}
+
+
+async def test_fatal_errors_unknown_flows_and_skips(live_queue) -> None:
+    async def fatal(job, conn) -> None:
+        raise PermanentError("invoice has no lines", flow="invoices", record_key=job.key)
+
+    async def skip(job, conn) -> JobResult:
+        return JobResult.SKIPPED
+
+    await enqueue(live_queue, "invoices", "a")
+    await enqueue(live_queue, "nobody", "b")
+    await enqueue(live_queue, "clients", "c")
+    worker = make_worker(live_queue, {"invoices": fatal, "clients": skip})
+    await run_until([worker], all_finished(live_queue))
+    letters = {d.key: d for d in await live_queue.dead_letters()}
+    assert letters["a"].error_class == "PermanentError"
+    assert letters["a"].attempts == 1
+    assert (
+        letters["b"].error_message
+        == "no handler for flow 'nobody' (known flows: clients, invoices)"
+    )
+    [skipped] = await live_queue.jobs(flow="clients")
+    assert skipped.status is JobStatus.DONE
+    assert [a.outcome for a in await live_queue.attempts(skipped.id)] == ["skipped"]
+
+
+async def test_replay_from_dead_runs_with_the_edited_payload(live_queue) -> None:
+    seen: list[tuple[int, tuple]] = []
+
+    async def handler(job, conn) -> None:
+        seen.append((job.attempt, job.hints))
+        if "fixed" not in job.hints:
+            raise PermanentError("missing mapping")
+
+    await enqueue(live_queue, "f", "k", ["broken"])
+    await run_until([make_worker(live_queue, {"f": handler})], all_finished(live_queue))
+    [letter] = await live_queue.dead_letters()
+    assert await live_queue.edit_dead_letter(letter.id, {"hints": ["fixed"]})
+    assert await live_queue.replay(letter.id) is not None
+    await run_until([make_worker(live_queue, {"f": handler})], all_finished(live_queue))
+    assert seen == [(1, ("broken",)), (1, ("fixed",))]
+    counts = await live_queue.counts()
+    assert (counts[JobStatus.DONE], counts[JobStatus.DEAD]) == (1, 1)
+    assert await live_queue.dead_letters() == []
+
+
+async def test_logs_carry_job_context_and_metrics_count(live_queue) -> None:
+    async def handler(job, conn) -> None:
+        structlog.get_logger().info("write_skipped")
+
+    registry = CollectorRegistry()
+    await enqueue(live_queue, "clients", "fb/client/9")
+    worker = make_worker(live_queue, {"clients": handler}, metrics=QueueMetrics(registry))
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        await run_until([worker], all_finished(live_queue))
+    [job] = await live_queue.jobs()
+    for event in ("write_skipped", "job_done"):
+        [line] = [e for e in logs if e["event"] == event]
+        assert line["job_id"] == job.id
+        assert line["flow"] == "clients"
+        assert line["record_key"] == "fb/client/9"
+        assert line["attempt"] == 1
+    labels = {"flow": "clients", "outcome": "done"}
+    assert registry.get_sample_value("freshforce_jobs_finished_total", labels) == 1.0
+    assert registry.get_sample_value("freshforce_job_duration_seconds_count", labels) == 1.0
+    assert registry.get_sample_value("freshforce_jobs_claimed_total", {"flow": "clients"}) == 1.0
+
+
+async def test_stop_releases_unstarted_and_finishes_running(store_engine) -> None:
+    queue = JobQueue(store_engine, clock=real_clock)
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(job, conn) -> None:
+        started.set()
+        await release.wait()
+
+    for n in range(6):
+        await enqueue(queue, "f", f"k{n}")
+    config = WorkerConfig(concurrency=1, batch_size=6, poll_interval=0.05, shutdown_timeout=5)
+    worker = make_worker(queue, {"f": handler}, config=config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(started.wait(), 5)
+    stop.set()
+    await asyncio.sleep(0.1)
+    release.set()
+    await asyncio.wait_for(task, 10)
+    counts = await queue.counts()
+    assert (counts[JobStatus.DONE], counts[JobStatus.PENDING], counts[JobStatus.RUNNING]) == (
+        1,
+        5,
+        0,
+    )
+    assert {j.attempt for j in await queue.jobs(status=JobStatus.PENDING)} == {0}
+    assert worker.held == 0

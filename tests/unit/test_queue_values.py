@@ -1,0 +1,67 @@
+import pytest
+
+import freshforce.engine
+from freshforce.engine.queue import QueueConfig, payload_hints
+from freshforce.engine.worker import WorkerConfig
+from freshforce.store.queue import MAX_HINTS, merge_hints
+
+
+def test_merge_hints_unions_in_order_without_duplicates() -> None:
+    old = ["a", {"event": 1, "op": "u"}]
+    new = [{"op": "u", "event": 1}, "b", "a"]
+    assert merge_hints(old, new) == ["a", {"event": 1, "op": "u"}, "b"]
+
+
+def test_merge_hints_keeps_the_newest_when_too_many() -> None:
+    merged = merge_hints([f"h{i}" for i in range(MAX_HINTS)], ["new"])
+    assert len(merged) == MAX_HINTS
+    assert merged[-1] == "new"
+    assert "h0" not in merged
+
+
+def test_payload_hints_accepts_strings_and_objects() -> None:
+    assert payload_hints({"hints": ["x", {"y": 1}]}) == ["x", {"y": 1}]
+    assert payload_hints({}) == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ([], "payload: expected an object"),
+        ({"hints": "x"}, "payload.hints: expected a list"),
+        ({"hints": ["ok", 3]}, r"payload.hints\[1\]: expected a string or an object, got int"),
+        ({"hints": [], "flow": "x"}, "unknown key"),
+    ],
+)
+def test_payload_hints_names_what_is_wrong(payload, where) -> None:
+    with pytest.raises(ValueError, match=where):
+        payload_hints(payload)
+
+
+def test_configs_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="lease_seconds"):
+        QueueConfig(lease_seconds=0)
+    with pytest.raises(ValueError, match="max_attempts"):
+        QueueConfig(max_attempts=0)
+    with pytest.raises(ValueError, match="concurrency"):
+        WorkerConfig(concurrency=0)
+
+
+def test_engine_exports() -> None:
+    assert freshforce.engine.__all__ == [
+        "Bury",
+        "Clock",
+        "Decision",
+        "Handler",
+        "Job",
+        "JobQueue",
+        "JobRequest",
+        "JobResult",
+        "JobStatus",
+        "QueueConfig",
+        "QueueMetrics",
+        "Retry",
+        "RetryPolicy",
+        "Worker",
+        "WorkerConfig",
+    ]
