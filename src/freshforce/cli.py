@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from freshforce import __version__
-from freshforce.commands import CliContext, config_app, db_app, jobs, worker  # submodules
+from freshforce.commands import CliContext, config_app, db_app, jobs, worker
 from freshforce.sandbox.command import sandbox
 from freshforce.settings import ENV_PREFIX
 

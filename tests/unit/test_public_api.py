@@ -36,5 +36,7 @@ def test_commands_exports() -> None:
         "cli_context",
         "config_app",
         "db_app",
+        "jobs",
         "run",
+        "worker",
     ]
