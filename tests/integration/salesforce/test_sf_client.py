@@ -2,12 +2,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from freshforce.connectors.salesforce.client import SalesforceClient, SalesforceOrg
+from freshforce.connectors.salesforce.client import LocatorLostError, SalesforceClient
 from freshforce.connectors.salesforce.governor import Governor, GovernorConfig, Priority
 from freshforce.errors import AmbiguousWriteError, AuthError, PermanentError, TransientError
 from freshforce.sandbox.core import FaultRule
 
 P = Priority.CLIENTS
+
+
+@pytest.fixture
+def database_url(tmp_path) -> str:
+    """The client only needs the store for its token: SQLite is enough here."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'freshforce.db'}"
+
+
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -128,8 +136,11 @@ async def test_limit_exhaustion_is_transient_and_stops_the_governor(sf) -> None:
     assert info.value.http_status is None
 
 
-async def test_server_errors_are_transient_and_validation_permanent(sf) -> None:
+async def test_a_503_is_retried_and_validation_is_permanent(sf) -> None:
     sf.runtime.faults.add(FaultRule(kind="error", status=503, path="*/query", times=1))
+    assert await sf.client.query("SELECT Id FROM Account LIMIT 1", priority=P) is not None
+    assert len(sf.sleeps.waits) == 1
+    sf.runtime.faults.add(FaultRule(kind="error", status=503, path="*/query", times=2))
     with pytest.raises(TransientError) as info:
         await sf.client.query("SELECT Id FROM Account", priority=P)
     assert info.value.http_status == 503
@@ -138,18 +149,54 @@ async def test_server_errors_are_transient_and_validation_permanent(sf) -> None:
     assert info.value.remote_code == "INVALID_FIELD"
 
 
-async def test_expired_session_without_refresh_is_an_auth_error(sf) -> None:
-    sf.sandbox.sessions.expire(sf.token)
+async def test_session_expiry_mid_run_refreshes_once_and_continues(sf) -> None:
+    await sf.client.create("Account", [{"Name": f"E {i}"} for i in range(450)], priority=P)
+    first = [r async for r in sf.client.query_pages("SELECT Id FROM Account", priority=P)]
+    assert first
+    pages = sf.client.query_pages("SELECT Id FROM Account", priority=P, batch_size=200)
+    got = await anext(pages)
+    assert len(got) == 200
+    assert sf.sandbox.sessions.expire() >= 1  # every session dies mid-run
+    await pages.aclose()
+    rows = await sf.client.query("SELECT Id FROM Account", priority=P, batch_size=200)
+    assert len({r["Id"] for r in rows}) == len(rows) >= 450
+    assert sf.source.refreshes == 1
+    # the cursor of the old session is gone: the next page is re-run under the new one
+    pages = sf.client.query_pages("SELECT Id FROM Account", priority=P, batch_size=200)
+    await anext(pages)
+    sf.sandbox.sessions.expire()
+    rows = await sf.client.query("SELECT Id FROM Account", priority=P, batch_size=200)
+    assert len(rows) >= 450
+    assert sf.source.refreshes == 2
+    updated = await sf.client.update("Account", [{"Id": rows[0]["Id"], "Name": "x"}], priority=P)
+    assert updated[0].success
+
+
+async def test_query_restarts_when_a_refresh_kills_its_cursor(sf) -> None:
+    await sf.client.create("Account", [{"Name": f"L {i}"} for i in range(450)], priority=P)
+    pages = sf.client.query_pages("SELECT Id FROM Account", priority=P, batch_size=200)
+    await anext(pages)
+    sf.sandbox.sessions.expire()
+    with pytest.raises(LocatorLostError):
+        await anext(pages)
+    rows = await sf.client.query("SELECT Id FROM Account", priority=P, batch_size=200)
+    assert len(rows) == len({r["Id"] for r in rows}) >= 450
+
+
+async def test_a_refused_refresh_is_an_auth_error_without_secrets(sf) -> None:
+    sf.sandbox.sessions.reset()  # every token, refresh tokens included, is forgotten
     with pytest.raises(AuthError) as info:
         await sf.client.describe("Contact")
-    assert info.value.remote_code == "INVALID_SESSION_ID"
-    assert sf.token not in str(info.value)
+    assert "refused" in str(info.value)
+    assert "!" not in str(info.value)  # no Salesforce token text leaks into the message
 
 
 async def test_sandbox_allocation_set_low_makes_backfill_wait_first(sf) -> None:
     governor = Governor(GovernorConfig(reserve=5, step_fraction=0.1), clock=lambda: NOW)
-    client = SalesforceClient(sf.http, SalesforceOrg(sf.org_id), governor)
-    answer = await sf.http.put("/_sandbox/salesforce/limits", json={"max_calls": 40, "reset": True})
+    client = sf.new_client(governor)
+    answer = await sf.admin.put(
+        "/_sandbox/salesforce/limits", json={"max_calls": 40, "reset": True}
+    )
     assert answer.status_code == 200
     # floors on 40: payments 5, invoices 9, clients 13, backfill 17
     assert await spend(client, Priority.BACKFILL) == 40 - 17

@@ -64,7 +64,7 @@ async def test_a_failed_page_keeps_the_stored_pages_and_resumes(sf, store_engine
     ids = await create(sf, [f"R {i}" for i in range(450)])
     small = PollTarget("Account", "clients", ("Name",))
     poll.page_size = 200
-    sf.runtime.faults.add(FaultRule(kind="error", status=503, path="*/query/*", times=1))
+    sf.runtime.faults.add(FaultRule(kind="error", status=503, path="*/query/*", times=2))
     with pytest.raises(TransientError):
         await poll.poll(small)
     async with store_engine.connect() as conn:

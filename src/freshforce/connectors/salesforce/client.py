@@ -1,23 +1,29 @@
 """Salesforce REST client: describe, paged queries, batched reads and writes, composite.
 
-The client is handed an ``httpx.AsyncClient`` built by the HTTP core (base URL = instance URL,
-auth flow that refreshes on 401 INVALID_SESSION_ID, timeouts), so tests route it to the
-sandbox. Every call first asks the governor for budget at the caller's priority and feeds the
-answer's ``Sforce-Limit-Info`` back to it. Every write carries ``Sforce-Call-Options:
-client=freshforce`` so its change events can be recognised as echoes. Writes go through sObject
-Collections, 200 records per call, with ``allOrNone=false`` and a result per record.
+The client is handed an ``httpx.AsyncClient`` built by the HTTP core's factory (base URL = the
+instance URL, ``BearerAuth`` that refreshes once on 401 INVALID_SESSION_ID and keeps the old
+refresh token, timeouts), so tests route it to the sandbox; requests go through the core's
+``ApiClient`` (retries, classification, call counter). Every call first asks the governor for
+budget at the caller's priority, and every answer's ``Sforce-Limit-Info`` is fed back to it.
+A query cursor dies with the session it was opened in: after a refresh the next page answers
+INVALID_QUERY_LOCATOR, which ``query`` meets by running the query again. Every write carries
+``Sforce-Call-Options: client=freshforce`` so its change events can be recognised as echoes.
+Writes go through sObject Collections, 200 records per call, with ``allOrNone=false`` and a
+result per record.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
-from freshforce.connectors.salesforce.errors import classify, parse_error_body
+from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, Sleep
+from freshforce.connectors.salesforce.errors import map_salesforce_error
 from freshforce.connectors.salesforce.governor import Governor, Priority
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.connectors.salesforce.models import (
@@ -29,17 +35,22 @@ from freshforce.connectors.salesforce.models import (
     WriteResult,
 )
 from freshforce.connectors.salesforce.soql import by_ids, check_name
-from freshforce.errors import AmbiguousWriteError, PermanentError, TransientError
+from freshforce.errors import FreshforceError, PermanentError, TransientError
 
-__all__ = ["CALL_CLIENT", "COLLECTION_SIZE", "SalesforceClient", "SalesforceOrg"]
+__all__ = [
+    "CALL_CLIENT",
+    "COLLECTION_SIZE",
+    "LocatorLostError",
+    "SalesforceClient",
+    "SalesforceOrg",
+]
 
 CALL_CLIENT = "freshforce"
 COLLECTION_SIZE = 200
 COMPOSITE_SIZE = 25
 _IDS_PER_QUERY = 200
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-# Errors raised before a byte of the request left: the write certainly did not happen.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_QUERY_RESTARTS = 2
 # A record as Salesforce sends and takes it: a JSON object.
 Record = dict[str, Any]
 M = TypeVar("M", QueryPage, SObjectInfo)
@@ -58,14 +69,45 @@ class SalesforceOrg:
         return f"/services/data/v{self.api_version}"
 
 
-@dataclass
+class LocatorLostError(TransientError):
+    """A query's next page belongs to a session that was refreshed away: run it again."""
+
+
 class SalesforceClient:
     """The connector's one way to Salesforce REST; build one per connection."""
 
-    http: httpx.AsyncClient
-    org: SalesforceOrg
-    governor: Governor
-    _describes: dict[str, SObjectInfo] = field(default_factory=dict)
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        org: SalesforceOrg,
+        governor: Governor,
+        *,
+        connection_id: str,
+        retry: RetryPolicy,
+        counter: CallCounter,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.org = org
+        self.governor = governor
+        self.api = ApiClient(
+            http,
+            system="salesforce",
+            connection_id=connection_id,
+            map_error=self._map_error,
+            retry=retry,
+            counter=counter,
+            sleep=sleep,
+        )
+        self._describes: dict[str, SObjectInfo] = {}
+
+    def _map_error(self, response: httpx.Response) -> FreshforceError | None:
+        limit_info = response.headers.get("sforce-limit-info")
+        if limit_info:
+            self.governor.observe(self.org.org_id, limit_info)
+        error = map_salesforce_error(response)
+        if error is not None and error.remote_code == "REQUEST_LIMIT_EXCEEDED":
+            self.governor.exhausted(self.org.org_id)
+        return error
 
     async def _call(
         self,
@@ -76,45 +118,21 @@ class SalesforceClient:
         json: Any = None,  # noqa: ANN401 - a JSON body for the wire
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        what: str,
     ) -> Any:  # noqa: ANN401 - the decoded JSON answer
         await self.governor.admit(self.org.org_id, priority)
         write = method in _WRITE_METHODS
-        headers = dict(headers or {})
+        sent = dict(headers or {})
         if write:
-            headers["Sforce-Call-Options"] = f"client={CALL_CLIENT}"
-        try:
-            response = await self.http.request(
-                method, path, json=json, params=params, headers=headers
-            )
-        except _NOT_SENT as exc:
-            raise TransientError(f"Salesforce {what}: {exc!r}", system="salesforce") from exc
-        except httpx.TransportError as exc:
-            error_class = AmbiguousWriteError if write else TransientError
-            msg = f"Salesforce {what}: connection lost before the answer ({type(exc).__name__})"
-            raise error_class(msg, system="salesforce") from exc
-        return self._answer(response, what)
-
-    def _answer(self, response: httpx.Response, what: str) -> Any:  # noqa: ANN401 - JSON
-        limit_info = response.headers.get("sforce-limit-info")
-        if limit_info:
-            self.governor.observe(self.org.org_id, limit_info)
-        if response.is_success:
-            return response.json() if response.content else None
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text
-        fault = parse_error_body(body)
-        if fault.code == "REQUEST_LIMIT_EXCEEDED":
-            self.governor.exhausted(self.org.org_id)
-        retry_after = response.headers.get("retry-after")
-        raise classify(
-            response.status_code,
-            fault,
-            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
-            what=what,
+            sent["Sforce-Call-Options"] = f"client={CALL_CLIENT}"
+        response = await self.api.request(
+            method,
+            path,
+            json=json,
+            params=httpx.QueryParams(params) if params else None,
+            headers=sent,
+            write=write,
         )
+        return response.json() if response.content else None
 
     async def describe(self, sobject: str, *, priority: Priority = Priority.CLIENTS) -> SObjectInfo:
         """Return ``sobject``'s describe, fetched once per client."""
@@ -124,7 +142,6 @@ class SalesforceClient:
                 "GET",
                 f"{self.org.base}/sobjects/{check_name(sobject)}/describe",
                 priority=priority,
-                what=f"describe {sobject}",
             )
             found = self._describes[sobject] = _parse(SObjectInfo, body, f"describe {sobject}")
         return found
@@ -148,7 +165,6 @@ class SalesforceClient:
             params={"q": soql},
             headers={"Sforce-Query-Options": f"batchSize={batch_size}"},
             priority=priority,
-            what="query",
         )
         while True:
             page = _parse(QueryPage, body, "query")
@@ -158,14 +174,24 @@ class SalesforceClient:
             if not page.next_records_url:
                 msg = "Salesforce query answered done=false without a nextRecordsUrl"
                 raise PermanentError(msg, system="salesforce")
-            body = await self._call(
-                "GET", page.next_records_url, priority=priority, what="query next page"
-            )
+            try:
+                body = await self._call("GET", page.next_records_url, priority=priority)
+            except PermanentError as exc:
+                if exc.remote_code != "INVALID_QUERY_LOCATOR":
+                    raise
+                msg = "Salesforce query cursor expired with its session; run the query again"
+                raise LocatorLostError(msg, retry_after=0.0, system="salesforce") from exc
 
     async def query(self, soql: str, *, priority: Priority, batch_size: int = 2000) -> list[Record]:
         """Return every record of ``soql`` (every page)."""
-        pages = self.query_pages(soql, priority=priority, batch_size=batch_size)
-        return [record async for page in pages for record in page]
+        for restart in range(_QUERY_RESTARTS + 1):
+            pages = self.query_pages(soql, priority=priority, batch_size=batch_size)
+            try:
+                return [record async for page in pages for record in page]
+            except LocatorLostError:
+                if restart == _QUERY_RESTARTS:
+                    raise
+        raise AssertionError  # pragma: no cover - the loop returns or raises
 
     async def get_by_ids(
         self, sobject: str, ids: Sequence[str], fields: Sequence[str], *, priority: Priority
@@ -190,7 +216,6 @@ class SalesforceClient:
                 path,
                 json={"allOrNone": False, "records": chunk},
                 priority=priority,
-                what=what,
             )
             items = _parse_list(CollectionItem, body, what)
             results.extend(WriteResult.from_item(item) for item in items)
@@ -247,7 +272,6 @@ class SalesforceClient:
             f"{self.org.base}/composite",
             json={"allOrNone": all_or_none, "compositeRequest": list(subrequests)},
             priority=priority,
-            what="composite",
         )
         items = _parse_list(CompositeItem, _field(body, "compositeResponse"), "composite")
         return [CompositeResult(i.reference_id, i.http_status_code, i.body) for i in items]

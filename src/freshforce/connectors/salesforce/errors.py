@@ -3,7 +3,8 @@
 Salesforce answers errors as a JSON array of ``{"message","errorCode","fields"}`` (sObject
 Collections results say ``statusCode``). What happens next depends on the code, not the status:
 403 is both REQUEST_LIMIT_EXCEEDED (wait a long time, never re-authenticate) and
-INSUFFICIENT_ACCESS (permanent). ``classify`` is the one place that decision is made.
+INSUFFICIENT_ACCESS (permanent). ``classify`` is the one place that decision is made, and
+``map_salesforce_error`` is the ``ErrorMapper`` the HTTP core calls on every answer.
 """
 
 from __future__ import annotations
@@ -12,9 +13,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from freshforce.errors import AuthError, FreshforceError, PermanentError, TransientError
+import httpx
 
-__all__ = ["LIMIT_RETRY_SECONDS", "SalesforceFault", "classify", "parse_error_body"]
+from freshforce.connectors.core.retry import retry_after_seconds
+from freshforce.errors import (
+    AuthError,
+    FreshforceError,
+    PermanentError,
+    RecordGoneError,
+    TransientError,
+)
+
+__all__ = [
+    "LIMIT_RETRY_SECONDS",
+    "SalesforceFault",
+    "classify",
+    "map_salesforce_error",
+    "parse_error_body",
+]
 
 SYSTEM = "salesforce"
 # REQUEST_LIMIT_EXCEEDED has no Retry-After: the 24-hour window frees calls slowly, so wait long.
@@ -27,6 +43,7 @@ _AUTH_CODES = frozenset({"INVALID_SESSION_ID", "INVALID_AUTH_HEADER"})
 _HTTP_UNAUTHORIZED = 401
 _HTTP_SERVER_ERROR = 500
 _HTTP_TOO_MANY = 429
+_GONE_CODES = frozenset({"NOT_FOUND", "ENTITY_IS_DELETED"})
 
 
 @dataclass(frozen=True)
@@ -68,7 +85,24 @@ def classify(
         return TransientError(message, retry_after=wait, **context)
     if status == _HTTP_UNAUTHORIZED or fault.code in _AUTH_CODES:
         return AuthError(message + "; reconnect with `freshforce connect salesforce`", **context)
+    if fault.code in _GONE_CODES:
+        return RecordGoneError(message, **context)
     if fault.code in _TRANSIENT_CODES or status >= _HTTP_SERVER_ERROR or status == _HTTP_TOO_MANY:
         wait = retry_after if retry_after is not None else _SERVER_RETRY_SECONDS
         return TransientError(message, retry_after=wait, **context)
     return PermanentError(message, **context)
+
+
+def map_salesforce_error(response: httpx.Response) -> FreshforceError | None:
+    """Return the error a Salesforce answer means, or None for a success."""
+    if response.is_success:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    what = f"{response.request.method} {response.request.url.path}"
+    return classify(
+        response.status_code, parse_error_body(body), retry_after=retry_after, what=what
+    )

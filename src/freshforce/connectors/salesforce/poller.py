@@ -10,14 +10,14 @@ cursor and dropped when read again, so a quiet org produces no work at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.connectors.salesforce.client import SalesforceClient
+from freshforce.connectors.salesforce.client import LocatorLostError, SalesforceClient
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.connectors.salesforce.soql import modstamp_poll
@@ -31,6 +31,7 @@ Clock = Callable[[], datetime]
 # A record as Salesforce sends it: a JSON object.
 Record = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LOCATOR_RESTARTS = 2
 
 
 def parse_datetime(value: str) -> datetime:
@@ -113,20 +114,36 @@ class SalesforcePoller:
         self.page_size = page_size
 
     async def poll(self, target: PollTarget) -> PollResult:
-        """Read everything changed since the stored cursor and store it page by page."""
+        """Read everything changed since the stored cursor and store it page by page.
+
+        A token refresh mid-read kills the query cursor; the poll then goes on from the
+        cursor it has committed so far.
+        """
+        tally = PollResult(0, 0, 0)
+        for restart in range(_LOCATOR_RESTARTS + 1):
+            try:
+                async for page in self._pages(target):
+                    tally = PollResult(
+                        tally.read + page.read, tally.new + page.new, tally.pages + 1
+                    )
+            except LocatorLostError:
+                if restart == _LOCATOR_RESTARTS:
+                    raise
+            else:
+                break
+        return tally
+
+    async def _pages(self, target: PollTarget) -> AsyncIterator[PollResult]:
         async with self.engine.connect() as conn:
             stored = await load_cursor(conn, self.connection_id, target.stream)
         cursor = PollCursor.load(stored, self.start)
-        soql = modstamp_poll(target.sobject, target.fields, cursor.since - self.overlap, None)
-        read = new = pages = 0
-        async for page in self.client.query_pages(
-            soql, priority=target.priority, batch_size=self.page_size
-        ):
+        soql = modstamp_poll(target.sobject, target.fields, cursor.since - self.overlap)
+        pages = self.client.query_pages(soql, priority=target.priority, batch_size=self.page_size)
+        async for page in pages:
             fresh = [r for r in page if (to_18(r["Id"]), r["SystemModstamp"]) not in cursor.seen]
             cursor = cursor.advance(page, self.overlap)
             await self._store(target, fresh, cursor)
-            read, new, pages = read + len(page), new + len(fresh), pages + 1
-        return PollResult(read, new, pages)
+            yield PollResult(len(page), len(fresh), 1)
 
     async def _store(self, target: PollTarget, fresh: list[Record], cursor: PollCursor) -> None:
         now = self.clock()
