@@ -1,35 +1,36 @@
-"""Raw change events: intake stores what it received, for lineage, before it acknowledges."""
+"""Events: raw change notifications as received (webhook, CDC, poll), kept for lineage."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from freshforce.store.schema import events
 
-__all__ = ["NewEvent", "count_events", "insert_events"]
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["NewEvent", "record_events"]
 
 
 @dataclass(frozen=True)
 class NewEvent:
-    """One received change: where from, which record, and its payload as it arrived."""
+    """One notification to keep."""
 
     source: str  # webhook | cdc | poll
     system: str
     object: str
     record_id: str | None
-    payload: dict[str, Any]  # JSON as received
-    received_at: datetime
+    payload: Mapping[str, Any]  # the notification as received, JSON
     tenant: str = "default"
 
 
-async def insert_events(conn: AsyncConnection, new: Sequence[NewEvent]) -> int:
-    """Store ``new`` in ``conn``'s transaction; return how many rows were written."""
+async def record_events(db: AsyncConnection, new: Sequence[NewEvent], *, now: datetime) -> int:
+    """Insert ``new`` in the caller's transaction; return how many were stored."""
     if not new:
         return 0
     rows = [
@@ -39,18 +40,10 @@ async def insert_events(conn: AsyncConnection, new: Sequence[NewEvent]) -> int:
             "system": e.system,
             "object": e.object,
             "record_id": e.record_id,
-            "payload": e.payload,
-            "received_at": e.received_at,
+            "payload": dict(e.payload),
+            "received_at": now,
         }
         for e in new
     ]
-    await conn.execute(sa.insert(events), rows)
+    await db.execute(sa.insert(events), rows)
     return len(rows)
-
-
-async def count_events(conn: AsyncConnection, *, source: str | None = None) -> int:
-    """Return how many events are stored (of one ``source`` when given)."""
-    query = sa.select(sa.func.count()).select_from(events)
-    if source is not None:
-        query = query.where(events.c.source == source)
-    return int((await conn.execute(query)).scalar_one())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, build_http_client
 from freshforce.connectors.freshbooks import map_freshbooks_error
+from freshforce.connectors.freshbooks.client import FreshBooksClient
 from freshforce.connectors.oauth import BearerAuth, OAuthProvider, TokenSource
 from freshforce.sandbox.core import RetryPolicy as DeliveryRetry
 from freshforce.sandbox.core import SandboxRuntime
@@ -82,6 +85,9 @@ class FbWorld:
             transport=self.transport,
         )
 
+    def client(self) -> FreshBooksClient:
+        return FreshBooksClient(self.api(), "SBX7QK")
+
     def api(self, source: TokenSource | None = None, attempts: int = 4) -> ApiClient:
         http = build_http_client(
             API, transport=self.transport, auth=BearerAuth(source or self.token_source())
@@ -129,3 +135,36 @@ async def fb_world(store_engine: AsyncEngine) -> AsyncIterator[FbWorld]:
         await store_minted(world)
         yield world
     await runtime.aclose()
+
+
+@dataclass
+class Received:
+    body: bytes
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[Received]]]:
+    """A real HTTP endpoint on 127.0.0.1 that records every POST (the webhook intake's seat)."""
+    got: list[Received] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            got.append(Received(body, dict(self.headers.items())))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

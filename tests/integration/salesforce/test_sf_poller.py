@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
@@ -8,9 +9,14 @@ from freshforce.engine.queue import JobQueue
 from freshforce.errors import TransientError
 from freshforce.sandbox.core import FaultRule
 from freshforce.store.cursors import load_cursor
-from freshforce.store.events import count_events
+from freshforce.store.schema import events
 
 TARGET = PollTarget("Account", "clients", ("Name",), Priority.CLIENTS)
+
+
+async def count_events(conn, *, source: str) -> int:
+    query = sa.select(sa.func.count()).select_from(events).where(events.c.source == source)
+    return (await conn.execute(query)).scalar_one()
 
 
 def _now() -> datetime:

@@ -23,7 +23,7 @@ from freshforce.connectors.salesforce.ids import to_18
 from freshforce.connectors.salesforce.soql import modstamp_poll
 from freshforce.engine.queue import JobQueue, JobRequest
 from freshforce.store.cursors import load_cursor, save_cursor
-from freshforce.store.events import NewEvent, insert_events
+from freshforce.store.events import NewEvent, record_events
 
 __all__ = ["PollCursor", "PollTarget", "SalesforcePoller", "parse_datetime"]
 
@@ -147,9 +147,7 @@ class SalesforcePoller:
 
     async def _store(self, target: PollTarget, fresh: list[Record], cursor: PollCursor) -> None:
         now = self.clock()
-        events = [
-            NewEvent("poll", "salesforce", target.sobject, to_18(r["Id"]), r, now) for r in fresh
-        ]
+        events = [NewEvent("poll", "salesforce", target.sobject, to_18(r["Id"]), r) for r in fresh]
         jobs = [
             JobRequest(
                 target.flow,
@@ -160,7 +158,7 @@ class SalesforcePoller:
             for r in fresh
         ]
         async with self.engine.begin() as conn:
-            await insert_events(conn, events)
+            await record_events(conn, events, now=now)
             if jobs:
                 await self.queue.enqueue_many(conn, jobs)
             await save_cursor(conn, self.connection_id, target.stream, cursor.dump(), now=now)
