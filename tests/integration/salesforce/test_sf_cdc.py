@@ -213,7 +213,11 @@ async def test_only_one_listener_per_connection_and_stream(cdc) -> None:
     stop, task = await running(first)
     with pytest.raises(LeaseLostError):
         await cdc.subscriber(holder="host-b").run(asyncio.Event())
+    await stopped(stop, task)  # a clean stop releases the lease
+    second = cdc.subscriber(holder="host-b")
+    stop, task = await running(second)
     await stopped(stop, task)
+    assert second.stats.subscriptions >= 1
 
 
 async def test_expired_token_mid_stream_refreshes_and_continues(cdc) -> None:

@@ -136,6 +136,17 @@ async def test_limit_exhaustion_is_transient_and_stops_the_governor(sf) -> None:
     assert info.value.http_status is None
 
 
+async def test_the_concurrency_limit_waits_briefly_and_leaves_the_budget_alone(sf) -> None:
+    await sf.client.describe("Account")
+    sf.runtime.faults.add(FaultRule(kind="rate_limit", path="*/query", times=2, retry_after=2))
+    with pytest.raises(TransientError) as info:
+        await sf.client.query("SELECT Id FROM Account", priority=P)
+    assert info.value.remote_code == "REQUEST_LIMIT_EXCEEDED"
+    assert info.value.retry_after == 5.0
+    assert sf.sleeps.waits == [5.0]  # retried once after the hint, then handed back
+    assert sf.governor.snapshot(sf.org_id).remaining > 0
+
+
 async def test_a_503_is_retried_and_validation_is_permanent(sf) -> None:
     sf.runtime.faults.add(FaultRule(kind="error", status=503, path="*/query", times=1))
     assert await sf.client.query("SELECT Id FROM Account LIMIT 1", priority=P) is not None

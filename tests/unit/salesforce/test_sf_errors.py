@@ -55,3 +55,10 @@ def test_validation_errors_are_permanent_and_say_what() -> None:
     assert type(error) is PermanentError
     assert "create Account" in str(error)
     assert "REQUIRED_FIELD_MISSING" in str(error)
+
+
+def test_the_concurrent_request_limit_is_a_short_wait() -> None:
+    fault = SalesforceFault("REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
+    error = classify(403, fault, retry_after=2)
+    assert type(error) is TransientError
+    assert error.retry_after == 5.0

@@ -36,7 +36,7 @@ from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.store.cursors import load_cursor, save_cursor
 from freshforce.store.events import NewEvent, record_events
-from freshforce.store.lease import acquire_lease, renew_lease
+from freshforce.store.lease import acquire_lease, release_lease, renew_lease
 
 __all__ = ["AuthMetadata", "CdcConfig", "CdcSubscriber", "Fallback", "LeaseLostError"]
 
@@ -147,6 +147,13 @@ class CdcSubscriber:
             if not await self._take_lease(conn, renew=False):
                 msg = f"another listener holds {self.lease_name}"
                 raise LeaseLostError(msg, retry_after=self.config.lease_ttl.total_seconds())
+        try:
+            await self._listen(stop)
+        finally:
+            async with self.engine.begin() as conn:
+                await release_lease(conn, self.lease_name, self.holder)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
             stream = asyncio.ensure_future(self._subscribe_once())

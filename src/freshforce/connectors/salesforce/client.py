@@ -23,7 +23,11 @@ import httpx
 from pydantic import ValidationError
 
 from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, Sleep
-from freshforce.connectors.salesforce.errors import map_salesforce_error
+from freshforce.connectors.salesforce.errors import (
+    is_daily_limit,
+    map_salesforce_error,
+    parse_error_body,
+)
 from freshforce.connectors.salesforce.governor import Governor, Priority
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.connectors.salesforce.models import (
@@ -106,7 +110,9 @@ class SalesforceClient:
             self.governor.observe(self.org.org_id, limit_info)
         error = map_salesforce_error(response)
         if error is not None and error.remote_code == "REQUEST_LIMIT_EXCEEDED":
-            self.governor.exhausted(self.org.org_id)
+            fault = parse_error_body(_json_or_text(response))
+            if is_daily_limit(fault):
+                self.governor.exhausted(self.org.org_id)
         return error
 
     async def _call(
@@ -275,6 +281,13 @@ class SalesforceClient:
         )
         items = _parse_list(CompositeItem, _field(body, "compositeResponse"), "composite")
         return [CompositeResult(i.reference_id, i.http_status_code, i.body) for i in items]
+
+
+def _json_or_text(response: httpx.Response) -> Any:  # noqa: ANN401 - decoded JSON
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _field(body: Any, name: str) -> Any:  # noqa: ANN401 - decoded JSON

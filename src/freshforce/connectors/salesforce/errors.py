@@ -28,6 +28,7 @@ __all__ = [
     "LIMIT_RETRY_SECONDS",
     "SalesforceFault",
     "classify",
+    "is_daily_limit",
     "map_salesforce_error",
     "parse_error_body",
 ]
@@ -68,6 +69,11 @@ def parse_error_body(body: Any) -> SalesforceFault:  # noqa: ANN401 - decoded JS
     return SalesforceFault("UNKNOWN", str(body)[:200])
 
 
+def is_daily_limit(fault: SalesforceFault) -> bool:
+    """Say whether a REQUEST_LIMIT_EXCEEDED is the daily allocation, not the concurrency cap."""
+    return fault.code == "REQUEST_LIMIT_EXCEEDED" and "concurrent" not in fault.message.lower()
+
+
 def classify(
     status: int,
     fault: SalesforceFault,
@@ -81,7 +87,9 @@ def classify(
     )
     context: dict[str, Any] = {"system": SYSTEM, "remote_code": fault.code, "http_status": status}
     if fault.code == "REQUEST_LIMIT_EXCEEDED":
-        wait = max(retry_after or 0.0, LIMIT_RETRY_SECONDS)
+        # The same code covers too many concurrent long calls: that one clears in seconds.
+        floor = LIMIT_RETRY_SECONDS if is_daily_limit(fault) else _SERVER_RETRY_SECONDS
+        wait = max(retry_after or 0.0, floor)
         return TransientError(message, retry_after=wait, **context)
     if status == _HTTP_UNAUTHORIZED or fault.code in _AUTH_CODES:
         return AuthError(message + "; reconnect with `freshforce connect salesforce`", **context)
