@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from freshforce.connectors.salesforce.cdc import CdcConfig, CdcSubscriber, Fallback, LeaseLostError
 from freshforce.connectors.salesforce.governor import Priority
@@ -183,9 +184,20 @@ async def test_replay_id_past_retention_falls_back_and_resyncs(cdc) -> None:
     fresh = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "After"})
 
     again = cdc.subscriber(fallback=Fallback.EARLIEST)
-    stop, task = await running(again)
-    await eventually(lambda: _true(again.stats.events >= 1))
-    await stopped(stop, task)
+    with capture_logs() as logs:
+        stop, task = await running(again)
+        await eventually(lambda: _true(again.stats.events >= 1))
+        await stopped(stop, task)
+    lost = [e for e in logs if e["event"] == "cdc_replay_lost"]
+    assert lost == [
+        {
+            "event": "cdc_replay_lost",
+            "topic": TOPIC,
+            "restart": "EARLIEST",
+            "resyncs": 1,
+            "log_level": "warning",
+        }
+    ]
     assert again.stats.errors[0].endswith("replayid.corrupted")
     keys = await cdc.job_keys()
     assert "salesforce/Account/*" in keys  # the missed change is covered by a resync
