@@ -15,6 +15,9 @@ from freshforce.errors import RecordGoneError
 
 from .conftest import CONNECTION, FbWorld, Received
 
+# The client does not touch the store: one backend is enough.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 CLIENTS, INVOICES = RESOURCES["clients"], RESOURCES["invoices"]
 
 

@@ -12,6 +12,9 @@ from freshforce.store.connections import ConnectionStatus, load_connection
 
 from .conftest import CONNECTION, DEFAULT_APP, FbWorld, store_minted
 
+# The retry and classification rules do not touch the store: one backend is enough for them.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 CLIENTS = "/accounting/account/SBX7QK/users/clients"
 TOKEN = "/auth/oauth/token"
 
@@ -36,6 +39,7 @@ async def test_expired_token_mid_run_refreshes_once_and_stores_before_use(
     assert stored.tokens.access_token.get_secret_value() == used
 
 
+@SQLITE_ONLY
 async def test_429_is_retried_after_the_remote_retry_after(fb_world: FbWorld) -> None:
     await fb_world.fault(kind="rate_limit", path=CLIENTS, times=2, retry_after=3)
     api = fb_world.api()
@@ -47,6 +51,7 @@ async def test_429_is_retried_after_the_remote_retry_after(fb_world: FbWorld) ->
     assert fb_world.counter.calls(CONNECTION) == 3
 
 
+@SQLITE_ONLY
 async def test_5xx_is_retried_then_given_up_as_transient(fb_world: FbWorld) -> None:
     await fb_world.fault(kind="error", status=503, path=CLIENTS, times=2)
     api = fb_world.api()
@@ -60,6 +65,7 @@ async def test_5xx_is_retried_then_given_up_as_transient(fb_world: FbWorld) -> N
     assert fb_world.counter.calls(CONNECTION) == 3 + 4
 
 
+@SQLITE_ONLY
 async def test_lost_response_to_a_create_is_an_ambiguous_write(fb_world: FbWorld) -> None:
     await fb_world.fault(kind="ambiguous", method="POST", path=CLIENTS, times=1)
     api = fb_world.api()
@@ -72,6 +78,7 @@ async def test_lost_response_to_a_create_is_an_ambiguous_write(fb_world: FbWorld
     assert found.json()["response"]["result"]["total"] == 1  # the write did happen
 
 
+@SQLITE_ONLY
 async def test_gateway_error_on_a_write_is_ambiguous_but_503_is_retried(
     fb_world: FbWorld,
 ) -> None:
@@ -84,6 +91,7 @@ async def test_gateway_error_on_a_write_is_ambiguous_but_503_is_retried(
     assert created.json()["response"]["result"]["client"]["email"] == "b@example.com"
 
 
+@SQLITE_ONLY
 async def test_unknown_record_is_skippable(fb_world: FbWorld) -> None:
     with pytest.raises(RecordGoneError) as caught:
         await fb_world.api().request("GET", f"{CLIENTS}/999999")
@@ -122,6 +130,7 @@ async def test_revoked_connection_pauses_alerts_once_and_does_not_storm(
     assert minted["refresh_token"] not in repr(logs)
 
 
+@SQLITE_ONLY
 async def test_logs_carry_no_token(fb_world: FbWorld) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(0))
     await fb_world.admin.post("/_sandbox/clock/advance", json={"seconds": 43_300})
@@ -142,3 +151,14 @@ def _search(field: str, value: str) -> object:
     import httpx  # noqa: PLC0415
 
     return httpx.QueryParams({f"search[{field}]": value})
+
+
+@SQLITE_ONLY
+async def test_token_near_expiry_is_refreshed_before_the_call(fb_world: FbWorld) -> None:
+    await store_minted(fb_world, expires_in=60)  # inside the five-minute early window
+    await fb_world.admin.delete("/_sandbox/requests")
+
+    await fb_world.api().request("GET", CLIENTS)
+
+    served = await fb_world.requests("/")
+    assert [(r["path"], r["status"]) for r in served] == [(TOKEN, 200), (CLIENTS, 200)]
