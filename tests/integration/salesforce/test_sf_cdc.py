@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 
 from freshforce.connectors.salesforce.cdc import CdcConfig, CdcSubscriber, Fallback, LeaseLostError
 from freshforce.connectors.salesforce.governor import Priority
+from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
 from freshforce.engine.queue import JobQueue
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.sandbox.salesforce.pubsub import PubSubControls, attach_pubsub
@@ -49,7 +50,9 @@ class Cdc:
     user_token: str
     port: int
 
-    def subscriber(self, holder: str = "listener-1", **config: Any) -> CdcSubscriber:
+    def subscriber(
+        self, holder: str = "listener-1", full_poll: Any = None, **config: Any
+    ) -> CdcSubscriber:
         source = self.sf.source
 
         async def auth():
@@ -74,6 +77,7 @@ class Cdc:
             clock=now,
             rng=random.Random(1),
             sleep=lambda _s: asyncio.sleep(0.01),
+            full_poll=full_poll,
         )
 
     async def user_write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +197,7 @@ async def test_replay_id_past_retention_falls_back_and_resyncs(cdc) -> None:
         {
             "event": "cdc_replay_lost",
             "topic": TOPIC,
-            "restart": "EARLIEST",
+            "fallback": "earliest",
             "resyncs": 1,
             "log_level": "warning",
         }
@@ -202,6 +206,30 @@ async def test_replay_id_past_retention_falls_back_and_resyncs(cdc) -> None:
     keys = await cdc.job_keys()
     assert "salesforce/Account/*" in keys  # the missed change is covered by a resync
     assert f"salesforce/Account/{fresh['id']}" in keys
+
+
+async def test_replay_id_past_retention_can_fall_back_to_a_full_poll(cdc) -> None:
+    sub = cdc.subscriber()
+    stop, task = await running(sub)
+    await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Old"})
+    await eventually(lambda: _true(sub.stats.events >= 1))
+    await stopped(stop, task)
+    missed = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Missed"})
+    await cdc.sf.admin.put("/_sandbox/pubsub", json={"retention_seconds": 60})
+    cdc.sf.runtime.clock.advance(3600)
+    poller = SalesforcePoller(cdc.sf.client, cdc.engine, cdc.queue, connection_id="sf-1", clock=now)
+
+    async def full_poll(entity: str) -> object:
+        return await poller.poll(PollTarget(entity, "clients", ("Name",)))
+
+    again = cdc.subscriber(full_poll=full_poll, fallback=Fallback.POLL)
+    stop, task = await running(again)
+    await stopped(stop, task)
+    keys = await cdc.job_keys()
+    assert f"salesforce/Account/{missed['id']}" in keys  # found by the poll, record by record
+    assert "salesforce/Account/*" not in keys
+    async with cdc.engine.connect() as conn:
+        assert await load_cursor(conn, "sf-1", again.stream) not in {None, "EARLIEST"}
 
 
 async def test_gap_events_become_reconcile_and_resync_jobs(cdc) -> None:

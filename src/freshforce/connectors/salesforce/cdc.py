@@ -6,8 +6,9 @@ the replay id of the last event (or a keepalive's ``latest_replay_id``) and a le
 only then is more requested, so a crash replays from the stored replay id and loses nothing.
 Echoes of our own writes (``changeOrigin`` carrying ``client=freshforce``) are dropped without a
 read. ``GAP_*`` events become plain reconcile jobs (the worker reads the record anyway);
-``GAP_OVERFLOW`` and a replay id past retention become an entity resync job
-(``salesforce/OBJ/*``), after which the stream restarts from EARLIEST or LATEST.
+``GAP_OVERFLOW`` becomes an entity resync job (``salesforce/OBJ/*``); a replay id past
+retention becomes one per entity, or a full poll of each entity, then the stream restarts from
+EARLIEST.
 Errors resubscribe with jittered backoff from the stored replay id; auth errors refresh first.
 """
 
@@ -45,6 +46,8 @@ Sleep = Callable[[float], Awaitable[None]]
 # (metadata pairs for the call, a token version to hand back when the token was refused)
 AuthMetadata = Callable[[], Awaitable[tuple[tuple[tuple[str, str], ...], int]]]
 Refresh = Callable[[int], Awaitable[object]]
+# Poll one entity completely (e.g. ``SalesforcePoller.poll`` of its target).
+FullPoll = Callable[[str], Awaitable[object]]
 
 REPLAY_CORRUPTED = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
 AUTH_ERROR = "sfdc.platform.eventbus.grpc.service.auth.error"
@@ -54,8 +57,8 @@ log = structlog.get_logger("freshforce.connectors.salesforce.cdc")
 class Fallback(StrEnum):
     """Where to restart when the stored replay id is past retention."""
 
-    EARLIEST = "earliest"  # replay what is retained, and resync the entities
-    POLL = "poll"  # resync the entities (a full poll), then go on from LATEST
+    EARLIEST = "earliest"  # enqueue an entity resync job per entity, replay what is retained
+    POLL = "poll"  # run a full poll per entity first (the poller's jobs), replay what is retained
 
 
 class LeaseLostError(TransientError):
@@ -108,8 +111,10 @@ class CdcSubscriber:
         clock: Clock,
         rng: random.Random,
         sleep: Sleep = asyncio.sleep,
+        full_poll: FullPoll | None = None,
     ) -> None:
         self.stub = stub
+        self._full_poll = full_poll
         self._auth = auth
         self._refresh = refresh
         self.engine = engine
@@ -265,19 +270,34 @@ class CdcSubscriber:
         ]
 
     async def _lost_position(self) -> None:
-        """Resync every entity and restart elsewhere: the stored replay id is past retention."""
-        restart = "EARLIEST" if self.config.fallback == Fallback.EARLIEST else "LATEST"
+        """Resync every entity, then replay what is retained: the stored id is past retention.
+
+        Both fallbacks restart from EARLIEST: replaying the retained events only costs
+        coalesced jobs, and leaves no window between the resync and the new subscription.
+        """
+        entities = sorted(self.config.flows.items())
+        polled = self.config.fallback == Fallback.POLL and self._full_poll is not None
+        if polled and self._full_poll is not None:
+            for entity, _flow in entities:
+                await self._full_poll(entity)
         hint = {"source": "cdc", "reason": "replay_id_past_retention"}
         jobs = [
             JobRequest(flow, f"salesforce/{entity}/*", (hint,), priority=int(Priority.BACKFILL))
-            for entity, flow in sorted(self.config.flows.items())
+            for entity, flow in entities
+            if not polled
         ]
         async with self.engine.begin() as conn:
             await self._take_lease(conn, renew=True)
-            await self.queue.enqueue_many(conn, jobs)
-            await self._save(conn, restart)
-        self.stats.resyncs += len(jobs)
-        log.warning("cdc_replay_lost", topic=self.config.topic, restart=restart, resyncs=len(jobs))
+            if jobs:
+                await self.queue.enqueue_many(conn, jobs)
+            await self._save(conn, "EARLIEST")
+        self.stats.resyncs += len(entities)
+        log.warning(
+            "cdc_replay_lost",
+            topic=self.config.topic,
+            fallback=str(self.config.fallback),
+            resyncs=len(entities),
+        )
 
     async def _save(self, conn: AsyncConnection, value: str) -> None:
         await save_cursor(conn, self.connection_id, self.stream, value, now=self._clock())
