@@ -10,6 +10,7 @@ from rich.console import Console
 
 from freshforce import __version__
 from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
+from freshforce.commands.connect import connect
 from freshforce.sandbox.command import sandbox
 from freshforce.settings import ENV_PREFIX
 
@@ -23,6 +24,7 @@ app.add_typer(db_app)
 app.add_typer(config_app)
 app.add_typer(worker.app, name="worker")
 app.add_typer(jobs.app, name="jobs")
+app.command("connect")(connect)
 
 
 @app.callback()

@@ -7,6 +7,7 @@ FreshforceError
 ├── TransientError   retry later (retry_after: float | None)
 │   └── AmbiguousWriteError  look up the idempotency ref first
 ├── PermanentError   dead-letter now
+│   └── RecordGoneError  skip: the remote record no longer exists
 └── ConflictError    park for review
 ```
 
@@ -24,6 +25,7 @@ __all__ = [
     "ConflictError",
     "FreshforceError",
     "PermanentError",
+    "RecordGoneError",
     "TransientError",
 ]
 
@@ -100,6 +102,10 @@ class AmbiguousWriteError(TransientError):
 
 class PermanentError(FreshforceError):
     """Retrying cannot help: dead-letter now."""
+
+
+class RecordGoneError(PermanentError):
+    """The remote record does not exist (any more): skip the work; nothing is left to sync."""
 
 
 class ConflictError(FreshforceError):

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1, le=256)
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=10, ge=1)
+    # OAuth applications and API hosts (docs/configuration.md, "Connections").
+    freshbooks_client_id: str = ""
+    freshbooks_client_secret: SecretStr = SecretStr("")
+    freshbooks_redirect_uri: str = "http://127.0.0.1:8765/callback"
+    freshbooks_api_url: str = "https://api.freshbooks.com"
+    freshbooks_auth_url: str = "https://auth.freshbooks.com"
+    salesforce_client_id: str = ""
+    salesforce_client_secret: SecretStr = SecretStr("")
+    salesforce_redirect_uri: str = "http://localhost:8765/callback"
+    salesforce_login_url: str = "https://login.salesforce.com"
+    http_timeout_seconds: float = Field(default=60.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -127,6 +138,20 @@ class Settings(BaseSettings):
                 )
                 raise ValueError(msg) from None
         return value
+
+    @field_validator(
+        "freshbooks_redirect_uri",
+        "freshbooks_api_url",
+        "freshbooks_auth_url",
+        "salesforce_redirect_uri",
+        "salesforce_login_url",
+    )
+    @classmethod
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
+        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            msg = "must be an absolute http(s) URL without a query string"
+            raise ValueError(msg)
+        return value.rstrip("/") if (info.field_name or "").endswith("_url") else value
 
     @field_validator("database_url")
     @classmethod

@@ -1,28 +1,43 @@
 import freshforce.commands
+import freshforce.connectors
+import freshforce.connectors.core
+import freshforce.connectors.freshbooks
 import freshforce.store
 
 
 def test_store_exports() -> None:
     assert freshforce.store.__all__ == [
+        "Alert",
         "Connection",
         "ConnectionInfo",
         "ConnectionStatus",
         "NewConnection",
+        "NewEvent",
         "TokenCipher",
         "Tokens",
         "UTCDateTime",
+        "acquire_lease",
         "create_engine",
         "current",
         "head",
         "is_sqlite",
+        "lease_holder",
+        "list_alerts",
         "list_connections",
         "load_connection",
+        "load_cursor",
+        "lock_connection",
         "metadata",
         "new_key",
         "prepare_database",
+        "raise_alert",
+        "record_events",
+        "release_lease",
+        "renew_lease",
         "replace_tokens",
         "rotate_keys",
         "save_connection",
+        "save_cursor",
         "set_status",
         "upgrade",
     ]
@@ -40,3 +55,37 @@ def test_commands_exports() -> None:
         "run",
         "worker",
     ]
+
+
+def test_connectors_exports() -> None:
+    assert freshforce.connectors.__all__ == [
+        "AuthorizationRequest",
+        "BearerAuth",
+        "OAuthProvider",
+        "TokenGrant",
+        "TokenSource",
+        "connection_from_grant",
+        "exchange_code",
+        "provider_for",
+        "refresh_grant",
+        "start_authorization",
+    ]
+    assert freshforce.connectors.core.__all__ == [
+        "ApiClient",
+        "CallCounter",
+        "ErrorMapper",
+        "HttpSettings",
+        "RetryPolicy",
+        "Sleep",
+        "build_http_client",
+        "retry_after_seconds",
+    ]
+    assert "FreshBooksPoller" in freshforce.connectors.freshbooks.__all__
+    assert "verify_signature" in freshforce.connectors.freshbooks.__all__
+    for module in (
+        freshforce.connectors,
+        freshforce.connectors.core,
+        freshforce.connectors.freshbooks,
+    ):
+        for name in module.__all__:
+            assert getattr(module, name) is not None

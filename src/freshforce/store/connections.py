@@ -32,6 +32,7 @@ __all__ = [
     "Tokens",
     "list_connections",
     "load_connection",
+    "lock_connection",
     "replace_tokens",
     "rotate_keys",
     "save_connection",
@@ -147,6 +148,23 @@ async def load_connection(
         expires_at=row.token_expires_at,
     )
     return Connection(**vars(info), tokens=tokens)
+
+
+async def lock_connection(db: AsyncConnection, connection_id: str) -> int | None:
+    """Hold the connection's row until ``db``'s transaction ends; return its ``token_version``.
+
+    PostgreSQL takes a row lock (``FOR UPDATE``); on SQLite the engine opens every transaction
+    with ``BEGIN IMMEDIATE``, which already holds the database's write lock. Either way a second
+    refresher of the same connection waits here until the first one has committed. ``None``
+    when the connection does not exist.
+    """
+    query = (
+        sa.select(connections.c.token_version)
+        .where(connections.c.id == connection_id)
+        .with_for_update()
+    )
+    version = (await db.execute(query)).scalar_one_or_none()
+    return None if version is None else int(version)
 
 
 async def replace_tokens(

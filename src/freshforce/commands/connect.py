@@ -1,0 +1,110 @@
+"""``freshforce connect freshbooks|salesforce``: authorise in the browser and store the connection.
+
+Starts a one-shot callback server on 127.0.0.1 at the configured redirect URI's port and path,
+prints the authorize URL (and opens it unless ``--no-browser``), checks ``state`` on the
+redirect, trades the code for tokens (with PKCE for Salesforce), looks up which account was
+granted, and stores the connection with its tokens encrypted.
+"""
+
+from __future__ import annotations
+
+import webbrowser
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from freshforce.commands.context import CliContext, cli_context, run
+from freshforce.connectors.callback import CallbackServer
+from freshforce.connectors.oauth import exchange_code, start_authorization
+from freshforce.connectors.providers import System, connection_from_grant, provider_for
+from freshforce.errors import AuthError, ConfigError
+from freshforce.settings import ENV_PREFIX
+from freshforce.store.connections import save_connection
+from freshforce.store.crypto import TokenCipher
+from freshforce.store.engine import create_engine
+from freshforce.store.migrate import prepare_database
+
+__all__ = ["connect"]
+
+_DEFAULT_PORT = 80
+
+
+def connect(
+    ctx: typer.Context,
+    system: Annotated[System, typer.Argument(help="Which system to connect.")],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Connection id to store (default: the system's name)."),
+    ] = None,
+    browser: Annotated[
+        bool,
+        typer.Option(
+            "--browser/--no-browser",
+            help="Open the authorize URL in a browser (it is printed either way).",
+            envvar=f"{ENV_PREFIX}CONNECT_BROWSER",
+        ),
+    ] = True,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=1.0,
+            help="Seconds to wait for the browser to come back.",
+            envvar=f"{ENV_PREFIX}CONNECT_TIMEOUT",
+        ),
+    ] = 300.0,
+) -> None:
+    """Authorise freshforce at FreshBooks or Salesforce and store the connection."""
+    cli = cli_context(ctx)
+    connection_id = name or system
+    summary = run(
+        cli, lambda: _connect(cli, system, connection_id, browser=browser, wait_seconds=timeout)
+    )
+    cli.stdout.print(summary)
+
+
+async def _connect(
+    cli: CliContext, system: System, connection_id: str, *, browser: bool, wait_seconds: float
+) -> str:
+    settings = cli.settings
+    provider = provider_for(system, settings)
+    redirect = urlsplit(provider.redirect_uri)
+    if redirect.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        msg = (
+            f"{system}_redirect_uri must point at this machine (127.0.0.1 or localhost) for "
+            f"`freshforce connect`; it is {provider.redirect_uri}"
+        )
+        raise ConfigError(msg)
+    await prepare_database(settings.database_url, auto_migrate=settings.auto_migrate)
+    server = CallbackServer("127.0.0.1", redirect.port or _DEFAULT_PORT, redirect.path)
+    await server.start()
+    request = start_authorization(provider)
+    cli.stdout.print(f"Open this URL to authorise freshforce at {system}:", soft_wrap=True)
+    typer.echo(request.url)
+    if browser:
+        webbrowser.open(request.url)
+    try:
+        answer = await server.wait(wait_seconds)
+    except TimeoutError:
+        msg = f"no answer from {system} within {wait_seconds:g} seconds; run the command again"
+        raise AuthError(msg, system=system) from None
+    if answer.error or not answer.code:
+        msg = f"{system} refused the authorisation ({answer.error or 'no code'})"
+        raise AuthError(msg, system=system, remote_code=answer.error)
+    if answer.state != request.state:
+        msg = "the callback's state does not match this request; run the command again"
+        raise AuthError(msg, system=system)
+    now = datetime.now(UTC)
+    grant = await exchange_code(provider, answer.code, code_verifier=request.code_verifier, now=now)
+    new = await connection_from_grant(system, connection_id, grant, settings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as db:
+            await save_connection(db, TokenCipher(settings.encryption_keys), new, now=now)
+    finally:
+        await engine.dispose()
+    return f"Connected {system} as {connection_id!r}: account {new.remote_account}" + (
+        f", business {new.remote_business}" if new.remote_business else ""
+    )

@@ -1,0 +1,52 @@
+"""The FreshBooks connector: error mapping, client, callbacks, webhook signatures and poller."""
+
+from freshforce.connectors.freshbooks.client import (
+    RESOURCES,
+    Callback,
+    FreshBooksClient,
+    Page,
+    Resource,
+)
+from freshforce.connectors.freshbooks.errors import map_freshbooks_error
+from freshforce.connectors.freshbooks.models import (
+    Client,
+    Identity,
+    Invoice,
+    InvoiceLine,
+    Item,
+    Money,
+    Payment,
+    Record,
+    Tax,
+)
+from freshforce.connectors.freshbooks.poller import (
+    FreshBooksPoller,
+    LeaseLostError,
+    PollerConfig,
+    PollResult,
+)
+from freshforce.connectors.freshbooks.signature import SIGNATURE_HEADER, verify_signature
+
+__all__ = [
+    "RESOURCES",
+    "SIGNATURE_HEADER",
+    "Callback",
+    "Client",
+    "FreshBooksClient",
+    "FreshBooksPoller",
+    "Identity",
+    "Invoice",
+    "InvoiceLine",
+    "Item",
+    "LeaseLostError",
+    "Money",
+    "Page",
+    "Payment",
+    "PollResult",
+    "PollerConfig",
+    "Record",
+    "Resource",
+    "Tax",
+    "map_freshbooks_error",
+    "verify_signature",
+]

@@ -1,0 +1,278 @@
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import pytest
+import sqlalchemy as sa
+from structlog.testing import capture_logs
+
+from freshforce.connectors.salesforce.cdc import CdcConfig, CdcSubscriber, Fallback, LeaseLostError
+from freshforce.connectors.salesforce.governor import Priority
+from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
+from freshforce.engine.queue import JobQueue
+from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
+from freshforce.sandbox.salesforce.pubsub import PubSubControls, attach_pubsub
+from freshforce.sandbox.salesforce.pubsub.server import start_pubsub_server
+from freshforce.store.cursors import load_cursor
+from freshforce.store.schema import events
+
+TOPIC = "/data/AccountChangeEvent"
+API = "/services/data/v59.0"
+INSTANCE = "https://sandbox.my.salesforce.com"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        if await check():
+            return
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Cdc:
+    sf: Any
+    engine: Any
+    queue: JobQueue
+    runner: Any
+    channel: grpc.aio.Channel
+    user_token: str
+    port: int
+
+    def subscriber(
+        self, holder: str = "listener-1", full_poll: Any = None, **config: Any
+    ) -> CdcSubscriber:
+        source = self.sf.source
+
+        async def auth():
+            token, version = await source.current()
+            metadata = (
+                ("accesstoken", token.get_secret_value()),
+                ("instanceurl", INSTANCE),
+                ("tenantid", self.sf.org_id),
+            )
+            return metadata, version
+
+        settings = {"topic": TOPIC, "flows": {"Account": "clients"}, "batch": 10} | config
+        return CdcSubscriber(
+            pb_grpc.PubSubStub(self.channel),
+            auth,
+            source.refresh,
+            self.engine,
+            self.queue,
+            config=CdcConfig(**settings),
+            connection_id="sf-1",
+            holder=holder,
+            clock=now,
+            rng=random.Random(1),
+            sleep=lambda _s: asyncio.sleep(0.01),
+            full_poll=full_poll,
+        )
+
+    async def user_write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A person's change in Salesforce: no Sforce-Call-Options client."""
+        response = await self.sf.admin.request(
+            method, API + path, json=body, headers={"Authorization": f"Bearer {self.user_token}"}
+        )
+        assert response.status_code in {200, 201, 204}, response.text
+        return response.json() if response.content else {}
+
+    async def raw_events(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(events.c.record_id, events.c.payload))
+            return [{"record_id": r.record_id, **r.payload} for r in rows]
+
+    async def job_keys(self) -> set[str]:
+        return {j.key for j in await self.queue.jobs(flow="clients", limit=10_000)}
+
+
+@pytest.fixture
+async def cdc(sf, store_engine) -> AsyncIterator[Cdc]:
+    controls = PubSubControls(keepalive_seconds=0.2)
+    runner = attach_pubsub(sf.sandbox, clock=sf.runtime.clock.now, controls=controls)
+    serving = asyncio.create_task(runner.serve())
+    await runner.wait_started()
+    user_token = sf.sandbox.sessions.mint(sf.sandbox.state.admin_user_id).access_token
+    port = int(runner.target.rsplit(":", 1)[1])
+    async with grpc.aio.insecure_channel(runner.target) as channel:
+        yield Cdc(
+            sf, store_engine, JobQueue(store_engine, clock=now), runner, channel, user_token, port
+        )
+    runner.request_stop()
+    await serving
+
+
+async def running(sub: CdcSubscriber) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(sub.run(stop))
+    await eventually(lambda: _true(sub.stats.subscriptions >= 1))
+    await asyncio.sleep(0.3)  # the first keepalive: subscribed at LATEST
+    return stop, task
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def stopped(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_user_changes_become_jobs_and_our_echoes_are_dropped(cdc) -> None:
+    sub = cdc.subscriber()
+    stop, task = await running(sub)
+    created = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Acme"})
+    await cdc.user_write("PATCH", f"/sobjects/Account/{created['id']}", {"BillingCity": "Lyon"})
+    [ours] = await cdc.sf.client.create("Account", [{"Name": "Ours"}], priority=Priority.CLIENTS)
+    await eventually(lambda: _true(sub.stats.events >= 3))
+    await stopped(stop, task)
+    assert sub.stats.echoes == 1
+    assert await cdc.job_keys() == {f"salesforce/Account/{created['id']}"}  # coalesced
+    raw = await cdc.raw_events()
+    assert [(r["record_id"], r["change_type"]) for r in raw] == [
+        (created["id"], "CREATE"),
+        (created["id"], "UPDATE"),
+    ]
+    assert "BillingAddress.City" in raw[1]["changed_fields"]
+    async with cdc.engine.connect() as conn:
+        assert await load_cursor(conn, "sf-1", sub.stream) is not None
+    assert ours.id not in {r["record_id"] for r in raw}
+
+
+async def test_dropped_stream_resumes_at_the_stored_replay_id(cdc) -> None:
+    sub = cdc.subscriber()
+    stop, task = await running(sub)
+    ids = [
+        (await cdc.user_write("POST", "/sobjects/Account/", {"Name": f"A{i}"}))["id"]
+        for i in range(3)
+    ]
+    await eventually(lambda: _true(sub.stats.events >= 3))
+    await cdc.runner._server.stop(grace=0)  # the stream drops
+    ids += [
+        (await cdc.user_write("POST", "/sobjects/Account/", {"Name": f"B{i}"}))["id"]
+        for i in range(3)
+    ]
+    server = await start_pubsub_server(cdc.runner.service, host="127.0.0.1", port=cdc.port)
+    try:
+        await eventually(lambda: _true(sub.stats.events >= 6))
+        await stopped(stop, task)
+    finally:
+        await server.stop(grace=0)
+    assert sub.stats.subscriptions >= 2
+    raw = await cdc.raw_events()
+    assert [r["record_id"] for r in raw] == ids  # none lost, none repeated, in commit order
+
+
+async def test_replay_id_past_retention_falls_back_and_resyncs(cdc) -> None:
+    sub = cdc.subscriber()
+    stop, task = await running(sub)
+    await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Old"})
+    await eventually(lambda: _true(sub.stats.events >= 1))
+    await stopped(stop, task)
+    await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Missed"})
+    answer = await cdc.sf.admin.put("/_sandbox/pubsub", json={"retention_seconds": 60})
+    assert answer.status_code == 200
+    cdc.sf.runtime.clock.advance(3600)  # everything retained has expired
+    fresh = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "After"})
+
+    again = cdc.subscriber(fallback=Fallback.EARLIEST)
+    with capture_logs() as logs:
+        stop, task = await running(again)
+        await eventually(lambda: _true(again.stats.events >= 1))
+        await stopped(stop, task)
+    lost = [e for e in logs if e["event"] == "cdc_replay_lost"]
+    assert lost == [
+        {
+            "event": "cdc_replay_lost",
+            "topic": TOPIC,
+            "fallback": "earliest",
+            "resyncs": 1,
+            "log_level": "warning",
+        }
+    ]
+    assert again.stats.errors[0].endswith("replayid.corrupted")
+    keys = await cdc.job_keys()
+    assert "salesforce/Account/*" in keys  # the missed change is covered by a resync
+    assert f"salesforce/Account/{fresh['id']}" in keys
+
+
+async def test_replay_id_past_retention_can_fall_back_to_a_full_poll(cdc) -> None:
+    sub = cdc.subscriber()
+    stop, task = await running(sub)
+    await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Old"})
+    await eventually(lambda: _true(sub.stats.events >= 1))
+    await stopped(stop, task)
+    missed = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Missed"})
+    await cdc.sf.admin.put("/_sandbox/pubsub", json={"retention_seconds": 60})
+    cdc.sf.runtime.clock.advance(3600)
+    poller = SalesforcePoller(cdc.sf.client, cdc.engine, cdc.queue, connection_id="sf-1", clock=now)
+
+    async def full_poll(entity: str) -> object:
+        return await poller.poll(PollTarget(entity, "clients", ("Name",)))
+
+    again = cdc.subscriber(full_poll=full_poll, fallback=Fallback.POLL)
+    stop, task = await running(again)
+    await stopped(stop, task)
+    keys = await cdc.job_keys()
+    assert f"salesforce/Account/{missed['id']}" in keys  # found by the poll, record by record
+    assert "salesforce/Account/*" not in keys
+    async with cdc.engine.connect() as conn:
+        assert await load_cursor(conn, "sf-1", again.stream) not in {None, "EARLIEST"}
+
+
+async def test_gap_events_become_reconcile_and_resync_jobs(cdc) -> None:
+    sub = cdc.subscriber()
+    stop, task = await running(sub)
+    created = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Gap"})
+    await eventually(lambda: _true(sub.stats.events >= 1))
+    gap = {"entity": "Account", "change_type": "GAP_UPDATE", "record_ids": [created["id"]]}
+    assert (await cdc.sf.admin.post("/_sandbox/pubsub/gaps", json=gap)).status_code == 201
+    overflow = {"entity": "Account", "change_type": "GAP_OVERFLOW"}
+    assert (await cdc.sf.admin.post("/_sandbox/pubsub/gaps", json=overflow)).status_code == 201
+    await eventually(lambda: _true(sub.stats.events >= 3))
+    await stopped(stop, task)
+    assert await cdc.job_keys() == {f"salesforce/Account/{created['id']}", "salesforce/Account/*"}
+    types = [r["change_type"] for r in await cdc.raw_events()]
+    assert types == ["CREATE", "GAP_UPDATE", "GAP_OVERFLOW"]
+
+
+async def test_only_one_listener_per_connection_and_stream(cdc) -> None:
+    first = cdc.subscriber(holder="host-a")
+    stop, task = await running(first)
+    with pytest.raises(LeaseLostError):
+        await cdc.subscriber(holder="host-b").run(asyncio.Event())
+    await stopped(stop, task)  # a clean stop releases the lease
+    second = cdc.subscriber(holder="host-b")
+    stop, task = await running(second)
+    await stopped(stop, task)
+    assert second.stats.subscriptions >= 1
+
+
+async def test_expired_token_mid_stream_refreshes_and_continues(cdc) -> None:
+    sub = cdc.subscriber()
+    stop, task = await running(sub)
+    await cdc.runner._server.stop(grace=0)
+    cdc.sf.sandbox.sessions.expire()  # our token dies while the stream is down
+    server = await start_pubsub_server(cdc.runner.service, host="127.0.0.1", port=cdc.port)
+    try:
+        user_token = cdc.sf.sandbox.sessions.mint(cdc.sf.sandbox.state.admin_user_id).access_token
+        cdc.user_token = user_token
+        created = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Later"})
+        await eventually(lambda: _true(sub.stats.events >= 1))
+        await stopped(stop, task)
+    finally:
+        await server.stop(grace=0)
+    assert cdc.sf.source.refreshes == 1
+    assert f"salesforce/Account/{created['id']}" in await cdc.job_keys()
