@@ -1,4 +1,4 @@
-"""docs/sandbox-salesforce.md lists exactly the routes the Salesforce sandbox serves."""
+"""docs/sandbox.md lists exactly the routes the Salesforce sandbox serves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from freshforce.sandbox.core import SandboxRuntime
 from freshforce.sandbox.core.endpoints import endpoint_table, replace_between
 from freshforce.sandbox.salesforce import build_salesforce_sandbox
 
-DOC = Path(__file__).parents[3] / "docs" / "sandbox-salesforce.md"
+DOC = Path(__file__).parents[3] / "docs" / "sandbox.md"
 
 
 def test_endpoint_table_matches_the_routes() -> None:
@@ -19,7 +19,7 @@ def test_endpoint_table_matches_the_routes() -> None:
     if os.environ.get("FRESHFORCE_UPDATE_DOCS") == "1":
         DOC.write_text(wanted)
     assert current == wanted, (
-        "docs/sandbox-salesforce.md is stale: rerun with FRESHFORCE_UPDATE_DOCS=1"
+        "docs/sandbox.md is stale: rerun with FRESHFORCE_UPDATE_DOCS=1"
     )
     assert (
         "| PATCH | `/services/data/v{version}/sobjects/{name}/{field}/{value}` | upsert |" in table
