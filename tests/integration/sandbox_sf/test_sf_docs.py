@@ -18,9 +18,7 @@ def test_endpoint_table_matches_the_routes() -> None:
     wanted = replace_between(current, "endpoints:salesforce", table)
     if os.environ.get("FRESHFORCE_UPDATE_DOCS") == "1":
         DOC.write_text(wanted)
-    assert current == wanted, (
-        "docs/sandbox.md is stale: rerun with FRESHFORCE_UPDATE_DOCS=1"
-    )
+    assert current == wanted, "docs/sandbox.md is stale: rerun with FRESHFORCE_UPDATE_DOCS=1"
     assert (
         "| PATCH | `/services/data/v{version}/sobjects/{name}/{field}/{value}` | upsert |" in table
     )
