@@ -16,12 +16,12 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import fastavro
 
 from freshforce.sandbox.salesforce.bitmap import BitmapLayout, encode_bitmap
-from freshforce.sandbox.salesforce.changes import ChangeRecord, FieldValue
+from freshforce.sandbox.salesforce.changes import ChangeRecord, ChangeType, FieldValue
 
 __all__ = [
     "CHANGE_TYPES",
@@ -37,17 +37,7 @@ __all__ = [
 ]
 
 NAMESPACE = "com.sforce.eventbus"
-CHANGE_TYPES = (
-    "CREATE",
-    "UPDATE",
-    "DELETE",
-    "UNDELETE",
-    "GAP_CREATE",
-    "GAP_UPDATE",
-    "GAP_DELETE",
-    "GAP_UNDELETE",
-    "GAP_OVERFLOW",
-)
+CHANGE_TYPES: tuple[str, ...] = get_args(ChangeType)
 FieldKind = Literal["string", "boolean", "int", "double", "datetime", "date", "compound"]
 _AVRO_TYPES: dict[str, str] = {
     "string": "string",

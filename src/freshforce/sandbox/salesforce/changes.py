@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-__all__ = ["ChangeLog", "ChangeRecord", "ChangeType"]
+__all__ = ["ChangeLog", "ChangeRecord", "ChangeType", "Wakers"]
 
 ChangeType = Literal[
     "CREATE",
@@ -61,6 +61,32 @@ def _replay_id(record: ChangeRecord) -> int:
 
 
 @dataclass
+class Wakers:
+    """A thread-safe set of callbacks woken after something was appended to a log."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _callbacks: list[Callable[[], None]] = field(default_factory=list)
+
+    def add(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (from the appending thread) after every append."""
+        with self._lock:
+            self._callbacks.append(wake)
+
+    def remove(self, wake: Callable[[], None]) -> None:
+        """Stop calling ``wake``."""
+        with self._lock:
+            if wake in self._callbacks:
+                self._callbacks.remove(wake)
+
+    def wake_all(self) -> None:
+        """Call every registered callback; call it outside the log's own lock."""
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for wake in callbacks:
+            wake()
+
+
+@dataclass
 class ChangeLog:
     """An append-only, thread-safe log of change records with increasing replay ids.
 
@@ -70,7 +96,7 @@ class ChangeLog:
     _records: list[ChangeRecord] = field(default_factory=list)
     _next_replay_id: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _listeners: list[Callable[[], None]] = field(default_factory=list)
+    _wakers: Wakers = field(default_factory=Wakers)
 
     def append(self, change: ChangeRecord) -> ChangeRecord:
         """Store ``change`` under the next replay id (its own is ignored) and wake listeners."""
@@ -78,9 +104,7 @@ class ChangeLog:
             record = replace(change, replay_id=self._next_replay_id)
             self._next_replay_id += 1
             self._records.append(record)
-            listeners = list(self._listeners)
-        for wake in listeners:
-            wake()
+        self._wakers.wake_all()
         return record
 
     def since(self, replay_id: int, limit: int | None = None) -> list[ChangeRecord]:
@@ -107,14 +131,11 @@ class ChangeLog:
 
     def add_listener(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` (from the appending thread) after every append."""
-        with self._lock:
-            self._listeners.append(wake)
+        self._wakers.add(wake)
 
     def remove_listener(self, wake: Callable[[], None]) -> None:
         """Stop calling ``wake``."""
-        with self._lock:
-            if wake in self._listeners:
-                self._listeners.remove(wake)
+        self._wakers.remove(wake)
 
     def clear(self) -> None:
         """Forget every record (sandbox reset); replay ids keep increasing."""

@@ -20,7 +20,7 @@ from freshforce.sandbox.salesforce.avro import (
     EventSchema,
     platform_event_schema,
 )
-from freshforce.sandbox.salesforce.changes import ChangeLog, ChangeRecord
+from freshforce.sandbox.salesforce.changes import ChangeLog, ChangeRecord, Wakers
 from freshforce.sandbox.salesforce.pubsub.change_events import ChangeEventEncoder
 from freshforce.sandbox.salesforce.pubsub.replay import encode_replay_id
 
@@ -101,7 +101,7 @@ class PlatformEventTopic:
     _events: list[tuple[int, int, pb.ConsumerEvent]] = field(default_factory=list)
     _latest: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _listeners: list[Callable[[], None]] = field(default_factory=list)
+    _wakers: Wakers = field(default_factory=Wakers)
 
     @property
     def schema_id(self) -> str:
@@ -113,9 +113,8 @@ class PlatformEventTopic:
             self._latest += 1
             stored = pb.ConsumerEvent(event=event, replay_id=encode_replay_id(self._latest))
             self._events.append((self._latest, now_ms, stored))
-            replay_id, listeners = self._latest, list(self._listeners)
-        for wake in listeners:
-            wake()
+            replay_id = self._latest
+        self._wakers.wake_all()
         return replay_id
 
     def since(self, after: int, limit: int) -> list[pb.ConsumerEvent]:
@@ -135,13 +134,10 @@ class PlatformEventTopic:
             self._events = [entry for entry in self._events if entry[1] >= cutoff_ms]
 
     def add_listener(self, wake: Callable[[], None]) -> None:
-        with self._lock:
-            self._listeners.append(wake)
+        self._wakers.add(wake)
 
     def remove_listener(self, wake: Callable[[], None]) -> None:
-        with self._lock:
-            if wake in self._listeners:
-                self._listeners.remove(wake)
+        self._wakers.remove(wake)
 
 
 class TopicRegistry:
