@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export UV_PYTHON ?= 3.11
 
-.PHONY: install demo test check bench chaos fmt clean
+.PHONY: install demo test check bench chaos fmt clean proto
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -26,6 +26,11 @@ check: install
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(UV) run python $$f || exit 1; done
+
+# Regenerate the Pub/Sub API modules from src/freshforce/proto/pubsub_api.proto (commit the result).
+proto: install
+	$(UV) run python -m grpc_tools.protoc -Isrc --python_out=src --grpc_python_out=src --pyi_out=src \
+		src/freshforce/proto/pubsub_api.proto
 
 fmt: install
 	$(UV) run ruff format src tests bench

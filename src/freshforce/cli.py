@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from freshforce import __version__
-from freshforce.commands import CliContext, config_app, db_app, jobs, worker
+from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
 from freshforce.commands.connect import connect
 from freshforce.sandbox.command import sandbox
 from freshforce.settings import ENV_PREFIX
@@ -59,9 +59,24 @@ def version() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Run the guided demo: sandboxes, engine and dashboard on embedded SQLite."""
-    Console().print("freshforce demo: nothing to start yet.")
+def demo(
+    ctx: typer.Context,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Run the scenario on free ports and exit (for scripts and tests).",
+            envvar=f"{ENV_PREFIX}DEMO_CHECK",
+        ),
+    ] = False,
+    seed: Annotated[
+        int, typer.Option(help="Seed for the sandboxes' data.", envvar=f"{ENV_PREFIX}DEMO_SEED")
+    ] = 42,
+) -> None:
+    """Run the guided demo: both sandboxes and the store on embedded SQLite, then a scenario."""
+    from freshforce.commands.demo import run_demo_command  # noqa: PLC0415 - heavy imports
+
+    run_demo_command(cli_context(ctx), check=check, seed=seed)
 
 
 app.command(help="Run the local FreshBooks and Salesforce sandboxes; flags show their env var.")(
@@ -72,3 +87,7 @@ app.command(help="Run the local FreshBooks and Salesforce sandboxes; flags show 
 def main() -> None:
     """Entry point of the ``freshforce`` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

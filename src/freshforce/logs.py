@@ -37,7 +37,7 @@ _BEARER = re.compile(r"\b(Bearer|Basic)\s+[^\s\"',]+", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(\w://[^/\s:@]*:)[^@\s/]+@")
 _MAX_DEPTH = 8
 # Libraries that narrate their internals at INFO; heard from only at WARNING unless debugging.
-_CHATTY_LOGGERS = ("alembic", "sqlalchemy", "asyncio", "aiosqlite")
+_CHATTY_LOGGERS = ("alembic", "sqlalchemy", "asyncio", "aiosqlite", "httpx", "httpcore")
 
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.commands.store import DATABASE_URL_ENVVAR, DEFAULT_DATABASE_URL, run_with_store
+from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_store
 from freshforce.engine import JobQueue, JobStatus
 from freshforce.engine.queue import DeadLetter, Job, payload_hints
 
@@ -27,7 +27,11 @@ dead_app = typer.Typer(
 app.add_typer(dead_app, name="dead")
 
 DatabaseUrl = Annotated[
-    str, typer.Option(envvar=DATABASE_URL_ENVVAR, help="The store's database URL.")
+    str | None,
+    typer.Option(
+        envvar=DATABASE_URL_ENVVAR,
+        help="The store's database URL (default: the settings' database_url).",
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", envvar="FRESHFORCE_JSON", help="Print JSON.")]
 Limit = Annotated[
@@ -82,6 +86,7 @@ def _parse_status(status: str | None) -> JobStatus | None:
 
 @app.command("list")
 def list_jobs(
+    ctx: typer.Context,
     *,
     status: Annotated[
         str | None,
@@ -92,7 +97,7 @@ def list_jobs(
     ] = None,
     limit: Limit = 100,
     as_json: AsJson = False,
-    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """List jobs, newest first."""
     wanted = _parse_status(status)
@@ -100,7 +105,7 @@ def list_jobs(
     async def work(engine: AsyncEngine) -> list[Job]:
         return await JobQueue(engine, clock=_clock).jobs(status=wanted, flow=flow, limit=limit)
 
-    found = run_with_store(database_url, work)
+    found = run_with_store(ctx, database_url, work)
     if as_json:
         _print_json([_job_dict(j) for j in found])
         return
@@ -120,17 +125,18 @@ def list_jobs(
 
 @app.command("retry")
 def retry_jobs(
+    ctx: typer.Context,
     job_ids: Annotated[list[int], typer.Argument(help="Ids of pending jobs to run now.")],
     *,
     as_json: AsJson = False,
-    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Make pending jobs waiting for a retry due now (dead jobs: use `jobs dead replay`)."""
 
     async def work(engine: AsyncEngine) -> list[int]:
         return await JobQueue(engine, clock=_clock).retry_now(job_ids)
 
-    due = run_with_store(database_url, work)
+    due = run_with_store(ctx, database_url, work)
     missing = sorted(set(job_ids) - set(due))
     if as_json:
         _print_json({"due_now": due, "not_pending": missing})
@@ -142,6 +148,7 @@ def retry_jobs(
 
 @dead_app.command("list")
 def dead_list(
+    ctx: typer.Context,
     *,
     include_replayed: Annotated[
         bool,
@@ -149,7 +156,7 @@ def dead_list(
     ] = False,
     limit: Limit = 100,
     as_json: AsJson = False,
-    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """List dead letters, newest first."""
 
@@ -157,7 +164,7 @@ def dead_list(
         queue = JobQueue(engine, clock=_clock)
         return await queue.dead_letters(include_replayed=include_replayed, limit=limit)
 
-    letters = run_with_store(database_url, work)
+    letters = run_with_store(ctx, database_url, work)
     if as_json:
         _print_json([_letter_dict(d) for d in letters])
         return
@@ -175,11 +182,11 @@ def dead_list(
     Console().print(table)
 
 
-def _get_letter(database_url: str, letter_id: int) -> DeadLetter:
+def _get_letter(ctx: typer.Context, database_url: str | None, letter_id: int) -> DeadLetter:
     async def work(engine: AsyncEngine) -> DeadLetter | None:
         return await JobQueue(engine, clock=_clock).dead_letter(letter_id)
 
-    letter = run_with_store(database_url, work)
+    letter = run_with_store(ctx, database_url, work)
     if letter is None:
         raise _fail(f"no dead letter {letter_id}")
     return letter
@@ -187,13 +194,14 @@ def _get_letter(database_url: str, letter_id: int) -> DeadLetter:
 
 @dead_app.command("show")
 def dead_show(
+    ctx: typer.Context,
     letter_id: LetterId,
     *,
     as_json: AsJson = False,
-    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Show one dead letter with its payload and last error."""
-    letter = _get_letter(database_url, letter_id)
+    letter = _get_letter(ctx, database_url, letter_id)
     data = _letter_dict(letter)
     if as_json:
         _print_json(data)
@@ -224,6 +232,7 @@ def _read_payload(payload: str | None, payload_file: Path | None) -> dict[str, o
 
 @dead_app.command("edit")
 def dead_edit(
+    ctx: typer.Context,
     letter_id: LetterId,
     *,
     payload: Annotated[
@@ -238,7 +247,7 @@ def dead_edit(
             envvar="FRESHFORCE_DEAD_PAYLOAD_FILE", help="Read the new payload from this file."
         ),
     ] = None,
-    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Replace a dead letter's payload before replaying it."""
     new = _read_payload(payload, payload_file)
@@ -246,24 +255,25 @@ def dead_edit(
     async def work(engine: AsyncEngine) -> bool:
         return await JobQueue(engine, clock=_clock).edit_dead_letter(letter_id, new)
 
-    if not run_with_store(database_url, work):
+    if not run_with_store(ctx, database_url, work):
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     typer.echo(f"dead letter {letter_id}: payload replaced")
 
 
 @dead_app.command("replay")
 def dead_replay(
+    ctx: typer.Context,
     letter_id: LetterId,
     *,
     as_json: AsJson = False,
-    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Enqueue a dead letter's job again with its (edited) payload."""
 
     async def work(engine: AsyncEngine) -> int | None:
         return await JobQueue(engine, clock=_clock).replay(letter_id)
 
-    job_id = run_with_store(database_url, work)
+    job_id = run_with_store(ctx, database_url, work)
     if job_id is None:
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     if as_json:

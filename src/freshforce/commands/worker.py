@@ -16,7 +16,7 @@ import typer
 from prometheus_client import CollectorRegistry, start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.commands.store import DATABASE_URL_ENVVAR, DEFAULT_DATABASE_URL, run_with_store
+from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_store
 from freshforce.engine import (
     Handler,
     JobQueue,
@@ -63,10 +63,15 @@ def _worker_name(rng: random.Random) -> str:
 
 @app.callback(invoke_without_command=True)
 def worker(
+    ctx: typer.Context,
     *,
     database_url: Annotated[
-        str, typer.Option(envvar=DATABASE_URL_ENVVAR, help="The store's database URL.")
-    ] = DEFAULT_DATABASE_URL,
+        str | None,
+        typer.Option(
+            envvar=DATABASE_URL_ENVVAR,
+            help="The store's database URL (default: the settings' database_url).",
+        ),
+    ] = None,
     concurrency: Annotated[
         int,
         typer.Option(min=1, max=1000, envvar="FRESHFORCE_WORKER_CONCURRENCY", help="Jobs at once."),
@@ -149,4 +154,4 @@ def worker(
             loop.add_signal_handler(signum, stop.set)
         await runner.run(stop)
 
-    run_with_store(database_url, serve)
+    run_with_store(ctx, database_url, serve)

@@ -15,8 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from freshforce.store import attempts as attempt_store
+from freshforce.store import dead_letters as letter_store
 from freshforce.store import queue as store
-from freshforce.store.queue import AttemptRecord, DeadLetter, Hint, Job, JobStatus, NewJob
+from freshforce.store.attempts import AttemptRecord
+from freshforce.store.dead_letters import DeadLetter
+from freshforce.store.queue import Hint, Job, JobStatus, NewJob
 
 __all__ = [
     "AttemptRecord",
@@ -198,7 +202,7 @@ class JobQueue:
         ):
             return False
         record = AttemptRecord(job.id, job.attempt, worker, started_at, now, outcome)
-        await store.record_attempt(conn, record)
+        await attempt_store.record_attempt(conn, record)
         return True
 
     async def retry(
@@ -237,7 +241,7 @@ class JobQueue:
                         error_message,
                         traceback,
                     )
-                    await store.record_attempt(conn, record)
+                    await attempt_store.record_attempt(conn, record)
                     return True
             except sa.exc.IntegrityError:
                 # A pending twin was enqueued between our absorb and our update: absorb again.
@@ -277,7 +281,7 @@ class JobQueue:
                     error_message,
                     traceback,
                 )
-                await store.record_attempt(conn, record)
+                await attempt_store.record_attempt(conn, record)
             return letter
 
     async def release(self, jobs: Sequence[Job], worker: str) -> int:
@@ -310,7 +314,7 @@ class JobQueue:
 
     async def attempts(self, job_id: int) -> list[AttemptRecord]:
         async with self.engine.connect() as conn:
-            return await store.list_attempts(conn, job_id)
+            return await attempt_store.list_attempts(conn, job_id)
 
     async def counts(self) -> dict[JobStatus, int]:
         async with self.engine.connect() as conn:
@@ -331,19 +335,19 @@ class JobQueue:
         self, *, include_replayed: bool = False, limit: int = 100
     ) -> list[DeadLetter]:
         async with self.engine.connect() as conn:
-            return await store.list_dead_letters(
+            return await letter_store.list_dead_letters(
                 conn, include_replayed=include_replayed, limit=limit
             )
 
     async def dead_letter(self, letter_id: int) -> DeadLetter | None:
         async with self.engine.connect() as conn:
-            return await store.get_dead_letter(conn, letter_id)
+            return await letter_store.get_dead_letter(conn, letter_id)
 
     async def edit_dead_letter(self, letter_id: int, payload: dict[str, Any]) -> bool:
         """Replace the payload of a not yet replayed letter; raises ValueError on a bad payload."""
         payload_hints(payload)
         async with self.engine.begin() as conn:
-            return await store.edit_dead_letter(
+            return await letter_store.edit_dead_letter(
                 conn, letter_id=letter_id, payload=payload, now=self.clock()
             )
 
@@ -353,10 +357,10 @@ class JobQueue:
         Returns None when the letter does not exist or was replayed already.
         """
         async with self.engine.begin() as conn:
-            letter = await store.get_dead_letter(conn, letter_id)
+            letter = await letter_store.get_dead_letter(conn, letter_id)
             if letter is None or letter.replayed_at is not None:
                 return None
-            if not await store.mark_replayed(conn, letter_id=letter_id, now=self.clock()):
+            if not await letter_store.mark_replayed(conn, letter_id=letter_id, now=self.clock()):
                 return None
             return await self.enqueue(
                 conn, letter.flow, letter.key, payload_hints(letter.payload), tenant=letter.tenant

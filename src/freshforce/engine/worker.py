@@ -103,6 +103,7 @@ class Worker:
         self._held: dict[int, Job] = {}
         self._buffer: asyncio.Queue[Job | None] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._interrupted: list[Job] = []
 
     @property
     def held(self) -> int:
@@ -132,21 +133,22 @@ class Worker:
     async def _listen(self) -> Callable[[], Awaitable[None]] | None:
         if not (self.config.listen and self.queue.is_postgres):
             return None
-        try:
-            return await listen(self.queue.engine.url, NOTIFY_CHANNEL, self._wake)
-        except (OSError, ConnectionError) as exc:
-            self.log.warning("listen_failed", error=type(exc).__name__)
-            return None
+        closer = await listen(self.queue.engine.url, NOTIFY_CHANNEL, self._wake)
+        if closer is None:
+            self.log.warning("listen_failed", worker=self.name)
+        return closer
 
-    def _capacity(self) -> int:
-        return max(self.config.batch_size, self.config.concurrency) - len(self._held)
+    def _limit(self) -> int:
+        return max(self.config.batch_size, self.config.concurrency)
+
+    def _wants_more(self) -> bool:
+        # Claim again once half the leases are used up, so claims stay batches, not singles.
+        return len(self._held) <= self._limit() // 2
 
     async def _claimer(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            want = self._capacity()
-            got = 0
-            if want > 0 and self._buffer.qsize() < self.config.concurrency:
-                got = await self._claim(want)
+            want = self._limit() - len(self._held)
+            got = await self._claim(want) if self._wants_more() else 0
             if got == 0 or got < want:
                 await self._sleep(stop)
 
@@ -186,11 +188,15 @@ class Worker:
                 return
             try:
                 await self._execute(job)
+            except asyncio.CancelledError:
+                self._interrupted.append(job)  # cut off at shutdown: requeued by _drain
+                raise
             finally:
                 self._held.pop(job.id, None)
                 if self.metrics is not None:
                     self.metrics.in_flight.set(len(self._held))
-                self._wake.set()
+                if self._wants_more():
+                    self._wake.set()
 
     async def _execute(self, job: Job) -> None:
         started_at = self.queue.clock()
@@ -303,12 +309,29 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
-        interrupted = list(self._held.values())
-        released += await self._give_back(interrupted)
-        self._held.clear()
+        for job in self._interrupted:
+            await self._requeue_interrupted(job)
         self.log.info(
-            "leases_released", worker=self.name, count=released, interrupted=len(interrupted)
+            "leases_released",
+            worker=self.name,
+            count=released,
+            interrupted=len(self._interrupted),
         )
+        self._interrupted.clear()
+
+    async def _requeue_interrupted(self, job: Job) -> None:
+        # The attempt counts: a job that always outlives the shutdown grace must still go dead.
+        try:
+            await self.queue.retry(
+                job,
+                self.name,
+                delay=0.0,
+                started_at=job.updated_at,
+                error_class="Interrupted",
+                error_message="the worker stopped before the job finished",
+            )
+        except _STORE_ERRORS:
+            self.log.exception("release_failed", job_id=job.id)
 
     async def _give_back(self, jobs: list[Job]) -> int:
         if not jobs:

@@ -22,9 +22,15 @@ def _asyncpg_dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def listen(url: URL, channel: str, wake: asyncio.Event) -> Listener:
-    """Listen on ``channel`` and set ``wake`` on each notification; return the closer."""
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+async def listen(url: URL, channel: str, wake: asyncio.Event) -> Listener | None:
+    """Listen on ``channel`` and set ``wake`` on each notification; return the closer.
+
+    Returns None when the database cannot be reached for listening; callers then only poll.
+    """
+    try:
+        conn = await asyncpg.connect(_asyncpg_dsn(url))
+    except (OSError, asyncpg.PostgresError):
+        return None
 
     # asyncpg passes (connection, pid, channel, payload); only the arrival matters here.
     def _on_notify(*_args: object) -> None:

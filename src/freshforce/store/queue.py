@@ -1,4 +1,4 @@
-"""The SQL of the job queue: jobs, attempts and dead letters, the same semantics on both backends.
+"""The SQL of the job queue's jobs table, the same semantics on both backends.
 
 Every status change is a compare-and-set (``UPDATE ... WHERE id = :id AND status = :from`` and,
 for a running job, ``AND locked_by = :me``) whose row count the caller checks. The dialect
@@ -20,12 +20,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from freshforce.store.schema import attempts, dead_letters, jobs
+from freshforce.store.attempts import AttemptRecord, record_attempt
+from freshforce.store.dead_letters import insert_dead_letter
+from freshforce.store.schema import attempts, jobs
 
 __all__ = [
     "NOTIFY_CHANNEL",
-    "AttemptRecord",
-    "DeadLetter",
     "Hint",
     "Job",
     "JobStatus",
@@ -33,19 +33,13 @@ __all__ = [
     "bury",
     "claim",
     "count_by_status",
-    "edit_dead_letter",
     "enqueue",
     "finish",
-    "get_dead_letter",
     "heartbeat",
-    "list_attempts",
-    "list_dead_letters",
     "list_jobs",
-    "mark_replayed",
     "merge_hints",
     "prune_done",
     "reclaim_expired",
-    "record_attempt",
     "requeue",
     "retry_now",
 ]
@@ -85,44 +79,6 @@ class Job:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    """How one try of a job ended; written to ``attempts``."""
-
-    job_id: int
-    attempt: int
-    worker: str | None
-    started_at: datetime
-    finished_at: datetime
-    outcome: str
-    error_class: str | None = None
-    error_message: str | None = None
-    traceback: str | None = None
-
-    @property
-    def duration_ms(self) -> float:
-        """How long the attempt took, in milliseconds."""
-        return (self.finished_at - self.started_at).total_seconds() * 1000.0
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A ``dead_letters`` row: a job waiting cannot fix, with its last payload and error."""
-
-    id: int
-    job_id: int | None
-    tenant: str
-    flow: str
-    key: str
-    payload: dict[str, Any]  # Any: JSON read back from the store
-    error_class: str | None
-    error_message: str | None
-    attempts: int
-    created_at: datetime
-    edited_at: datetime | None
-    replayed_at: datetime | None
 
 
 def merge_hints(old: Sequence[Hint], new: Sequence[Hint]) -> list[Hint]:
@@ -176,9 +132,6 @@ class NewJob:
     priority: int = 0
     max_attempts: int = 10
     tenant: str = "default"
-
-
-_INSERT_CHUNK = 500
 
 
 async def enqueue(conn: AsyncConnection, new_jobs: list[NewJob], *, now: datetime) -> list[int]:
@@ -238,17 +191,15 @@ async def _insert_pending(
     conn: AsyncConnection, rows: list[dict[str, Any]]
 ) -> dict[tuple[str, str], int]:
     insert = postgresql.insert if _is_postgres(conn) else sqlite.insert
-    ids: dict[tuple[str, str], int] = {}
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        stmt = (
-            insert(jobs)
-            .values(rows[start : start + _INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["flow", "key"], index_where=_PENDING)
-            .returning(jobs.c.id, jobs.c.flow, jobs.c.key)
-        )
-        for job_id, flow, key in (await conn.execute(stmt)).all():
-            ids[flow, key] = int(job_id)
-    return ids
+    stmt = (
+        insert(jobs)
+        .on_conflict_do_nothing(index_elements=["flow", "key"], index_where=_PENDING)
+        .returning(jobs.c.id, jobs.c.flow, jobs.c.key)
+    )
+    # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues") with one
+    # cached compilation; a conflicting row returns nothing.
+    result = await conn.execute(stmt, rows)
+    return {(flow, key): int(job_id) for job_id, flow, key in result.all()}
 
 
 async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
@@ -484,24 +435,6 @@ async def _held(conn: AsyncConnection, job_id: int, worker: str) -> Job | None:
     return None if row is None else _job(row)
 
 
-async def record_attempt(conn: AsyncConnection, record: AttemptRecord) -> None:
-    """Write one attempt row with its duration in milliseconds."""
-    await conn.execute(
-        sa.insert(attempts).values(
-            job_id=record.job_id,
-            attempt=record.attempt,
-            worker=record.worker,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            duration_ms=record.duration_ms,
-            outcome=record.outcome,
-            error_class=record.error_class,
-            error_message=record.error_message,
-            traceback=record.traceback,
-        )
-    )
-
-
 async def bury(
     conn: AsyncConnection,
     *,
@@ -521,22 +454,9 @@ async def bury(
         last_error=f"{error_class}: {error_message}",
     ):
         return None
-    result = await conn.execute(
-        sa.insert(dead_letters)
-        .values(
-            job_id=job.id,
-            tenant=job.tenant,
-            flow=job.flow,
-            key=job.key,
-            payload={"hints": list(job.hints)},
-            error_class=error_class,
-            error_message=error_message,
-            attempts=job.attempt,
-            created_at=now,
-        )
-        .returning(dead_letters.c.id)
+    return await insert_dead_letter(
+        conn, job=job, now=now, error_class=error_class, error_message=error_message
     )
-    return int(result.scalar_one())
 
 
 async def list_jobs(
@@ -553,29 +473,6 @@ async def list_jobs(
     if flow is not None:
         query = query.where(jobs.c.flow == flow)
     return [_job(r) for r in (await conn.execute(query)).all()]
-
-
-async def list_attempts(conn: AsyncConnection, job_id: int) -> list[AttemptRecord]:
-    """Return every recorded attempt of a job, oldest first."""
-    rows = (
-        await conn.execute(
-            sa.select(attempts).where(attempts.c.job_id == job_id).order_by(attempts.c.id)
-        )
-    ).all()
-    return [
-        AttemptRecord(
-            job_id=r.job_id,
-            attempt=r.attempt,
-            worker=r.worker,
-            started_at=r.started_at,
-            finished_at=r.finished_at,
-            outcome=r.outcome,
-            error_class=r.error_class,
-            error_message=r.error_message,
-            traceback=r.traceback,
-        )
-        for r in rows
-    ]
 
 
 async def count_by_status(conn: AsyncConnection) -> dict[JobStatus, int]:
@@ -620,61 +517,3 @@ async def prune_done(conn: AsyncConnection, *, before: datetime, limit: int) -> 
         sa.delete(jobs).where(jobs.c.id.in_(ids), jobs.c.status == JobStatus.DONE.value)
     )
     return result.rowcount
-
-
-def _dead_letter(row: Row[Any]) -> DeadLetter:
-    m = row._mapping  # noqa: SLF001 - SQLAlchemy's public row mapping accessor
-    return DeadLetter(
-        id=m["id"],
-        job_id=m["job_id"],
-        tenant=m["tenant"],
-        flow=m["flow"],
-        key=m["key"],
-        payload=dict(m["payload"]),
-        error_class=m["error_class"],
-        error_message=m["error_message"],
-        attempts=m["attempts"],
-        created_at=m["created_at"],
-        edited_at=m["edited_at"],
-        replayed_at=m["replayed_at"],
-    )
-
-
-async def list_dead_letters(
-    conn: AsyncConnection, *, include_replayed: bool = False, limit: int = 100
-) -> list[DeadLetter]:
-    """Return dead letters, newest first; replayed ones only when asked."""
-    query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
-    if not include_replayed:
-        query = query.where(dead_letters.c.replayed_at.is_(None))
-    return [_dead_letter(r) for r in (await conn.execute(query)).all()]
-
-
-async def get_dead_letter(conn: AsyncConnection, letter_id: int) -> DeadLetter | None:
-    """Return one dead letter, or None when there is no such id."""
-    row = (
-        await conn.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id))
-    ).one_or_none()
-    return None if row is None else _dead_letter(row)
-
-
-async def edit_dead_letter(
-    conn: AsyncConnection, *, letter_id: int, payload: dict[str, Any], now: datetime
-) -> bool:
-    """Replace a dead letter's payload (not once replayed); False when there is no such letter."""
-    result = await conn.execute(
-        sa.update(dead_letters)
-        .where(dead_letters.c.id == letter_id, dead_letters.c.replayed_at.is_(None))
-        .values(payload=payload, edited_at=now)
-    )
-    return result.rowcount == 1
-
-
-async def mark_replayed(conn: AsyncConnection, *, letter_id: int, now: datetime) -> bool:
-    """Mark a dead letter replayed (compare-and-set on not yet replayed)."""
-    result = await conn.execute(
-        sa.update(dead_letters)
-        .where(dead_letters.c.id == letter_id, dead_letters.c.replayed_at.is_(None))
-        .values(replayed_at=now)
-    )
-    return result.rowcount == 1

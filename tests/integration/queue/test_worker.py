@@ -261,3 +261,47 @@ async def test_stop_releases_unstarted_and_finishes_running(store_engine) -> Non
     )
     assert {j.attempt for j in await queue.jobs(status=JobStatus.PENDING)} == {0}
     assert worker.held == 0
+
+
+async def test_postgres_notify_wakes_an_idle_worker_before_its_poll(store_engine) -> None:
+    queue = JobQueue(store_engine, clock=real_clock)
+    if not queue.is_postgres:
+        pytest.skip("SQLite has no LISTEN/NOTIFY; its workers poll")
+    ran = asyncio.Event()
+
+    async def handler(job, conn) -> None:
+        ran.set()
+
+    config = WorkerConfig(poll_interval=30, prune_interval=0, shutdown_timeout=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(queue, {"f": handler}, config=config).run(stop))
+    try:
+        await asyncio.sleep(0.5)  # the worker has polled once and now sleeps for 30 s
+        await enqueue(queue, "f", "k")
+        await asyncio.wait_for(ran.wait(), 5)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_jobs_outliving_the_shutdown_grace_are_requeued_with_the_attempt_counted(
+    store_engine,
+) -> None:
+    queue = JobQueue(store_engine, clock=real_clock)
+    started = asyncio.Event()
+
+    async def handler(job, conn) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    await enqueue(queue, "f", "k")
+    config = WorkerConfig(concurrency=1, poll_interval=0.05, shutdown_timeout=0.2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(queue, {"f": handler}, config=config).run(stop))
+    await asyncio.wait_for(started.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    [job] = await queue.jobs()
+    assert (job.status, job.attempt, job.locked_by) == (JobStatus.PENDING, 1, None)
+    [attempt] = await queue.attempts(job.id)
+    assert (attempt.outcome, attempt.error_class) == ("retry", "Interrupted")

@@ -237,3 +237,43 @@ async def test_outstanding_balance_include_and_items_taxes(fb: FreshBooks) -> No
     assert (tax["amount"], tax["id"] == tax["taxid"]) == ("13", True)
     gone = await fb.http.delete(fb.url(f"taxes/taxes/{tax['id']}"), headers=fb.auth())
     assert gone.json()["response"]["result"]["tax"]["vis_state"] == 1
+
+
+async def test_bad_values_answer_400_naming_the_field(fb: FreshBooks) -> None:
+    c = await client(fb)
+    cases = [
+        (
+            "invoices/invoices",
+            "invoice",
+            {"customerid": c["id"], "create_date": "01/02/2024"},
+            "create_date",
+        ),
+        (
+            "invoices/invoices",
+            "invoice",
+            {"customerid": c["id"], "due_offset_days": "soon"},
+            "due_offset_days",
+        ),
+        ("invoices/invoices", "invoice", {"customerid": "abc"}, "customerid"),
+        (
+            "invoices/invoices",
+            "invoice",
+            {"customerid": c["id"], "lines": [{"qty": "many", "unit_cost": {"amount": "1"}}]},
+            "line",
+        ),
+        ("invoices/invoices", "invoice", {"customerid": c["id"], "lines": "none"}, "lines"),
+    ]
+    for path, singular, body, field in cases:
+        response = await fb.http.post(fb.url(path), json={singular: body}, headers=fb.auth())
+        assert response.status_code == 400, (body, response.text)
+        error = response.json()["response"]["errors"][0]
+        assert field in (error["field"], error["object"]), (body, error)
+        assert error["errno"] == 1004
+    invoice = await fb.create("invoices/invoices", "invoice", {"customerid": c["id"]})
+    bad_payment = await fb.http.post(
+        fb.url("payments/payments"),
+        json={"payment": {"invoiceid": invoice["id"], "amount": "1", "date": "tomorrow"}},
+        headers=fb.auth(),
+    )
+    assert bad_payment.status_code == 400
+    assert bad_payment.json()["response"]["errors"][0]["field"] == "date"

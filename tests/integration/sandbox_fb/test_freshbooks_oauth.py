@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -190,3 +191,65 @@ async def test_seed_is_deterministic_and_counts(fb: FreshBooks) -> None:
     assert strip_times(snap_a) != strip_times(snap_c)
     statuses = {i["v3_status"] for i in snap_a["records"]["invoices"]}
     assert statuses & {"paid", "partial"}
+
+
+async def test_scopes_are_enforced(fb: FreshBooks) -> None:
+    params = {
+        "client_id": CLIENT["client_id"],
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "state": "xyz",
+        "scope": "user:profile:read",
+    }
+    code = code_of(await fb.http.post("/oauth/authorize", data={**params, "decision": "approve"}))
+    tokens = (await exchange(fb.http, code)).json()
+    assert tokens["scope"] == "user:profile:read"
+    headers = fb.auth(tokens["access_token"])
+    assert (await fb.http.get("/auth/api/v1/users/me", headers=headers)).status_code == 200
+    denied = await fb.http.get(fb.url("users/clients"), headers=headers)
+    assert denied.status_code == 403
+    assert denied.json()["message"].startswith("insufficient_scope:")
+    assert "user:clients:read" in denied.json()["message"]
+    bad = await fb.http.post(
+        "/oauth/authorize", data={**params, "scope": "user:bills:read", "decision": "approve"}
+    )
+    assert "error=invalid_scope" in bad.headers["location"]
+
+
+async def test_latency_option_slows_api_but_not_admin() -> None:
+    built = build_app(latency_ms=500)
+    transport = httpx.ASGITransport(app=built.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
+        started = time.perf_counter()
+        await http.get("/_sandbox/clock")
+        admin = time.perf_counter() - started
+        started = time.perf_counter()
+        assert (await http.get("/auth/api/v1/users/me")).status_code == 401
+        api = time.perf_counter() - started
+    await built.runtime.aclose()
+    assert api >= 0.5
+    assert admin < 0.5
+
+
+async def test_used_refresh_token_stays_dead_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "fb.json"
+    refresh = {**CLIENT, "grant_type": "refresh_token"}
+    first = build_app(state_file=path)
+    transport = httpx.ASGITransport(app=first.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
+        used = (await http.post("/_sandbox/tokens", json={})).json()["refresh_token"]
+        rotated = await http.post("/auth/oauth/token", data={**refresh, "refresh_token": used})
+        assert rotated.status_code == 200
+    await first.runtime.aclose()
+    second = build_app(state_file=path)
+    transport = httpx.ASGITransport(app=second.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://fb.test") as http:
+        minted = (await http.post("/_sandbox/tokens", json={})).json()
+        assert used not in (minted["access_token"], minted["refresh_token"])
+        again = await http.post("/auth/oauth/token", data={**refresh, "refresh_token": used})
+        assert again.status_code == 400
+        newest = rotated.json()["refresh_token"]
+        assert (
+            await http.post("/auth/oauth/token", data={**refresh, "refresh_token": newest})
+        ).status_code == 200
+    await second.runtime.aclose()

@@ -160,7 +160,7 @@ async def test_lossy_duplicated_and_reordered_modes(fb: FreshBooks, receiver: Re
     assert [form_of(b)["object_id"] for b in receiver.bodies()] == [str(twice["id"])] * 2
 
     receiver.received.clear()
-    await fb.http.put("/_sandbox/deliveries/mode", json={"reorder_seconds": 0.3})
+    await fb.http.put("/_sandbox/deliveries/mode", json={"reorder_seconds": 1.0})
     made = [await fb.create("users/clients", "client", {"organization": f"o{n}"}) for n in range(8)]
     await drain(fb)
     got = [int(form_of(b)["object_id"]) for b in receiver.bodies()]
@@ -219,3 +219,16 @@ async def test_callback_crud_and_errors(fb: FreshBooks, receiver: Receiver) -> N
     missing = await fb.http.get(callbacks_url(fb, f"/{callback['id']}"), headers=fb.auth())
     assert missing.status_code == 404
     assert missing.json() == {"errno": 404, "message": "Requested resource could not be found."}
+
+
+async def test_emailing_an_invoice_sends_send_by_email(fb: FreshBooks, receiver: Receiver) -> None:
+    await register(fb, receiver, event="invoice.sendByEmail")
+    invoice = await new_invoice(fb)
+    emailed = await fb.update(
+        f"invoices/invoices/{invoice['id']}",
+        "invoice",
+        {"action_email": True, "email_recipients": ["a@b.test"]},
+    )
+    assert emailed["v3_status"] == "sent"
+    await drain(fb)
+    assert [form_of(b)["name"] for b in receiver.bodies()] == ["invoice.sendByEmail"]

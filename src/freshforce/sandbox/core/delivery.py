@@ -234,7 +234,7 @@ class DeliveryQueue:
         out = job.outgoing
         try:
             response = await client.post(out.url, content=out.body, headers=dict(out.headers))
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             self._failed(job, None, f"{type(exc).__name__}: {exc}")
             return
         if 200 <= response.status_code < 300:  # noqa: PLR2004 - the 2xx range

@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 __all__ = [
+    "FAULT_STATE_KEY",
     "DroppedConnectionError",
     "FaultKind",
     "FaultMiddleware",
@@ -42,6 +43,7 @@ __all__ = [
     "FaultSet",
 ]
 
+FAULT_STATE_KEY = "sandbox_fault"  # scope state entry naming the fault kinds that fired
 FaultKind = Literal[
     "latency", "error", "rate_limit", "expired_token", "limit_exhausted", "drop", "ambiguous"
 ]
@@ -190,7 +192,10 @@ class FaultMiddleware:
             await self._app(scope, receive, send)
             return
         ambiguous = False
-        for rule in self._faults.fire(scope["method"], path):
+        fired = self._faults.fire(scope["method"], path)
+        if fired:
+            scope.setdefault("state", {})[FAULT_STATE_KEY] = ",".join(r.kind for r in fired)
+        for rule in fired:
             if rule.kind == "latency":
                 await asyncio.sleep(rule.latency_ms / 1000)
             elif rule.kind == "ambiguous":

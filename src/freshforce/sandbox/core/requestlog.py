@@ -8,18 +8,24 @@ request and response bodies and status. The vendor's auth code names the caller 
 from __future__ import annotations
 
 import itertools
-import json
+import re
 import threading
 import urllib.parse
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 
 from freshforce.sandbox.core.clock import SandboxClock
-from freshforce.sandbox.core.faults import ASGIApp, Message, Receive, Scope, Send
+from freshforce.sandbox.core.faults import (
+    FAULT_STATE_KEY,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 __all__ = [
     "LOGGED_HEADERS",
@@ -56,6 +62,8 @@ SECRET_KEYS = frozenset(
 )
 REDACTED = "***"
 _MAX_BODY = 64 * 1024
+# A secret key's string value in JSON text; replacing in place keeps the body as it was sent.
+_JSON_SECRET = re.compile(r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"')
 _USER_KEY = "sandbox_user"
 _CLIENT_KEY = "sandbox_client"
 
@@ -75,6 +83,7 @@ class LoggedRequest:
     request_body: str
     status: int
     response_body: str
+    fault: str | None = None  # the fault kinds that fired for this request, comma-separated
 
 
 def attribute_request(request: Request, user: str, client: str) -> None:
@@ -120,22 +129,11 @@ def redact_body(raw: bytes, content_type: str) -> str:
     if not text:
         return ""
     if "json" in content_type:
-        try:
-            return json.dumps(_redact_json(json.loads(text)))
-        except ValueError:
-            return text
+        return _JSON_SECRET.sub(r'\1"' + REDACTED + '"', text)
     if "x-www-form-urlencoded" in content_type:
         pairs = urllib.parse.parse_qsl(text, keep_blank_values=True)
         return urllib.parse.urlencode([(k, REDACTED if k in SECRET_KEYS else v) for k, v in pairs])
     return text
-
-
-def _redact_json(value: Any) -> Any:  # noqa: ANN401 - any JSON value
-    if isinstance(value, dict):
-        return {k: REDACTED if k in SECRET_KEYS else _redact_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_json(v) for v in value]
-    return value
 
 
 def _redact_query(query: str) -> str:
@@ -230,5 +228,6 @@ class RequestLogMiddleware:
                 request_body=redact_body(b"".join(request_chunks), headers.get("content-type", "")),
                 status=status,
                 response_body=redact_body(b"".join(response_chunks), response_type),
+                fault=scope.get("state", {}).get(FAULT_STATE_KEY),
             )
         )

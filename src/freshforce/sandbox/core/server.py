@@ -69,7 +69,9 @@ class SandboxServer:
         )
         self._server = _Uvicorn(config)
         self._thread: threading.Thread | None = None
-        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+        errors = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, _QuietDrops) for f in errors.filters):
+            errors.addFilter(_QuietDrops())
 
     async def serve(self) -> None:
         """Run until ``stop()`` (or ``request_stop()``); returns after a graceful shutdown."""

@@ -7,9 +7,10 @@ rendered. Every change calls the listeners with ``(event, object_id, account_id)
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from freshforce.sandbox.freshbooks.errors import ERRNO, FreshBooksApiError, acco
 from freshforce.sandbox.freshbooks.invoices import line_amount, status_of, totals_of
 from freshforce.sandbox.freshbooks.money import money, parse_amount, parse_decimal
 from freshforce.sandbox.freshbooks.resources import RESOURCES, Resource, by_plural
+from freshforce.sandbox.freshbooks.templates import TEMPLATES
 from freshforce.sandbox.freshbooks.timefmt import eastern, eastern_date, utc_naive
 
 __all__ = ["Accounting", "ChangeListener", "Record"]
@@ -25,74 +27,14 @@ __all__ = ["Accounting", "ChangeListener", "Record"]
 Record = dict[str, Any]  # wire fields, JSON values
 ChangeListener = Callable[[str, int, str], None]
 
-FIRST_IDS = {"clients": 100_001, "invoices": 200_001, "payments": 300_001, "items": 400_001}
-FIRST_IDS["taxes"] = 500_001
+FIRST_IDS = {
+    "clients": 100_001,
+    "invoices": 200_001,
+    "payments": 300_001,
+    "items": 400_001,
+    "taxes": 500_001,
+}
 
-CLIENT_FIELDS: Record = {
-    "fname": "",
-    "lname": "",
-    "organization": "",
-    "email": "",
-    "bus_phone": "",
-    "mob_phone": "",
-    "home_phone": "",
-    "fax": "",
-    **{f"{p}_{f}": "" for p in "ps" for f in ("street", "street2", "city", "province", "code")},
-    "p_country": "",
-    "s_country": "",
-    "currency_code": "USD",
-    "language": "en",
-    "note": None,
-    "vat_name": None,
-    "vat_number": None,
-    "company_industry": None,
-    "company_size": None,
-    "pref_email": True,
-    "pref_gmail": False,
-    "allow_late_fees": True,
-    "allow_late_notifications": True,
-    "allow_email_include_pdf": False,
-}
-INVOICE_FIELDS: Record = {
-    "create_date": None,
-    "due_offset_days": 0,
-    "currency_code": None,
-    "language": "en",
-    "discount_value": "0",
-    "discount_description": None,
-    "po_number": None,
-    "terms": None,
-    "notes": "",
-    "description": "",
-    "address": "",
-    "template": "clean-grouped",
-    "invoice_number": None,
-    "auto_bill": False,
-    "deposit_amount": None,
-    "deposit_percentage": None,
-    "vat_name": None,
-    "vat_number": None,
-}
-PAYMENT_FIELDS: Record = {"date": None, "type": "Check", "note": "", "transactionid": None}
-PAYMENT_FIELDS["orderid"] = None
-ITEM_FIELDS: Record = {
-    "name": "",
-    "description": "",
-    "qty": "0",
-    "sku": None,
-    "inventory": None,
-    "unit_cost": None,
-    "tax1": 0,
-    "tax2": 0,
-}
-TAX_FIELDS: Record = {"name": "", "amount": "0", "number": None, "compound": False}
-TEMPLATES = {
-    "clients": CLIENT_FIELDS,
-    "invoices": INVOICE_FIELDS,
-    "payments": PAYMENT_FIELDS,
-    "items": ITEM_FIELDS,
-    "taxes": TAX_FIELDS,
-}
 _CLIENT_COPY = ("fname", "lname", "organization", "email")
 _ADDRESS_COPY = (
     ("street", "p_street"),
@@ -200,10 +142,11 @@ class Accounting:
         if not record["organization"] and not (record["fname"] or record["lname"]):
             record["organization"] = record["email"]
         now = self._clock.now()
+        stable = _stable_uuid(record)
         record.update(
             signup_date=utc_naive(now),
-            username=_stable_uuid(record).hex[:10],
-            uuid=str(_stable_uuid(record)),
+            username=stable.hex[:10],
+            uuid=str(stable),
             role="client",
             level=0,
             num_logins=0,
@@ -219,7 +162,9 @@ class Accounting:
         record["customerid"] = client["id"]
         record["_sent"] = False
         record["created_at"] = eastern(self._clock.now())
-        record["create_date"] = body.get("create_date") or eastern_date(self._clock.now())
+        given = body.get("create_date")
+        record["create_date"] = _date(given, "invoice", "create_date") if given else None
+        record["create_date"] = record["create_date"] or eastern_date(self._clock.now())
         record["currency_code"] = record["currency_code"] or client["currency_code"]
         record["invoice_number"] = record["invoice_number"] or self._next_number(account)
         record.update(ownerid=1, sentid=1, estimateid=0, basecampid=0, parent=0, ext_archive=0)
@@ -240,6 +185,7 @@ class Accounting:
         record["invoiceid"] = invoice["id"]
         record["clientid"] = invoice["customerid"]
         record["amount"] = money(amount, code or invoice["currency_code"])
+        record["date"] = _date(record["date"], "payment", "date") if record["date"] else None
         record["date"] = record["date"] or eastern_date(self._clock.now())
         record.update(from_credit=False, creditid=None, overpaymentid=None, gateway=None)
         record.update(bulk_paymentid=None, send_client_notification=None)
@@ -265,6 +211,8 @@ class Accounting:
             if "amount" in body:
                 amount, code = _amount(body["amount"], "payment", "amount")
                 changes["amount"] = money(amount, code or record["amount"]["code"])
+            if "date" in changes:
+                changes["date"] = _date(changes["date"], "payment", "date")
             record.update(changes)
             self._recompute(account, record["invoiceid"], notify=True)
             return
@@ -357,7 +305,7 @@ class Accounting:
         built: Record = {
             "lineid": number,
             "invoiceid": invoice["id"],
-            "type": int(line.get("type", 0)),
+            "type": 1 if str(line.get("type", 0)) == "1" else 0,
             "name": str(line.get("name", "")),
             "description": str(line.get("description", "")),
             "qty": _plain(qty),
@@ -391,7 +339,9 @@ class Accounting:
         code = invoice["currency_code"]
         invoice["amount"] = money(totals.amount, code)
         invoice["discount_total"] = money(totals.discount_total, code)
-        offset = int(invoice.get("due_offset_days") or 0)
+        offset = _whole(invoice.get("due_offset_days") or 0, "invoice", "due_offset_days")
+        invoice["due_offset_days"] = offset
+        invoice["create_date"] = _date(invoice["create_date"], "invoice", "create_date")
         created = datetime.fromisoformat(invoice["create_date"])
         invoice["due_date"] = (created + timedelta(days=offset)).date().isoformat()
 
@@ -471,6 +421,35 @@ def _defaults(template: Record, body: Record) -> Record:
 def _known(template: Record, body: Record) -> Record:
     """Return only the body's keys the resource knows."""
     return {k: body[k] for k in template if k in body}
+
+
+def _date(value: Any, obj: str, field: str) -> str:  # noqa: ANN401 - JSON
+    """Check a ``YYYY-MM-DD`` date and return it, or raise errno 1004 naming the field."""
+    text = str(value)
+    with contextlib.suppress(ValueError):
+        if len(text) == len("YYYY-MM-DD"):
+            return date.fromisoformat(text).isoformat()
+    raise accounting_error(
+        400,
+        ERRNO["invalid_value"],
+        f"{field} must be a date YYYY-MM-DD.",
+        obj=obj,
+        field=field,
+        value=value,
+    )
+
+
+def _whole(value: Any, obj: str, field: str) -> int:  # noqa: ANN401 - JSON
+    if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
+        raise accounting_error(
+            400,
+            ERRNO["invalid_value"],
+            f"{field} must be a whole number.",
+            obj=obj,
+            field=field,
+            value=value,
+        )
+    return int(value)
 
 
 def _stable_uuid(record: Record) -> uuid.UUID:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from freshforce.sandbox.freshbooks.auth import authenticate, require_account, require_scope
 from freshforce.sandbox.freshbooks.errors import ERRNO, accounting_error
@@ -27,10 +28,10 @@ def identity_router(state: FreshBooksState) -> APIRouter:
     router = APIRouter(tags=["identity"])
 
     @router.get("/auth/api/v1/users/me")
-    async def users_me(request: Request) -> JSON:
+    async def users_me(request: Request) -> JSONResponse:
         caller = authenticate(state, request)
         require_scope(caller, "user:profile:read")
-        return {"response": _me(caller.identity)}
+        return JSONResponse({"response": _me(caller.identity)})
 
     return router
 
@@ -48,7 +49,7 @@ def _resource_routes(router: APIRouter, state: FreshBooksState, resource: Resour
     read, write = f"user:{resource.scope}:read", f"user:{resource.scope}:write"
     books = state.accounting
 
-    async def list_records(account_id: str, request: Request) -> JSON:
+    async def list_records(account_id: str, request: Request) -> JSONResponse:
         _check(state, request, account_id, read)
         try:
             query = parse_query(request.query_params.multi_items(), resource)
@@ -58,28 +59,30 @@ def _resource_routes(router: APIRouter, state: FreshBooksState, resource: Resour
             ) from exc
         page = select(books.all(account_id, resource.plural), query)
         rows = [_view(state, resource, r, query.includes, single=False) for r in page.records]
-        return list_envelope(resource, page, rows)
+        return JSONResponse(list_envelope(resource, page, rows))
 
-    async def create_record(account_id: str, request: Request) -> JSON:
+    async def create_record(account_id: str, request: Request) -> JSONResponse:
         _check(state, request, account_id, write)
         body = read_body(await request.body(), resource.singular)
         record = books.create(account_id, resource.plural, body)
-        return _single(state, resource, record, request)
+        return JSONResponse(_single(state, resource, record, request))
 
-    async def get_record(account_id: str, record_id: int, request: Request) -> JSON:
+    async def get_record(account_id: str, record_id: int, request: Request) -> JSONResponse:
         _check(state, request, account_id, read)
-        return _single(state, resource, books.get(account_id, resource.plural, record_id), request)
+        return JSONResponse(
+            _single(state, resource, books.get(account_id, resource.plural, record_id), request)
+        )
 
-    async def update_record(account_id: str, record_id: int, request: Request) -> JSON:
+    async def update_record(account_id: str, record_id: int, request: Request) -> JSONResponse:
         _check(state, request, account_id, write)
         body = read_body(await request.body(), resource.singular)
         record = books.update(account_id, resource.plural, record_id, body)
-        return _single(state, resource, record, request)
+        return JSONResponse(_single(state, resource, record, request))
 
-    async def delete_record(account_id: str, record_id: int, request: Request) -> JSON:
+    async def delete_record(account_id: str, record_id: int, request: Request) -> JSONResponse:
         _check(state, request, account_id, write)
         record = books.delete(account_id, resource.plural, record_id)
-        return _single(state, resource, record, request)
+        return JSONResponse(_single(state, resource, record, request))
 
     name = resource.plural
     router.add_api_route(base, list_records, methods=["GET"], name=f"list {name}")
@@ -93,7 +96,7 @@ def _resource_routes(router: APIRouter, state: FreshBooksState, resource: Resour
 
 def _check(state: FreshBooksState, request: Request, account_id: str, scope: str) -> None:
     caller = authenticate(state, request)
-    require_account(caller, account_id, request.url.path)
+    require_account(caller, account_id, request.scope["path"])
     require_scope(caller, scope)
 
 

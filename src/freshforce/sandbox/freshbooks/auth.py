@@ -31,7 +31,7 @@ class Caller:
 
 def authenticate(state: FreshBooksState, request: Request) -> Caller:
     """Resolve the bearer token or raise the family's 401; tag the request log with the caller."""
-    path = request.url.path
+    path = request.scope["path"]
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -6,7 +6,8 @@ import json
 import math
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
 from freshforce.sandbox.freshbooks.auth import authenticate, require_account
 from freshforce.sandbox.freshbooks.errors import EVENTS_422, events_error
@@ -26,7 +27,7 @@ def events_router(state: FreshBooksState, publisher: WebhookPublisher) -> APIRou
     callbacks = state.callbacks
 
     @router.get(BASE)
-    async def list_callbacks(account_id: str, request: Request) -> JSON:
+    async def list_callbacks(account_id: str, request: Request) -> JSONResponse:
         _check(state, request, account_id)
         params = request.query_params
         page = max(_int(params.get("page", "1"), "page"), 1)
@@ -42,27 +43,27 @@ def events_router(state: FreshBooksState, publisher: WebhookPublisher) -> APIRou
             "per_page": per_page,
             "total": len(found),
         }
-        return {"response": {"result": result}}
+        return JSONResponse({"response": {"result": result}})
 
     @router.post(BASE)
-    async def create_callback(account_id: str, request: Request) -> JSON:
+    async def create_callback(account_id: str, request: Request) -> JSONResponse:
         caller = _check(state, request, account_id)
         record = callbacks.create(account_id, caller, _body(await request.body()))
         publisher.send_verification(record)
-        return _envelope(record)
+        return JSONResponse(_envelope(record))
 
     @router.get(BASE + "/{callback_id}")
-    async def get_callback(account_id: str, callback_id: int, request: Request) -> JSON:
+    async def get_callback(account_id: str, callback_id: int, request: Request) -> JSONResponse:
         _check(state, request, account_id)
-        return _envelope(callbacks.get(account_id, callback_id))
+        return JSONResponse(_envelope(callbacks.get(account_id, callback_id)))
 
     @router.put(BASE + "/{callback_id}")
-    async def update_callback(account_id: str, callback_id: int, request: Request) -> JSON:
+    async def update_callback(account_id: str, callback_id: int, request: Request) -> JSONResponse:
         _check(state, request, account_id)
         record, resend = callbacks.update(account_id, callback_id, _body(await request.body()))
         if resend:
             publisher.send_verification(record)
-        return _envelope(record)
+        return JSONResponse(_envelope(record))
 
     @router.delete(BASE + "/{callback_id}", status_code=204)
     async def delete_callback(account_id: str, callback_id: int, request: Request) -> Response:
@@ -75,7 +76,7 @@ def events_router(state: FreshBooksState, publisher: WebhookPublisher) -> APIRou
 
 def _check(state: FreshBooksState, request: Request, account_id: str) -> int:
     caller = authenticate(state, request)
-    require_account(caller, account_id, request.url.path)
+    require_account(caller, account_id, request.scope["path"])
     return caller.identity.id
 
 

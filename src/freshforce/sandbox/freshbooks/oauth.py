@@ -204,7 +204,13 @@ class OAuthState:
         return asked
 
     def _token(self, prefix: str) -> str:
-        return f"{prefix}_{self._rng.getrandbits(160):040x}"
+        # A restored state restarts the seeded generator: skip any value already handed out,
+        # so a used refresh token can never come back to life.
+        while True:
+            token = f"{prefix}_{self._rng.getrandbits(160):040x}"
+            taken = (self._codes, self._access, self._refresh, self._used_refresh)
+            if not any(token in known for known in taken):
+                return token
 
 
 def _grant(data: dict[str, Any]) -> _Grant:

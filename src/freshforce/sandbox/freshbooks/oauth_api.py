@@ -8,7 +8,7 @@ import urllib.parse
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from freshforce.sandbox.freshbooks.errors import FreshBooksApiError, oauth_error
 from freshforce.sandbox.freshbooks.state import DEFAULT_IDENTITY, FreshBooksState
@@ -40,16 +40,19 @@ def oauth_router(state: FreshBooksState, *, auto_approve: bool) -> APIRouter:
         return _approve(state, params)
 
     @router.post("/auth/oauth/token")
-    async def token(request: Request) -> JSON:
+    async def token(request: Request) -> JSONResponse:
         params = await _params(request)
         grant = params.get("grant_type", "")
         client_id, secret = _need(params, "client_id"), _need(params, "client_secret")
         if grant == "authorization_code":
-            return state.oauth.exchange_code(
+            tokens = state.oauth.exchange_code(
                 client_id, secret, _need(params, "redirect_uri"), _need(params, "code")
             )
+            return JSONResponse(tokens)
         if grant == "refresh_token":
-            return state.oauth.refresh(client_id, secret, _need(params, "refresh_token"))
+            return JSONResponse(
+                state.oauth.refresh(client_id, secret, _need(params, "refresh_token"))
+            )
         raise oauth_error(
             400,
             "unsupported_grant_type",
@@ -57,12 +60,12 @@ def oauth_router(state: FreshBooksState, *, auto_approve: bool) -> APIRouter:
         )
 
     @router.post("/auth/oauth/revoke")
-    async def revoke(request: Request) -> JSON:
+    async def revoke(request: Request) -> JSONResponse:
         params = await _params(request)
         state.oauth.revoke(
             _need(params, "client_id"), _need(params, "client_secret"), _need(params, "token")
         )
-        return {}
+        return JSONResponse({})
 
     return router
 

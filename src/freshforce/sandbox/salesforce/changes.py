@@ -7,6 +7,7 @@ lets the two halves be built and tested on their own.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,10 @@ class ChangeRecord:
     diff_fields: tuple[str, ...] = ()
 
 
+def _replay_id(record: ChangeRecord) -> int:
+    return record.replay_id
+
+
 @dataclass
 class ChangeLog:
     """An append-only, thread-safe log of change records with increasing replay ids.
@@ -81,8 +86,9 @@ class ChangeLog:
     def since(self, replay_id: int, limit: int | None = None) -> list[ChangeRecord]:
         """Return the records after ``replay_id``, oldest first, at most ``limit``."""
         with self._lock:
-            found = [r for r in self._records if r.replay_id > replay_id]
-        return found if limit is None else found[:limit]
+            start = bisect.bisect_right(self._records, replay_id, key=_replay_id)
+            end = None if limit is None else start + limit
+            return self._records[start:end]
 
     def oldest_replay_id(self) -> int | None:
         """Return the oldest retained replay id, or ``None`` when the log is empty."""

@@ -1,0 +1,173 @@
+"""Starting every vendor sandbox on one event loop and announcing URLs and credentials.
+
+Vendors are a small list (``VENDORS``): each entry builds its servers from the shared
+``SandboxSettings`` and returns what to print. Salesforce runs two servers on one org: REST/OAuth
+over HTTP and the Pub/Sub API over gRPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from freshforce.sandbox.core import SandboxRuntime, SandboxServer, TlsFiles
+from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
+from freshforce.sandbox.salesforce.pubsub import attach_pubsub
+
+__all__ = ["VENDORS", "SandboxSettings", "Serving", "StartedVendor", "run_sandboxes"]
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Everything the command line decides, shared by all vendors."""
+
+    host: str = "127.0.0.1"
+    freshbooks_port: int = 8101
+    salesforce_port: int = 8102
+    pubsub_port: int = 8103
+    tls: TlsFiles | None = None
+    seed: int = 42
+    records: int = 0
+    state_file: Path | None = None
+    latency_ms: int = 0
+    auto_approve: bool = False
+    token_lifetime: int = 43_200
+
+    def state_file_for(self, vendor: str) -> Path | None:
+        """Return the vendor's file beside ``--state-file``: ``s.json`` -> ``s.freshbooks.json``."""
+        if self.state_file is None:
+            return None
+        return self.state_file.with_name(
+            f"{self.state_file.stem}.{vendor}{self.state_file.suffix or '.json'}"
+        )
+
+
+class Serving(Protocol):
+    """A server run on the command's loop: HTTP (``SandboxServer``) or gRPC (Pub/Sub)."""
+
+    @property
+    def started(self) -> bool: ...
+
+    async def serve(self) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StartedVendor:
+    """A vendor's servers (not yet serving), what to print once they are, and its cleanup."""
+
+    name: str
+    servers: tuple[Serving, ...]
+    describe: Callable[[], list[str]]
+    aclose: Callable[[], Awaitable[None]]
+
+
+def _freshbooks(settings: SandboxSettings) -> StartedVendor:
+    built = build_freshbooks(
+        FreshBooksOptions(
+            seed=settings.seed,
+            records=settings.records,
+            auto_approve=settings.auto_approve,
+            token_lifetime=settings.token_lifetime,
+            state_file=settings.state_file_for("freshbooks"),
+            latency_ms=settings.latency_ms,
+        )
+    )
+    server = SandboxServer(built.app, settings.host, settings.freshbooks_port, settings.tls)
+
+    def describe() -> list[str]:
+        token = built.state.mint_token(None, None)
+        identity = built.state.find_identity(None)
+        return [
+            f"FreshBooks sandbox   {server.url}",
+            f"  FRESHBOOKS_API_URL={server.url}",
+            f"  FRESHBOOKS_AUTH_URL={server.url}",
+            f"  client_id          {DEFAULT_APP.client_id}",
+            f"  client_secret      {DEFAULT_APP.client_secret}",
+            f"  account_id         {identity.account_id}",
+            f"  access_token       {token['access_token']}",
+            f"  refresh_token      {token['refresh_token']}",
+            f"  admin              {server.url}/_sandbox/snapshot",
+        ]
+
+    return StartedVendor("freshbooks", (server,), describe, built.runtime.aclose)
+
+
+def _salesforce(settings: SandboxSettings) -> StartedVendor:
+    runtime = SandboxRuntime.create(seed=settings.seed)
+    built = build_salesforce_sandbox(runtime, seed=settings.seed, records=settings.records)
+    rest = SandboxServer(built.app, settings.host, settings.salesforce_port, settings.tls)
+    pubsub = attach_pubsub(
+        built,
+        clock=runtime.clock.now,
+        seed=settings.seed,
+        host=settings.host,
+        port=settings.pubsub_port,
+        tls=settings.tls,
+    )
+
+    def describe() -> list[str]:
+        token = built.sessions.mint(built.state.admin_user_id).access_token
+        channel = "TLS, same CA" if settings.tls else "plaintext"
+        return [
+            f"Salesforce sandbox   {rest.url}",
+            f"  instance_url       {rest.url}",
+            f"  client_id          {built.client_id}",
+            f"  client_secret      {built.client_secret}",
+            f"  username           {built.username}",
+            f"  password           {built.password}",
+            f"  org_id             {built.state.org_id}",
+            f"  access_token       {token}",
+            f"  admin              {rest.url}/_sandbox/snapshot",
+            f"Salesforce Pub/Sub   {pubsub.target} (gRPC, {channel})",
+            f"  admin              {rest.url}/_sandbox/pubsub",
+        ]
+
+    return StartedVendor("salesforce", (rest, pubsub), describe, runtime.aclose)
+
+
+VENDORS: tuple[tuple[str, Callable[[SandboxSettings], StartedVendor]], ...] = (
+    ("freshbooks", _freshbooks),
+    ("salesforce", _salesforce),
+)
+
+
+async def run_sandboxes(settings: SandboxSettings, echo: Callable[[str], None]) -> None:
+    """Serve every vendor until SIGINT/SIGTERM; print URLs and credentials once all listen."""
+    vendors = [start(settings) for _, start in VENDORS]
+    servers = [server for vendor in vendors for server in vendor.servers]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _stop_all, servers)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        _announce(settings, vendors, echo)
+    await asyncio.gather(*tasks)
+
+
+def _stop_all(servers: list[Serving]) -> None:
+    for server in servers:
+        server.request_stop()
+
+
+def _announce(
+    settings: SandboxSettings, vendors: list[StartedVendor], echo: Callable[[str], None]
+) -> None:
+    for vendor in vendors:
+        for line in vendor.describe():
+            echo(line)
+    if "salesforce" not in {name for name, _ in VENDORS}:
+        echo("Salesforce sandbox   not part of this build yet: FreshBooks runs alone")
+    if settings.tls is not None:
+        echo(f"TLS CA file          {settings.tls.cert}")
+    echo("Ready. Ctrl-C stops.")

@@ -1,0 +1,170 @@
+"""The Salesforce side of the ``/_sandbox`` control plane: state hooks and org-specific admin.
+
+``SalesforceControl`` implements ``sandbox.core.SandboxControl`` (reset, seed, snapshot, mint a
+token). ``salesforce_admin_router`` adds what only this org has, under ``/_sandbox/salesforce``:
+adding custom ``__c`` fields, undeleting from the recycle bin (REST has no undelete), forcing
+sessions to expire, and setting or exhausting the daily API allocation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from freshforce.sandbox.salesforce.errors import SalesforceError
+from freshforce.sandbox.salesforce.ids import is_valid_id, normalise_id
+from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType
+from freshforce.sandbox.salesforce.routes_query import QueryCursors
+from freshforce.sandbox.salesforce.seed import seed_org
+from freshforce.sandbox.salesforce.sessions import Sessions
+from freshforce.sandbox.salesforce.state import SalesforceState, WriteContext
+
+__all__ = ["SalesforceControl", "salesforce_admin_router"]
+
+# Admin bodies are JSON objects of any shape.
+JSON = dict[str, Any]
+
+
+class SalesforceControl:
+    """The state hooks the shared admin API calls."""
+
+    def __init__(self, state: SalesforceState, sessions: Sessions, cursors: QueryCursors) -> None:
+        self.state = state
+        self.sessions = sessions
+        self.cursors = cursors
+
+    def reset(self) -> None:
+        self.state.reset()
+        self.sessions.reset()
+        self.cursors.clear()
+
+    def seed(self, records: int, seed: int) -> dict[str, int]:
+        return seed_org(self.state, records, seed)
+
+    def snapshot(self) -> JSON:
+        return {
+            "organization_id": self.state.org_id,
+            "api_usage": self.state.allocation.header(),
+            "records": {
+                spec.name: list(self.state.records(spec.name, include_deleted=True))
+                for spec in self.state.catalog
+            },
+        }
+
+    def mint_token(self, user: str | None, expires_in: int | None) -> JSON:
+        user_id = self._user_id(user)
+        session = self.sessions.mint(user_id, expires_in=expires_in)
+        return {
+            "access_token": session.access_token,
+            "token_type": "Bearer",
+            "issued_at": str(int(session.issued_at.timestamp() * 1000)),
+            "id": f"/id/{self.state.org_id}/{user_id}",
+            "organization_id": self.state.org_id,
+            "user_id": user_id,
+        }
+
+    def _user_id(self, user: str | None) -> str:
+        if user is None:
+            return self.state.admin_user_id
+        if is_valid_id(user) and self.state.get_record(user) is not None:
+            return normalise_id(user)
+        found = self.state.find("User", "Username", user)
+        if not found:
+            raise LookupError(f"no sandbox user with id or username {user!r}")
+        return found[0]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomFieldBody(_Strict):
+    """A custom field as an admin defines it in Setup."""
+
+    object: str
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")
+    type: FieldType = "string"
+    label: str = ""
+    length: int = Field(default=255, ge=0, le=131072)
+    precision: int = Field(default=18, ge=0, le=18)
+    scale: int = Field(default=2, ge=0, le=17)
+    external_id: bool = False
+    unique: bool = False
+    required: bool = False
+    picklist_values: list[str] = Field(default_factory=list)
+    restricted_picklist: bool = False
+    reference_to: list[str] = Field(default_factory=list)
+
+
+class UndeleteBody(_Strict):
+    id: str
+
+
+class ExpireBody(_Strict):
+    access_token: str | None = None
+
+
+class LimitsBody(_Strict):
+    max_calls: int | None = Field(default=None, ge=0)
+    exhaust: bool = False
+    reset: bool = False
+
+
+def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
+    """Build ``/_sandbox/salesforce/{fields,sessions/expire,limits}``."""
+    router = APIRouter(prefix="/_sandbox/salesforce", tags=["sandbox admin"])
+    state = control.state
+
+    @router.post("/fields", status_code=201)
+    async def add_field(body: CustomFieldBody) -> JSON:
+        if state.catalog.get(body.object) is None:
+            raise HTTPException(404, f"object: no sObject called {body.object!r}")
+        numeric = body.type in {"currency", "double", "percent", "int"}
+        spec = FieldSpec(
+            name=body.name,
+            type=body.type,
+            label=body.label,
+            length=body.length if not numeric else 0,
+            precision=body.precision if numeric else 0,
+            scale=body.scale if numeric else 0,
+            nillable=not body.required,
+            unique=body.unique,
+            external_id=body.external_id,
+            picklist_values=tuple(body.picklist_values),
+            restricted_picklist=body.restricted_picklist,
+            reference_to=tuple(body.reference_to),
+        )
+        try:
+            added = state.add_custom_field(body.object, spec)
+        except ValueError as exc:
+            raise HTTPException(422, f"name: {exc}") from exc
+        return {"object": state.describe(body.object).name, "field": added.name}
+
+    @router.post("/undelete")
+    async def undelete(body: UndeleteBody) -> JSON:
+        with state.transaction(WriteContext(user_id=state.admin_user_id, api="apex")) as tx:
+            try:
+                restored = tx.undelete(body.id)
+            except SalesforceError as exc:
+                raise HTTPException(exc.status, exc.body()) from exc
+        return {"undeleted": restored}
+
+    @router.post("/sessions/expire")
+    async def expire(body: ExpireBody) -> JSON:
+        return {"expired": control.sessions.expire(body.access_token)}
+
+    @router.put("/limits")
+    async def limits(body: LimitsBody) -> JSON:
+        if body.reset or body.max_calls is not None:
+            state.allocation.reset(body.max_calls)
+        if body.exhaust:
+            state.allocation.exhaust()
+        return {
+            "max_calls": state.allocation.max_calls,
+            "used": state.allocation.used(),
+            "header": state.allocation.header(),
+        }
+
+    return router

@@ -1,0 +1,118 @@
+"""Renders object metadata as Salesforce's describe JSON: global, per object and per field."""
+
+from __future__ import annotations
+
+from freshforce.sandbox.salesforce.objects import FieldSpec, ObjectCatalog, ObjectSpec
+
+__all__ = ["describe_global", "describe_object", "object_summary"]
+
+# Describe bodies are JSON documents; values are str, int, bool, None, lists and dicts.
+JSONValue = object
+
+_BYTE_FACTOR = 3  # describe reports byteLength as three bytes per character
+
+
+def _urls(version: str, spec: ObjectSpec) -> dict[str, str]:
+    base = f"/services/data/v{version}/sobjects/{spec.name}"
+    return {
+        "sobject": base,
+        "describe": f"{base}/describe",
+        "rowTemplate": f"{base}/{{ID}}",
+    }
+
+
+def object_summary(version: str, spec: ObjectSpec) -> dict[str, JSONValue]:
+    """Return the short form of an object, as listed by ``GET sobjects``."""
+    return {
+        "name": spec.name,
+        "label": spec.label,
+        "labelPlural": spec.label_plural,
+        "keyPrefix": spec.key_prefix,
+        "custom": spec.custom,
+        "createable": True,
+        "updateable": True,
+        "deletable": True,
+        "undeletable": True,
+        "queryable": True,
+        "retrieveable": True,
+        "searchable": True,
+        "layoutable": True,
+        "replicateable": True,
+        "triggerable": True,
+        "mergeable": spec.name in {"Account", "Contact"},
+        "customSetting": False,
+        "deprecatedAndHidden": False,
+        "feedEnabled": False,
+        "activateable": False,
+        "urls": _urls(version, spec),
+    }
+
+
+def describe_global(version: str, catalog: ObjectCatalog) -> dict[str, JSONValue]:
+    """Return the body of ``GET sobjects``."""
+    return {
+        "encoding": "UTF-8",
+        "maxBatchSize": 200,
+        "sobjects": [object_summary(version, spec) for spec in catalog],
+    }
+
+
+def describe_object(version: str, catalog: ObjectCatalog, spec: ObjectSpec) -> dict[str, JSONValue]:
+    """Return the body of ``GET sobjects/{Obj}/describe``."""
+    children = [
+        {
+            "childSObject": rel.child_sobject,
+            "field": rel.field,
+            "relationshipName": rel.relationship_name,
+            "cascadeDelete": False,
+            "deprecatedAndHidden": False,
+        }
+        for rel in catalog.child_relationships(spec.name)
+    ]
+    return {
+        **object_summary(version, spec),
+        "fields": [_field(f) for f in spec.fields],
+        "childRelationships": children,
+        "recordTypeInfos": [],
+    }
+
+
+def _field(spec: FieldSpec) -> dict[str, JSONValue]:
+    picklist = [
+        {"value": v, "label": v, "active": True, "defaultValue": False, "validFor": None}
+        for v in spec.picklist_values
+    ]
+    return {
+        "name": spec.name,
+        "label": spec.label or spec.name.removesuffix("__c").replace("_", " "),
+        "type": spec.type,
+        "soapType": spec.soap_type,
+        "length": spec.length if spec.is_text or spec.type in {"id", "reference"} else 0,
+        "byteLength": spec.length * _BYTE_FACTOR if spec.is_text else 0,
+        "precision": spec.precision,
+        "scale": spec.scale,
+        "digits": spec.precision if spec.type == "int" else 0,
+        "nillable": spec.nillable,
+        "createable": spec.createable,
+        "updateable": spec.updateable,
+        "defaultedOnCreate": spec.defaulted_on_create,
+        "unique": spec.unique,
+        "externalId": spec.external_id,
+        "idLookup": spec.name == "Id" or spec.external_id,
+        "calculated": spec.calculated,
+        "custom": spec.custom,
+        "nameField": spec.name_field,
+        "caseSensitive": False,
+        "filterable": spec.type != "textarea",
+        "sortable": spec.type != "textarea",
+        "groupable": spec.type not in {"textarea", "currency", "double", "percent", "datetime"},
+        "autoNumber": False,
+        "restrictedPicklist": spec.restricted_picklist,
+        "picklistValues": picklist,
+        "referenceTo": list(spec.reference_to),
+        "relationshipName": spec.relationship_name,
+        "cascadeDelete": False,
+        "htmlFormatted": False,
+        "deprecatedAndHidden": False,
+        "defaultValue": None,
+    }
