@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from freshforce.cli import app
 from freshforce.engine import JobQueue
 from freshforce.store.engine import create_engine
-from freshforce.store.schema import metadata
+from freshforce.store.migrate import upgrade
 
 runner = CliRunner()
 
@@ -21,10 +21,9 @@ def seed(url: str) -> int:
     """Two pending jobs and one dead letter; return the letter id."""
 
     async def main() -> int:
+        await upgrade(url)
         engine = create_engine(url)
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
             queue = JobQueue(engine, clock=now)
             async with engine.begin() as conn:
                 await queue.enqueue(conn, "clients", "fb/client/1", ["a"], delay=3600)
@@ -127,5 +126,11 @@ def test_every_flag_shows_its_environment_variable(tmp_path) -> None:
         for line in options:
             if "--help" not in line:
                 assert "env var: FRESHFORCE_" in line, line
+    # The settings validate FRESHFORCE_DATABASE_URL and name the variable.
     result = runner.invoke(app, ["jobs", "list"], env={"FRESHFORCE_DATABASE_URL": "nonsense"})
+    assert result.exit_code == 2
+    assert "FRESHFORCE_DATABASE_URL: must start with sqlite://" in result.output
+    # An explicit --database-url is checked by the command itself.
+    result = runner.invoke(app, ["jobs", "list", "--database-url", "nonsense"])
+    assert result.exit_code == 2
     assert "is not a database URL" in result.output

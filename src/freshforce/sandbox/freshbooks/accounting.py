@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -360,10 +360,11 @@ class Accounting:
             self._emit("invoice.update", invoice_id, account)
 
     def _apply_status(self, invoice: Record, payments: list[Record]) -> None:
+        code = invoice["currency_code"]
+        payments = [p for p in payments if p["amount"]["code"] == code]  # no exchange rates
         paid = sum((Decimal(p["amount"]["amount"]) for p in payments), Decimal(0))
         amount = Decimal(invoice["amount"]["amount"])
         state = status_of(amount, paid, bool(invoice["_sent"]))
-        code = invoice["currency_code"]
         invoice.update(
             status=state.status,
             v3_status=state.v3_status,
@@ -390,6 +391,15 @@ class Accounting:
 
     def _touch(self, record: Record) -> None:
         record["updated"] = eastern(self._clock.now())
+
+    @contextlib.contextmanager
+    def silenced(self) -> Iterator[None]:
+        """Change records inside the block without telling the listeners (no webhooks)."""
+        listeners, self.listeners = self.listeners, []
+        try:
+            yield
+        finally:
+            self.listeners = listeners
 
     def _emit(self, event: str, object_id: int, account: str) -> None:
         for listener in self.listeners:

@@ -27,6 +27,7 @@ from freshforce.sandbox.freshbooks.errors import (
 from freshforce.sandbox.freshbooks.events_api import events_router
 from freshforce.sandbox.freshbooks.oauth_api import oauth_router
 from freshforce.sandbox.freshbooks.state import FreshBooksState
+from freshforce.sandbox.freshbooks.ui_routes import freshbooks_ui_router
 from freshforce.sandbox.freshbooks.webhooks import WebhookPublisher
 
 __all__ = ["FreshBooksOptions", "FreshBooksSandbox", "build_freshbooks"]
@@ -88,6 +89,7 @@ def build_freshbooks(
     app.include_router(identity_router(state))
     app.include_router(accounting_router(state))
     app.include_router(events_router(state, publisher))
+    app.include_router(freshbooks_ui_router(state.accounting))
     _error_handlers(app)
     install(app, runtime, state, FreshBooksFaultRenderer())
     if options.state_file is not None:

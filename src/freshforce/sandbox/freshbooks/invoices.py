@@ -68,8 +68,9 @@ def status_of(amount: Decimal, paid: Decimal, sent: bool) -> InvoiceStatus:
     """Derive status fields: draft/sent until paid, then partial (8) or paid (4).
 
     An overpaid invoice is ``paid`` with ``paid`` above ``amount`` and ``outstanding`` 0.00.
+    Refunds (negative payments) lower ``paid``; below zero, ``outstanding`` stays ``amount``.
     """
-    outstanding = max(amount - paid, Decimal(0))
+    outstanding = max(amount - max(paid, Decimal(0)), Decimal(0))
     display = "sent" if sent else "draft"
     if paid > 0 and outstanding == 0:
         return InvoiceStatus(4, "paid", "paid", display, paid, outstanding)

@@ -24,6 +24,7 @@ from freshforce.sandbox.salesforce.routes_query import QueryCursors, query_route
 from freshforce.sandbox.salesforce.routes_sobjects import sobject_router
 from freshforce.sandbox.salesforce.sessions import OAuthError, Sessions
 from freshforce.sandbox.salesforce.state import SalesforceState
+from freshforce.sandbox.salesforce.ui_routes import salesforce_ui_router
 
 __all__ = ["create_app"]
 
@@ -50,6 +51,7 @@ def create_app(
     if runtime is not None:
         control = control or SalesforceControl(state, sessions, cursors)
         app.include_router(salesforce_admin_router(control))
+        app.include_router(salesforce_ui_router(control))
         install(app, runtime, control, SalesforceFaults())
     app.add_middleware(WireMiddleware, allocation=state.allocation)
     return app

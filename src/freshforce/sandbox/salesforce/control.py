@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from freshforce.sandbox.salesforce.errors import SalesforceError
 from freshforce.sandbox.salesforce.ids import is_valid_id, normalise_id
+from freshforce.sandbox.salesforce.limits import ApiAllocation
 from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType
 from freshforce.sandbox.salesforce.routes_query import QueryCursors
 from freshforce.sandbox.salesforce.seed import seed_org
@@ -54,7 +55,7 @@ class SalesforceControl:
         }
 
     def mint_token(self, user: str | None, expires_in: int | None) -> JSON:
-        user_id = self._user_id(user)
+        user_id = self.resolve_user(user)
         session = self.sessions.mint(user_id, expires_in=expires_in)
         return {
             "access_token": session.access_token,
@@ -65,7 +66,8 @@ class SalesforceControl:
             "user_id": user_id,
         }
 
-    def _user_id(self, user: str | None) -> str:
+    def resolve_user(self, user: str | None) -> str:
+        """Return the id of a user given by id or username; the admin for None."""
         if user is None:
             return self.state.admin_user_id
         if is_valid_id(user) and self.state.get_record(user) is not None:
@@ -108,6 +110,7 @@ class ExpireBody(_Strict):
 
 class LimitsBody(_Strict):
     max_calls: int | None = Field(default=None, ge=0)
+    used: int | None = Field(default=None, ge=0)
     exhaust: bool = False
     reset: bool = False
 
@@ -157,14 +160,20 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
 
     @router.put("/limits")
     async def limits(body: LimitsBody) -> JSON:
-        if body.reset or body.max_calls is not None:
-            state.allocation.reset(body.max_calls)
-        if body.exhaust:
-            state.allocation.exhaust()
-        return {
-            "max_calls": state.allocation.max_calls,
-            "used": state.allocation.used(),
-            "header": state.allocation.header(),
-        }
+        return _apply_limits(state.allocation, body)
 
     return router
+
+
+def _apply_limits(allocation: ApiAllocation, body: LimitsBody) -> JSON:
+    if body.reset or body.max_calls is not None:
+        allocation.reset(body.max_calls)
+    if body.exhaust:
+        allocation.exhaust()
+    if body.used is not None:
+        allocation.set_used(body.used)
+    return {
+        "max_calls": allocation.max_calls,
+        "used": allocation.used(),
+        "header": allocation.header(),
+    }

@@ -57,6 +57,12 @@ class ApiAllocation:
         now = self.clock()
         self._calls.extend(now for _ in range(self.max_calls - len(self._calls)))
 
+    def set_used(self, calls: int) -> None:
+        """Pretend ``calls`` calls were made just now (the window forgets them in 24 hours)."""
+        self._calls.clear()
+        now = self.clock()
+        self._calls.extend(now for _ in range(calls))
+
     def reset(self, max_calls: int | None = None) -> None:
         """Forget every call, optionally with a new maximum."""
         self._calls.clear()

@@ -263,6 +263,11 @@ def _owner() -> FieldSpec:
     return _ref("OwnerId", "User", "Owner", nillable=False, defaulted_on_create=True)
 
 
+def _master_record(target: str) -> FieldSpec:
+    """Return the field naming the record a merge loser went into (set by merges only)."""
+    return _read_only(_ref("MasterRecordId", target, "MasterRecord"))
+
+
 def _address(prefix: str) -> list[FieldSpec]:
     return [
         _typed(f"{prefix}Street", "textarea", length=255),
@@ -324,6 +329,7 @@ def _account() -> ObjectSpec:
             _typed("Description", "textarea"),
             _owner(),
             _text("FreshBooks_Client_Id__c", external_id=True, unique=True),
+            _master_record("Account"),
         ],
     )
 
@@ -348,6 +354,7 @@ def _contact() -> ObjectSpec:
             *_address("Mailing"),
             _typed("Description", "textarea"),
             _owner(),
+            _master_record("Contact"),
         ],
     )
 

@@ -235,9 +235,14 @@ class SalesforceState:
     # ------------------------------------------------------------ writes
 
     @contextmanager
-    def transaction(self, ctx: WriteContext, emit: bool = True) -> Iterator[Transaction]:
-        """Run writes as one unit: committed (and logged) on success, undone on any error."""
-        tx = Transaction(self, ctx, self.clock(), self._transaction_key())
+    def transaction(
+        self, ctx: WriteContext, emit: bool = True, now: datetime | None = None
+    ) -> Iterator[Transaction]:
+        """Run writes as one unit: committed (and logged) on success, undone on any error.
+
+        ``now`` stamps the writes with another time than the clock's (seeds, silent edits).
+        """
+        tx = Transaction(self, ctx, now or self.clock(), self._transaction_key())
         try:
             yield tx
         except BaseException:

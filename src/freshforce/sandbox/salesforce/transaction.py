@@ -57,6 +57,8 @@ class WriteContext:
 
     @property
     def change_origin(self) -> str:
+        if not self.api:
+            return ""  # a Salesforce Classic UI edit: CDC leaves changeOrigin empty
         origin = f"com/salesforce/api/{self.api}/{self.api_version}"
         return f"{origin};client={self.client}" if self.client else origin
 

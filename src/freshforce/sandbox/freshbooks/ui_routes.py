@@ -1,0 +1,147 @@
+"""The ``/_sandbox/freshbooks`` routes that act as a person or behind every client's back.
+
+- ``POST /_sandbox/freshbooks/ui/{clients|invoices}/{id}/{archive|restore|delete}``: what the
+  web UI's buttons do, with the webhooks the product sends (``<object>.update`` for archive and
+  restore, ``<object>.delete`` for delete).
+- ``POST /_sandbox/freshbooks/ui/invoices/{id}/payments``: record a payment (``payment.create``
+  and ``invoice.update``).
+- ``POST /_sandbox/freshbooks/ui/invoices/{id}/send``: mark sent (``invoice.update``), or e-mail
+  it (``invoice.sendByEmail`` too).
+- ``POST /_sandbox/freshbooks/silent``: change a record with no webhook, timestamps kept unless
+  ``touch``.
+- ``POST /_sandbox/freshbooks/records``: seed records with given times and owner, no webhook.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from datetime import date as calendar_date
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from freshforce.sandbox.freshbooks.accounting import Accounting, Record
+from freshforce.sandbox.freshbooks.quiet_writes import seed_record, silent_update
+from freshforce.sandbox.freshbooks.resources import by_plural
+from freshforce.sandbox.freshbooks.wire import render
+
+__all__ = ["freshbooks_ui_router"]
+
+# Admin bodies are JSON objects of any shape.
+JSON = dict[str, Any]
+DEFAULT_ACCOUNT = "SBX7QK"
+Visibility = Literal["archive", "restore", "delete"]
+Plural = Literal["clients", "invoices", "payments", "items", "taxes"]
+_VIS_STATE: dict[str, int] = {"restore": 0, "delete": 1, "archive": 2}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PaymentBody(_Strict):
+    amount: str = Field(pattern=r"^-?\d+(\.\d{1,2})?$")
+    code: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    date: calendar_date | None = None
+    type: str = "Check"
+    note: str = ""
+
+
+class SendBody(_Strict):
+    email: bool = False
+
+
+class SilentBody(_Strict):
+    resource: Plural
+    id: int
+    fields: dict[str, Any] = Field(min_length=1)  # a PUT body's inner object, JSON
+    touch: bool = False
+
+
+class SeedRecordBody(_Strict):
+    fields: dict[str, Any]  # a POST body's inner object, JSON
+    created: datetime | None = None
+    updated: datetime | None = None
+    owner: int | None = None
+
+
+class RecordsBody(_Strict):
+    resource: Plural
+    records: list[SeedRecordBody] = Field(min_length=1, max_length=10_000)
+
+
+def freshbooks_ui_router(books: Accounting) -> APIRouter:
+    """Build ``/_sandbox/freshbooks/{ui/*,silent,records}`` over the accounting records."""
+    router = APIRouter(prefix="/_sandbox/freshbooks", tags=["sandbox admin"])
+    _ui_routes(router, books)
+    _quiet_routes(router, books)
+    return router
+
+
+def _ui_routes(router: APIRouter, books: Accounting) -> None:
+    # The specific invoice actions first: the generic visibility route would match them.
+    @router.post("/ui/invoices/{invoice_id}/payments", status_code=201)
+    async def pay(invoice_id: int, body: PaymentBody, account: str = DEFAULT_ACCOUNT) -> JSON:
+        fields: Record = {"invoiceid": invoice_id, "amount": {"amount": body.amount}}
+        if body.code is not None:
+            fields["amount"]["code"] = body.code
+        fields.update(type=body.type, note=body.note)
+        if body.date is not None:
+            fields["date"] = body.date.isoformat()
+        return {"payment": _shown("payments", books.create(account, "payments", fields))}
+
+    @router.post("/ui/invoices/{invoice_id}/send")
+    async def send(invoice_id: int, body: SendBody, account: str = DEFAULT_ACCOUNT) -> JSON:
+        action = "action_email" if body.email else "action_mark_as_sent"
+        invoice = books.update(account, "invoices", invoice_id, {action: True})
+        return {"invoice": _shown("invoices", invoice)}
+
+    @router.post("/ui/{plural}/{record_id}/{action}")
+    async def visibility(
+        plural: Literal["clients", "invoices"],
+        record_id: int,
+        action: Visibility,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> JSON:
+        record = books.update(account, plural, record_id, {"vis_state": _VIS_STATE[action]})
+        return {"vis_state": record["vis_state"], "id": record_id}
+
+
+def _quiet_routes(router: APIRouter, books: Accounting) -> None:
+    @router.post("/silent")
+    async def silent(body: SilentBody, account: str = DEFAULT_ACCOUNT) -> JSON:
+        record = silent_update(
+            books, account, body.resource, body.id, body.fields, touch=body.touch
+        )
+        return {"record": _shown(body.resource, record)}
+
+    @router.post("/records", status_code=201)
+    async def records(body: RecordsBody, account: str = DEFAULT_ACCOUNT) -> JSON:
+        if body.resource != "invoices" and any(r.owner is not None for r in body.records):
+            raise HTTPException(422, "owner: only invoices have an owner (ownerid)")
+        made = [
+            seed_record(
+                books,
+                account,
+                body.resource,
+                item.fields,
+                created=_aware(item.created),
+                updated=_aware(item.updated),
+                owner=item.owner,
+            )
+            for item in body.records
+        ]
+        return {"resource": body.resource, "ids": [r["id"] for r in made]}
+
+
+def _shown(plural: str, record: Record) -> Record:
+    """Render a record as a single GET shows it."""
+    return render(by_plural(plural), record, frozenset(), single=True)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """Read a naive time as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
