@@ -36,7 +36,11 @@ def connect(
     system: Annotated[System, typer.Argument(help="Which system to connect.")],
     name: Annotated[
         str | None,
-        typer.Option("--name", help="Connection id to store (default: the system's name)."),
+        typer.Option(
+            "--name",
+            help="Connection id to store (default: the system's name).",
+            envvar=f"{ENV_PREFIX}CONNECT_NAME",
+        ),
     ] = None,
     browser: Annotated[
         bool,

@@ -57,7 +57,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from freshforce.store.crypto import TokenCipher
 
@@ -353,7 +353,7 @@ class TokenSource:
             self._provider, refresh_token, now=self._clock(), transport=self._transport
         )
 
-    async def _pause(self, db: Any, exc: AuthError) -> None:  # noqa: ANN401 - AsyncConnection
+    async def _pause(self, db: AsyncConnection, exc: AuthError) -> None:
         reason = f"token refresh refused ({exc.remote_code or 'no refresh token'}); reconnect"
         now = self._clock()
         await set_status(db, self.connection_id, ConnectionStatus.PAUSED, reason=reason, now=now)
