@@ -377,10 +377,18 @@ class Accounting:
         )
 
     def _next_number(self, account: str) -> str:
-        numbers = [str(inv["invoice_number"]) for inv in self.all(account, "invoices")]
-        if not numbers:
+        # The newest invoice of the account decides; scan from the end (ids only grow), so a
+        # create costs O(1) in the usual case instead of a pass over every invoice.
+        last = next(
+            (
+                str(inv["invoice_number"])
+                for inv in reversed(self.records["invoices"].values())
+                if inv["accounting_systemid"] == account
+            ),
+            None,
+        )
+        if last is None:
             return "0000001"
-        last = numbers[-1]
         digits = len(last) - len(last.rstrip("0123456789"))
         if digits == 0:
             return f"{last}1"
