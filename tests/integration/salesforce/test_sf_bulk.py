@@ -120,9 +120,14 @@ async def test_aborted_job_raises_with_its_id(sf) -> None:
     job_id = await bulk.open("Account", "insert", P)
     await bulk.upload(job_id, "Name\nA\n", priority=P)
     await bulk.abort("ingest", job_id, priority=P)
+    before = sf.calls()
     with pytest.raises(BulkJobError, match=job_id) as caught:
-        await bulk.wait("ingest", job_id, priority=P)
+        await bulk.finish(job_id, [{"Name": "A"}], priority=P)
     assert caught.value.state == "Aborted"
+    [result] = caught.value.results
+    assert not result.success
+    assert result.errors[0].code == "UNPROCESSED"
+    assert sf.calls() - before == 4  # poll, then the three result files
 
 
 async def test_polling_backs_off_until_the_budget(sf) -> None:

@@ -75,12 +75,16 @@ class BulkPolicy:
 
 
 class BulkJobError(PermanentError):
-    """A bulk job ended Failed or Aborted; ``job_id`` says which, for the Setup audit."""
+    """A bulk job ended Failed or Aborted; ``job_id`` says which, for the Setup audit.
+
+    ``results`` holds an aborted ingest job's per-record results (empty otherwise).
+    """
 
     def __init__(self, message: str, *, job_id: str, state: str) -> None:
         super().__init__(message, system="salesforce", remote_code=state)
         self.job_id = job_id
         self.state = state
+        self.results: list[WriteResult] = []
 
 
 class SalesforceBulk:
@@ -143,11 +147,34 @@ class SalesforceBulk:
         for text in files:
             await self.upload(job_id, text, priority=priority)
         await self.close(job_id, priority=priority)
-        await self.wait("ingest", job_id, priority=priority)
+        return await self.finish(job_id, records, priority=priority)
+
+    async def finish(
+        self, job_id: str, records: Sequence[Record], *, priority: Priority
+    ) -> list[WriteResult]:
+        """Wait for a closed ingest job and return one result per record, in input order.
+
+        An aborted job raises ``BulkJobError`` carrying the per-record results read so far
+        (records it never reached, from ``unprocessedrecords``, say ``UNPROCESSED``). A record no
+        result file mentions gets a ``NO_RESULT`` fault.
+        """
+        try:
+            await self.wait("ingest", job_id, priority=priority)
+        except BulkJobError as exc:
+            if exc.state == "Aborted":
+                exc.results = await self._outcomes(job_id, records, priority, aborted=True)
+            raise
+        return await self._outcomes(job_id, records, priority)
+
+    async def _outcomes(
+        self, job_id: str, records: Sequence[Record], priority: Priority, *, aborted: bool = False
+    ) -> list[WriteResult]:
+        columns = columns_of(records)
         successes = await self._result_rows(job_id, "successfulResults", priority)
         failures = await self._result_rows(job_id, "failedResults", priority)
-        found = match_results(records, columns, successes, failures)
-        return [r or _unprocessed(job_id) for r in found]
+        skipped = await self._result_rows(job_id, "unprocessedrecords", priority) if aborted else []
+        found = match_results(records, columns, successes, failures, skipped)
+        return [r or _unreported(job_id) for r in found]
 
     async def open(
         self,
@@ -259,6 +286,6 @@ def _unfinished(kind: str, job_id: str, state: str) -> TransientError:
     return TransientError(msg, system="salesforce")
 
 
-def _unprocessed(job_id: str) -> WriteResult:
-    fault = SalesforceFault("UNPROCESSED", f"bulk job {job_id} did not process this record")
+def _unreported(job_id: str) -> WriteResult:
+    fault = SalesforceFault("NO_RESULT", f"bulk job {job_id} reported no result for this record")
     return WriteResult(None, success=False, errors=(fault,))

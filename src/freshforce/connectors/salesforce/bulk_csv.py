@@ -27,6 +27,7 @@ NULL_MARKER = "#N/A"
 # A record as Salesforce takes it: a JSON-like object.
 Record = Mapping[str, Any]
 _Key = tuple[str, ...]
+_SKIPPED = SalesforceFault("UNPROCESSED", "the bulk job was aborted before this record")
 
 
 def columns_of(records: Sequence[Record]) -> list[str]:
@@ -102,6 +103,7 @@ def match_results(
     columns: Sequence[str],
     successes: Sequence[Mapping[str, str]],
     failures: Sequence[Mapping[str, str]],
+    unprocessed: Sequence[Mapping[str, str]] = (),
 ) -> list[WriteResult | None]:
     """Return each record's outcome in input order; ``None`` where Salesforce reported none."""
     waiting: defaultdict[_Key, deque[int]] = defaultdict(deque)
@@ -110,6 +112,10 @@ def match_results(
     found: list[WriteResult | None] = [None] * len(records)
     for index, result in _outcomes(columns, successes, failures, waiting):
         found[index] = result
+    for row in unprocessed:
+        queue = waiting.get(tuple(row.get(c, "") for c in columns))
+        if queue:
+            found[queue.popleft()] = WriteResult(None, success=False, errors=(_SKIPPED,))
     return found
 
 
