@@ -59,6 +59,9 @@ async def test_bulk_upsert_creates_then_updates_and_counts_calls(sf) -> None:
     before = sf.calls()
     first = await sf.client.bulk_upsert("Account", EXT, rows, priority=P)
     assert sf.calls() - before == 6
+    budget = sf.governor.snapshot(sf.org_id)
+    assert budget.admitted["backfill"] == 6  # each bulk call passed the governor
+    assert budget.used > 0  # and fed Sforce-Limit-Info back
     assert all(r.success and r.created for r in first)
     again = await sf.client.bulk_upsert(
         "Account", EXT, [{**r, "Name": r["Name"] + "!"} for r in rows], priority=P
