@@ -91,6 +91,8 @@ async def test_bulk_delete_removes_records(sf) -> None:
     assert results[0].id == ids[0]
     left = await sf.client.query("SELECT Id FROM Account WHERE Name LIKE 'D %'", priority=P)
     assert left == []
+    with pytest.raises(ValueError, match="bulk update Account: record 1 has no Id"):
+        await sf.client.bulk_update("Account", [{"Id": ids[0]}, {"Name": "x"}], priority=P)
 
 
 async def test_bulk_query_follows_locator_pages(sf) -> None:

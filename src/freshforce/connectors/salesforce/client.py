@@ -307,7 +307,10 @@ class SalesforceClient:
     ) -> list[WriteResult]:
         plain = [{k: v for k, v in r.items() if k != "attributes"} for r in records]
         if operation in {"update", "delete"}:
-            plain = [{**r, "Id": to_18(str(r["Id"]))} for r in plain]
+            plain = [
+                {**r, "Id": _record_id(r, i, f"bulk {operation} {sobject}")}
+                for i, r in enumerate(plain)
+            ]
         return await self.bulk.ingest(sobject, operation, plain, priority=priority)
 
     async def bulk_insert(
@@ -358,6 +361,14 @@ class SalesforceClient:
         )
         items = _parse_list(CompositeItem, _field(body, "compositeResponse"), "composite")
         return [CompositeResult(i.reference_id, i.http_status_code, i.body) for i in items]
+
+
+def _record_id(record: Record, index: int, what: str) -> str:
+    raw = record.get("Id")
+    if not raw:
+        msg = f"{what}: record {index} has no Id"
+        raise ValueError(msg)
+    return to_18(str(raw))
 
 
 def _json_or_text(response: httpx.Response) -> Any:  # noqa: ANN401 - decoded JSON
