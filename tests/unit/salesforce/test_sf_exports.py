@@ -3,8 +3,11 @@ import freshforce.connectors.salesforce as sf
 
 def test_salesforce_connector_exports() -> None:
     assert sf.__all__ == [
+        "BULK_THRESHOLD",
         "CALL_CLIENT",
         "BudgetSnapshot",
+        "BulkJobError",
+        "BulkPolicy",
         "CdcConfig",
         "CdcSubscriber",
         "Fallback",

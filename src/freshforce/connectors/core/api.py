@@ -77,10 +77,15 @@ class ApiClient:
         json: Any = None,  # noqa: ANN401 - a JSON body of any shape, at the wire
         headers: Mapping[str, str] | None = None,
         write: bool | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
-        """Send until success or a final error; ``write`` defaults to "not a safe method"."""
+        """Send until success or a final error; ``write`` defaults to "not a safe method".
+
+        ``content`` is a raw body (CSV, say) sent instead of ``json``; its ``Content-Type``
+        comes in ``headers``. Read a text answer with ``response.text`` and its headers.
+        """
         is_write = method.upper() not in _SAFE_METHODS if write is None else write
-        call = _Call(method.upper(), url, params, json, headers, is_write=is_write)
+        call = _Call(method.upper(), url, params, json, headers, is_write=is_write, content=content)
         started = self._monotonic()
         attempt = 0
         while True:
@@ -114,7 +119,12 @@ class ApiClient:
         error: FreshforceError | None
         try:
             response = await self.http.request(
-                call.method, call.url, params=call.params, json=call.json, headers=call.headers
+                call.method,
+                call.url,
+                params=call.params,
+                json=call.json,
+                content=call.content,
+                headers=call.headers,
             )
         except httpx.TransportError as exc:
             error = self._transport_error(exc, is_write=call.is_write)
@@ -184,3 +194,4 @@ class _Call:
     json: Any  # JSON body, at the wire
     headers: Mapping[str, str] | None
     is_write: bool = field(kw_only=True)
+    content: bytes | None = field(default=None, kw_only=True)

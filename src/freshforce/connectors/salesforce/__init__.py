@@ -1,7 +1,9 @@
-"""The Salesforce connector: REST client, API budget governor, poller and CDC subscriber."""
+"""The Salesforce connector: REST and Bulk API 2.0 client, budget governor, poller, CDC."""
 
+from freshforce.connectors.salesforce.bulk import BulkJobError, BulkPolicy
 from freshforce.connectors.salesforce.cdc import CdcConfig, CdcSubscriber, Fallback, LeaseLostError
 from freshforce.connectors.salesforce.client import (
+    BULK_THRESHOLD,
     CALL_CLIENT,
     LocatorLostError,
     SalesforceClient,
@@ -19,8 +21,11 @@ from freshforce.connectors.salesforce.models import WriteResult
 from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
 
 __all__ = [
+    "BULK_THRESHOLD",
     "CALL_CLIENT",
     "BudgetSnapshot",
+    "BulkJobError",
+    "BulkPolicy",
     "CdcConfig",
     "CdcSubscriber",
     "Fallback",

@@ -23,6 +23,7 @@ import httpx
 from pydantic import ValidationError
 
 from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, Sleep
+from freshforce.connectors.salesforce.bulk import BulkPolicy, Operation, SalesforceBulk
 from freshforce.connectors.salesforce.errors import (
     is_daily_limit,
     map_salesforce_error,
@@ -42,6 +43,7 @@ from freshforce.connectors.salesforce.soql import by_ids, check_name
 from freshforce.errors import FreshforceError, PermanentError, TransientError
 
 __all__ = [
+    "BULK_THRESHOLD",
     "CALL_CLIENT",
     "COLLECTION_SIZE",
     "LocatorLostError",
@@ -50,6 +52,7 @@ __all__ = [
 ]
 
 CALL_CLIENT = "freshforce"
+BULK_THRESHOLD = 2000
 COLLECTION_SIZE = 200
 COMPOSITE_SIZE = 25
 _IDS_PER_QUERY = 200
@@ -90,8 +93,11 @@ class SalesforceClient:
         retry: RetryPolicy,
         counter: CallCounter,
         sleep: Sleep = asyncio.sleep,
+        bulk_threshold: int = BULK_THRESHOLD,
+        bulk_policy: BulkPolicy | None = None,
     ) -> None:
         self.org = org
+        self.bulk_threshold = bulk_threshold
         self.governor = governor
         self.api = ApiClient(
             http,
@@ -103,6 +109,13 @@ class SalesforceClient:
             sleep=sleep,
         )
         self._describes: dict[str, SObjectInfo] = {}
+        self.bulk = SalesforceBulk(
+            self.send,
+            org.base,
+            call_client=CALL_CLIENT,
+            policy=bulk_policy or BulkPolicy(),
+            sleep=sleep,
+        )
 
     def _map_error(self, response: httpx.Response) -> FreshforceError | None:
         limit_info = response.headers.get("sforce-limit-info")
@@ -115,6 +128,33 @@ class SalesforceClient:
                 self.governor.exhausted(self.org.org_id)
         return error
 
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        priority: Priority,
+        json: Any = None,  # noqa: ANN401 - a JSON body for the wire
+        content: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one call after governor admission; writes carry ``Sforce-Call-Options``."""
+        await self.governor.admit(self.org.org_id, priority)
+        write = method in _WRITE_METHODS
+        sent = dict(headers or {})
+        if write:
+            sent["Sforce-Call-Options"] = f"client={CALL_CLIENT}"
+        return await self.api.request(
+            method,
+            path,
+            json=json,
+            content=content,
+            params=httpx.QueryParams(params) if params else None,
+            headers=sent,
+            write=write,
+        )
+
     async def _call(
         self,
         method: str,
@@ -125,18 +165,8 @@ class SalesforceClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:  # noqa: ANN401 - the decoded JSON answer
-        await self.governor.admit(self.org.org_id, priority)
-        write = method in _WRITE_METHODS
-        sent = dict(headers or {})
-        if write:
-            sent["Sforce-Call-Options"] = f"client={CALL_CLIENT}"
-        response = await self.api.request(
-            method,
-            path,
-            json=json,
-            params=httpx.QueryParams(params) if params else None,
-            headers=sent,
-            write=write,
+        response = await self.send(
+            method, path, priority=priority, json=json, params=params, headers=headers
         )
         return response.json() if response.content else None
 
@@ -231,6 +261,8 @@ class SalesforceClient:
         self, sobject: str, records: Sequence[Record], *, priority: Priority
     ) -> list[WriteResult]:
         """Insert ``records`` of ``sobject``; one result per record, in order."""
+        if len(records) > self.bulk_threshold:
+            return await self._bulk(sobject, "insert", records, priority=priority)
         typed = [{"attributes": {"type": check_name(sobject)}, **r} for r in records]
         return await self._collection(
             "POST",
@@ -244,6 +276,8 @@ class SalesforceClient:
         self, sobject: str, records: Sequence[Record], *, priority: Priority
     ) -> list[WriteResult]:
         """Update ``records`` (each with an ``Id``) of ``sobject``; one result per record."""
+        if len(records) > self.bulk_threshold:
+            return await self._bulk(sobject, "update", records, priority=priority)
         typed = [
             {"attributes": {"type": check_name(sobject)}, **r, "Id": to_18(str(r["Id"]))}
             for r in records
@@ -260,11 +294,57 @@ class SalesforceClient:
         self, sobject: str, external_field: str, records: Sequence[Record], *, priority: Priority
     ) -> list[WriteResult]:
         """Insert or update ``records`` matched on ``external_field``; results say ``created``."""
+        if len(records) > self.bulk_threshold:
+            return await self.bulk_upsert(sobject, external_field, records, priority=priority)
         typed = [{"attributes": {"type": check_name(sobject)}, **r} for r in records]
         path = f"{self.org.base}/composite/sobjects/{sobject}/{check_name(external_field)}"
         return await self._collection(
             "PATCH", path, typed, priority=priority, what=f"upsert {sobject}"
         )
+
+    async def _bulk(
+        self, sobject: str, operation: Operation, records: Sequence[Record], *, priority: Priority
+    ) -> list[WriteResult]:
+        plain = [{k: v for k, v in r.items() if k != "attributes"} for r in records]
+        if operation in {"update", "delete"}:
+            plain = [
+                {**r, "Id": _record_id(r, i, f"bulk {operation} {sobject}")}
+                for i, r in enumerate(plain)
+            ]
+        return await self.bulk.ingest(sobject, operation, plain, priority=priority)
+
+    async def bulk_insert(
+        self, sobject: str, records: Sequence[Record], *, priority: Priority
+    ) -> list[WriteResult]:
+        """Insert ``records`` through one Bulk API 2.0 job; one result per record, in order."""
+        return await self._bulk(sobject, "insert", records, priority=priority)
+
+    async def bulk_update(
+        self, sobject: str, records: Sequence[Record], *, priority: Priority
+    ) -> list[WriteResult]:
+        """Update ``records`` (each with an ``Id``) through one Bulk API 2.0 job."""
+        return await self._bulk(sobject, "update", records, priority=priority)
+
+    async def bulk_upsert(
+        self, sobject: str, external_field: str, records: Sequence[Record], *, priority: Priority
+    ) -> list[WriteResult]:
+        """Upsert ``records`` on ``external_field`` through one Bulk API 2.0 job."""
+        plain = [{k: v for k, v in r.items() if k != "attributes"} for r in records]
+        return await self.bulk.ingest(
+            sobject, "upsert", plain, priority=priority, external_id_field=external_field
+        )
+
+    async def bulk_delete(
+        self, sobject: str, ids: Sequence[str], *, priority: Priority
+    ) -> list[WriteResult]:
+        """Delete records by id through one Bulk API 2.0 job; one result per id, in order."""
+        return await self._bulk(sobject, "delete", [{"Id": i} for i in ids], priority=priority)
+
+    async def bulk_query(
+        self, soql: str, *, priority: Priority, include_deleted: bool = False
+    ) -> list[dict[str, str | None]]:
+        """Run ``soql`` as a Bulk API 2.0 query job; rows of CSV text, empty cells as None."""
+        return await self.bulk.query(soql, priority=priority, include_deleted=include_deleted)
 
     async def composite(
         self, subrequests: Sequence[Record], *, all_or_none: bool, priority: Priority
@@ -281,6 +361,14 @@ class SalesforceClient:
         )
         items = _parse_list(CompositeItem, _field(body, "compositeResponse"), "composite")
         return [CompositeResult(i.reference_id, i.http_status_code, i.body) for i in items]
+
+
+def _record_id(record: Record, index: int, what: str) -> str:
+    raw = record.get("Id")
+    if not raw:
+        msg = f"{what}: record {index} has no Id"
+        raise ValueError(msg)
+    return to_18(str(raw))
 
 
 def _json_or_text(response: httpx.Response) -> Any:  # noqa: ANN401 - decoded JSON
