@@ -5,9 +5,11 @@ leases jobs in batches. A heartbeat extends the leases the worker holds; on Post
 ``LISTEN`` wakes the claimer when work arrives, and polling is the fallback on both backends.
 
 A handler is ``async handler(job, conn)``: ``conn``'s transaction also acks the job, so the
-handler's local effects and the ack commit together. That transaction begins at the handler's
-first statement; on SQLite it holds the database's write lock until the ack, so a handler should
-call remote systems before it writes (reads can use a connection of their own). It returns
+handler's local effects and the ack commit together. A handler that never touches ``conn`` has
+no local effects; its ack is grouped with the other runners' in one transaction (engine/acks.py).
+The job's transaction begins at the handler's first statement; on SQLite it holds the
+database's write lock until the ack, so a handler should call remote systems before it writes
+(reads can use a connection of their own). It returns
 ``None`` (done) or ``JobResult.SKIPPED``, or raises a ``freshforce.errors`` class;
 ``RetryPolicy`` decides what follows. Stopping (``stop`` set, e.g. on SIGTERM) claims no more,
 gives back the leases of jobs not yet started, lets running ones finish within
@@ -31,6 +33,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 from structlog.typing import FilteringBoundLogger
 
+from freshforce.engine.acks import AckBatcher
 from freshforce.engine.metrics import QueueMetrics
 from freshforce.engine.queue import Job, JobQueue
 from freshforce.engine.retry import Bury, RetryPolicy
@@ -104,6 +107,7 @@ class Worker:
         self._buffer: asyncio.Queue[Job | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._interrupted: list[Job] = []
+        self._acks = AckBatcher(queue, name)
 
     @property
     def held(self) -> int:
@@ -231,14 +235,24 @@ class Worker:
         async with self.queue.engine.connect() as conn:
             result = await handler(job, conn)
             outcome = (result or JobResult.DONE).value
-            if not await self.queue.complete(
-                conn, job, self.name, started_at=started_at, outcome=outcome
-            ):
-                await conn.rollback()
-                raise _LeaseLostError
-            await conn.commit()
+            wrote = conn.in_transaction()
+            if wrote:
+                await self._ack_with_effects(conn, job, started_at, outcome)
+        if not wrote and not await self._acks.ack(job, started_at=started_at, outcome=outcome):
+            raise _LeaseLostError
         self.log.info("job_done", outcome=outcome)
         return outcome
+
+    async def _ack_with_effects(
+        self, conn: AsyncConnection, job: Job, started_at: datetime, outcome: str
+    ) -> None:
+        # The handler used its connection: its effects and the ack commit in one transaction.
+        if not await self.queue.complete(
+            conn, job, self.name, started_at=started_at, outcome=outcome
+        ):
+            await conn.rollback()
+            raise _LeaseLostError
+        await conn.commit()
 
     async def _bury_now(self, job: Job, started_at: datetime, reason: str) -> str:
         letter = await self.queue.bury(
@@ -309,6 +323,7 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
+        await self._acks.close()
         for job in self._interrupted:
             await self._requeue_interrupted(job)
         self.log.info(
