@@ -37,13 +37,16 @@ class AckBatcher:
         self._waiting: list[_Ack] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def ack(self, job: Job, *, started_at: datetime, outcome: str) -> bool:
-        """Ack ``job`` as done (or skipped); False when its lease was lost, raises store errors."""
+    def submit(self, job: Job, *, started_at: datetime, outcome: str) -> asyncio.Future[bool]:
+        """Hand over ``job``'s ack (done or skipped); the future says False if the lease was lost.
+
+        The future raises the store's error when the batch's transaction failed.
+        """
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Ack(job, started_at, outcome, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await done
+        return done
 
     async def close(self) -> None:
         """Wait for the acks already handed over to be committed."""
