@@ -22,6 +22,7 @@ __all__ = ["create_engine", "is_sqlite"]
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SQLITE_POOL_SIZE = 20
+_POSTGRES_POOL_SIZE = 16
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,7 +56,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+asyncpg")
-    return create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=10)
+    # Connections open lazily, so a pool sized for a worker's runners, claimer, acks and
+    # heartbeat costs nothing until used, and overflow connections are not opened per burst.
+    return create_async_engine(
+        parsed, echo=echo, pool_size=_POSTGRES_POOL_SIZE, max_overflow=_POSTGRES_POOL_SIZE // 2
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
