@@ -7,7 +7,9 @@ events, jobs and cursor together, and a handler's local effects commit with its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,7 +105,12 @@ class JobRequest:
 
 
 class JobQueue:
-    """The engine's handle on the jobs tables of one database."""
+    """The engine's handle on the jobs tables of one database.
+
+    On SQLite the queue's own write transactions (claim, heartbeat, acks, retry, bury, release,
+    prune) take turns on an ``asyncio.Lock`` first: the runners of one process then queue in
+    Python, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+    """
 
     def __init__(
         self, engine: AsyncEngine, *, clock: Clock, config: QueueConfig | None = None
@@ -111,10 +118,21 @@ class JobQueue:
         self.engine = engine
         self.clock = clock
         self.config = config or QueueConfig()
+        self._write_lock = asyncio.Lock()
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """Open a write transaction, taking this process's turn first on SQLite."""
+        if self.is_postgres:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     def _lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.config.lease_seconds)
@@ -159,7 +177,7 @@ class JobQueue:
         now = self.clock()
         lease_until = self._lease_until(now)
         try:
-            async with self.engine.begin() as conn:
+            async with self._writing() as conn:
                 taken = await store.reclaim_expired(
                     conn, worker=worker, limit=limit, now=now, lease_until=lease_until
                 )
@@ -178,7 +196,7 @@ class JobQueue:
 
     async def heartbeat(self, worker: str, job_ids: Sequence[int]) -> int:
         """Extend ``worker``'s leases on ``job_ids``; return how many it still holds."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             return await store.heartbeat(
                 conn,
                 worker=worker,
@@ -205,6 +223,25 @@ class JobQueue:
         await attempt_store.record_attempt(conn, record)
         return True
 
+    async def complete_many(
+        self, worker: str, finished: Sequence[tuple[Job, datetime, str]]
+    ) -> set[int]:
+        """Ack many held jobs whose handlers made no local writes, in one transaction.
+
+        ``finished`` holds (job, started_at, outcome done|skipped). Returns the ids acked; a job
+        missing from it lost its lease. Only for handlers with no effects of their own to commit:
+        a handler that wrote acks with ``complete`` in its own transaction.
+        """
+        if not finished:
+            return set()
+        async with self._writing() as conn:
+            now = self.clock()
+            records = [
+                AttemptRecord(job.id, job.attempt, worker, started_at, now, outcome)
+                for job, started_at, outcome in finished
+            ]
+            return await store.finish_done_many(conn, worker=worker, records=records, now=now)
+
     async def retry(
         self,
         job: Job,
@@ -219,7 +256,7 @@ class JobQueue:
         """Put ``job`` back to pending in ``delay`` seconds and record the failed attempt."""
         for _ in range(_REQUEUE_TRIES):
             try:
-                async with self.engine.begin() as conn:
+                async with self._writing() as conn:
                     now = self.clock()
                     if not await store.requeue(
                         conn,
@@ -259,7 +296,7 @@ class JobQueue:
         traceback: str | None = None,
     ) -> int | None:
         """Dead-letter ``job`` and record the failed attempt; return the letter id or None."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             now = self.clock()
             letter = await store.bury(
                 conn,
@@ -290,7 +327,7 @@ class JobQueue:
         for job in jobs:
             for _ in range(_REQUEUE_TRIES):
                 try:
-                    async with self.engine.begin() as conn:
+                    async with self._writing() as conn:
                         now = self.clock()
                         released += await store.requeue(
                             conn,
@@ -322,13 +359,13 @@ class JobQueue:
 
     async def retry_now(self, job_ids: Sequence[int]) -> list[int]:
         """Make the given pending jobs due now; return the ids that were pending."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             return await store.retry_now(conn, job_ids=list(job_ids), now=self.clock())
 
     async def prune(self, *, limit: int = 1000) -> int:
         """Delete done jobs older than the retention, at most ``limit`` per call."""
         before = self.clock() - timedelta(seconds=self.config.done_retention_seconds)
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             return await store.prune_done(conn, before=before, limit=limit)
 
     async def dead_letters(
@@ -346,7 +383,7 @@ class JobQueue:
     async def edit_dead_letter(self, letter_id: int, payload: dict[str, Any]) -> bool:
         """Replace the payload of a not yet replayed letter; raises ValueError on a bad payload."""
         payload_hints(payload)
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             return await letter_store.edit_dead_letter(
                 conn, letter_id=letter_id, payload=payload, now=self.clock()
             )
@@ -356,7 +393,7 @@ class JobQueue:
 
         Returns None when the letter does not exist or was replayed already.
         """
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             letter = await letter_store.get_dead_letter(conn, letter_id)
             if letter is None or letter.replayed_at is not None:
                 return None

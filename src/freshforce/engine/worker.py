@@ -5,9 +5,11 @@ leases jobs in batches. A heartbeat extends the leases the worker holds; on Post
 ``LISTEN`` wakes the claimer when work arrives, and polling is the fallback on both backends.
 
 A handler is ``async handler(job, conn)``: ``conn``'s transaction also acks the job, so the
-handler's local effects and the ack commit together. That transaction begins at the handler's
-first statement; on SQLite it holds the database's write lock until the ack, so a handler should
-call remote systems before it writes (reads can use a connection of their own). It returns
+handler's local effects and the ack commit together. A handler that never touches ``conn`` has
+no local effects; its ack is grouped with the other runners' in one transaction (engine/acks.py).
+The job's transaction begins at the handler's first statement; on SQLite it holds the
+database's write lock until the ack, so a handler should call remote systems before it writes
+(reads can use a connection of their own). It returns
 ``None`` (done) or ``JobResult.SKIPPED``, or raises a ``freshforce.errors`` class;
 ``RetryPolicy`` decides what follows. Stopping (``stop`` set, e.g. on SIGTERM) claims no more,
 gives back the leases of jobs not yet started, lets running ones finish within
@@ -31,6 +33,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 from structlog.typing import FilteringBoundLogger
 
+from freshforce.engine.acks import AckBatcher
 from freshforce.engine.metrics import QueueMetrics
 from freshforce.engine.queue import Job, JobQueue
 from freshforce.engine.retry import Bury, RetryPolicy
@@ -73,6 +76,14 @@ class WorkerConfig:
             raise ValueError(msg)
 
 
+@dataclass(frozen=True)
+class _AckPending:
+    """A job whose handler is done and whose ack waits for the next group commit."""
+
+    outcome: str
+    done: asyncio.Future[bool]
+
+
 class _LeaseLostError(Exception):
     """Raised inside a job's transaction to roll its effects back when the ack finds no lease."""
 
@@ -104,6 +115,8 @@ class Worker:
         self._buffer: asyncio.Queue[Job | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._interrupted: list[Job] = []
+        self._acks = AckBatcher(queue, name)
+        self._settling: set[asyncio.Task[None]] = set()
 
     @property
     def held(self) -> int:
@@ -186,19 +199,26 @@ class Worker:
             job = await self._buffer.get()
             if job is None:
                 return
+            acking = False
             try:
-                await self._execute(job)
+                acking = await self._execute(job)
             except asyncio.CancelledError:
                 self._interrupted.append(job)  # cut off at shutdown: requeued by _drain
                 raise
             finally:
-                self._held.pop(job.id, None)
-                if self.metrics is not None:
-                    self.metrics.in_flight.set(len(self._held))
-                if self._wants_more():
-                    self._wake.set()
+                if not acking:
+                    self._release(job)
 
-    async def _execute(self, job: Job) -> None:
+    def _release(self, job: Job) -> None:
+        """Forget a job whose outcome is recorded (or lost), and claim more when running low."""
+        self._held.pop(job.id, None)
+        if self.metrics is not None:
+            self.metrics.in_flight.set(len(self._held))
+        if self._wants_more():
+            self._wake.set()
+
+    async def _execute(self, job: Job) -> bool:
+        """Run one job; True when its ack is still being committed (then ``_settle`` ends it)."""
         started_at = self.queue.clock()
         t0 = time.perf_counter()
         with structlog.contextvars.bound_contextvars(
@@ -206,16 +226,44 @@ class Worker:
         ):
             self.log.debug("job_claimed", worker=self.name)
             try:
-                outcome = await self._attempt(job, started_at)
+                ran = await self._attempt(job, started_at)
             except _LeaseLostError:
-                outcome = "lost_lease"
+                ran = "lost_lease"
                 self.log.warning("job_lease_lost", worker=self.name)
             except Exception as exc:  # noqa: BLE001 - the worker's one outer catch; classified next
-                outcome = await self._record_failure(job, exc, started_at)
-            if self.metrics is not None:
-                self.metrics.job_finished(job.flow, outcome, time.perf_counter() - t0)
+                ran = await self._record_failure(job, exc, started_at)
+            if isinstance(ran, _AckPending):
+                # The runner moves on; the job stays held (and heartbeated) until its ack commits.
+                task = asyncio.create_task(self._settle(job, ran, started_at, t0))
+                self._settling.add(task)
+                task.add_done_callback(self._settling.discard)
+                return True
+            self._finished(job, ran, t0)
+        return False
 
-    async def _attempt(self, job: Job, started_at: datetime) -> str:
+    async def _settle(
+        self, job: Job, pending: _AckPending, started_at: datetime, t0: float
+    ) -> None:
+        try:
+            try:
+                acked = await pending.done
+            except Exception as exc:  # noqa: BLE001 - the batch's store error, classified next
+                outcome = await self._record_failure(job, exc, started_at)
+            else:
+                outcome = pending.outcome if acked else "lost_lease"
+                if acked:
+                    self.log.info("job_done", outcome=outcome)
+                else:
+                    self.log.warning("job_lease_lost", worker=self.name)
+            self._finished(job, outcome, t0)
+        finally:
+            self._release(job)
+
+    def _finished(self, job: Job, outcome: str, t0: float) -> None:
+        if self.metrics is not None:
+            self.metrics.job_finished(job.flow, outcome, time.perf_counter() - t0)
+
+    async def _attempt(self, job: Job, started_at: datetime) -> str | _AckPending:
         handler = self.handlers.get(job.flow)
         if handler is None:
             known = ", ".join(sorted(self.handlers)) or "none"
@@ -231,14 +279,24 @@ class Worker:
         async with self.queue.engine.connect() as conn:
             result = await handler(job, conn)
             outcome = (result or JobResult.DONE).value
-            if not await self.queue.complete(
-                conn, job, self.name, started_at=started_at, outcome=outcome
-            ):
-                await conn.rollback()
-                raise _LeaseLostError
-            await conn.commit()
+            if not conn.in_transaction():
+                # No local effects: the ack joins the next group commit (engine/acks.py).
+                done = self._acks.submit(job, started_at=started_at, outcome=outcome)
+                return _AckPending(outcome, done)
+            await self._ack_with_effects(conn, job, started_at, outcome)
         self.log.info("job_done", outcome=outcome)
         return outcome
+
+    async def _ack_with_effects(
+        self, conn: AsyncConnection, job: Job, started_at: datetime, outcome: str
+    ) -> None:
+        # The handler used its connection: its effects and the ack commit in one transaction.
+        if not await self.queue.complete(
+            conn, job, self.name, started_at=started_at, outcome=outcome
+        ):
+            await conn.rollback()
+            raise _LeaseLostError
+        await conn.commit()
 
     async def _bury_now(self, job: Job, started_at: datetime, reason: str) -> str:
         letter = await self.queue.bury(
@@ -309,6 +367,8 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
+        await asyncio.gather(*self._settling, return_exceptions=True)
+        await self._acks.close()
         for job in self._interrupted:
             await self._requeue_interrupted(job)
         self.log.info(

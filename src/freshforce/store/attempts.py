@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from freshforce.store.schema import attempts
 
-__all__ = ["AttemptRecord", "list_attempts", "record_attempt"]
+__all__ = ["AttemptRecord", "list_attempts", "record_attempt", "record_attempts"]
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,28 @@ class AttemptRecord:
 
 async def record_attempt(conn: AsyncConnection, record: AttemptRecord) -> None:
     """Write one attempt row with its duration in milliseconds."""
-    await conn.execute(
-        sa.insert(attempts).values(
-            job_id=record.job_id,
-            attempt=record.attempt,
-            worker=record.worker,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            duration_ms=record.duration_ms,
-            outcome=record.outcome,
-            error_class=record.error_class,
-            error_message=record.error_message,
-            traceback=record.traceback,
-        )
-    )
+    await conn.execute(sa.insert(attempts).values(**_row(record)))
+
+
+async def record_attempts(conn: AsyncConnection, records: Sequence[AttemptRecord]) -> None:
+    """Write many attempt rows in one batched insert (none when ``records`` is empty)."""
+    if records:
+        await conn.execute(sa.insert(attempts), [_row(r) for r in records])
+
+
+def _row(record: AttemptRecord) -> dict[str, object]:
+    return {
+        "job_id": record.job_id,
+        "attempt": record.attempt,
+        "worker": record.worker,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "duration_ms": record.duration_ms,
+        "outcome": record.outcome,
+        "error_class": record.error_class,
+        "error_message": record.error_message,
+        "traceback": record.traceback,
+    }
 
 
 async def list_attempts(conn: AsyncConnection, job_id: int) -> list[AttemptRecord]:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["create_engine", "is_sqlite"]
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SQLITE_POOL_SIZE = 20
+_POSTGRES_POOL_SIZE = 16
 
 
 def is_sqlite(url: str) -> bool:
@@ -34,14 +36,31 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.drivername == "sqlite":
             parsed = parsed.set(drivername="sqlite+aiosqlite")
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, echo=echo)
+        if not parsed.database or parsed.database == ":memory:":
+            engine = create_async_engine(parsed, echo=echo)
+            _configure_sqlite(engine)
+            return engine
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # The pool is sized for a worker's runners, claimer, acks and heartbeat, so connections
+        # (each an aiosqlite thread) are not opened and closed as overflow on every burst. No
+        # reset-on-return: SQLAlchemy already rolls back a transaction left open when a
+        # connection closes, and a reset on every checkin is one more thread hand-off.
+        engine = create_async_engine(
+            parsed,
+            echo=echo,
+            pool_size=_SQLITE_POOL_SIZE,
+            max_overflow=_SQLITE_POOL_SIZE,
+            pool_reset_on_return=None,
+        )
         _configure_sqlite(engine)
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+asyncpg")
-    return create_async_engine(parsed, echo=echo, pool_size=10, max_overflow=10)
+    # Connections open lazily, so a pool sized for a worker's runners, claimer, acks and
+    # heartbeat costs nothing until used, and overflow connections are not opened per burst.
+    return create_async_engine(
+        parsed, echo=echo, pool_size=_POSTGRES_POOL_SIZE, max_overflow=_POSTGRES_POOL_SIZE // 2
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

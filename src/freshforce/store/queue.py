@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from freshforce.store.attempts import AttemptRecord, record_attempt
+from freshforce.store.attempts import AttemptRecord, record_attempt, record_attempts
 from freshforce.store.dead_letters import insert_dead_letter
 from freshforce.store.schema import attempts, jobs
 
@@ -35,6 +35,7 @@ __all__ = [
     "count_by_status",
     "enqueue",
     "finish",
+    "finish_done_many",
     "heartbeat",
     "list_jobs",
     "merge_hints",
@@ -365,6 +366,37 @@ async def finish(
         )
     )
     return result.rowcount == 1
+
+
+async def finish_done_many(
+    conn: AsyncConnection, *, worker: str, records: Sequence[AttemptRecord], now: datetime
+) -> set[int]:
+    """Ack many held jobs as done with one ``UPDATE`` and their attempts with one insert.
+
+    Each record names a job ``worker`` holds and how its attempt ended (done or skipped). Only
+    the jobs still held are acked and get an attempt row; their ids come back.
+    """
+    if not records:
+        return set()
+    result = await conn.execute(
+        sa.update(jobs)
+        .where(
+            jobs.c.id.in_([r.job_id for r in records]),
+            jobs.c.status == JobStatus.RUNNING.value,
+            jobs.c.locked_by == worker,
+        )
+        .values(
+            status=JobStatus.DONE.value,
+            locked_by=None,
+            lease_expires_at=None,
+            last_error=None,
+            updated_at=now,
+        )
+        .returning(jobs.c.id)
+    )
+    acked = {int(job_id) for job_id in result.scalars()}
+    await record_attempts(conn, [r for r in records if r.job_id in acked])
+    return acked
 
 
 async def requeue(
