@@ -135,6 +135,11 @@ class NewJob:
     tenant: str = "default"
 
 
+def _held_by(worker: str) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """Return the compare-and-set guard: the job still runs and is still leased to ``worker``."""
+    return (jobs.c.status == JobStatus.RUNNING.value, jobs.c.locked_by == worker)
+
+
 async def enqueue(conn: AsyncConnection, new_jobs: list[NewJob], *, now: datetime) -> list[int]:
     """Add pending jobs, or merge each into the pending one for its (flow, key); return the ids.
 
@@ -332,8 +337,7 @@ async def heartbeat(
         sa.update(jobs)
         .where(
             jobs.c.id.in_(job_ids),
-            jobs.c.status == JobStatus.RUNNING.value,
-            jobs.c.locked_by == worker,
+            *_held_by(worker),
         )
         .values(lease_expires_at=lease_until)
     )
@@ -354,8 +358,7 @@ async def finish(
         sa.update(jobs)
         .where(
             jobs.c.id == job_id,
-            jobs.c.status == JobStatus.RUNNING.value,
-            jobs.c.locked_by == worker,
+            *_held_by(worker),
         )
         .values(
             status=status.value,
@@ -382,8 +385,7 @@ async def finish_done_many(
         sa.update(jobs)
         .where(
             jobs.c.id.in_([r.job_id for r in records]),
-            jobs.c.status == JobStatus.RUNNING.value,
-            jobs.c.locked_by == worker,
+            *_held_by(worker),
         )
         .values(
             status=JobStatus.DONE.value,
@@ -438,8 +440,7 @@ async def requeue(
         sa.update(jobs)
         .where(
             jobs.c.id == job_id,
-            jobs.c.status == JobStatus.RUNNING.value,
-            jobs.c.locked_by == worker,
+            *_held_by(worker),
         )
         .values(
             status=JobStatus.PENDING.value,
@@ -458,9 +459,7 @@ async def requeue(
 
 
 async def _held(conn: AsyncConnection, job_id: int, worker: str) -> Job | None:
-    query = sa.select(jobs).where(
-        jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value, jobs.c.locked_by == worker
-    )
+    query = sa.select(jobs).where(jobs.c.id == job_id, *_held_by(worker))
     if _is_postgres(conn):
         query = query.with_for_update()
     row = (await conn.execute(query)).one_or_none()
