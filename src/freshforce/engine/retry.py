@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from freshforce.backoff import full_jitter
 from freshforce.errors import FreshforceError, TransientError
 
 __all__ = ["Bury", "Decision", "Retry", "RetryPolicy"]
@@ -82,5 +83,4 @@ class RetryPolicy:
     def _delay(self, error: BaseException, attempt: int, rng: random.Random) -> float:
         if isinstance(error, TransientError) and error.retry_after is not None:
             return min(max(error.retry_after, 0.0), self.max_retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 62))
-        return rng.uniform(0.0, ceiling)
+        return full_jitter(attempt, self.base_delay, self.max_delay, rng)

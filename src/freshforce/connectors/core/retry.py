@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from freshforce.backoff import full_jitter
+
 __all__ = ["RetryPolicy", "retry_after_seconds"]
 
 
@@ -48,8 +50,7 @@ class RetryPolicy:
             return None
         if retry_after is not None and retry_after > self.max_retry_after:
             return None
-        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1))
-        wait = self.rng.uniform(0.0, ceiling) if ceiling > 0 else 0.0
+        wait = full_jitter(attempt, self.base_seconds, self.cap_seconds, self.rng)
         if retry_after is not None:
             wait = max(wait, retry_after)
         if elapsed + wait > self.total_seconds:

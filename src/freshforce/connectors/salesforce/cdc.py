@@ -27,6 +27,7 @@ import grpc
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from freshforce.backoff import full_jitter
 from freshforce.connectors.salesforce.cdc_decode import ChangeEvent, SchemaCache, decode_event
 from freshforce.connectors.salesforce.client import CALL_CLIENT
 from freshforce.connectors.salesforce.governor import Priority
@@ -190,8 +191,9 @@ class CdcSubscriber:
             return
         if not isinstance(error, grpc.aio.AioRpcError | TransientError):
             raise error
-        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** (failures - 1))
-        await self._sleep(self._rng.uniform(0, ceiling))
+        await self._sleep(
+            full_jitter(failures, self.config.backoff_base, self.config.backoff_cap, self._rng)
+        )
 
     async def _subscribe_once(self) -> None:
         async with self.engine.connect() as conn:
