@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from freshforce.commands.context import cli_context, print_json
+from freshforce.commands.store import safe_url
 from freshforce.settings import ENV_PREFIX, Settings
 from freshforce.store.crypto import new_key
 
@@ -46,6 +46,6 @@ def new_key_command() -> None:
 def masked_settings(settings: Settings) -> dict[str, object]:
     """Return the settings as plain values with every secret masked."""
     values = settings.model_dump(mode="json")
-    values["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
+    values["database_url"] = safe_url(settings.database_url)
     values["log_json"] = settings.json_logs
     return dict(values)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import make_url
 
 from freshforce.commands.context import cli_context, print_json, run
+from freshforce.commands.store import safe_url
 from freshforce.settings import ENV_PREFIX, Settings
 from freshforce.store import migrate
 from freshforce.store.connections import rotate_keys
@@ -34,7 +34,7 @@ def upgrade(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return await migrate.current(url)
 
     revision = run(cli, work)
-    report = {"database": _shown(url), "revision": revision}
+    report = {"database": safe_url(url), "revision": revision}
     if as_json:
         print_json(report)
         return
@@ -48,7 +48,7 @@ def current(ctx: typer.Context, as_json: JsonOption = False) -> None:
     url = cli.settings.database_url
     revision = run(cli, lambda: migrate.current(url))
     head = migrate.head()
-    report = {"database": _shown(url), "revision": revision, "head": head}
+    report = {"database": safe_url(url), "revision": revision, "head": head}
     if as_json:
         print_json(report)
         return
@@ -76,7 +76,3 @@ async def _rotate(settings: Settings) -> int:
             return await rotate_keys(db, TokenCipher(settings.encryption_keys))
     finally:
         await engine.dispose()
-
-
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)

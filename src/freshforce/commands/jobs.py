@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from freshforce.commands.context import print_json
 from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_store
 from freshforce.engine import JobQueue, JobStatus
 from freshforce.engine.queue import DeadLetter, Job, payload_hints
@@ -64,10 +65,6 @@ def _letter_dict(letter: DeadLetter) -> dict[str, object]:
     return {k: _plain(v) for k, v in asdict(letter).items()}
 
 
-def _print_json(data: object) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
-
-
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
@@ -107,7 +104,7 @@ def list_jobs(
 
     found = run_with_store(ctx, database_url, work)
     if as_json:
-        _print_json([_job_dict(j) for j in found])
+        print_json([_job_dict(j) for j in found])
         return
     table = Table("id", "flow", "key", "status", "attempt", "run_at", "last_error")
     for job in found:
@@ -139,7 +136,7 @@ def retry_jobs(
     due = run_with_store(ctx, database_url, work)
     missing = sorted(set(job_ids) - set(due))
     if as_json:
-        _print_json({"due_now": due, "not_pending": missing})
+        print_json({"due_now": due, "not_pending": missing})
     else:
         typer.echo(f"due now: {', '.join(map(str, due)) or 'none'}")
     if missing:
@@ -166,7 +163,7 @@ def dead_list(
 
     letters = run_with_store(ctx, database_url, work)
     if as_json:
-        _print_json([_letter_dict(d) for d in letters])
+        print_json([_letter_dict(d) for d in letters])
         return
     table = Table("id", "flow", "key", "attempts", "error", "created_at", "replayed_at")
     for d in letters:
@@ -204,7 +201,7 @@ def dead_show(
     letter = _get_letter(ctx, database_url, letter_id)
     data = _letter_dict(letter)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for name, value in data.items():
         shown = json.dumps(value) if name == "payload" else value
@@ -277,6 +274,6 @@ def dead_replay(
     if job_id is None:
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     if as_json:
-        _print_json({"dead_letter": letter_id, "job_id": job_id})
+        print_json({"dead_letter": letter_id, "job_id": job_id})
     else:
         typer.echo(f"dead letter {letter_id} replayed as job {job_id}")
