@@ -5,7 +5,8 @@ FreshforceError
 ├── ConfigError      fix the file; fail at load
 ├── AuthError        pause the connection, alert
 ├── TransientError   retry later (retry_after: float | None)
-│   └── AmbiguousWriteError  look up the idempotency ref first
+│   ├── AmbiguousWriteError  look up the idempotency ref first
+│   └── LeaseLostError       another process holds the listener/poller lease: stop
 ├── PermanentError   dead-letter now
 │   └── RecordGoneError  skip: the remote record no longer exists
 └── ConflictError    park for review
@@ -24,6 +25,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "FreshforceError",
+    "LeaseLostError",
     "PermanentError",
     "RecordGoneError",
     "TransientError",
@@ -98,6 +100,10 @@ class TransientError(FreshforceError):
 
 class AmbiguousWriteError(TransientError):
     """A write may or may not have happened: look up its idempotency reference before retrying."""
+
+
+class LeaseLostError(TransientError):
+    """Another process holds this listener's or poller's lease: this one stops its work."""
 
 
 class PermanentError(FreshforceError):

@@ -25,6 +25,7 @@ import structlog
 
 from freshforce.connectors.freshbooks.client import RESOURCES, FreshBooksClient, Page
 from freshforce.engine.queue import JobRequest
+from freshforce.errors import LeaseLostError
 from freshforce.store.cursors import load_cursor, save_cursor
 from freshforce.store.events import NewEvent, record_events
 from freshforce.store.lease import acquire_lease, release_lease, renew_lease
@@ -40,10 +41,6 @@ __all__ = ["FreshBooksPoller", "LeaseLostError", "PollResult", "PollerConfig"]
 Clock = Callable[[], datetime]
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 log = structlog.get_logger("freshforce.connectors.freshbooks.poller")
-
-
-class LeaseLostError(Exception):
-    """Another poller took this stream's lease; this one must stop (its last page was undone)."""
 
 
 @dataclass(frozen=True)

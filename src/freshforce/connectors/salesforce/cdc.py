@@ -33,7 +33,7 @@ from freshforce.connectors.salesforce.client import CALL_CLIENT
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.engine.queue import JobQueue, JobRequest
-from freshforce.errors import TransientError
+from freshforce.errors import LeaseLostError, TransientError
 from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.store.cursors import load_cursor, save_cursor
@@ -60,10 +60,6 @@ class Fallback(StrEnum):
 
     EARLIEST = "earliest"  # enqueue an entity resync job per entity, replay what is retained
     POLL = "poll"  # run a full poll per entity first (the poller's jobs), replay what is retained
-
-
-class LeaseLostError(TransientError):
-    """Another process holds this connection's listener lease: this one stops."""
 
 
 @dataclass(frozen=True)
