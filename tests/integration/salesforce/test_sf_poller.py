@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
 from freshforce.engine.queue import JobQueue
-from freshforce.errors import TransientError
+from freshforce.errors import LeaseLostError, TransientError
 from freshforce.sandbox.core import FaultRule
 from freshforce.store.cursors import load_cursor
-from freshforce.store.schema import events
+from freshforce.store.schema import events, leases
 
 TARGET = PollTarget("Account", "clients", ("Name",), Priority.CLIENTS)
 
@@ -81,3 +81,52 @@ async def test_a_failed_page_keeps_the_stored_pages_and_resumes(sf, store_engine
     jobs = {j.key for j in await queue.jobs(flow="clients", limit=10_000)}
     assert {f"salesforce/Account/{i}" for i in ids} <= jobs
     assert total == len(jobs)  # no record stored twice
+
+
+async def test_only_one_poller_per_stream_holds_the_lease(sf, store_engine) -> None:
+    queue = JobQueue(store_engine, clock=_now)
+    first = SalesforcePoller(sf.client, store_engine, queue, connection_id="sf-1", clock=_now)
+    second = SalesforcePoller(sf.client, store_engine, queue, connection_id="sf-1", clock=_now)
+    await create(sf, ["Lease A", "Lease B"])
+    assert (await first.poll(TARGET)) is not None
+    assert await second.poll(TARGET) is None  # the first still holds the stream
+    async with store_engine.connect() as conn:
+        polled = await count_events(conn, source="poll")
+    await first.release(TARGET)
+    taken = await second.poll(TARGET)
+    assert taken is not None
+    assert taken.read > 0
+    async with store_engine.connect() as conn:
+        assert await count_events(conn, source="poll") == polled  # nothing new, nothing twice
+
+
+async def test_a_poller_that_lost_its_lease_commits_nothing(sf, store_engine) -> None:
+    queue = JobQueue(store_engine, clock=_now)
+    poll = SalesforcePoller(sf.client, store_engine, queue, connection_id="sf-1", clock=_now)
+    await create(sf, ["Lost 1"])
+    async with store_engine.begin() as conn:  # another process took the stream over
+        await conn.execute(
+            leases.insert().values(
+                name=poll.lease_name(TARGET),
+                holder="someone-else",
+                expires_at=datetime(2999, 1, 1, tzinfo=UTC),
+            )
+        )
+    assert await poll.poll(TARGET) is None
+    poll.holder = "someone-else-too"
+    async with store_engine.begin() as conn:
+        await conn.execute(sa.update(leases).values(holder="someone-else-too"))
+    # The lease is ours when the poll starts, then taken before the first page is stored.
+    original = poll._store
+
+    async def steal_then_store(target, fresh, cursor) -> None:
+        async with store_engine.begin() as conn:
+            await conn.execute(sa.update(leases).values(holder="thief"))
+        await original(target, fresh, cursor)
+
+    poll._store = steal_then_store
+    with pytest.raises(LeaseLostError):
+        await poll.poll(TARGET)
+    async with store_engine.connect() as conn:
+        assert await count_events(conn, source="poll") == 0
+        assert await load_cursor(conn, "sf-1", TARGET.stream) is None

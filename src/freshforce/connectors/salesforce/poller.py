@@ -10,11 +10,15 @@ cursor and dropped when read again, so a quiet org produces no work at all.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.connectors.salesforce.client import LocatorLostError, SalesforceClient
@@ -22,8 +26,10 @@ from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.connectors.salesforce.soql import modstamp_poll
 from freshforce.engine.queue import JobQueue, JobRequest
+from freshforce.errors import LeaseLostError
 from freshforce.store.cursors import load_cursor, save_cursor
 from freshforce.store.events import NewEvent, record_events
+from freshforce.store.lease import acquire_lease, release_lease, renew_lease
 
 __all__ = ["PollCursor", "PollTarget", "SalesforcePoller", "parse_datetime"]
 
@@ -31,6 +37,7 @@ Clock = Callable[[], datetime]
 # A record as Salesforce sends it: a JSON object.
 Record = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+log = structlog.get_logger("freshforce.connectors.salesforce.poller")
 _LOCATOR_RESTARTS = 2
 
 
@@ -103,6 +110,8 @@ class SalesforcePoller:
         overlap: timedelta = timedelta(minutes=2),
         start: datetime = _EPOCH,
         page_size: int = 2000,
+        holder: str | None = None,
+        lease_ttl: timedelta = timedelta(seconds=60),
     ) -> None:
         self.client = client
         self.engine = engine
@@ -112,13 +121,34 @@ class SalesforcePoller:
         self.overlap = overlap
         self.start = start
         self.page_size = page_size
+        # Who this poller is in the lease table; unique per instance unless a caller names it.
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_ttl = lease_ttl
 
-    async def poll(self, target: PollTarget) -> PollResult:
+    def lease_name(self, target: PollTarget) -> str:
+        """Return the lease that makes this the only poller of ``target``'s stream."""
+        return f"{self.connection_id}/salesforce:{target.stream}"
+
+    async def release(self, target: PollTarget) -> None:
+        """Give up ``target``'s lease (on shutdown)."""
+        async with self.engine.begin() as conn:
+            await release_lease(conn, self.lease_name(target), self.holder)
+
+    async def poll(self, target: PollTarget) -> PollResult | None:
         """Read everything changed since the stored cursor and store it page by page.
 
-        A token refresh mid-read kills the query cursor; the poll then goes on from the
-        cursor it has committed so far.
+        Returns ``None`` without reading when another poller holds the stream's lease. A token
+        refresh mid-read kills the query cursor; the poll then goes on from the cursor it has
+        committed so far. Each page renews the lease in its own transaction; a lost lease raises
+        ``LeaseLostError`` and that page commits nothing.
         """
+        name = self.lease_name(target)
+        async with self.engine.begin() as conn:
+            if not await acquire_lease(
+                conn, name, self.holder, ttl=self.lease_ttl, now=self.clock()
+            ):
+                log.info("poll_skipped_lease_held", stream=target.stream, lease=name)
+                return None
         tally = PollResult(0, 0, 0)
         for restart in range(_LOCATOR_RESTARTS + 1):
             try:
@@ -158,6 +188,10 @@ class SalesforcePoller:
             for r in fresh
         ]
         async with self.engine.begin() as conn:
+            name = self.lease_name(target)
+            if not await renew_lease(conn, name, self.holder, ttl=self.lease_ttl, now=now):
+                msg = f"lost the poller lease {name}; another process took over"
+                raise LeaseLostError(msg)
             await record_events(conn, events, now=now)
             if jobs:
                 await self.queue.enqueue_many(conn, jobs)
