@@ -19,6 +19,7 @@ FORBIDDEN = ("freshforce.engine", "freshforce.store", "freshforce.connectors", "
 
 def test_core_exports_are_pinned() -> None:
     assert core.__all__ == [
+        "Caller",
         "DeliveryAttempt",
         "DeliveryLog",
         "DeliveryMode",
@@ -39,12 +40,15 @@ def test_core_exports_are_pinned() -> None:
         "SandboxControl",
         "SandboxRuntime",
         "SandboxServer",
+        "SandboxUser",
         "TlsFiles",
+        "UserDirectory",
         "admin_router",
         "attribute_request",
         "generate_certificate",
         "install",
         "redact_body",
+        "split_name",
     ]
     assert all(hasattr(core, name) for name in core.__all__)
 

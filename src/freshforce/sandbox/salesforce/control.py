@@ -14,13 +14,13 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from freshforce.sandbox.salesforce.errors import SalesforceError
-from freshforce.sandbox.salesforce.ids import is_valid_id, normalise_id
 from freshforce.sandbox.salesforce.limits import ApiAllocation
 from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType
 from freshforce.sandbox.salesforce.routes_query import QueryCursors
 from freshforce.sandbox.salesforce.seed import seed_org
 from freshforce.sandbox.salesforce.sessions import Sessions
 from freshforce.sandbox.salesforce.state import SalesforceState, WriteContext
+from freshforce.sandbox.salesforce.users import SalesforceUsers
 
 __all__ = ["SalesforceControl", "salesforce_admin_router"]
 
@@ -35,6 +35,7 @@ class SalesforceControl:
         self.state = state
         self.sessions = sessions
         self.cursors = cursors
+        self.users = SalesforceUsers(state, sessions)
 
     def reset(self) -> None:
         self.state.reset()
@@ -55,27 +56,13 @@ class SalesforceControl:
         }
 
     def mint_token(self, user: str | None, expires_in: int | None) -> JSON:
-        user_id = self.resolve_user(user)
-        session = self.sessions.mint(user_id, expires_in=expires_in)
-        return {
-            "access_token": session.access_token,
-            "token_type": "Bearer",
-            "issued_at": str(int(session.issued_at.timestamp() * 1000)),
-            "id": f"/id/{self.state.org_id}/{user_id}",
-            "organization_id": self.state.org_id,
-            "user_id": user_id,
-        }
+        return self.users.mint_for(user, None, expires_in)
 
     def resolve_user(self, user: str | None) -> str:
-        """Return the id of a user given by id or username; the admin for None."""
+        """Return the id of a user given by id, username, e-mail or name; the admin for None."""
         if user is None:
             return self.state.admin_user_id
-        if is_valid_id(user) and self.state.get_record(user) is not None:
-            return normalise_id(user)
-        found = self.state.find("User", "Username", user)
-        if not found:
-            raise LookupError(f"no sandbox user with id or username {user!r}")
-        return found[0]
+        return self.users.find_user(user).id
 
 
 class _Strict(BaseModel):
