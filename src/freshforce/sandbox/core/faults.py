@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
-from freshforce.sandbox.core.users import Caller
+from freshforce.sandbox.core.users import CLIENT_STATE_KEY, USER_STATE_KEY, Caller
 
 __all__ = [
     "FAULT_STATE_KEY",
@@ -220,12 +220,7 @@ class FaultMiddleware:
             await self._app(scope, receive, send)
             return
         ambiguous = False
-        caller = None
-        if self._identify is not None and self._faults.scoped():
-            caller = self._identify(scope)
-        fired = self._faults.fire(scope["method"], path, caller)
-        if fired:
-            scope.setdefault("state", {})[FAULT_STATE_KEY] = ",".join(r.kind for r in fired)
+        fired = self._fire(scope, path)
         for rule in fired:
             if rule.kind == "latency":
                 await asyncio.sleep(rule.latency_ms / 1000)
@@ -240,6 +235,22 @@ class FaultMiddleware:
             await self._app(scope, receive, _swallow)
             await _drop(send)
         await self._app(scope, receive, send)
+
+    def _fire(self, scope: Scope, path: str) -> list[FaultRule]:
+        """Fire the rules for this request; note their kinds and the caller for the log."""
+        caller = None
+        if self._identify is not None and self._faults.scoped():
+            caller = self._identify(scope)
+        fired = self._faults.fire(scope["method"], path, caller)
+        if fired:
+            state = scope.setdefault("state", {})
+            state[FAULT_STATE_KEY] = ",".join(r.kind for r in fired)
+            if caller is None and self._identify is not None:
+                caller = self._identify(scope)
+            if caller is not None:  # the log names who was hit, even if the app never runs
+                state[USER_STATE_KEY] = caller.user
+                state[CLIENT_STATE_KEY] = caller.client
+        return fired
 
     @staticmethod
     async def _answer(response: FaultResponse, send: Send) -> None:

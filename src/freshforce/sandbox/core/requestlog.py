@@ -27,6 +27,7 @@ from freshforce.sandbox.core.faults import (
     Scope,
     Send,
 )
+from freshforce.sandbox.core.users import CLIENT_STATE_KEY, USER_STATE_KEY
 
 __all__ = [
     "LOGGED_HEADERS",
@@ -65,8 +66,6 @@ REDACTED = "***"
 _MAX_BODY = 64 * 1024
 # A secret key's string value in JSON text; replacing in place keeps the body as it was sent.
 _JSON_SECRET = re.compile(r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"')
-_USER_KEY = "sandbox_user"
-_CLIENT_KEY = "sandbox_client"
 
 
 @dataclass(frozen=True)
@@ -90,8 +89,8 @@ class LoggedRequest:
 
 def attribute_request(request: Request, user: str, client: str) -> None:
     """Name the user and OAuth client behind ``request`` for the request log."""
-    request.state.sandbox_user = user
-    request.state.sandbox_client = client
+    setattr(request.state, USER_STATE_KEY, user)
+    setattr(request.state, CLIENT_STATE_KEY, client)
 
 
 class RequestLog:
@@ -213,7 +212,7 @@ class RequestLogMiddleware:
         try:
             await self._app(scope, logged_receive, logged_send)
         finally:
-            identity = (state.get(_USER_KEY), state.get(_CLIENT_KEY))
+            identity = (state.get(USER_STATE_KEY), state.get(CLIENT_STATE_KEY))
             self._record(
                 scope, at, status, identity, (request_chunks, response_chunks), response_type
             )

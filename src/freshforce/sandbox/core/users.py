@@ -16,7 +16,19 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Caller", "SandboxUser", "UserDirectory", "caller_of_scope", "split_name"]
+__all__ = [
+    "CLIENT_STATE_KEY",
+    "USER_STATE_KEY",
+    "Caller",
+    "SandboxUser",
+    "UserDirectory",
+    "caller_of_scope",
+    "split_name",
+]
+
+# Scope state entries naming the caller for the request log (``attribute_request`` sets them).
+USER_STATE_KEY = "sandbox_user"
+CLIENT_STATE_KEY = "sandbox_client"
 
 _BEARER_SCHEMES = frozenset({"bearer", "oauth"})
 Scope = MutableMapping[str, Any]  # an ASGI scope: a dict of anything
