@@ -119,7 +119,7 @@ async def test_two_users_editing_one_account_show_in_log_audit_fields_and_cdc(or
 
     assert (made.status_code, edited.status_code) == (201, 204)
     assert after_person["CreatedById"] == after_person["LastModifiedById"] == tester["id"]
-    assert after_both["CreatedById"] == tester["id"]
+    assert after_both["CreatedById"] == after_both["OwnerId"] == tester["id"]
     assert after_both["LastModifiedById"] == integration["id"]
     headers = [c["ChangeEventHeader"] for c in changes]
     assert [(h["changeType"], h["commitUser"], h["changeOrigin"]) for h in headers] == [

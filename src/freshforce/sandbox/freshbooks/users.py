@@ -68,8 +68,8 @@ class FreshBooksUsers:
         return _user(self._state.find_identity(user))
 
     def identify(self, token: str) -> Caller | None:
-        session = self._state.oauth.authenticate(token)
-        if session is None or isinstance(session, bool):
+        session = self._state.oauth.peek(token)
+        if session is None:
             return None
         return Caller(user=str(session.identity_id), client=session.client_id)
 
