@@ -233,3 +233,37 @@ async def test_users_are_listed_usable_checked_and_forgotten_on_reset(fb: FreshB
     assert "FETCH" in bad_method.text
     assert [u["name"] for u in listed] == ["Sam Sandbox", "Tess Tester"]
     assert [u["role"] for u in after] == ["owner"]
+
+
+async def test_seeds_and_person_routes_name_a_user(fb: FreshBooks) -> None:
+    await add_user(fb, {"name": "Tess Tester", "email": TESTER["email"]})
+    admin = "/_sandbox/freshbooks"
+    client = await fb.http.post(
+        f"{admin}/records",
+        json={"resource": "clients", "records": [{"fields": {"organization": "Seeded"}}]},
+    )
+    seeded = await fb.http.post(
+        f"{admin}/records",
+        json={
+            "resource": "invoices",
+            "records": [
+                {"fields": {"customerid": client.json()["ids"][0]}, "owner": "Tess Tester"},
+                {"fields": {"customerid": client.json()["ids"][0]}, "owner": 7},
+            ],
+        },
+    )
+    first, second = seeded.json()["ids"]
+    sent = await fb.http.post(
+        f"{admin}/ui/invoices/{second}/send", json={}, params={"user": TESTER["email"]}
+    )
+    nobody = await fb.http.post(f"{admin}/ui/invoices/{first}/send", json={}, params={"user": "x"})
+    bad_owner = await fb.http.post(
+        f"{admin}/records",
+        json={"resource": "invoices", "records": [{"fields": {}, "owner": "ghost"}]},
+    )
+
+    assert (await fb.get(f"invoices/invoices/{first}"))["invoice"]["ownerid"] == 2
+    assert sent.json()["invoice"]["sentid"] == 2
+    assert sent.json()["invoice"]["ownerid"] == 7
+    assert (nobody.status_code, bad_owner.status_code) == (422, 422)
+    assert "ghost" in bad_owner.text
