@@ -81,7 +81,7 @@ async def _file_lock(path: Path, connection_id: str, wait: float) -> AsyncIterat
     # flock (not lockf): two open descriptions conflict even inside one process, so two token
     # sources of one connection in one process also take turns. Polling with LOCK_NB keeps the
     # event loop free and leaves nothing behind when the waiting task is cancelled.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o660)
     try:
         deadline = time.monotonic() + wait
         while not _try_lock(fd):
