@@ -8,6 +8,7 @@ import freshforce.store
 def test_store_exports() -> None:
     assert freshforce.store.__all__ == [
         "Alert",
+        "AlertKind",
         "Connection",
         "ConnectionInfo",
         "ConnectionStatus",
@@ -32,9 +33,11 @@ def test_store_exports() -> None:
         "prepare_database",
         "raise_alert",
         "record_events",
+        "refresh_lock",
         "release_lease",
         "renew_lease",
         "replace_tokens",
+        "resolve_alerts",
         "rotate_keys",
         "save_connection",
         "save_cursor",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +32,16 @@ from freshforce.sandbox.freshbooks import (
     FreshBooksSandbox,
     build_freshbooks,
 )
-from freshforce.store.connections import NewConnection, Tokens, save_connection
+from freshforce.store.connections import (
+    Connection,
+    ConnectionStatus,
+    NewConnection,
+    Tokens,
+    load_connection,
+    save_connection,
+)
 from freshforce.store.crypto import TokenCipher, new_key
+from freshforce.store.engine import create_engine
 
 CONNECTION = "fb-main"
 API = "http://fb.test"
@@ -75,15 +89,19 @@ class FbWorld:
         response = await self.admin.get("/_sandbox/requests", params={"path": path})
         return list(response.json()["requests"])
 
-    def token_source(self) -> TokenSource:
+    def token_source(self, clock: Callable[[], datetime] = now) -> TokenSource:
         return TokenSource(
             self.engine,
             self.cipher,
             CONNECTION,
             provider(),
-            clock=now,
+            clock=clock,
             transport=self.transport,
         )
+
+    def sandbox_clock(self) -> Callable[[], datetime]:
+        """The sandbox's clock: advancing it moves the token source's time too."""
+        return self.sandbox.runtime.clock.now
 
     def client(self) -> FreshBooksClient:
         return FreshBooksClient(self.api(), "SBX7QK")
@@ -168,3 +186,64 @@ def receiver() -> Iterator[tuple[str, list[Received]]]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+FRESHFORCE = str(Path(sys.executable).parent / "freshforce")
+Browser = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def run_connect(
+    system: str,
+    settings: dict[str, str],
+    tmp_path: Path,
+    browse: Browser,
+    *,
+    database_url: str | None = None,
+    key: str | None = None,
+) -> tuple[str, Connection]:
+    """Run the command, play the user's browser, return its output and the stored connection."""
+    key = key or new_key()
+    database_url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'ff.db'}"
+    env = {
+        **os.environ,
+        "FRESHFORCE_DATA_DIR": str(tmp_path),
+        "FRESHFORCE_DATABASE_URL": database_url,
+        "FRESHFORCE_ENCRYPTION_KEYS": key,
+        f"FRESHFORCE_{system.upper()}_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/callback",
+        **settings,
+    }
+    command = [FRESHFORCE, "connect", system, "--no-browser", "--timeout", "60"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
+    try:
+        assert proc.stdout is not None
+        url = ""
+        while not url.startswith("http"):
+            url = (await asyncio.to_thread(proc.stdout.readline)).strip()
+            assert url or proc.poll() is None, "connect exited before printing the URL"
+        assert "state=" in url
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            landed = await browse(browser, url)
+        assert landed.status_code == 200
+        assert "Connected." in landed.text
+        out, _ = await asyncio.to_thread(proc.communicate, timeout=60)
+        assert proc.returncode == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    engine = create_engine(database_url)
+    async with engine.connect() as db:
+        stored = await load_connection(db, TokenCipher([SecretStr(key)]), system)
+    await engine.dispose()
+    assert stored is not None
+    assert stored.status is ConnectionStatus.ACTIVE
+    assert stored.tokens.access_token is not None
+    assert stored.tokens.refresh_token is not None
+    assert stored.tokens.access_token.get_secret_value() not in out
+    return out, stored

@@ -154,11 +154,14 @@ def _search(field: str, value: str) -> object:
 
 
 @SQLITE_ONLY
-async def test_token_near_expiry_is_refreshed_before_the_call(fb_world: FbWorld) -> None:
-    await store_minted(fb_world, expires_in=60)  # inside the five-minute early window
+async def test_token_in_its_last_tenth_is_refreshed_before_the_call(fb_world: FbWorld) -> None:
+    await store_minted(fb_world, expires_in=60)
+    api = fb_world.api(fb_world.token_source(fb_world.sandbox_clock()))
+    await api.request("GET", CLIENTS)  # 60 s left of 60: not due
+    await fb_world.admin.post("/_sandbox/clock/advance", json={"seconds": 55})
     await fb_world.admin.delete("/_sandbox/requests")
 
-    await fb_world.api().request("GET", CLIENTS)
+    await api.request("GET", CLIENTS)  # 5 s left: inside the last 6 s
 
     served = await fb_world.requests("/")
     assert [(r["path"], r["status"]) for r in served] == [(TOKEN, 200), (CLIENTS, 200)]
