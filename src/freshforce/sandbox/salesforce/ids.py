@@ -29,6 +29,8 @@ KEY_PREFIXES: dict[str, str] = {
     "Product2": "01t",
     "PricebookEntry": "01u",
     "Lead": "00Q",
+    "CurrencyType": "02g",  # UNCONFIRMED
+    "DatedConversionRate": "04w",  # UNCONFIRMED
     "Organization": "00D",
     "QueryLocator": "01g",
     "BulkJob": "750",

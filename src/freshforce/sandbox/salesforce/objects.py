@@ -20,6 +20,7 @@ __all__ = [
     "ObjectCatalog",
     "ObjectSpec",
     "standard_catalog",
+    "system_fields",
 ]
 
 FieldType = Literal[
@@ -38,6 +39,7 @@ FieldType = Literal[
     "int",
     "date",
     "datetime",
+    "address",
 ]
 
 _SOAP_TYPES: dict[str, str] = {
@@ -50,6 +52,7 @@ _SOAP_TYPES: dict[str, str] = {
     "int": "xsd:int",
     "date": "xsd:date",
     "datetime": "xsd:dateTime",
+    "address": "urn:address",
 }
 
 _TEXT_TYPES = frozenset({"string", "textarea", "email", "phone", "url", "picklist"})
@@ -82,6 +85,7 @@ class FieldSpec:
     reference_to: tuple[str, ...] = ()
     relationship_name: str | None = None
     child_relationship: str | None = None
+    compound_field_name: str | None = None
 
     @property
     def custom(self) -> bool:
@@ -178,6 +182,10 @@ class ObjectCatalog:
             if f.child_relationship and target.name in f.reference_to
         ]
 
+    def put(self, spec: ObjectSpec) -> None:
+        """Add an object, or replace the one of the same name (org settings change metadata)."""
+        self._objects[spec.name.lower()] = spec
+
     def child_relationship(self, name: str, relationship: str) -> ChildRelationship | None:
         """Return object ``name``'s child relationship called ``relationship`` (any case)."""
         wanted = relationship.lower()
@@ -246,7 +254,8 @@ def _read_only(spec: FieldSpec) -> FieldSpec:
     return replace(spec, createable=False, updateable=False, calculated=True)
 
 
-def _system_fields() -> list[FieldSpec]:
+def system_fields() -> list[FieldSpec]:
+    """Return the fields every object has: Id, IsDeleted and the audit fields."""
     audit = {"nillable": False, "createable": False, "updateable": False}
     return [
         FieldSpec(name="Id", type="id", length=18, defaulted_on_create=True, **audit),  # type: ignore[arg-type]
@@ -268,14 +277,41 @@ def _master_record(target: str) -> FieldSpec:
     return _read_only(_ref("MasterRecordId", target, "MasterRecord"))
 
 
+GEOCODE_ACCURACIES = (
+    "Address",
+    "NearAddress",
+    "Block",
+    "Street",
+    "ExtendedZip",
+    "Zip",
+    "Neighborhood",
+    "City",
+    "County",
+    "State",
+    "Unknown",
+)
+
+
 def _address(prefix: str) -> list[FieldSpec]:
-    return [
+    """Return the parts of an address, then its read-only compound ``<prefix>Address``."""
+    compound = f"{prefix}Address"
+    parts = [
         _typed(f"{prefix}Street", "textarea", length=255),
         _text(f"{prefix}City", 40),
         _text(f"{prefix}State", 80),
         _text(f"{prefix}PostalCode", 20),
         _text(f"{prefix}Country", 80),
+        _typed(f"{prefix}Latitude", "double", precision=18, scale=15),
+        _typed(f"{prefix}Longitude", "double", precision=18, scale=15),
+        _typed(
+            f"{prefix}GeocodeAccuracy",
+            "picklist",
+            picklist_values=GEOCODE_ACCURACIES,
+            restricted_picklist=True,
+        ),
     ]
+    whole = FieldSpec(name=compound, type="address", createable=False, updateable=False)
+    return [replace(p, compound_field_name=compound) for p in parts] + [whole]
 
 
 def _object(name: str, plural: str, fields: list[FieldSpec]) -> ObjectSpec:
@@ -285,7 +321,7 @@ def _object(name: str, plural: str, fields: list[FieldSpec]) -> ObjectSpec:
         label=label.removesuffix("2"),
         label_plural=plural,
         key_prefix=KEY_PREFIXES[name],
-        fields=(*_system_fields(), *fields),
+        fields=(*system_fields(), *fields),
     )
 
 
