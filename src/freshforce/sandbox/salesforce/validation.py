@@ -23,7 +23,7 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from lark import Lark, Token, Tree, UnexpectedInput
+from lark import Lark, Token, Tree, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from freshforce.sandbox.salesforce.changes import FieldValue
 from freshforce.sandbox.salesforce.errors import ErrorItem, SalesforceError
@@ -150,6 +150,12 @@ def _compile_condition(spec: ObjectSpec, text: str) -> Evaluator:
     """Parse and type-check ``text`` against ``spec``; return a function of a record change."""
     try:
         tree = _parser().parse(text)
+    except (UnexpectedEOF, UnexpectedToken) as exc:
+        if isinstance(exc, UnexpectedEOF) or exc.token.type == "$END":
+            raise FormulaError("condition: ends too early (a missing ')' or operand?)") from None
+        raise FormulaError(
+            f"condition: line {exc.line} column {exc.column}: syntax error near {exc.token!s}"
+        ) from None
     except UnexpectedInput as exc:
         raise FormulaError(
             f"condition: line {exc.line} column {exc.column}: syntax error near "
