@@ -159,3 +159,47 @@ async def test_a_single_currency_org_has_no_currency_field(org: Org):
         headers=org.headers,
     )
     assert written.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
+async def test_multi_currency_can_be_turned_on_later(org: Org):
+    account = await org.create("Account", {"Name": "Before"})
+    response = await org.http.post("/_sandbox/salesforce/multi-currency")
+    assert response.status_code == 200
+    codes = [c["IsoCode"] for c in response.json()["currencies"]]
+    assert codes == ["USD", "EUR", "GBP", "CAD"]
+    row = await org.query("SELECT CurrencyIsoCode FROM Account")
+    assert row["records"][0]["CurrencyIsoCode"] == "USD"  # type: ignore[index]
+    assert org.sandbox.state.read("Account", account)["CurrencyIsoCode"] == "USD"
+    again = await org.http.post("/_sandbox/salesforce/multi-currency")
+    assert again.json() == response.json()  # turning it on twice changes nothing
+
+
+def test_the_seed_deals_in_two_currencies(live_org: LiveOrg):
+    seeded = live_org.admin.post("/_sandbox/seed", json={"records": 4, "seed": 3})
+    assert seeded.status_code == 200, seeded.text
+    rows = live_org.sf.query(
+        "SELECT CurrencyIsoCode, Account.CurrencyIsoCode, "
+        "(SELECT CurrencyIsoCode, PricebookEntry.CurrencyIsoCode FROM OpportunityLineItems) "
+        "FROM Opportunity"
+    )["records"]
+    assert sorted(r["CurrencyIsoCode"] for r in rows) == ["EUR", "USD", "USD", "USD"]
+    for row in rows:
+        assert row["Account"]["CurrencyIsoCode"] == row["CurrencyIsoCode"]
+        for item in row["OpportunityLineItems"]["records"]:
+            assert item["CurrencyIsoCode"] == row["CurrencyIsoCode"]
+            assert item["PricebookEntry"]["CurrencyIsoCode"] == row["CurrencyIsoCode"]
+
+
+def test_a_new_currency_is_usable_at_once(live_org: LiveOrg):
+    sf = live_org.sf
+    body = {"IsoCode": "JPY", "ConversionRate": 151.5, "DecimalPlaces": 0, "IsActive": True}
+    sf.CurrencyType.create(body)
+    fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
+    assert "JPY" in {v["value"] for v in fields["CurrencyIsoCode"]["picklistValues"]}
+    account = sf.Account.create({"Name": "Kyoto KK", "CurrencyIsoCode": "JPY"})["id"]
+    assert sf.Account.get(account)["CurrencyIsoCode"] == "JPY"
+    rates = sf.query("SELECT ConversionRate FROM DatedConversionRate WHERE IsoCode = 'JPY'")
+    assert [r["ConversionRate"] for r in rates["records"]] == [151.5]
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.CurrencyType.create(body)
+    assert refused.value.content[0]["errorCode"] == "DUPLICATE_VALUE"

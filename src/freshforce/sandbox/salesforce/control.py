@@ -2,8 +2,9 @@
 
 ``SalesforceControl`` implements ``sandbox.core.SandboxControl`` (reset, seed, snapshot, mint a
 token). ``salesforce_admin_router`` adds what only this org has, under ``/_sandbox/salesforce``:
-adding custom ``__c`` fields and validation rules, undeleting from the recycle bin (REST has no
-undelete), forcing sessions to expire, and setting or exhausting the daily API allocation.
+adding custom ``__c`` fields and validation rules, turning multi-currency on, undeleting from
+the recycle bin (REST has no undelete), forcing sessions to expire, and setting or exhausting
+the daily API allocation.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from freshforce.sandbox.salesforce import currency
 from freshforce.sandbox.salesforce.errors import SalesforceError
 from freshforce.sandbox.salesforce.ids import is_valid_id, normalise_id
 from freshforce.sandbox.salesforce.limits import ApiAllocation
@@ -128,7 +130,7 @@ class LimitsBody(_Strict):
 
 
 def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
-    """Build ``/_sandbox/salesforce/{fields,validation-rules,undelete,sessions/expire,limits}``."""
+    """Build the ``/_sandbox/salesforce/…`` routes (fields, validation rules, currency, …)."""
     router = APIRouter(prefix="/_sandbox/salesforce", tags=["sandbox admin"])
     state = control.state
 
@@ -158,6 +160,22 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
         return {"object": state.describe(body.object).name, "field": added.name}
 
     _validation_routes(router, state)
+
+    @router.post("/multi-currency")
+    async def multi_currency() -> JSON:
+        if not currency.is_multi_currency(state.catalog):
+            currency.enable_multi_currency(state.catalog)
+            with state.transaction(WriteContext(user_id=state.admin_user_id), emit=False) as tx:
+                currency.set_up(tx)
+                currency.backfill(tx)
+        rows = state.records("CurrencyType")
+        return {
+            "multi_currency": True,
+            "currencies": [
+                {k: r[k] for k in ("IsoCode", "ConversionRate", "IsCorporate", "IsActive")}
+                for r in rows
+            ],
+        }
 
     @router.post("/undelete")
     async def undelete(body: UndeleteBody) -> JSON:

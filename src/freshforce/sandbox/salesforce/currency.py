@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CURRENCIES",
     "after_write",
+    "backfill",
     "derive",
     "enable_multi_currency",
     "is_multi_currency",
@@ -259,6 +260,8 @@ def _split_range(tx: Transaction, spec: ObjectSpec, new: Record) -> None:
 
 def after_write(tx: Transaction, spec: ObjectSpec, old: Record | None, new: Record) -> None:
     """Open a new currency's first dated rate; close the gap a deleted dated rate leaves."""
+    if spec.name == "CurrencyType":
+        _refresh_picklists(tx)
     if spec.name == "CurrencyType" and old is None:
         tx.create(
             "DatedConversionRate",
@@ -273,3 +276,33 @@ def after_write(tx: Transaction, spec: ObjectSpec, old: Record | None, new: Reco
         earlier = [r for r in _rates(tx, new["IsoCode"]) if str(r["StartDate"]) < start]
         if earlier:
             tx.write(spec, earlier[-1], {**earlier[-1], "NextStartDate": new["NextStartDate"]})
+
+
+def _refresh_picklists(tx: Transaction) -> None:
+    """List the active currencies in every ``CurrencyIsoCode`` picklist, as describe shows it.
+
+    Metadata is not rolled back with the records: a currency whose creation fails stays listed
+    until the next currency write, which only describe shows (writes check the records).
+    """
+    codes = tuple(str(c["IsoCode"]) for c in _currencies(tx) if c.get("IsActive"))
+    catalog = tx.state.catalog
+    for spec in list(catalog):
+        found = spec.field("CurrencyIsoCode")
+        if found is not None and found.picklist_values != codes:
+            catalog.put(spec.with_field(replace(found, picklist_values=codes)))
+
+
+def backfill(tx: Transaction) -> None:
+    """Give every existing record the corporate currency (multi-currency just turned on).
+
+    As in Salesforce, turning the setting on changes no record's audit fields and sends no
+    change events: the records are replaced as they are, plus ``CurrencyIsoCode``.
+    """
+    corporate = _corporate(tx)
+    tables = tx.state.tables
+    for spec in list(tx.state.catalog):
+        if spec.field("CurrencyIsoCode") is None:
+            continue
+        for record in list(tables.table(spec.name).values()):
+            if record.get("CurrencyIsoCode") is None:
+                tables.put(spec, str(record["Id"]), {**record, "CurrencyIsoCode": corporate})
