@@ -53,6 +53,11 @@ def test_an_eur_opportunity_takes_eur_products(live_org: LiveOrg):
     assert row["Amount"] == 276.0
     [item] = row["OpportunityLineItems"]["records"]
     assert item == item | {"CurrencyIsoCode": "EUR", "UnitPrice": 92.0, "TotalPrice": 276.0}
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Opportunity.update(opportunity, {"CurrencyIsoCode": "USD"})
+    assert refused.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
+    assert refused.value.content[0]["fields"] == ["CurrencyIsoCode"]
+    assert sf.Opportunity.update(opportunity, {"CurrencyIsoCode": "EUR", "NextStep": "Ship"}) == 204
 
 
 def test_a_line_item_in_another_currency_is_refused(live_org: LiveOrg):

@@ -7,7 +7,8 @@ SOQL answer INVALID_FIELD for it. ``enable_multi_currency`` turns it on by chang
 - ``CurrencyIsoCode`` (a picklist of the org's currencies) is on Account, Contact, Opportunity,
   PricebookEntry, Order and custom objects, defaulting to the corporate currency; on
   OpportunityLineItem and OrderItem it is read-only and follows the parent, and the price book
-  entry must be in the same currency (FIELD_INTEGRITY_EXCEPTION otherwise).
+  entry must be in the same currency (FIELD_INTEGRITY_EXCEPTION otherwise); an opportunity with
+  line items keeps its currency.
 - ``CurrencyType`` lists the currencies (one corporate, rate 1); ``DatedConversionRate`` holds
   rates by date range: a new ``StartDate`` splits the range it falls in and ``NextStartDate`` is
   kept in step. A new currency starts with one rate for 0001-01-01 .. 9999-12-31, as Salesforce
@@ -218,6 +219,17 @@ def derive(
         new["CurrencyIsoCode"] = _corporate(tx)
     elif "CurrencyIsoCode" in given:
         _check_active(tx, new["CurrencyIsoCode"])
+        if old is not None and old.get("HasOpportunityLineItem"):
+            _keep_currency(old, new)
+
+
+def _keep_currency(old: Record, new: Record) -> None:
+    """Refuse a new currency on an opportunity with line items (the API rejects it)."""
+    if old.get("CurrencyIsoCode") != new.get("CurrencyIsoCode"):
+        raise field_integrity(
+            "CurrencyIsoCode (cannot change the currency of an opportunity with line items)",
+            ("CurrencyIsoCode",),
+        )
 
 
 def _follow_parent(tx: Transaction, object_name: str, new: Record) -> None:
