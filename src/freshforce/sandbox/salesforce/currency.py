@@ -7,8 +7,8 @@ SOQL answer INVALID_FIELD for it. ``enable_multi_currency`` turns it on by chang
 - ``CurrencyIsoCode`` (a picklist of the org's currencies) is on Account, Contact, Opportunity,
   PricebookEntry, Order and custom objects, defaulting to the corporate currency; on
   OpportunityLineItem and OrderItem it is read-only and follows the parent, and the price book
-  entry must be in the same currency (FIELD_INTEGRITY_EXCEPTION otherwise); an opportunity with
-  line items keeps its currency.
+  entry must be in the same currency (FIELD_INTEGRITY_EXCEPTION otherwise); an opportunity or
+  order with products keeps its currency.
 - ``CurrencyType`` lists the currencies (one corporate, rate 1); ``DatedConversionRate`` holds
   rates by date range: a new ``StartDate`` splits the range it falls in and ``NextStartDate`` is
   kept in step. A new currency starts with one rate for 0001-01-01 .. 9999-12-31, as Salesforce
@@ -64,6 +64,8 @@ _FOLLOWS: dict[str, tuple[str, str]] = {
     "OpportunityLineItem": ("OpportunityId", "opportunity"),
     "OrderItem": ("OrderId", "order"),
 }
+# Parents that keep their currency once they have products: object -> child relationship.
+_ITEMS = {"Opportunity": "OpportunityLineItems", "Order": "OrderItems"}
 _FIRST_DAY = "0001-01-01"
 _LAST_DAY = "9999-12-31"
 _ISO_CODE = re.compile(r"^[A-Z]{3}$")
@@ -219,15 +221,16 @@ def derive(
         new["CurrencyIsoCode"] = _corporate(tx)
     elif "CurrencyIsoCode" in given:
         _check_active(tx, new["CurrencyIsoCode"])
-        if old is not None and old.get("HasOpportunityLineItem"):
-            _keep_currency(old, new)
+        if old is not None and old.get("CurrencyIsoCode") != new["CurrencyIsoCode"]:
+            _keep_currency(tx, spec, old)
 
 
-def _keep_currency(old: Record, new: Record) -> None:
-    """Refuse a new currency on an opportunity with line items (the API rejects it)."""
-    if old.get("CurrencyIsoCode") != new.get("CurrencyIsoCode"):
+def _keep_currency(tx: Transaction, spec: ObjectSpec, old: Record) -> None:
+    """Refuse a new currency on an opportunity or order with products (the API rejects it)."""
+    relationship = _ITEMS.get(spec.name)
+    if relationship and tx.state.children(spec.name, str(old["Id"]), relationship):
         raise field_integrity(
-            "CurrencyIsoCode (cannot change the currency of an opportunity with line items)",
+            f"CurrencyIsoCode (cannot change the currency of an {spec.name.lower()} with products)",
             ("CurrencyIsoCode",),
         )
 

@@ -28,6 +28,8 @@ KEY_PREFIXES: dict[str, str] = {
     "Pricebook2": "01s",
     "Product2": "01t",
     "PricebookEntry": "01u",
+    "Order": "801",
+    "OrderItem": "802",
     "Lead": "00Q",
     "CurrencyType": "02g",  # UNCONFIRMED
     "DatedConversionRate": "04w",  # UNCONFIRMED

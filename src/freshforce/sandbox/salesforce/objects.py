@@ -540,6 +540,61 @@ def _pricebook_entry() -> ObjectSpec:
     )
 
 
+ORDER_STATUSES = ("Draft", "Activated")
+
+
+def _order() -> ObjectSpec:
+    read_only_text = _read_only(_text("OrderNumber", 30, name_field=True))
+    return _object(
+        "Order",
+        "Orders",
+        [
+            _ref("AccountId", "Account", "Account", "Orders", nillable=False),
+            _text("Name", 80),
+            read_only_text,
+            _typed("EffectiveDate", "date", nillable=False),
+            _typed("EndDate", "date"),
+            _typed(
+                "Status",
+                "picklist",
+                nillable=False,
+                defaulted_on_create=True,
+                picklist_values=ORDER_STATUSES,
+                restricted_picklist=True,
+            ),
+            _read_only(_typed("StatusCode", "picklist", picklist_values=ORDER_STATUSES)),
+            _read_only(_typed("ActivatedDate", "datetime")),
+            _ref("Pricebook2Id", "Pricebook2", "Pricebook2", "Orders"),
+            _ref("OpportunityId", "Opportunity", "Opportunity", "Orders"),
+            _read_only(_typed("TotalAmount", "currency")),
+            _typed("Description", "textarea"),
+            _owner(),
+        ],
+    )
+
+
+def _order_item() -> ObjectSpec:
+    create_only = {"nillable": False, "updateable": False}
+    return _object(
+        "OrderItem",
+        "Order Products",
+        [
+            _ref("OrderId", "Order", "Order", "OrderItems", **create_only),
+            _ref(
+                "PricebookEntryId", "PricebookEntry", "PricebookEntry", "OrderItems", **create_only
+            ),
+            _read_only(_ref("Product2Id", "Product2", "Product2")),
+            _typed("Quantity", "double", precision=12, nillable=False),
+            _typed("UnitPrice", "currency", nillable=False),
+            _read_only(_typed("ListPrice", "currency")),
+            _read_only(_typed("TotalPrice", "currency")),
+            _typed("ServiceDate", "date"),
+            _typed("EndDate", "date"),
+            _text("Description"),
+        ],
+    )
+
+
 def _user() -> ObjectSpec:
     defaulted = {"nillable": False, "defaulted_on_create": True}
     return _object(
@@ -574,6 +629,8 @@ def standard_catalog() -> ObjectCatalog:
             _product(),
             _pricebook(),
             _pricebook_entry(),
+            _order(),
+            _order_item(),
             _user(),
         ]
     )

@@ -6,14 +6,15 @@ Contact/User ``Name``; Opportunity ``IsWon``/``IsClosed``/``Probability`` from `
 line-item prices (``TotalPrice = Quantity * UnitPrice * (1 - Discount%)``, product, list price
 and name from the price book entry); Opportunity ``Amount`` and ``HasOpportunityLineItem`` from
 its line items; one primary contact role per opportunity; standard prices before custom ones
-(per currency in a multi-currency org, whose own rules live in ``currency.py``).
+(per currency in a multi-currency org, whose own rules live in ``currency.py``). Orders and
+their products follow ``orders.py``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from freshforce.sandbox.salesforce import currency
+from freshforce.sandbox.salesforce import currency, orders
 from freshforce.sandbox.salesforce.changes import FieldValue
 from freshforce.sandbox.salesforce.errors import (
     ErrorItem,
@@ -48,6 +49,7 @@ _CASCADES: dict[str, tuple[tuple[str, str], ...]] = {
         ("OpportunityLineItem", "OpportunityId"),
         ("OpportunityContactRole", "OpportunityId"),
     ),
+    "Order": (("OrderItem", "OrderId"),),
     "Product2": (("PricebookEntry", "Product2Id"),),
     "Pricebook2": (("PricebookEntry", "Pricebook2Id"),),
     "PricebookEntry": (("OpportunityLineItem", "PricebookEntryId"),),
@@ -88,6 +90,7 @@ def derive(
 ) -> None:
     """Fill in the fields the org computes, or raise when the combination is invalid."""
     currency.derive(tx, spec, old, new, given)
+    orders.derive(tx, spec, old, new, given)
     if spec.name == "User" and old is None and "IsActive" not in given:
         new["IsActive"] = True
     if spec.name in {"Contact", "User"}:
@@ -203,6 +206,7 @@ def _same_currency(a: Record, b: Record) -> bool:
 def after_write(tx: Transaction, spec: ObjectSpec, old: Record | None, new: Record) -> None:
     """Propagate a stored change to the records that depend on it."""
     currency.after_write(tx, spec, old, new)
+    orders.after_write(tx, spec, old, new)
     if spec.name == "OpportunityLineItem":
         for opportunity_id in {(old or {}).get("OpportunityId"), new.get("OpportunityId")}:
             if opportunity_id is not None:
