@@ -49,6 +49,14 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
     token_lifetime: Annotated[
         int, _flag("TOKEN_LIFETIME", "Access-token lifetime in seconds.", minimum=1)
     ] = 43_200,
+    single_currency: Annotated[
+        bool,
+        _flag(
+            "SINGLE_CURRENCY",
+            "Run the Salesforce org without multi-currency (no CurrencyIsoCode).",
+            "--single-currency",
+        ),
+    ] = False,
 ) -> None:
     """Run the local FreshBooks (and, when built, Salesforce) sandboxes until Ctrl-C."""
     for name, port in (
@@ -76,5 +84,6 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
             latency_ms=latency_ms,
             auto_approve=auto_approve,
             token_lifetime=token_lifetime,
+            multi_currency=not single_currency,
         )
         asyncio.run(run_sandboxes(settings, typer.echo))

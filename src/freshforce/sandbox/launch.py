@@ -37,6 +37,7 @@ class SandboxSettings:
     latency_ms: int = 0
     auto_approve: bool = False
     token_lifetime: int = 43_200
+    multi_currency: bool = True
 
     def state_file_for(self, vendor: str) -> Path | None:
         """Return the vendor's file beside ``--state-file``: ``s.json`` -> ``s.freshbooks.json``."""
@@ -101,7 +102,12 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
 
 def _salesforce(settings: SandboxSettings) -> StartedVendor:
     runtime = SandboxRuntime.create(seed=settings.seed)
-    built = build_salesforce_sandbox(runtime, seed=settings.seed, records=settings.records)
+    built = build_salesforce_sandbox(
+        runtime,
+        seed=settings.seed,
+        records=settings.records,
+        multi_currency=settings.multi_currency,
+    )
     rest = SandboxServer(built.app, settings.host, settings.salesforce_port, settings.tls)
     pubsub = attach_pubsub(
         built,

@@ -2,8 +2,9 @@
 
 ``SalesforceControl`` implements ``sandbox.core.SandboxControl`` (reset, seed, snapshot, mint a
 token). ``salesforce_admin_router`` adds what only this org has, under ``/_sandbox/salesforce``:
-adding custom ``__c`` fields, undeleting from the recycle bin (REST has no undelete), forcing
-sessions to expire, and setting or exhausting the daily API allocation.
+adding custom ``__c`` fields and validation rules, turning multi-currency on, undeleting from
+the recycle bin (REST has no undelete), forcing sessions to expire, and setting or exhausting
+the daily API allocation.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from freshforce.sandbox.salesforce import currency
 from freshforce.sandbox.salesforce.errors import SalesforceError
 from freshforce.sandbox.salesforce.limits import ApiAllocation
 from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType
@@ -21,6 +23,7 @@ from freshforce.sandbox.salesforce.seed import seed_org
 from freshforce.sandbox.salesforce.sessions import Sessions
 from freshforce.sandbox.salesforce.state import SalesforceState, WriteContext
 from freshforce.sandbox.salesforce.users import SalesforceUsers
+from freshforce.sandbox.salesforce.validation import FormulaError
 
 __all__ = ["SalesforceControl", "salesforce_admin_router"]
 
@@ -87,6 +90,17 @@ class CustomFieldBody(_Strict):
     reference_to: list[str] = Field(default_factory=list)
 
 
+class ValidationRuleBody(_Strict):
+    """A validation rule as an admin defines it in Setup (``validation.py`` has the formula)."""
+
+    object: str
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+    condition: str = Field(min_length=1, max_length=5000)
+    message: str = Field(min_length=1, max_length=255)
+    field: str | None = None
+    active: bool = True
+
+
 class UndeleteBody(_Strict):
     id: str
 
@@ -103,7 +117,7 @@ class LimitsBody(_Strict):
 
 
 def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
-    """Build ``/_sandbox/salesforce/{fields,sessions/expire,limits}``."""
+    """Build the ``/_sandbox/salesforce/…`` routes (fields, validation rules, currency, …)."""
     router = APIRouter(prefix="/_sandbox/salesforce", tags=["sandbox admin"])
     state = control.state
 
@@ -132,6 +146,24 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
             raise HTTPException(422, f"name: {exc}") from exc
         return {"object": state.describe(body.object).name, "field": added.name}
 
+    _validation_routes(router, state)
+
+    @router.post("/multi-currency")
+    async def multi_currency() -> JSON:
+        if not currency.is_multi_currency(state.catalog):
+            currency.enable_multi_currency(state.catalog)
+            with state.transaction(WriteContext(user_id=state.admin_user_id), emit=False) as tx:
+                currency.set_up(tx)
+                currency.backfill(tx)
+        rows = state.records("CurrencyType")
+        return {
+            "multi_currency": True,
+            "currencies": [
+                {k: r[k] for k in ("IsoCode", "ConversionRate", "IsCorporate", "IsActive")}
+                for r in rows
+            ],
+        }
+
     @router.post("/undelete")
     async def undelete(body: UndeleteBody) -> JSON:
         with state.transaction(WriteContext(user_id=state.admin_user_id, api="apex")) as tx:
@@ -150,6 +182,32 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
         return _apply_limits(state.allocation, body)
 
     return router
+
+
+def _validation_routes(router: APIRouter, state: SalesforceState) -> None:
+    rules = state.validation_rules
+
+    @router.get("/validation-rules")
+    async def list_rules() -> list[JSON]:
+        return [rule.describe() for rule in rules.all()]
+
+    @router.post("/validation-rules", status_code=201)
+    async def add_rule(body: ValidationRuleBody) -> JSON:
+        spec = state.catalog.get(body.object)
+        if spec is None:
+            raise HTTPException(404, f"object: no sObject called {body.object!r}")
+        try:
+            rule = rules.add(
+                spec, body.name, body.condition, body.message, body.field, active=body.active
+            )
+        except FormulaError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return rule.describe()
+
+    @router.delete("/validation-rules/{object_name}/{name}", status_code=204)
+    async def remove_rule(object_name: str, name: str) -> None:
+        if not rules.remove(object_name, name):
+            raise HTTPException(404, f"no validation rule {name!r} on {object_name!r}")
 
 
 def _apply_limits(allocation: ApiAllocation, body: LimitsBody) -> JSON:
