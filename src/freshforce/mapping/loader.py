@@ -1,0 +1,128 @@
+"""Load a configuration directory: read every file, validate all at once, compile each flow."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+
+from freshforce.mapping.catalogue import SHIPPED_CATALOGUE, FieldCatalogue
+from freshforce.mapping.compiler import compile_flow, compile_values
+from freshforce.mapping.model import FlowMap, MapSet
+from freshforce.mapping.problems import MappingConfigError, Problem, did_you_mean
+from freshforce.mapping.yamlnodes import YamlDocument, read_yaml
+
+__all__ = ["FLOWS", "check_maps", "load_maps", "shipped_text", "write_defaults"]
+
+FLOWS = ("clients", "invoices", "payments")
+VALUES = "values"
+_SHIPPED_DIR = "freshforce/mapping/defaults"
+
+
+def shipped_text(name: str) -> str:
+    """Return the text of a shipped default file (``clients.yaml``, ``values.yaml``, ...)."""
+    return (resources.files("freshforce.mapping") / "defaults" / name).read_text(encoding="utf-8")
+
+
+def load_maps(
+    directory: Path | None = None,
+    *,
+    profile: str | None = None,
+    catalogue: FieldCatalogue = SHIPPED_CATALOGUE,
+) -> MapSet:
+    """Load and compile every flow; raise :class:`MappingConfigError` listing every problem.
+
+    A flow (or ``values.yaml``) missing from ``directory`` uses the shipped default; a missing
+    directory means "all defaults".
+    """
+    maps, problems = check_maps(directory, profile=profile, catalogue=catalogue)
+    if problems or maps is None:
+        raise MappingConfigError(problems)
+    return maps
+
+
+def check_maps(
+    directory: Path | None,
+    *,
+    profile: str | None = None,
+    catalogue: FieldCatalogue = SHIPPED_CATALOGUE,
+) -> tuple[MapSet | None, list[Problem]]:
+    """Validate every file of ``directory``; return the maps (None on problems) and problems."""
+    problems: list[Problem] = []
+    files = _files(directory, problems)
+    value_docs = [read_yaml(f"{_SHIPPED_DIR}/values.yaml", shipped_text("values.yaml"))]
+    if VALUES in files:
+        value_docs.append(_read(files[VALUES]))
+    for doc in value_docs:
+        problems.extend(doc.problems)
+    values = compile_values(value_docs, profile, problems)
+    values_json = json.dumps(values, sort_keys=True, default=str)
+    flows: dict[str, FlowMap] = {}
+    sources: dict[str, str] = {}
+    for flow in FLOWS:
+        doc = (
+            _read(files[flow])
+            if flow in files
+            else read_yaml(f"{_SHIPPED_DIR}/{flow}.yaml", shipped_text(f"{flow}.yaml"))
+        )
+        digest = hashlib.sha256(f"{doc.text}\0{values_json}".encode()).hexdigest()
+        compiled, found = compile_flow(doc, flow, values, catalogue, digest)
+        problems.extend(found)
+        sources[flow] = doc.name
+        if compiled is not None:
+            flows[flow] = compiled
+    if problems:
+        return None, sorted(problems, key=lambda p: (p.file, p.line, p.column))
+    return MapSet(
+        MappingProxyType(flows), profile, MappingProxyType(values), MappingProxyType(sources)
+    ), []
+
+
+def _files(directory: Path | None, problems: list[Problem]) -> dict[str, Path]:
+    if directory is None or not directory.is_dir():
+        if directory is not None and directory.exists():
+            problems.append(Problem(str(directory), 0, 0, "", "not a directory"))
+        return {}
+    known = (*FLOWS, VALUES)
+    files: dict[str, Path] = {}
+    for path in sorted(directory.iterdir()):
+        if path.suffix not in {".yaml", ".yml"}:
+            continue
+        if path.stem not in known:
+            hint = did_you_mean(path.stem, known)
+            message = f"unknown file; expected {', '.join(f'{k}.yaml' for k in known)}{hint}"
+            problems.append(Problem(str(path), 0, 0, "", message))
+            continue
+        if path.stem in files:
+            problems.append(Problem(str(path), 0, 0, "", f"{files[path.stem].name} is here too"))
+            continue
+        files[path.stem] = path
+    return files
+
+
+def _read(path: Path) -> YamlDocument:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        doc = read_yaml(str(path), "")
+        doc.problems.append(Problem(str(path), 0, 0, "", f"cannot read: {exc}"))
+        return doc
+    return read_yaml(str(path), text)
+
+
+def write_defaults(directory: Path, *, force: bool = False) -> list[Path]:
+    """Write commented copies of the shipped files into ``directory``; return what was written.
+
+    An existing file is kept unless ``force``; raise FileExistsError naming it.
+    """
+    names = [f"{name}.yaml" for name in (*FLOWS, VALUES)]
+    targets = [directory / name for name in names]
+    existing = [path for path in targets if path.exists()]
+    if existing and not force:
+        raise FileExistsError(", ".join(str(path) for path in existing))
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, target in zip(names, targets, strict=True):
+        target.write_text(shipped_text(name), encoding="utf-8")
+    return targets
