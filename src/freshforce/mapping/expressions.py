@@ -60,8 +60,7 @@ def _position(text: str, mark: Mark, location: int) -> tuple[int, int]:
     before = text[: max(location - 1, 0)]
     newlines = before.count("\n")
     if mark.style in {"|", ">"}:  # block scalar: the text starts on the next line
-        indent = len(text) - len(text.lstrip(" "))
-        return mark.line + 1 + newlines, indent + len(before.rsplit("\n", 1)[-1]) + 1
+        return mark.line + 1 + newlines, mark.indent + len(before.rsplit("\n", 1)[-1]) + 1
     if newlines:
         return mark.line + newlines, len(before.rsplit("\n", 1)[-1]) + 1
     quote = 1 if mark.style in {"'", '"'} else 0

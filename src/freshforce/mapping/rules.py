@@ -137,6 +137,9 @@ def compile_rule(
     salesforce = _refs(scope, System.SALESFORCE, rule.salesforce, (*path, "salesforce"))
     name = rule.name or ", ".join(salesforce or freshbooks) or f"fields[{index}]"
     runs = _runs(rule.direction)
+    if rule.direction is Direction.BOTH and not (rule.freshbooks and rule.salesforce):
+        scope.problem(path, "a two-way rule needs fields on both sides; or set its direction")
+        return None
     when = _expression(scope, rule.when, (*path, "when"))
     chains: dict[Direction, Chain] = {}
     for direction in runs:
@@ -214,7 +217,9 @@ def _chain(
     if not targets:
         scope.problem(path, f"a rule that runs {direction.value} needs {target_side} fields")
         return None
-    if rule.direction is not Direction.BOTH and (rule.inverse or rule.inverse_expression):
+    if rule.direction is not Direction.BOTH and (
+        rule.inverse is not None or rule.inverse_expression is not None
+    ):
         key = "inverse" if rule.inverse is not None else "inverse_expression"
         scope.problem((*path, key), f"{key} is only for two-way rules (direction: both)", key=True)
     expression_text = rule.expression if forward else rule.inverse_expression
@@ -222,7 +227,7 @@ def _chain(
     expression = _expression(scope, expression_text, (*path, expression_key))
     arity = 1 if expression_text is not None else len(sources)
     default, template = _default(scope, rule, direction, sources, path)
-    if not sources and expression_text is None and default is None:
+    if not sources and expression_text is None and rule.default is None:
         source_side = "freshbooks" if direction is Direction.TO_SALESFORCE else "salesforce"
         scope.problem(
             path,

@@ -19,11 +19,12 @@ __all__ = ["Mark", "Positions", "YamlDocument", "read_yaml"]
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A place in a file, 1-based; ``style`` is the scalar's quoting style (None: plain)."""
+    """A place in a file, 1-based; a scalar's quoting style (None: plain) and block indent."""
 
     line: int
     column: int
     style: str | None = None
+    indent: int = 0
 
 
 @dataclass(slots=True)
@@ -90,12 +91,19 @@ class _Walker:
         # Any: YAML values are untyped until the schema validates them.
         mark = node.start_mark
         style = getattr(node, "style", None)
-        self.positions.values[path] = Mark(mark.line + 1, mark.column + 1, style)
+        indent = self._block_indent(mark.line + 1) if style in {"|", ">"} else 0
+        self.positions.values[path] = Mark(mark.line + 1, mark.column + 1, style, indent)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*path, index)) for index, item in enumerate(node.value)]
         return self.loader.construct_object(node, deep=True)
+
+    def _block_indent(self, line: int) -> int:
+        # A block scalar's text starts on the line after its mark; its indent is that line's.
+        lines = self.doc.text.splitlines()
+        text = lines[line] if line < len(lines) else ""
+        return len(text) - len(text.lstrip(" "))
 
     def _mapping(self, node: yaml.MappingNode, path: tuple[PathPart, ...]) -> dict[Any, Any]:
         self.loader.flatten_mapping(node)
