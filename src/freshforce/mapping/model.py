@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from freshforce.mapping.catalogue import System
 from freshforce.mapping.expressions import Expression, expression_input
@@ -52,12 +52,20 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """How one rule maps in one direction: expression or fields, then steps; a default."""
+    """How one rule maps in one direction: what it reads, its steps, its default, its targets."""
 
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
     steps: tuple[Step, ...]
     expression: Expression | None = None
     default: Any = None  # Any: a literal default, or a template when ``template`` is set
     template: bool = False
+    reads: tuple[tuple[str, str], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # (object, field) per source ref; object "" for a FreshBooks field.
+        reads = tuple((obj, name) for obj, _, name in (ref.rpartition(".") for ref in self.sources))
+        object.__setattr__(self, "reads", reads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +90,7 @@ class FieldRule:
         return self.salesforce, self.freshbooks
 
 
-@dataclass(frozen=True, slots=True)
-class FieldTrace:
+class FieldTrace(NamedTuple):
     """How one target field got its value: the rule, the source value and each step's output."""
 
     rule: str
@@ -245,12 +252,14 @@ class _Run:
         values: dict[str, Any] = {}
         traces: dict[str, FieldTrace] = {}
         data = expression_input(record, primary) if primary else record
+        context = StepContext(data, self.lookups, self.rates, self.wanted)
         for rule in rules:
             chain = rule.chains.get(self.direction)
             if chain is None:
                 continue
+            context.rate_used = None
             try:
-                written = self._rule(rule, chain, record, data)
+                self._rule(rule, chain, record, context, values, traces)
             except TransformError as exc:
                 if self.wanted is not None:
                     continue
@@ -258,41 +267,58 @@ class _Run:
                     f"{self.flow.file}:{rule.line}: rule {rule.name!r}, record {self.key}: {exc}"
                 )
                 raise MappingRecordError(message, flow=self.flow.flow, record_key=self.key) from exc
-            for ref, value, trace in written:
-                values[ref] = value
-                traces[ref] = trace
         return values, traces
 
-    def _rule(
-        self, rule: FieldRule, chain: Chain, record: Mapping[str, Any], data: Mapping[str, Any]
-    ) -> list[tuple[str, Any, FieldTrace]]:
-        # Any: wire values.
-        if rule.when is not None and not rule.when.evaluate(data):
-            return []
-        sources, targets = rule.sides(self.direction)
-        if chain.expression is not None:
-            source: Any = chain.expression.evaluate(data)
-        elif len(sources) == 1:
-            source = _read(record, sources[0])
-        else:
-            source = [_read(record, ref) for ref in sources]
-        context = StepContext(data, self.lookups, self.rates, self.wanted)
+    def _rule(  # noqa: PLR0917  # the hot path: one call per rule and record, kept flat
+        self,
+        rule: FieldRule,
+        chain: Chain,
+        record: Mapping[str, Any],
+        context: StepContext,
+        values: dict[str, Any],
+        traces: dict[str, FieldTrace],
+    ) -> None:
+        if rule.when is not None and not rule.when.evaluate(context.record):
+            return
+        source = _source(chain, record, context.record)
         if chain.default is not None and is_empty(source):
-            value = render_template(chain.default, data) if chain.template else chain.default
+            value = chain.default
+            if chain.template:
+                value = render_template(value, context.record)
             steps: tuple[tuple[str, Any], ...] = ()
+            used_default = True
         else:
             value, steps = _run_steps(chain.steps, source, context)
+            used_default = False
         if value is PENDING or self.wanted is not None:
-            return []
-        used_default = chain.default is not None and is_empty(source)
+            return
         trace = FieldTrace(
-            rule.name, rule.line, sources, source, steps, context.rate_used, used_default
+            rule.name, rule.line, chain.sources, source, steps, context.rate_used, used_default
         )
-        spread = _spread(value, targets)
-        for ref, item in spread:
+        targets = chain.targets
+        if len(targets) == 1:
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            pairs: Any = ((targets[0], value),)
+        elif isinstance(value, list) and len(value) == len(targets):
+            pairs = zip(targets, value, strict=True)
+        else:
+            raise TransformError(f"the rule gives {value!r} for {len(targets)} fields")
+        for ref, item in pairs:
             if rule.required and is_empty(item):
                 raise TransformError(f"{ref} is required but the value is empty")
-        return [(ref, item, trace) for ref, item in spread]
+            values[ref] = item
+            traces[ref] = trace
+
+
+def _source(chain: Chain, record: Mapping[str, Any], data: Mapping[str, Any]) -> Any:  # noqa: ANN401
+    # Any: wire values.
+    if chain.expression is not None:
+        return chain.expression.evaluate(data)
+    reads = chain.reads
+    if len(reads) == 1:
+        return _read(record, *reads[0])
+    return [_read(record, obj, name) for obj, name in reads]
 
 
 def _run_steps(
@@ -301,7 +327,7 @@ def _run_steps(
     context: StepContext,
 ) -> tuple[Any, tuple[tuple[str, Any], ...]]:
     # Any: wire values.
-    trace: list[tuple[str, Any]] = []
+    trace = []
     for step in steps:
         if value is PENDING:
             break
@@ -313,21 +339,9 @@ def _run_steps(
     return value, tuple(trace)
 
 
-def _read(record: Mapping[str, Any], ref: str) -> Any:  # noqa: ANN401
+def _read(record: Mapping[str, Any], obj: str, name: str) -> Any:  # noqa: ANN401
     # Any: wire values.
-    obj, dot, name = ref.partition(".")
-    if not dot:
-        return record.get(ref)
+    if not obj:
+        return record.get(name)
     inner = record.get(obj)
     return inner.get(name) if isinstance(inner, Mapping) else None
-
-
-def _spread(value: Any, targets: tuple[str, ...]) -> list[tuple[str, Any]]:  # noqa: ANN401
-    # Any: wire values.
-    if len(targets) == 1:
-        if isinstance(value, list) and len(value) == 1:
-            return [(targets[0], value[0])]
-        return [(targets[0], value)]
-    if not isinstance(value, list) or len(value) != len(targets):
-        raise TransformError(f"the rule gives {value!r} for {len(targets)} fields")
-    return list(zip(targets, value, strict=True))

@@ -243,7 +243,8 @@ def _chain(
     if steps is None:
         return None
     _check_arity(scope, steps, arity, targets, path, forward=forward or rule.inverse is not None)
-    return Chain(tuple(step for step, _ in steps), expression, default, template)
+    steps_only = tuple(step for step, _ in steps)
+    return Chain(sources, targets, steps_only, expression, default, template)
 
 
 def _default(
