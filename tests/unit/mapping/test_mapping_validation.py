@@ -269,3 +269,11 @@ def test_shipped_defaults_are_valid_in_every_profile() -> None:
         assert problems == []
         assert maps is not None
         assert sorted(maps.flows) == ["clients", "invoices", "payments"]
+
+
+def test_docs_describe_every_transform() -> None:
+    from freshforce.mapping import TRANSFORMS
+
+    text = (Path(__file__).parents[3] / "docs" / "mapping.md").read_text()
+    missing = [name for name in TRANSFORMS if f"### `{name}`" not in text]
+    assert missing == []
