@@ -13,7 +13,7 @@ from freshforce.mapping.hooks import Hook, resolve_hook
 from freshforce.mapping.model import FieldRule, FlowMap, LineRules
 from freshforce.mapping.problems import PathPart, Problem, did_you_mean
 from freshforce.mapping.resolve import NAME
-from freshforce.mapping.rules import RuleScope, compile_rule, pydantic_problems
+from freshforce.mapping.rules import compile_rule
 from freshforce.mapping.schema import (
     CustomMatch,
     FieldRuleModel,
@@ -22,6 +22,8 @@ from freshforce.mapping.schema import (
     MatchStrategy,
     ValuesModel,
 )
+from freshforce.mapping.schema_problems import pydantic_problems
+from freshforce.mapping.scope import RuleScope
 from freshforce.mapping.yamlnodes import YamlDocument
 
 __all__ = ["compile_flow", "compile_values"]

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mapping_support import flow_map, write_flow
+from mapping_support import flow_map, problems_of, write_flow
 
 from freshforce.mapping import (
     Direction,
@@ -283,3 +283,45 @@ def test_payments_map_status_and_money(maps) -> None:
         "FreshBooks_Balance__c": Decimal("-20.00"),
         "FreshBooks_Last_Payment_Date__c": "2026-11-01",
     }
+
+
+def test_a_template_default_applies_where_its_fields_are_read(tmp_path) -> None:
+    flow = flow_map(
+        tmp_path,
+        '- {freshbooks: organization, salesforce: Account.Name, default: "{fname} {lname}"}\n'
+        '- {freshbooks: note, salesforce: Account.Description, default: "{Contact.Email}"}\n',
+    )
+    assert flow.apply({"fname": "A", "lname": "B"}, TO_SF).values["Account.Name"] == "A B"
+    back = flow.apply({"Account": {}, "Contact": {"Email": "x@y.z"}}, TO_FB).values
+    assert back == {"organization": None, "note": "x@y.z"}
+    assert flow.apply({}, TO_SF).values["Account.Description"] is None
+
+
+def test_a_default_problem_is_reported_once_for_a_two_way_rule(tmp_path) -> None:
+    problems = problems_of(
+        tmp_path,
+        "- {freshbooks: note, salesforce: Account.Description, default: $nope}\n"
+        '- {freshbooks: note, salesforce: Account.Name, default: "{Industry} {fname}"}\n',
+    )
+    assert [(p.line, p.message) for p in problems] == [
+        (4, "unknown named value $nope"),
+        (5, "default names Industry, fname: not fields this rule reads from"),
+    ]
+
+
+def test_an_opportunity_expression_reads_its_line_items(tmp_path) -> None:
+    flow = flow_map(
+        tmp_path,
+        """
+        - freshbooks: notes
+          salesforce: Opportunity.Description
+          direction: to_freshbooks
+          expression: '$string($sum(OpportunityLineItem.(Quantity * UnitPrice))) & " for " & Name'
+        """,
+        flow="invoices",
+    )
+    record = {
+        "Opportunity": {"Id": "006A", "Name": "Deal"},
+        "OpportunityLineItem": [{"Quantity": 2, "UnitPrice": 5}, {"Quantity": 1, "UnitPrice": 3}],
+    }
+    assert flow.apply(record, TO_FB).values == {"notes": "13 for Deal"}

@@ -6,6 +6,7 @@ from mapping_support import problems_of, write_flow
 
 from freshforce.mapping import (
     SHIPPED_CATALOGUE,
+    TRANSFORMS,
     MappingConfigError,
     System,
     check_maps,
@@ -272,8 +273,6 @@ def test_shipped_defaults_are_valid_in_every_profile() -> None:
 
 
 def test_docs_describe_every_transform() -> None:
-    from freshforce.mapping import TRANSFORMS
-
     text = (Path(__file__).parents[3] / "docs" / "mapping.md").read_text()
     missing = [name for name in TRANSFORMS if f"### `{name}`" not in text]
     assert missing == []

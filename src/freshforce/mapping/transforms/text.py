@@ -18,6 +18,7 @@ from freshforce.mapping.transforms.base import (
     TransformError,
     is_empty,
 )
+from freshforce.mapping.transforms.money import DecimalParams
 
 __all__ = ["TEXT_TRANSFORMS", "render_template", "template_fields"]
 
@@ -263,8 +264,6 @@ def _text_inverse(params: TextParams, arity: int | None) -> list[tuple[str, Para
     if params.of == "integer":
         return [("integer", NoParams())]
     if params.of == "decimal":
-        from freshforce.mapping.transforms.money import DecimalParams  # noqa: PLC0415
-
         return [("decimal", DecimalParams(scale=None))]
     return []
 
