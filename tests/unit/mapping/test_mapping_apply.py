@@ -325,3 +325,32 @@ def test_an_opportunity_expression_reads_its_line_items(tmp_path) -> None:
         "OpportunityLineItem": [{"Quantity": 2, "UnitPrice": 5}, {"Quantity": 1, "UnitPrice": 3}],
     }
     assert flow.apply(record, TO_FB).values == {"notes": "13 for Deal"}
+
+
+text = st.text(st.sampled_from("abcXYZ é-'"), max_size=6)
+client_records = st.fixed_dictionaries(
+    {
+        "id": st.integers(min_value=1, max_value=10**9),
+        "organization": text,
+        "fname": text,
+        "lname": text.filter(str.strip),
+        "email": text,
+        "bus_phone": text,
+        "p_street": text,
+        "p_street2": text,
+        "p_city": text,
+        "p_code": text,
+        "p_province": st.sampled_from(["", "on", "Quebec", "NY", "Narnia"]),
+        "p_country": st.sampled_from(["", "Canada", "US", "Atlantis"]),
+        "note": st.one_of(st.none(), text),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(record=client_records)
+def test_mapping_twice_changes_nothing(maps, record) -> None:
+    clients = maps["clients"]
+    salesforce = clients.apply(record, TO_SF).by_object()
+    freshbooks = clients.apply(salesforce, TO_FB).values
+    assert clients.apply({**record, **freshbooks}, TO_SF).by_object() == salesforce
