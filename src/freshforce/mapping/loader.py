@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -61,23 +64,40 @@ def check_maps(
     values_json = json.dumps(values, sort_keys=True, default=str)
     flows: dict[str, FlowMap] = {}
     sources: dict[str, str] = {}
-    for flow in FLOWS:
-        doc = (
-            _read(files[flow])
-            if flow in files
-            else read_yaml(f"{_SHIPPED_DIR}/{flow}.yaml", shipped_text(f"{flow}.yaml"))
-        )
-        digest = hashlib.sha256(f"{doc.text}\0{values_json}".encode()).hexdigest()
-        compiled, found = compile_flow(doc, flow, values, catalogue, digest)
-        problems.extend(found)
-        sources[flow] = doc.name
-        if compiled is not None:
-            flows[flow] = compiled
+    with _importable(directory if files else None):
+        for flow in FLOWS:
+            doc = (
+                _read(files[flow])
+                if flow in files
+                else read_yaml(f"{_SHIPPED_DIR}/{flow}.yaml", shipped_text(f"{flow}.yaml"))
+            )
+            digest = hashlib.sha256(f"{doc.text}\0{values_json}".encode()).hexdigest()
+            compiled, found = compile_flow(doc, flow, values, catalogue, digest)
+            problems.extend(found)
+            sources[flow] = doc.name
+            if compiled is not None:
+                flows[flow] = compiled
     if problems:
         return None, sorted(problems, key=lambda p: (p.file, p.line, p.column))
     return MapSet(
         MappingProxyType(flows), profile, MappingProxyType(values), MappingProxyType(sources)
     ), []
+
+
+@contextmanager
+def _importable(directory: Path | None) -> Iterator[None]:
+    # Hooks may live beside the maps (freshforce/hooks.py is `hooks:tag_vip`): the directory is
+    # on the import path while they are imported, and only then.
+    if directory is None:
+        yield
+        return
+    entry = str(directory.resolve())
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with suppress(ValueError):
+            sys.path.remove(entry)
 
 
 def _files(directory: Path | None, problems: list[Problem]) -> dict[str, Path]:

@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,18 @@ def test_a_hook_returning_something_else_fails_the_record(hooked) -> None:
     decision = decide(hooked("confused"), {"id": 6, "email": "a@b.c"})
     assert decision.action == "fail"
     assert "returned 'yes'; expected None, Amend, Skip or Fail" in decision.reason
+
+
+def test_a_hook_can_live_beside_the_maps(tmp_path) -> None:
+    (tmp_path / "beside_maps_vip.py").write_text(
+        "from freshforce.mapping import Skip\n\n"
+        "def tag(context):\n"
+        "    return Skip('beside the maps')\n"
+    )
+    flow = flow_map(
+        tmp_path,
+        "- {freshbooks: email, salesforce: Contact.Email}\n",
+        extra="hooks: {before_write: 'beside_maps_vip:tag'}\n",
+    )
+    assert str(tmp_path) not in sys.path
+    assert decide(flow, {"id": 1, "email": "a@b.c"}).reason == "beside the maps"
