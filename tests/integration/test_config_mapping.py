@@ -73,3 +73,19 @@ def test_validate_exits_2_with_every_problem(invoke, tmp_path: Path) -> None:
         ("clients.yaml", 11, 23),
         ("values.yaml", 5, 5),
     ]
+
+
+def test_validate_checks_every_profile(invoke, tmp_path: Path) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "values.yaml").write_text("profiles:\n  prod:\n    payment_status: Paid\n")
+    result = invoke("config", "validate", "maps", "--json")
+    assert result.exit_code == 2
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["path"], p["message"]) for p in problems] == [
+        (
+            "fields[1].transform[0].map",
+            "map: Input should be a valid dictionary (named value $payment_status) (profile prod)",
+        )
+    ]
+    assert problems[0]["file"].endswith("payments.yaml")

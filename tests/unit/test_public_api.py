@@ -98,6 +98,7 @@ def test_connectors_exports() -> None:
 def test_mapping_exports() -> None:
     assert freshforce.mapping.__all__ == [
         "FLOWS",
+        "PROFILES",
         "SHIPPED_CATALOGUE",
         "TRANSFORMS",
         "Amend",
@@ -127,6 +128,7 @@ def test_mapping_exports() -> None:
         "RateUsed",
         "Skip",
         "System",
+        "check_every_profile",
         "check_maps",
         "load_maps",
         "map_records",

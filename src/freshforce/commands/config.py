@@ -78,12 +78,13 @@ def init(
 def validate(
     ctx: typer.Context, directory: DirectoryArgument = None, as_json: JsonOption = False
 ) -> None:
-    """Check every mapping file at once; exit 2 when anything is wrong."""
-    from freshforce.mapping import check_maps  # noqa: PLC0415  # keeps the CLI start fast
+    """Check every mapping file, in every profile, at once; exit 2 when anything is wrong."""
+    from freshforce.mapping import check_every_profile, check_maps  # noqa: PLC0415  # fast start
 
     cli = cli_context(ctx)
     target = directory or cli.settings.config_dir
-    maps, problems = check_maps(target, profile=cli.settings.profile.value)
+    maps, _ = check_maps(target, profile=cli.settings.profile.value)
+    problems = check_every_profile(target)
     if as_json:
         flows = {}
         if maps is not None:

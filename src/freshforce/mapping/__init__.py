@@ -11,8 +11,9 @@ The engine's whole API::
     flow.run_hooks(HookContext(...))                           # HookDecision: write/skip/fail
 
 ``map_records`` does the lookup batching for a list of records with an async resolver.
-``check_maps`` returns every problem instead of raising; ``write_defaults`` writes the shipped
-files. Pass another :class:`FieldCatalogue` (e.g. from a live describe) to check fields against it.
+``check_maps`` returns every problem instead of raising, ``check_every_profile`` does so for
+dev, qa and prod at once; ``write_defaults`` writes the shipped files. Pass another
+:class:`FieldCatalogue` (e.g. built from a live describe) to check fields against it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from __future__ import annotations
 from freshforce.mapping.batch import LookupResolver, map_records
 from freshforce.mapping.catalogue import SHIPPED_CATALOGUE, FieldCatalogue, System
 from freshforce.mapping.hooks import Amend, Fail, HookContext, HookDecision, HookResult, Skip
-from freshforce.mapping.loader import FLOWS, check_maps, load_maps, write_defaults
+from freshforce.mapping.loader import (
+    FLOWS,
+    PROFILES,
+    check_every_profile,
+    check_maps,
+    load_maps,
+    write_defaults,
+)
 from freshforce.mapping.merge import FieldComparison, FieldState
 from freshforce.mapping.model import FieldRule, FieldTrace, FlowMap, MappedRecord, MapSet
 from freshforce.mapping.problems import MappingConfigError, MappingRecordError, Problem
@@ -29,6 +37,7 @@ from freshforce.mapping.transforms import TRANSFORMS, LookupKey, Rate, RateSourc
 
 __all__ = [
     "FLOWS",
+    "PROFILES",
     "SHIPPED_CATALOGUE",
     "TRANSFORMS",
     "Amend",
@@ -58,6 +67,7 @@ __all__ = [
     "RateUsed",
     "Skip",
     "System",
+    "check_every_profile",
     "check_maps",
     "load_maps",
     "map_records",

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -17,9 +18,18 @@ from freshforce.mapping.model import FlowMap, MapSet
 from freshforce.mapping.problems import MappingConfigError, Problem, did_you_mean
 from freshforce.mapping.yamlnodes import YamlDocument, read_yaml
 
-__all__ = ["FLOWS", "check_maps", "load_maps", "shipped_text", "write_defaults"]
+__all__ = [
+    "FLOWS",
+    "PROFILES",
+    "check_every_profile",
+    "check_maps",
+    "load_maps",
+    "shipped_text",
+    "write_defaults",
+]
 
 FLOWS = ("clients", "invoices", "payments")
+PROFILES = ("dev", "qa", "prod")
 VALUES = "values"
 _SHIPPED_DIR = "freshforce/mapping/defaults"
 
@@ -82,6 +92,29 @@ def check_maps(
     return MapSet(
         MappingProxyType(flows), profile, MappingProxyType(values), MappingProxyType(sources)
     ), []
+
+
+def check_every_profile(
+    directory: Path | None,
+    *,
+    profiles: tuple[str, ...] = PROFILES,
+    catalogue: FieldCatalogue = SHIPPED_CATALOGUE,
+) -> list[Problem]:
+    """Validate ``directory`` once per profile; a problem some profiles lack names the others.
+
+    A prod-only override of the wrong kind is caught while working in dev.
+    """
+    found: dict[Problem, list[str]] = {}
+    for profile in profiles:
+        for problem in check_maps(directory, profile=profile, catalogue=catalogue)[1]:
+            found.setdefault(problem, []).append(profile)
+    result = [
+        problem
+        if len(where) == len(profiles)
+        else replace(problem, message=f"{problem.message} (profile {', '.join(where)})")
+        for problem, where in found.items()
+    ]
+    return sorted(result, key=lambda p: (p.file, p.line, p.column))
 
 
 @contextmanager
