@@ -85,7 +85,10 @@ def test_validate_checks_every_profile(invoke, tmp_path: Path) -> None:
     assert [(p["path"], p["message"]) for p in problems] == [
         (
             "fields[1].transform[0].map",
-            "map: Input should be a valid dictionary (named value $payment_status) (profile prod)",
+            (
+                "map: Input should be a valid dictionary "
+                "(named value $payment_status, maps/values.yaml:3) (profile prod)"
+            ),
         )
     ]
     assert problems[0]["file"].endswith("payments.yaml")

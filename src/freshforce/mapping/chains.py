@@ -85,7 +85,9 @@ def _step(scope: RuleScope, spec: Any, path: Path) -> tuple[TransformDef[Any], P
         params = definition.params.model_validate(arguments)
     except ValidationError as exc:
         for problem in pydantic_problems(scope.doc, exc, where, definition.params):
-            suffix = f" (named value {reference})" if reference else ""
+            origin = scope.origins.get(reference[1:]) if reference else None
+            suffix = f" (named value {reference}" if reference else ""
+            suffix += f", {origin})" if origin else (")" if reference else "")
             scope.problems.append(
                 Problem(
                     problem.file,
@@ -110,7 +112,7 @@ def derive_inverse(
             key=True,
         )
         return None
-    forward = compile_steps(_quiet(scope), rule.transform, (*path, "transform"), arity)
+    forward = compile_steps(scope.quiet(), rule.transform, (*path, "transform"), arity)
     if forward is None:
         return None
     inverse: Compiled = []
@@ -132,18 +134,6 @@ def derive_inverse(
             return None
         inverse.extend((_build(TRANSFORMS[name], params), None) for name, params in undo)
     return inverse
-
-
-def _quiet(scope: RuleScope) -> RuleScope:
-    # The forward chain already reported its problems; compile it again without repeating them.
-    return RuleScope(
-        scope.doc,
-        scope.freshbooks_object,
-        scope.salesforce_objects,
-        scope.values,
-        scope.catalogue,
-        [],
-    )
 
 
 def check_arity(

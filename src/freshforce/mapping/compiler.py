@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -33,9 +34,16 @@ FRESHBOOKS_LINES = "lines"
 
 
 def compile_values(
-    docs: list[YamlDocument], profile: str | None, problems: list[Problem]
+    docs: list[YamlDocument],
+    profile: str | None,
+    problems: list[Problem],
+    origins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Merge the named values of ``docs`` (shipped first), then the profile's overrides."""
+    """Merge the named values of ``docs`` (shipped first), then the profile's overrides.
+
+    ``origins`` (when given) receives ``file:line`` of each value in effect.
+    """
+    origins = {} if origins is None else origins
     # Any: named values are scalars, lists or tables.
     values: dict[str, Any] = {}
     overrides: list[tuple[YamlDocument, dict[str, Any]]] = []
@@ -55,12 +63,19 @@ def compile_values(
                     )
                 )
             values[name] = value
+            origins[name] = _where(doc, ("values", name))
         if profile is not None and profile in model.profiles:
             overrides.append((doc, model.profiles[profile]))
         problems.extend(_unknown_overrides(doc, model, values))
-    for _doc, table in overrides:
+    for doc, table in overrides:
         values.update(table)
+        for name in table:
+            origins[name] = _where(doc, ("profiles", profile or "", name))
     return values
+
+
+def _where(doc: YamlDocument, path: tuple[PathPart, ...]) -> str:
+    return f"{doc.name}:{doc.positions.of(path).line}"
 
 
 def _unknown_overrides(
@@ -82,12 +97,15 @@ def _unknown_overrides(
 def compile_flow(
     doc: YamlDocument,
     expected: str,
+    *,
     values: Mapping[str, Any],
     catalogue: FieldCatalogue,
     content_hash: str,
+    origins: Mapping[str, str] | None = None,
 ) -> tuple[FlowMap | None, list[Problem]]:
     """Check and compile one flow file; return the map (None when wrong) and its problems."""
     problems: list[Problem] = list(doc.problems)
+    origins = origins or {}
     if doc.data is None:
         if not problems:
             problems.append(doc.problem((), "the file is empty"))
@@ -111,7 +129,7 @@ def compile_flow(
         return None, problems
     salesforce = (link.salesforce,) if isinstance(link.salesforce, str) else tuple(link.salesforce)
     _check_link(doc, catalogue, link.freshbooks, salesforce, problems)
-    scope = RuleScope(doc, link.freshbooks, salesforce, values, catalogue, problems)
+    scope = RuleScope(doc, link.freshbooks, salesforce, values, catalogue, problems, origins)
     rules = _rules(scope, doc.data.get("fields"), ("fields",))
     lines = _lines(scope, doc.data.get("lines"))
     hooks = _hooks(doc, model, problems)
@@ -188,9 +206,7 @@ def _lines(scope: RuleScope, raw: Any) -> LineRules | None:  # noqa: ANN401
     if not isinstance(raw, dict) or not isinstance(raw.get("salesforce"), str):
         return None
     obj = str(raw.get("freshbooks", "line"))
-    child = RuleScope(
-        scope.doc, obj, (raw["salesforce"],), scope.values, scope.catalogue, scope.problems
-    )
+    child = replace(scope, freshbooks_object=obj, salesforce_objects=(raw["salesforce"],))
     _check_link(scope.doc, scope.catalogue, obj, (raw["salesforce"],), scope.problems)
     rules = _rules(child, raw.get("fields"), ("lines", "fields"))
     return LineRules(FRESHBOOKS_LINES, raw["salesforce"], rules)

@@ -70,7 +70,8 @@ def check_maps(
         value_docs.append(_read(files[VALUES]))
     for doc in value_docs:
         problems.extend(doc.problems)
-    values = compile_values(value_docs, profile, problems)
+    origins: dict[str, str] = {}
+    values = compile_values(value_docs, profile, problems, origins)
     values_json = json.dumps(values, sort_keys=True, default=str)
     flows: dict[str, FlowMap] = {}
     sources: dict[str, str] = {}
@@ -82,7 +83,14 @@ def check_maps(
                 else read_yaml(f"{_SHIPPED_DIR}/{flow}.yaml", shipped_text(f"{flow}.yaml"))
             )
             digest = hashlib.sha256(f"{doc.text}\0{values_json}".encode()).hexdigest()
-            compiled, found = compile_flow(doc, flow, values, catalogue, digest)
+            compiled, found = compile_flow(
+                doc,
+                flow,
+                values=values,
+                catalogue=catalogue,
+                content_hash=digest,
+                origins=origins,
+            )
             problems.extend(found)
             sources[flow] = doc.name
             if compiled is not None:

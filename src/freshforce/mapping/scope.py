@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from freshforce.mapping.catalogue import FieldCatalogue
@@ -23,6 +23,11 @@ class RuleScope:
     values: Mapping[str, Any]  # Any: named values
     catalogue: FieldCatalogue
     problems: list[Problem]
+    origins: Mapping[str, str] = field(default_factory=dict)  # named value -> file:line
 
     def problem(self, path: Sequence[PathPart], message: str, *, key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, message, key=key))
+
+    def quiet(self) -> RuleScope:
+        """Return this scope with its own problem list, for a second pass that must not repeat."""
+        return replace(self, problems=[])

@@ -96,7 +96,10 @@ CORPUS = [
         11,
         23,
         "fields[1].transform[0].map",
-        "Input should be a valid dictionary (named value $home_currency)",
+        (
+            "Input should be a valid dictionary "
+            "(named value $home_currency, freshforce/mapping/defaults/values.yaml:5)"
+        ),
     ),
     (
         "bad_named_value",
