@@ -71,6 +71,7 @@ class Settings(BaseSettings):
 
     profile: Profile = Profile.DEV
     data_dir: Path = Field(default_factory=default_data_dir)
+    config_dir: Path = Path("freshforce")
     database_url: str = ""
     auto_migrate: bool = True
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
@@ -103,7 +104,7 @@ class Settings(BaseSettings):
         del settings_cls, dotenv_settings, file_secret_settings
         return (init_settings, env_settings)
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "config_dir")
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser()

@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
 import freshforce.commands
 import freshforce.connectors
 import freshforce.connectors.core
 import freshforce.connectors.freshbooks
+import freshforce.mapping
 import freshforce.store
 
 
@@ -92,3 +96,59 @@ def test_connectors_exports() -> None:
     ):
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+def test_mapping_exports() -> None:
+    assert freshforce.mapping.__all__ == [
+        "FLOWS",
+        "PROFILES",
+        "SHIPPED_CATALOGUE",
+        "TRANSFORMS",
+        "Amend",
+        "DeletePolicy",
+        "Direction",
+        "Fail",
+        "FieldCatalogue",
+        "FieldComparison",
+        "FieldRule",
+        "FieldState",
+        "FieldTrace",
+        "FlowMap",
+        "HookContext",
+        "HookDecision",
+        "HookResult",
+        "LookupKey",
+        "LookupResolver",
+        "MapSet",
+        "MappedRecord",
+        "MappingConfigError",
+        "MappingRecordError",
+        "MatchStrategy",
+        "Policy",
+        "Problem",
+        "Rate",
+        "RateSource",
+        "RateUsed",
+        "Skip",
+        "System",
+        "check_every_profile",
+        "check_maps",
+        "load_maps",
+        "map_records",
+        "write_defaults",
+    ]
+    for name in freshforce.mapping.__all__:
+        assert getattr(freshforce.mapping, name) is not None
+
+
+def test_mapping_imports_nothing_of_the_rest() -> None:
+    code = (
+        "import sys, freshforce.mapping; "
+        "bad = [m for m in sys.modules if m.startswith('freshforce.') and m.split('.')[1] "
+        "in {'connectors', 'engine', 'intake', 'store', 'web', 'flows', 'sandbox', 'commands'}]; "
+        "print(','.join(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
