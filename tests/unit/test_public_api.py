@@ -2,6 +2,7 @@ import freshforce.commands
 import freshforce.connectors
 import freshforce.connectors.core
 import freshforce.connectors.freshbooks
+import freshforce.intake
 import freshforce.store
 
 
@@ -80,7 +81,7 @@ def test_connectors_exports() -> None:
         "build_http_client",
         "retry_after_seconds",
     ]
-    assert "FreshBooksPoller" in freshforce.connectors.freshbooks.__all__
+    assert "FreshBooksPoller" not in freshforce.connectors.freshbooks.__all__  # in intake
     assert "verify_signature" in freshforce.connectors.freshbooks.__all__
     for module in (
         freshforce.connectors,
@@ -89,3 +90,23 @@ def test_connectors_exports() -> None:
     ):
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+def test_intake_exports() -> None:
+    assert freshforce.intake.__all__ == [
+        "Batch",
+        "CdcConfig",
+        "CdcSubscriber",
+        "Cursor",
+        "Fallback",
+        "FreshBooksPoller",
+        "LeaseKeeper",
+        "PollResult",
+        "PollTarget",
+        "PollerConfig",
+        "SalesforcePoller",
+        "Stream",
+        "commit",
+    ]
+    for name in freshforce.intake.__all__:
+        assert getattr(freshforce.intake, name) is not None

@@ -9,12 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from freshforce.connectors.freshbooks.client import RESOURCES
-from freshforce.connectors.freshbooks.poller import (
-    FreshBooksPoller,
-    LeaseLostError,
-    PollerConfig,
-)
 from freshforce.engine import JobQueue, JobStatus
+from freshforce.errors import LeaseLostError
+from freshforce.intake import Cursor, FreshBooksPoller, PollerConfig
 from freshforce.store.cursors import load_cursor
 from freshforce.store.lease import acquire_lease, lease_holder, release_lease, renew_lease
 from freshforce.store.schema import events
@@ -63,7 +60,7 @@ async def test_poller_catches_changes_across_the_eastern_day_boundary_without_du
 
     assert first is not None
     assert again is not None
-    assert (first.changes, again.changes) == (2, 0)
+    assert (first.new, again.new) == (2, 0)
     assert again.duplicates == 2  # the overlap re-read both and dropped both
     assert await stored_events(fb_world) == [str(late.id), str(early.id)]
     assert first.watermark == early.updated
@@ -72,14 +69,14 @@ async def test_poller_catches_changes_across_the_eastern_day_boundary_without_du
     await client.update(CLIENTS, late.id, {"fname": "Changed"})
     third = await polling.poll("clients")
     assert third is not None
-    assert third.changes == 1
+    assert third.new == 1
     assert await stored_events(fb_world) == [str(late.id), str(early.id), str(late.id)]
     jobs = await JobQueue(fb_world.engine, clock=now).jobs(status=JobStatus.PENDING)
     assert sorted(j.key for j in jobs) == sorted(
         [f"freshbooks/client/{late.id}", f"freshbooks/client/{early.id}"]
     )  # coalesced: one pending job per record
     async with fb_world.engine.connect() as db:
-        cursor = await load_cursor(db, CONNECTION, "freshbooks:clients")
+        cursor = await load_cursor(db, CONNECTION, "freshbooks/poll/clients")
     assert cursor is not None
     assert str(late.id) in cursor
 
@@ -97,7 +94,7 @@ async def test_poller_filters_by_the_eastern_day_not_the_utc_day(fb_world: FbWor
     result = await polling.poll("clients")
 
     assert result is not None
-    assert result.changes == 1
+    assert result.new == 1
     assert (await stored_events(fb_world))[-1] == str(later.id)
 
 
@@ -112,18 +109,12 @@ async def test_only_one_poller_per_stream_and_a_lost_lease_commits_nothing(
     async with fb_world.engine.begin() as db:  # b takes over after a's lease expired
         later = now() + timedelta(minutes=5)
         assert await acquire_lease(
-            db, first.lease_name("clients"), "b", ttl=timedelta(minutes=1), now=later
+            db, first.keeper("clients").name, "b", ttl=timedelta(minutes=1), now=later
         )
     await fb_world.client().create(CLIENTS, {"email": "two@example.com"})
     with pytest.raises(LeaseLostError):
-        await first._run("clients", _cursor_now())
+        await first._run("clients", first.keeper("clients"), Cursor("2000-01-01T00:00:00+00:00"))
     assert len(await stored_events(fb_world)) == 1
-
-
-def _cursor_now():
-    from freshforce.connectors.freshbooks.poller import _Cursor  # noqa: PLC0415
-
-    return _Cursor(datetime(2000, 1, 1, tzinfo=UTC), {})
 
 
 async def test_lease_compare_and_set(fb_world: FbWorld) -> None:

@@ -2,7 +2,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -10,15 +10,24 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
-from freshforce.connectors.salesforce.cdc import CdcConfig, CdcSubscriber, Fallback, LeaseLostError
 from freshforce.connectors.salesforce.governor import Priority
-from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
+from freshforce.connectors.salesforce.pubsub import PubSubClient
 from freshforce.engine.queue import JobQueue
+from freshforce.errors import LeaseLostError
+from freshforce.intake import (
+    CdcConfig,
+    CdcSubscriber,
+    Cursor,
+    Fallback,
+    PollTarget,
+    SalesforcePoller,
+)
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.sandbox.salesforce.pubsub import PubSubControls, attach_pubsub
 from freshforce.sandbox.salesforce.pubsub.server import start_pubsub_server
 from freshforce.store.cursors import load_cursor
-from freshforce.store.schema import events
+from freshforce.store.lease import lease_holder
+from freshforce.store.schema import events, leases
 
 TOPIC = "/data/AccountChangeEvent"
 API = "/services/data/v59.0"
@@ -66,9 +75,7 @@ class Cdc:
 
         settings = {"topic": TOPIC, "flows": {"Account": "clients"}, "batch": 10} | config
         return CdcSubscriber(
-            pb_grpc.PubSubStub(self.channel),
-            auth,
-            source.refresh,
+            PubSubClient(pb_grpc.PubSubStub(self.channel), auth, source.refresh),
             self.engine,
             self.queue,
             config=CdcConfig(**settings),
@@ -229,7 +236,9 @@ async def test_replay_id_past_retention_can_fall_back_to_a_full_poll(cdc) -> Non
     assert f"salesforce/Account/{missed['id']}" in keys  # found by the poll, record by record
     assert "salesforce/Account/*" not in keys
     async with cdc.engine.connect() as conn:
-        assert await load_cursor(conn, "sf-1", again.stream) not in {None, "EARLIEST"}
+        stored = await load_cursor(conn, "sf-1", again.stream)
+    assert stored is not None
+    assert Cursor.load(stored).position != "EARLIEST"
 
 
 async def test_gap_events_become_reconcile_and_resync_jobs(cdc) -> None:
@@ -276,3 +285,54 @@ async def test_expired_token_mid_stream_refreshes_and_continues(cdc) -> None:
         await server.stop(grace=0)
     assert cdc.sf.source.refreshes == 1
     assert f"salesforce/Account/{created['id']}" in await cdc.job_keys()
+
+
+async def test_a_quiet_stream_keeps_its_lease_across_keepalive_gaps_longer_than_its_ttl(
+    cdc,
+) -> None:
+    # Time compressed: a 0.5 s lease and keepalives 1.5 s apart, the ratio of a 60 s lease to
+    # Salesforce's keepalives of up to 270 s. Only the timer keeps the lease alive here.
+    answer = await cdc.sf.admin.put("/_sandbox/pubsub", json={"keepalive_seconds": 1.5})
+    assert answer.status_code == 200
+    first = cdc.subscriber(holder="host-a", lease_ttl=timedelta(seconds=0.5))
+    stop, task = await running(first)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 4.0  # at least two keepalive gaps, each three TTLs long
+    stood_aside = 0
+    while loop.time() < deadline:
+        async with cdc.engine.connect() as conn:
+            assert await lease_holder(conn, first.lease_name, now=now()) == "host-a"
+        with pytest.raises(LeaseLostError):  # the second listener stands aside throughout
+            await cdc.subscriber(holder="host-b", lease_ttl=timedelta(seconds=0.5)).run(
+                asyncio.Event()
+            )
+        stood_aside += 1
+        await asyncio.sleep(0.1)
+    assert not task.done()
+    assert first.keeper.renewals >= 10  # renewed on the timer, with no traffic to ride on
+    created = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "After the quiet"})
+    await eventually(lambda: _true(first.stats.events >= 1))
+    await stopped(stop, task)
+    assert stood_aside >= 20
+    assert f"salesforce/Account/{created['id']}" in await cdc.job_keys()
+
+
+async def test_a_failed_renewal_stops_the_stream(cdc) -> None:
+    sub = cdc.subscriber(holder="host-a", lease_ttl=timedelta(seconds=0.6))
+    stop, task = await running(sub)
+    async with cdc.engine.begin() as conn:  # another process took the stream over
+        await conn.execute(
+            sa.update(leases)
+            .where(leases.c.name == sub.lease_name)
+            .values(holder="host-b", expires_at=datetime(2999, 1, 1, tzinfo=UTC))
+        )
+    with capture_logs() as logs, pytest.raises(LeaseLostError):
+        await asyncio.wait_for(task, 5)
+    assert "lease_lost" in [e["event"] for e in logs]
+    await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Not ours any more"})
+    await asyncio.sleep(0.5)
+    assert sub.stats.events == 0  # the stream was closed: nothing more was read or stored
+    assert await cdc.raw_events() == []
+    async with cdc.engine.connect() as conn:
+        assert await lease_holder(conn, sub.lease_name, now=now()) == "host-b"  # not released
+    stop.set()

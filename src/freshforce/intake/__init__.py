@@ -1,0 +1,32 @@
+"""Change capture: pollers, the CDC subscriber, one commit, one lease keeper, one cursor format.
+
+Every source turns what changed remotely into raw events and "reconcile KEY for FLOW" jobs and
+stores them with :func:`commit`, the one place intake writes: lease renewal, events, jobs and
+cursor in one transaction. Streams are named ``<system>/<method>/<what>`` and leased as
+``<connection>/<stream>``. The FreshBooks webhook endpoint (mounted by the web app) belongs here
+too: it verifies the signature, then calls :func:`commit` with ``keeper=None`` and no cursor.
+"""
+
+from freshforce.intake.cdc import CdcConfig, CdcSubscriber, Fallback
+from freshforce.intake.commit import Batch, commit
+from freshforce.intake.freshbooks_poller import FreshBooksPoller, PollerConfig
+from freshforce.intake.lease import LeaseKeeper
+from freshforce.intake.poll_result import PollResult
+from freshforce.intake.salesforce_poller import PollTarget, SalesforcePoller
+from freshforce.intake.stream import Cursor, Stream
+
+__all__ = [
+    "Batch",
+    "CdcConfig",
+    "CdcSubscriber",
+    "Cursor",
+    "Fallback",
+    "FreshBooksPoller",
+    "LeaseKeeper",
+    "PollResult",
+    "PollTarget",
+    "PollerConfig",
+    "SalesforcePoller",
+    "Stream",
+    "commit",
+]
