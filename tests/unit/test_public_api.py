@@ -74,9 +74,9 @@ def test_connectors_exports() -> None:
     assert freshforce.connectors.core.__all__ == [
         "ApiClient",
         "CallCounter",
+        "CallRetryPolicy",
         "ErrorMapper",
         "HttpSettings",
-        "RetryPolicy",
         "Sleep",
         "build_http_client",
         "retry_after_seconds",

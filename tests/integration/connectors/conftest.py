@@ -14,11 +14,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, build_http_client
-from freshforce.connectors.freshbooks import map_freshbooks_error
+from freshforce.connectors.core import ApiClient, CallCounter, CallRetryPolicy
 from freshforce.connectors.freshbooks.client import FreshBooksClient
-from freshforce.connectors.oauth import BearerAuth, OAuthProvider, TokenSource
-from freshforce.sandbox.core import RetryPolicy as DeliveryRetry
+from freshforce.connectors.oauth import OAuthProvider, TokenSource
+from freshforce.runtime import Runtime
+from freshforce.sandbox.core import DeliveryRetryPolicy as DeliveryRetry
 from freshforce.sandbox.core import SandboxRuntime
 from freshforce.sandbox.freshbooks import (
     DEFAULT_APP,
@@ -26,6 +26,7 @@ from freshforce.sandbox.freshbooks import (
     FreshBooksSandbox,
     build_freshbooks,
 )
+from freshforce.settings import Settings
 from freshforce.store.connections import NewConnection, Tokens, save_connection
 from freshforce.store.crypto import TokenCipher, new_key
 
@@ -57,15 +58,38 @@ class Sleeps:
         self.waits.append(seconds)
 
 
+def settings(database_url: str, key: str) -> Settings:
+    """The settings of a process whose FreshBooks app is the sandbox's."""
+    return Settings(
+        database_url=database_url,
+        encryption_keys=[SecretStr(key)],
+        freshbooks_api_url=API,
+        freshbooks_client_id=DEFAULT_APP.client_id,
+        freshbooks_client_secret=SecretStr(DEFAULT_APP.client_secret),
+        freshbooks_redirect_uri="http://127.0.0.1:8765/callback",
+    )
+
+
 @dataclass
 class FbWorld:
     sandbox: FreshBooksSandbox
     admin: httpx.AsyncClient
-    engine: AsyncEngine
-    cipher: TokenCipher
+    runtime: Runtime
     transport: httpx.AsyncBaseTransport
-    counter: CallCounter
     sleeps: Sleeps
+    others: list[Runtime]
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.runtime.engine
+
+    @property
+    def cipher(self) -> TokenCipher:
+        return self.runtime.cipher
+
+    @property
+    def counter(self) -> CallCounter:
+        return self.runtime.counter
 
     async def fault(self, **rule: Any) -> None:
         response = await self.admin.post("/_sandbox/faults", json=rule)
@@ -76,31 +100,31 @@ class FbWorld:
         return list(response.json()["requests"])
 
     def token_source(self) -> TokenSource:
-        return TokenSource(
-            self.engine,
-            self.cipher,
-            CONNECTION,
-            provider(),
-            clock=now,
-            transport=self.transport,
-        )
+        return self.runtime.token_source(CONNECTION, "freshbooks")
 
-    def client(self) -> FreshBooksClient:
-        return FreshBooksClient(self.api(), "SBX7QK")
+    async def client(self) -> FreshBooksClient:
+        return await self.runtime.freshbooks(CONNECTION)
 
-    def api(self, source: TokenSource | None = None, attempts: int = 4) -> ApiClient:
-        http = build_http_client(
-            API, transport=self.transport, auth=BearerAuth(source or self.token_source())
-        )
-        return ApiClient(
-            http,
-            system="freshbooks",
-            connection_id=CONNECTION,
-            map_error=map_freshbooks_error,
-            retry=RetryPolicy.immediate(attempts),
-            counter=self.counter,
-            sleep=self.sleeps,
-        )
+    async def api(self) -> ApiClient:
+        return (await self.client()).api
+
+    async def other_process(self) -> Runtime:
+        """A second process on the same store: its own token source, nothing shared."""
+        other = await open_runtime(self.runtime.settings, self.transport, self.sleeps)
+        self.others.append(other)
+        return other
+
+
+async def open_runtime(
+    settings: Settings, transport: httpx.AsyncBaseTransport, sleeps: Sleeps
+) -> Runtime:
+    return await Runtime.open(
+        settings,
+        clock=now,
+        transport=transport,
+        sleep=sleeps,
+        call_retry=CallRetryPolicy.immediate(),
+    )
 
 
 async def store_minted(world: FbWorld, expires_in: int | None = None) -> dict[str, Any]:
@@ -118,23 +142,23 @@ async def store_minted(world: FbWorld, expires_in: int | None = None) -> dict[st
 
 
 @pytest.fixture
-async def fb_world(store_engine: AsyncEngine) -> AsyncIterator[FbWorld]:
-    runtime = SandboxRuntime.create(7, retry=DeliveryRetry(attempts=2, backoff_seconds=0.01))
-    sandbox = build_freshbooks(FreshBooksOptions(seed=7), runtime)
+async def fb_world(database_url: str, store_engine: AsyncEngine) -> AsyncIterator[FbWorld]:
+    del store_engine  # migrated by the fixture; the runtime opens its own engine on it
+    sandbox_runtime = SandboxRuntime.create(
+        7, retry=DeliveryRetry(attempts=2, backoff_seconds=0.01)
+    )
+    sandbox = build_freshbooks(FreshBooksOptions(seed=7), sandbox_runtime)
     transport = httpx.ASGITransport(app=sandbox.app)
+    sleeps = Sleeps([])
+    runtime = await open_runtime(settings(database_url, new_key()), transport, sleeps)
     async with httpx.AsyncClient(transport=transport, base_url=API) as admin:
-        world = FbWorld(
-            sandbox,
-            admin,
-            store_engine,
-            TokenCipher([SecretStr(new_key())]),
-            transport,
-            CallCounter(),
-            Sleeps([]),
-        )
+        world = FbWorld(sandbox, admin, runtime, transport, sleeps, [])
         await store_minted(world)
         yield world
+    for other in world.others:
+        await other.aclose()
     await runtime.aclose()
+    await sandbox_runtime.aclose()
 
 
 @dataclass

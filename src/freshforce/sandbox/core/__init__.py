@@ -27,8 +27,8 @@ from freshforce.sandbox.core.delivery import (
     DeliveryLog,
     DeliveryMode,
     DeliveryQueue,
+    DeliveryRetryPolicy,
     Outgoing,
-    RetryPolicy,
 )
 from freshforce.sandbox.core.faults import (
     DroppedConnectionError,
@@ -56,6 +56,7 @@ __all__ = [
     "DeliveryLog",
     "DeliveryMode",
     "DeliveryQueue",
+    "DeliveryRetryPolicy",
     "DroppedConnectionError",
     "FaultKind",
     "FaultMiddleware",
@@ -67,7 +68,6 @@ __all__ = [
     "Outgoing",
     "RequestLog",
     "RequestLogMiddleware",
-    "RetryPolicy",
     "SandboxClock",
     "SandboxControl",
     "SandboxRuntime",
