@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+import grpc
 import httpx
 
 from freshforce.clock import Clock, system_clock
@@ -36,9 +37,17 @@ from freshforce.connectors.salesforce import (
     SalesforceClient,
     SalesforceOrg,
 )
+from freshforce.connectors.salesforce.pubsub import PubSubClient, token_metadata
 from freshforce.engine import JobQueue, QueueConfig, QueueMetrics, RetryPolicy, Worker, WorkerConfig
 from freshforce.errors import ConfigError
-from freshforce.intake import FreshBooksPoller, PollerConfig, SalesforcePoller
+from freshforce.intake import (
+    CdcConfig,
+    CdcSubscriber,
+    FreshBooksPoller,
+    PollerConfig,
+    SalesforcePoller,
+)
+from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.store.connections import Connection, load_connection
 from freshforce.store.crypto import TokenCipher
 from freshforce.store.engine import create_engine
@@ -48,6 +57,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from freshforce.engine import Handler
+    from freshforce.intake.cdc import FullPoll
     from freshforce.settings import Settings
 
 __all__ = ["Runtime"]
@@ -180,6 +190,13 @@ class Runtime:
             raise ConfigError(msg)
         return found
 
+    async def _salesforce_connection(self, name: str) -> Connection:
+        found = await self.connection(name, "salesforce")
+        if not found.instance_url or not found.remote_account:
+            msg = f"connection {name!r} lacks its instance URL or org id: connect it again"
+            raise ConfigError(msg)
+        return found
+
     def token_source(self, name: str, system: System) -> TokenSource:
         """Return the one token source of connection ``name`` in this process."""
         source = self._sources.get(name)
@@ -212,13 +229,10 @@ class Runtime:
 
     async def salesforce(self, name: str) -> SalesforceClient:
         """Open a Salesforce client for stored connection ``name`` on its instance URL."""
-        found = await self.connection(name, "salesforce")
-        if not found.instance_url or not found.remote_account:
-            msg = f"connection {name!r} lacks its instance URL or org id: connect it again"
-            raise ConfigError(msg)
+        found = await self._salesforce_connection(name)
         return SalesforceClient(
-            self._http_client(found.instance_url, name, "salesforce"),
-            SalesforceOrg(found.remote_account),
+            self._http_client(found.instance_url or "", name, "salesforce"),
+            SalesforceOrg(found.remote_account or ""),
             self.governor,
             connection_id=name,
             retry=self.call_retry,
@@ -261,4 +275,40 @@ class Runtime:
             connection_id=name,
             clock=self.clock,
             holder=holder or self.holder_name(),
+        )
+
+    def pubsub_channel(self) -> grpc.aio.Channel:
+        """Open a TLS channel to the Pub/Sub API at ``salesforce_pubsub_host`` (caller closes)."""
+        credentials = grpc.ssl_channel_credentials()
+        return grpc.aio.secure_channel(self.settings.salesforce_pubsub_host, credentials)
+
+    async def cdc_subscriber(
+        self,
+        name: str,
+        config: CdcConfig,
+        *,
+        channel: grpc.aio.Channel,
+        holder: str | None = None,
+        full_poll: FullPoll | None = None,
+        sleep: Sleep | None = None,
+    ) -> CdcSubscriber:
+        """Return the CDC subscriber of Salesforce connection ``name`` on ``channel``."""
+        found = await self._salesforce_connection(name)
+        source = self.token_source(name, "salesforce")
+        client = PubSubClient(
+            pb_grpc.PubSubStub(channel),  # type: ignore[no-untyped-call]  # generated stub
+            token_metadata(source, found.instance_url or "", found.remote_account or ""),
+            source.refresh,
+        )
+        return CdcSubscriber(
+            client,
+            self.engine,
+            self.queue(),
+            config=config,
+            connection_id=name,
+            holder=holder or self.holder_name(),
+            clock=self.clock,
+            rng=self.rng,
+            sleep=sleep or self.sleep,
+            full_poll=full_poll,
         )

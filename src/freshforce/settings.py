@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     salesforce_client_secret: SecretStr = SecretStr("")
     salesforce_redirect_uri: str = "http://localhost:8765/callback"
     salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_pubsub_host: str = Field(
+        default="api.pubsub.salesforce.com:7443", pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$"
+    )
     http_timeout_seconds: float = Field(default=60.0, gt=0)
 
     @classmethod

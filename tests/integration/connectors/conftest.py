@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.connectors.core import ApiClient, CallCounter, CallRetryPolicy
 from freshforce.connectors.freshbooks.client import FreshBooksClient
-from freshforce.connectors.oauth import OAuthProvider, TokenSource
+from freshforce.connectors.oauth import TokenSource
 from freshforce.runtime import Runtime
 from freshforce.sandbox.core import DeliveryRetryPolicy as DeliveryRetry
 from freshforce.sandbox.core import SandboxRuntime
@@ -38,18 +38,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def provider(base_url: str = API) -> OAuthProvider:
-    return OAuthProvider(
-        system="freshbooks",
-        authorize_url=f"{base_url}/oauth/authorize",
-        token_url=f"{base_url}/auth/oauth/token",
-        client_id=DEFAULT_APP.client_id,
-        client_secret=SecretStr(DEFAULT_APP.client_secret),
-        redirect_uri="http://127.0.0.1:8765/callback",
-        refresh_sends_redirect_uri=True,
-    )
-
-
 @dataclass
 class Sleeps:
     waits: list[float]
@@ -58,12 +46,12 @@ class Sleeps:
         self.waits.append(seconds)
 
 
-def settings(database_url: str, key: str) -> Settings:
+def settings(database_url: str, key: str, api: str = API) -> Settings:
     """The settings of a process whose FreshBooks app is the sandbox's."""
     return Settings(
         database_url=database_url,
         encryption_keys=[SecretStr(key)],
-        freshbooks_api_url=API,
+        freshbooks_api_url=api,
         freshbooks_client_id=DEFAULT_APP.client_id,
         freshbooks_client_secret=SecretStr(DEFAULT_APP.client_secret),
         freshbooks_redirect_uri="http://127.0.0.1:8765/callback",

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import grpc
 
+from freshforce.connectors.oauth import TokenSource
 from freshforce.connectors.salesforce.cdc_decode import ChangeEvent, SchemaCache, decode_event
 from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
@@ -29,6 +30,7 @@ __all__ = [
     "Refresh",
     "error_code",
     "status_code",
+    "token_metadata",
 ]
 
 # (metadata pairs for the call, a token version to hand back when the token was refused)
@@ -102,6 +104,21 @@ class PubSubClient:
         request = pb.SchemaRequest(schema_id=schema_id)
         info = await self.stub.GetSchema(request, metadata=await self._metadata())
         return str(info.schema_json)
+
+
+def token_metadata(source: TokenSource, instance_url: str, org_id: str) -> AuthMetadata:
+    """Return the call metadata Pub/Sub wants (token, instance URL, org id) from ``source``."""
+
+    async def metadata() -> tuple[tuple[tuple[str, str], ...], int]:
+        token, version = await source.current()
+        pairs = (
+            ("accesstoken", token.get_secret_value()),
+            ("instanceurl", instance_url),
+            ("tenantid", org_id),
+        )
+        return pairs, version
+
+    return metadata
 
 
 def _first_request(topic: str, position: str, batch: int) -> pb.FetchRequest:
