@@ -210,14 +210,17 @@ async def test_replay_id_past_retention_can_fall_back_to_a_full_poll(cdc) -> Non
 
     again = await cdc.subscriber(full_poll=full_poll, fallback=Fallback.POLL)
     stop, task = await running(again)
+
+    async def replayed_past_earliest() -> bool:
+        async with cdc.engine.connect() as conn:
+            stored = await load_cursor(conn, "sf-1", again.stream)
+        return stored is not None and Cursor.load(stored).position != "EARLIEST"
+
+    await eventually(replayed_past_earliest)  # the poll, then EARLIEST, then a replay id
     await stopped(stop, task)
     keys = await cdc.job_keys()
     assert f"salesforce/Account/{missed['id']}" in keys  # found by the poll, record by record
     assert "salesforce/Account/*" not in keys
-    async with cdc.engine.connect() as conn:
-        stored = await load_cursor(conn, "sf-1", again.stream)
-    assert stored is not None
-    assert Cursor.load(stored).position != "EARLIEST"
 
 
 async def test_gap_events_become_reconcile_and_resync_jobs(cdc) -> None:
