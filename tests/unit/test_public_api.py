@@ -106,7 +106,10 @@ def test_intake_exports() -> None:
         "PollerConfig",
         "SalesforcePoller",
         "Stream",
+        "WebhookOutcome",
+        "WebhookResult",
         "commit",
+        "receive_freshbooks",
     ]
     for name in freshforce.intake.__all__:
         assert getattr(freshforce.intake, name) is not None

@@ -3,8 +3,8 @@
 Every source turns what changed remotely into raw events and "reconcile KEY for FLOW" jobs and
 stores them with :func:`commit`, the one place intake writes: lease renewal, events, jobs and
 cursor in one transaction. Streams are named ``<system>/<method>/<what>`` and leased as
-``<connection>/<stream>``. The FreshBooks webhook endpoint (mounted by the web app) belongs here
-too: it verifies the signature, then calls :func:`commit` with ``keeper=None`` and no cursor.
+``<connection>/<stream>``. FreshBooks webhook deliveries (the web app's route calls
+:func:`receive_freshbooks`) are checked here and committed with ``keeper=None`` and no cursor.
 """
 
 from freshforce.intake.cdc import CdcConfig, CdcSubscriber, Fallback
@@ -14,6 +14,7 @@ from freshforce.intake.lease import LeaseKeeper
 from freshforce.intake.poll_result import PollResult
 from freshforce.intake.salesforce_poller import PollTarget, SalesforcePoller
 from freshforce.intake.stream import Cursor, Stream
+from freshforce.intake.webhooks import WebhookOutcome, WebhookResult, receive_freshbooks
 
 __all__ = [
     "Batch",
@@ -28,5 +29,8 @@ __all__ = [
     "PollerConfig",
     "SalesforcePoller",
     "Stream",
+    "WebhookOutcome",
+    "WebhookResult",
     "commit",
+    "receive_freshbooks",
 ]
