@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_json: bool | None = None
     worker_concurrency: int = Field(default=4, ge=1, le=256)
+    worker_batch_size: int = Field(default=20, ge=1, le=10_000)
+    worker_poll_interval: float = Field(default=1.0, ge=0.01)
+    worker_shutdown_timeout: float = Field(default=30.0, ge=0)
+    worker_handlers: str = ""
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=10, ge=1)
     # OAuth applications and API hosts (docs/configuration.md, "Connections").
@@ -90,6 +95,9 @@ class Settings(BaseSettings):
     salesforce_client_secret: SecretStr = SecretStr("")
     salesforce_redirect_uri: str = "http://localhost:8765/callback"
     salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_pubsub_host: str = Field(
+        default="api.pubsub.salesforce.com:7443", pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$"
+    )
     http_timeout_seconds: float = Field(default=60.0, gt=0)
 
     @classmethod

@@ -6,6 +6,7 @@ import freshforce.connectors
 import freshforce.connectors.core
 import freshforce.connectors.freshbooks
 import freshforce.mapping
+import freshforce.intake
 import freshforce.store
 
 
@@ -80,14 +81,14 @@ def test_connectors_exports() -> None:
     assert freshforce.connectors.core.__all__ == [
         "ApiClient",
         "CallCounter",
+        "CallRetryPolicy",
         "ErrorMapper",
         "HttpSettings",
-        "RetryPolicy",
         "Sleep",
         "build_http_client",
         "retry_after_seconds",
     ]
-    assert "FreshBooksPoller" in freshforce.connectors.freshbooks.__all__
+    assert "FreshBooksPoller" not in freshforce.connectors.freshbooks.__all__  # in intake
     assert "verify_signature" in freshforce.connectors.freshbooks.__all__
     for module in (
         freshforce.connectors,
@@ -152,3 +153,24 @@ def test_mapping_imports_nothing_of_the_rest() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+def test_intake_exports() -> None:
+    assert freshforce.intake.__all__ == [
+        "Batch",
+        "CdcConfig",
+        "CdcSubscriber",
+        "Cursor",
+        "Fallback",
+        "FreshBooksPoller",
+        "LeaseKeeper",
+        "PollResult",
+        "PollTarget",
+        "PollerConfig",
+        "SalesforcePoller",
+        "Stream",
+        "WebhookOutcome",
+        "WebhookResult",
+        "commit",
+        "receive_freshbooks",
+    ]
+    for name in freshforce.intake.__all__:
+        assert getattr(freshforce.intake, name) is not None

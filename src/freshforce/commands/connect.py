@@ -9,22 +9,19 @@ granted, and stores the connection with its tokens encrypted.
 from __future__ import annotations
 
 import webbrowser
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, cast
 from urllib.parse import urlsplit
 
 import typer
 
 from freshforce.commands.context import CliContext, cli_context, run
 from freshforce.connectors.callback import CallbackServer
-from freshforce.connectors.oauth import exchange_code, start_authorization
+from freshforce.connectors.oauth import OAuthProvider, exchange_code, start_authorization
 from freshforce.connectors.providers import System, connection_from_grant, provider_for
 from freshforce.errors import AuthError, ConfigError
+from freshforce.runtime import Runtime
 from freshforce.settings import ENV_PREFIX
-from freshforce.store.connections import save_connection
-from freshforce.store.crypto import TokenCipher
-from freshforce.store.engine import create_engine
-from freshforce.store.migrate import prepare_database
+from freshforce.store.connections import NewConnection, save_connection
 
 __all__ = ["connect"]
 
@@ -81,7 +78,23 @@ async def _connect(
             f"`freshforce connect`; it is {provider.redirect_uri}"
         )
         raise ConfigError(msg)
-    await prepare_database(settings.database_url, auto_migrate=settings.auto_migrate)
+    async with await Runtime.open(settings) as runtime:
+        new = await _authorise(cli, runtime, provider, connection_id, browser, wait_seconds)
+    return f"Connected {system} as {connection_id!r}: account {new.remote_account}" + (
+        f", business {new.remote_business}" if new.remote_business else ""
+    )
+
+
+async def _authorise(  # noqa: PLR0917 - the one caller passes what it checked
+    cli: CliContext,
+    runtime: Runtime,
+    provider: OAuthProvider,
+    connection_id: str,
+    browser: bool,
+    wait_seconds: float,
+) -> NewConnection:
+    system = cast("System", provider.system)
+    redirect = urlsplit(provider.redirect_uri)
     server = CallbackServer("127.0.0.1", redirect.port or _DEFAULT_PORT, redirect.path)
     await server.start()
     request = start_authorization(provider)
@@ -100,15 +113,17 @@ async def _connect(
     if answer.state != request.state:
         msg = "the callback's state does not match this request; run the command again"
         raise AuthError(msg, system=system)
-    now = datetime.now(UTC)
-    grant = await exchange_code(provider, answer.code, code_verifier=request.code_verifier, now=now)
-    new = await connection_from_grant(system, connection_id, grant, settings)
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as db:
-            await save_connection(db, TokenCipher(settings.encryption_keys), new, now=now)
-    finally:
-        await engine.dispose()
-    return f"Connected {system} as {connection_id!r}: account {new.remote_account}" + (
-        f", business {new.remote_business}" if new.remote_business else ""
+    now = runtime.clock()
+    grant = await exchange_code(
+        provider,
+        answer.code,
+        code_verifier=request.code_verifier,
+        now=now,
+        transport=runtime.transport,
     )
+    new = await connection_from_grant(
+        system, connection_id, grant, runtime.settings, transport=runtime.transport
+    )
+    async with runtime.engine.begin() as db:
+        await save_connection(db, runtime.cipher, new, now=now)
+    return new

@@ -8,11 +8,10 @@ import typer
 
 from freshforce.commands.context import cli_context, print_json, run
 from freshforce.commands.store import safe_url
+from freshforce.runtime import Runtime
 from freshforce.settings import ENV_PREFIX, Settings
 from freshforce.store import migrate
 from freshforce.store.connections import rotate_keys
-from freshforce.store.crypto import TokenCipher
-from freshforce.store.engine import create_engine
 
 __all__ = ["app"]
 
@@ -69,10 +68,5 @@ def rotate_keys_command(ctx: typer.Context, as_json: JsonOption = False) -> None
 
 
 async def _rotate(settings: Settings) -> int:
-    await migrate.prepare_database(settings.database_url, auto_migrate=settings.auto_migrate)
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as db:
-            return await rotate_keys(db, TokenCipher(settings.encryption_keys))
-    finally:
-        await engine.dispose()
+    async with await Runtime.open(settings) as runtime, runtime.engine.begin() as db:
+        return await rotate_keys(db, runtime.cipher)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -12,12 +12,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.commands.context import print_json
-from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_store
-from freshforce.engine import JobQueue, JobStatus
+from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_runtime
+from freshforce.engine import JobStatus
 from freshforce.engine.queue import DeadLetter, Job, payload_hints
+from freshforce.runtime import Runtime
 
 __all__ = ["app"]
 
@@ -39,10 +39,6 @@ Limit = Annotated[
     int, typer.Option(min=1, max=100_000, envvar="FRESHFORCE_LIST_LIMIT", help="Most rows.")
 ]
 LetterId = Annotated[int, typer.Argument(help="Dead letter id.")]
-
-
-def _clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def _plain(value: object) -> object:
@@ -99,10 +95,10 @@ def list_jobs(
     """List jobs, newest first."""
     wanted = _parse_status(status)
 
-    async def work(engine: AsyncEngine) -> list[Job]:
-        return await JobQueue(engine, clock=_clock).jobs(status=wanted, flow=flow, limit=limit)
+    async def work(runtime: Runtime) -> list[Job]:
+        return await runtime.queue().jobs(status=wanted, flow=flow, limit=limit)
 
-    found = run_with_store(ctx, database_url, work)
+    found = run_with_runtime(ctx, work, database_url=database_url)
     if as_json:
         print_json([_job_dict(j) for j in found])
         return
@@ -130,10 +126,10 @@ def retry_jobs(
 ) -> None:
     """Make pending jobs waiting for a retry due now (dead jobs: use `jobs dead replay`)."""
 
-    async def work(engine: AsyncEngine) -> list[int]:
-        return await JobQueue(engine, clock=_clock).retry_now(job_ids)
+    async def work(runtime: Runtime) -> list[int]:
+        return await runtime.queue().retry_now(job_ids)
 
-    due = run_with_store(ctx, database_url, work)
+    due = run_with_runtime(ctx, work, database_url=database_url)
     missing = sorted(set(job_ids) - set(due))
     if as_json:
         print_json({"due_now": due, "not_pending": missing})
@@ -157,11 +153,11 @@ def dead_list(
 ) -> None:
     """List dead letters, newest first."""
 
-    async def work(engine: AsyncEngine) -> list[DeadLetter]:
-        queue = JobQueue(engine, clock=_clock)
+    async def work(runtime: Runtime) -> list[DeadLetter]:
+        queue = runtime.queue()
         return await queue.dead_letters(include_replayed=include_replayed, limit=limit)
 
-    letters = run_with_store(ctx, database_url, work)
+    letters = run_with_runtime(ctx, work, database_url=database_url)
     if as_json:
         print_json([_letter_dict(d) for d in letters])
         return
@@ -180,10 +176,10 @@ def dead_list(
 
 
 def _get_letter(ctx: typer.Context, database_url: str | None, letter_id: int) -> DeadLetter:
-    async def work(engine: AsyncEngine) -> DeadLetter | None:
-        return await JobQueue(engine, clock=_clock).dead_letter(letter_id)
+    async def work(runtime: Runtime) -> DeadLetter | None:
+        return await runtime.queue().dead_letter(letter_id)
 
-    letter = run_with_store(ctx, database_url, work)
+    letter = run_with_runtime(ctx, work, database_url=database_url)
     if letter is None:
         raise _fail(f"no dead letter {letter_id}")
     return letter
@@ -249,10 +245,10 @@ def dead_edit(
     """Replace a dead letter's payload before replaying it."""
     new = _read_payload(payload, payload_file)
 
-    async def work(engine: AsyncEngine) -> bool:
-        return await JobQueue(engine, clock=_clock).edit_dead_letter(letter_id, new)
+    async def work(runtime: Runtime) -> bool:
+        return await runtime.queue().edit_dead_letter(letter_id, new)
 
-    if not run_with_store(ctx, database_url, work):
+    if not run_with_runtime(ctx, work, database_url=database_url):
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     typer.echo(f"dead letter {letter_id}: payload replaced")
 
@@ -267,10 +263,10 @@ def dead_replay(
 ) -> None:
     """Enqueue a dead letter's job again with its (edited) payload."""
 
-    async def work(engine: AsyncEngine) -> int | None:
-        return await JobQueue(engine, clock=_clock).replay(letter_id)
+    async def work(runtime: Runtime) -> int | None:
+        return await runtime.queue().replay(letter_id)
 
-    job_id = run_with_store(ctx, database_url, work)
+    job_id = run_with_runtime(ctx, work, database_url=database_url)
     if job_id is None:
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     if as_json:

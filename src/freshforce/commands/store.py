@@ -1,10 +1,11 @@
-"""Open the store for a command: the one place the CLI turns a database URL into a ready engine.
+"""Open the runtime for a command: the one place the CLI turns settings into a ready store.
 
-The URL is the command's ``--database-url`` when given, else the settings' ``database_url``
-(which the global ``--profile``/``--config`` options and ``FRESHFORCE_DATABASE_URL`` decide). The
-schema is brought to the current migration when ``auto_migrate`` allows, and refused otherwise.
-``run_with_store`` is each command's single ``asyncio.run``: it opens the store, runs the
-command's coroutine and turns an unreachable database into a one-line error and exit code 1.
+The settings are the global ``--profile``/``--config`` options, the file and the environment,
+with the command's own flags on top (each flag overrides the settings key of the same name,
+e.g. ``--database-url`` → ``database_url``). The schema is brought to the current migration when
+``auto_migrate`` allows, and refused otherwise. ``run_with_runtime`` is each command's single
+``asyncio.run``: it opens the :class:`~freshforce.runtime.Runtime`, runs the command's coroutine
+and turns an unreachable database into a one-line error and exit code 1.
 """
 
 from __future__ import annotations
@@ -17,19 +18,12 @@ from typing import TypeVar
 import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.commands.context import EXIT_BAD_CONFIG, cli_context
 from freshforce.errors import ConfigError
-from freshforce.store.engine import create_engine
-from freshforce.store.migrate import prepare_database
+from freshforce.runtime import Runtime
 
-__all__ = [
-    "DATABASE_URL_ENVVAR",
-    "open_store",
-    "run_with_store",
-    "safe_url",
-]
+__all__ = ["DATABASE_URL_ENVVAR", "run_with_runtime", "safe_url"]
 
 DATABASE_URL_ENVVAR = "FRESHFORCE_DATABASE_URL"
 
@@ -57,27 +51,18 @@ def _check_url(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def open_store(url: str, *, auto_migrate: bool) -> AsyncEngine:
-    """Return an engine on ``url`` whose schema is at the current migration."""
-    await prepare_database(url, auto_migrate=auto_migrate)
-    return create_engine(url)
-
-
-def run_with_store(
-    ctx: typer.Context, url: str | None, work: Callable[[AsyncEngine], Awaitable[T]]
+def run_with_runtime(
+    ctx: typer.Context, work: Callable[[Runtime], Awaitable[T]], **overrides: object
 ) -> T:
-    """Open the store (``url`` or the settings'), await ``work(engine)``, dispose the engine."""
+    """Build the runtime from the settings plus ``overrides``, await ``work(runtime)``, close it."""
     cli = cli_context(ctx)
-    settings = cli.settings
-    url = url or settings.database_url
+    settings = cli.settings_with(**overrides)
+    url = settings.database_url
     _check_url(url)
 
     async def main() -> T:
-        engine = await open_store(url, auto_migrate=settings.auto_migrate)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
+        async with await Runtime.open(settings) as runtime:
+            return await work(runtime)
 
     try:
         return asyncio.run(main())

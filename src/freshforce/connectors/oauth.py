@@ -46,6 +46,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pydantic import SecretStr
 
+from freshforce.clock import Clock
 from freshforce.connectors.core.http import HttpSettings
 from freshforce.errors import AmbiguousWriteError, AuthError, TransientError
 from freshforce.store.alerts import AlertKind, raise_alert, resolve_alerts
@@ -81,7 +82,6 @@ __all__ = [
     "start_authorization",
 ]
 
-Clock = Callable[[], datetime]
 # Token endpoint answers are JSON objects of any shape, at the wire.
 TokenResponse = Mapping[str, Any]
 

@@ -20,11 +20,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, build_http_client
-from freshforce.connectors.freshbooks import map_freshbooks_error
+from freshforce.connectors.core import ApiClient, CallCounter, CallRetryPolicy
 from freshforce.connectors.freshbooks.client import FreshBooksClient
-from freshforce.connectors.oauth import BearerAuth, OAuthProvider, TokenSource
-from freshforce.sandbox.core import RetryPolicy as DeliveryRetry
+from freshforce.connectors.oauth import OAuthProvider, TokenSource
+from freshforce.connectors.providers import provider_for
+from freshforce.runtime import Runtime
+from freshforce.sandbox.core import DeliveryRetryPolicy as DeliveryRetry
 from freshforce.sandbox.core import SandboxRuntime
 from freshforce.sandbox.freshbooks import (
     DEFAULT_APP,
@@ -32,6 +33,7 @@ from freshforce.sandbox.freshbooks import (
     FreshBooksSandbox,
     build_freshbooks,
 )
+from freshforce.settings import Settings
 from freshforce.store.connections import (
     Connection,
     ConnectionStatus,
@@ -52,15 +54,8 @@ def now() -> datetime:
 
 
 def provider(base_url: str = API) -> OAuthProvider:
-    return OAuthProvider(
-        system="freshbooks",
-        authorize_url=f"{base_url}/oauth/authorize",
-        token_url=f"{base_url}/auth/oauth/token",
-        client_id=DEFAULT_APP.client_id,
-        client_secret=SecretStr(DEFAULT_APP.client_secret),
-        redirect_uri="http://127.0.0.1:8765/callback",
-        refresh_sends_redirect_uri=True,
-    )
+    """The sandbox app's provider, as the runtime builds it from ``settings``."""
+    return provider_for("freshbooks", settings("sqlite://", new_key(), base_url))
 
 
 @dataclass
@@ -71,15 +66,38 @@ class Sleeps:
         self.waits.append(seconds)
 
 
+def settings(database_url: str, key: str, api: str = API) -> Settings:
+    """The settings of a process whose FreshBooks app is the sandbox's."""
+    return Settings(
+        database_url=database_url,
+        encryption_keys=[SecretStr(key)],
+        freshbooks_api_url=api,
+        freshbooks_client_id=DEFAULT_APP.client_id,
+        freshbooks_client_secret=SecretStr(DEFAULT_APP.client_secret),
+        freshbooks_redirect_uri="http://127.0.0.1:8765/callback",
+    )
+
+
 @dataclass
 class FbWorld:
     sandbox: FreshBooksSandbox
     admin: httpx.AsyncClient
-    engine: AsyncEngine
-    cipher: TokenCipher
+    runtime: Runtime
     transport: httpx.AsyncBaseTransport
-    counter: CallCounter
     sleeps: Sleeps
+    others: list[Runtime]
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.runtime.engine
+
+    @property
+    def cipher(self) -> TokenCipher:
+        return self.runtime.cipher
+
+    @property
+    def counter(self) -> CallCounter:
+        return self.runtime.counter
 
     async def fault(self, **rule: Any) -> None:
         response = await self.admin.post("/_sandbox/faults", json=rule)
@@ -89,36 +107,45 @@ class FbWorld:
         response = await self.admin.get("/_sandbox/requests", params={"path": path})
         return list(response.json()["requests"])
 
-    def token_source(self, clock: Callable[[], datetime] = now) -> TokenSource:
-        return TokenSource(
-            self.engine,
-            self.cipher,
-            CONNECTION,
-            provider(),
-            clock=clock,
-            transport=self.transport,
-        )
+    def token_source(self) -> TokenSource:
+        return self.runtime.token_source(CONNECTION, "freshbooks")
+
+    async def client(self) -> FreshBooksClient:
+        return await self.runtime.freshbooks(CONNECTION)
 
     def sandbox_clock(self) -> Callable[[], datetime]:
         """The sandbox's clock: advancing it moves the token source's time too."""
         return self.sandbox.runtime.clock.now
 
-    def client(self) -> FreshBooksClient:
-        return FreshBooksClient(self.api(), "SBX7QK")
+    async def runtime_on(self, clock: Callable[[], datetime]) -> Runtime:
+        """A second process on the same store whose clock is ``clock``."""
+        other = await open_runtime(self.runtime.settings, self.transport, self.sleeps, clock)
+        self.others.append(other)
+        return other
 
-    def api(self, source: TokenSource | None = None, attempts: int = 4) -> ApiClient:
-        http = build_http_client(
-            API, transport=self.transport, auth=BearerAuth(source or self.token_source())
-        )
-        return ApiClient(
-            http,
-            system="freshbooks",
-            connection_id=CONNECTION,
-            map_error=map_freshbooks_error,
-            retry=RetryPolicy.immediate(attempts),
-            counter=self.counter,
-            sleep=self.sleeps,
-        )
+    async def api(self) -> ApiClient:
+        return (await self.client()).api
+
+    async def other_process(self) -> Runtime:
+        """A second process on the same store: its own token source, nothing shared."""
+        other = await open_runtime(self.runtime.settings, self.transport, self.sleeps)
+        self.others.append(other)
+        return other
+
+
+async def open_runtime(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport,
+    sleeps: Sleeps,
+    clock: Callable[[], datetime] = now,
+) -> Runtime:
+    return await Runtime.open(
+        settings,
+        clock=clock,
+        transport=transport,
+        sleep=sleeps,
+        call_retry=CallRetryPolicy.immediate(),
+    )
 
 
 async def store_minted(world: FbWorld, expires_in: int | None = None) -> dict[str, Any]:
@@ -136,23 +163,23 @@ async def store_minted(world: FbWorld, expires_in: int | None = None) -> dict[st
 
 
 @pytest.fixture
-async def fb_world(store_engine: AsyncEngine) -> AsyncIterator[FbWorld]:
-    runtime = SandboxRuntime.create(7, retry=DeliveryRetry(attempts=2, backoff_seconds=0.01))
-    sandbox = build_freshbooks(FreshBooksOptions(seed=7), runtime)
+async def fb_world(database_url: str, store_engine: AsyncEngine) -> AsyncIterator[FbWorld]:
+    del store_engine  # migrated by the fixture; the runtime opens its own engine on it
+    sandbox_runtime = SandboxRuntime.create(
+        7, retry=DeliveryRetry(attempts=2, backoff_seconds=0.01)
+    )
+    sandbox = build_freshbooks(FreshBooksOptions(seed=7), sandbox_runtime)
     transport = httpx.ASGITransport(app=sandbox.app)
+    sleeps = Sleeps([])
+    runtime = await open_runtime(settings(database_url, new_key()), transport, sleeps)
     async with httpx.AsyncClient(transport=transport, base_url=API) as admin:
-        world = FbWorld(
-            sandbox,
-            admin,
-            store_engine,
-            TokenCipher([SecretStr(new_key())]),
-            transport,
-            CallCounter(),
-            Sleeps([]),
-        )
+        world = FbWorld(sandbox, admin, runtime, transport, sleeps, [])
         await store_minted(world)
         yield world
+    for other in world.others:
+        await other.aclose()
     await runtime.aclose()
+    await sandbox_runtime.aclose()
 
 
 @dataclass

@@ -30,8 +30,8 @@ from freshforce.sandbox.core.delivery import (
     DeliveryLog,
     DeliveryMode,
     DeliveryQueue,
+    DeliveryRetryPolicy,
     Outgoing,
-    RetryPolicy,
 )
 from freshforce.sandbox.core.faults import (
     DroppedConnectionError,
@@ -61,6 +61,7 @@ __all__ = [
     "DeliveryLog",
     "DeliveryMode",
     "DeliveryQueue",
+    "DeliveryRetryPolicy",
     "DroppedConnectionError",
     "FaultKind",
     "FaultMiddleware",
@@ -72,7 +73,6 @@ __all__ = [
     "Outgoing",
     "RequestLog",
     "RequestLogMiddleware",
-    "RetryPolicy",
     "SandboxClock",
     "SandboxControl",
     "SandboxRuntime",

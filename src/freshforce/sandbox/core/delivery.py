@@ -2,8 +2,8 @@
 
 The vendor enqueues an ``Outgoing`` (URL, body, headers, event name); a worker task on the
 server's event loop sends it. A non-2xx answer or a network error is retried with exponential
-backoff up to ``RetryPolicy.attempts`` times. ``DeliveryMode`` makes delivery lossy (drop with a
-probability), late (hold each delivery back), duplicated (send twice with a probability) or
+backoff up to ``DeliveryRetryPolicy.attempts`` times. ``DeliveryMode`` makes delivery lossy (drop
+with a probability), late (hold each delivery back), duplicated (send twice with a probability) or
 reordered (hold deliveries back by a random delay so they overtake each other), each decided by
 the seeded generator. A mode set for one callback id (``set_mode(mode, callback)``) applies to
 that callback's deliveries only; the others follow the server-wide mode. Every attempt, and every
@@ -33,8 +33,8 @@ __all__ = [
     "DeliveryLog",
     "DeliveryMode",
     "DeliveryQueue",
+    "DeliveryRetryPolicy",
     "Outgoing",
-    "RetryPolicy",
 ]
 
 
@@ -68,7 +68,7 @@ class DeliveryAttempt:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class DeliveryRetryPolicy:
     """How often and how patiently a failed delivery is retried."""
 
     attempts: int = 5
@@ -137,7 +137,7 @@ class DeliveryQueue:
         log: DeliveryLog,
         clock: SandboxClock,
         rng: random.Random,
-        retry: RetryPolicy | None = None,
+        retry: DeliveryRetryPolicy | None = None,
         client_factory: Callable[[], httpx.AsyncClient] | None = None,
     ) -> None:
         self.log = log
@@ -145,7 +145,7 @@ class DeliveryQueue:
         self.modes: dict[str, DeliveryMode] = {}  # per callback id, overriding ``mode``
         self._clock = clock
         self._rng = rng
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DeliveryRetryPolicy()
         self._client_factory = client_factory or _default_client
         self._heap: list[_Job] = []
         self._seq = itertools.count()
