@@ -12,8 +12,9 @@ import pytest
 import freshforce
 
 ROOT = Path(freshforce.__file__).parent
-# The mapping's own parsers and its validation models (YAML, JSONata, pydantic) besides stdlib.
-MAPPING_PARSERS = {"yaml", "jsonata", "pydantic", "lark"}
+# The mapping's own parsers, its validation models and its reference data (YAML, JSONata,
+# pydantic, ISO 3166 country and subdivision tables) besides stdlib.
+MAPPING_PARSERS = {"yaml", "jsonata", "pydantic", "lark", "pycountry"}
 
 
 def imports_of(package: str) -> dict[str, set[str]]:

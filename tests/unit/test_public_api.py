@@ -5,8 +5,8 @@ import freshforce.commands
 import freshforce.connectors
 import freshforce.connectors.core
 import freshforce.connectors.freshbooks
-import freshforce.mapping
 import freshforce.intake
+import freshforce.mapping
 import freshforce.store
 
 
@@ -153,6 +153,8 @@ def test_mapping_imports_nothing_of_the_rest() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
 def test_intake_exports() -> None:
     assert freshforce.intake.__all__ == [
         "Batch",
