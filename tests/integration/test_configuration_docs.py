@@ -33,6 +33,7 @@ def secret(value: Any) -> Any:
 SAMPLES: dict[str, tuple[str, Callable[[Any], Any], Any]] = {
     "profile": ("qa", lambda v: v, Profile.QA),
     "data_dir": ("/srv/ff-data", str, "/srv/ff-data"),
+    "config_dir": ("/srv/ff-maps", str, "/srv/ff-maps"),
     "database_url": ("sqlite:///{tmp}/doc.db", lambda v: v, "sqlite:///{tmp}/doc.db"),
     "auto_migrate": ("false", lambda v: v, False),
     "encryption_keys": (f"{KEY_A},{KEY_B}", lambda v: [secret(k) for k in v], [KEY_A, KEY_B]),
