@@ -32,6 +32,7 @@ __all__ = [
     "Resolution",
     "get_conflict",
     "list_conflicts",
+    "list_conflicts_of_links",
     "open_conflicts",
     "park_conflict",
     "resolve_conflict",
@@ -39,6 +40,8 @@ __all__ = [
 
 
 class ConflictStatus(StrEnum):
+    """Whether a conflict still holds its field back."""
+
     OPEN = "open"
     RESOLVED = "resolved"
 
@@ -205,3 +208,18 @@ async def open_conflicts(
         conflict = _conflict(row)
         found.setdefault(conflict.parked.link_id, {})[conflict.parked.field] = conflict
     return found
+
+
+async def list_conflicts_of_links(
+    db: AsyncConnection, tenant: str, link_ids: Iterable[int]
+) -> list[Conflict]:
+    """Return every conflict (open or settled) of the links, oldest first."""
+    wanted = sorted(set(link_ids))
+    if not wanted:
+        return []
+    query = (
+        sa.select(conflicts)
+        .where(conflicts.c.tenant == tenant, conflicts.c.link_id.in_(wanted))
+        .order_by(conflicts.c.created_at, conflicts.c.id)
+    )
+    return [_conflict(r) for r in (await db.execute(query)).all()]

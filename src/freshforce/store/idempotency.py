@@ -31,6 +31,8 @@ __all__ = ["CreateRef", "LedgerEntry", "LedgerState", "begin_create", "complete_
 
 
 class LedgerState(StrEnum):
+    """Where a create stands."""
+
     PENDING = "pending"  # recorded; the create may or may not have happened
     DONE = "done"  # created: ``remote_id`` is the record
 

@@ -35,6 +35,7 @@ __all__ = [
     "find_links_by_key",
     "get_link",
     "ids_of",
+    "links_by_row",
     "move_link",
     "set_link_keys",
     "unlink",
@@ -89,6 +90,11 @@ def _link(row: Row[tuple[object, ...]]) -> Link:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
     )
+
+
+def links_by_row(rows: Sequence[Row[tuple[object, ...]]]) -> list[Link]:
+    """Return a ``Link`` for each row of a query on ``links`` (for the trace query)."""
+    return [_link(row) for row in rows]
 
 
 def _in_scope(scope: Scope) -> sa.ColumnElement[bool]:

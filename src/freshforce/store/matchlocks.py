@@ -64,8 +64,8 @@ async def take_match_locks(
         }
         for k in wanted
     ]
-    statement = insert(match_locks).values(rows)
-    statement = statement.on_conflict_do_update(
+    upsert = insert(match_locks).values(rows)
+    statement = upsert.on_conflict_do_update(
         index_elements=[match_locks.c.tenant, match_locks.c.flow, match_locks.c.key],
         set_={"holder": holder, "expires_at": expires},
         where=sa.or_(match_locks.c.expires_at <= db_now(dialect), match_locks.c.holder == holder),

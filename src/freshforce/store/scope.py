@@ -11,7 +11,7 @@ _MAX = 64
 
 @dataclass(frozen=True)
 class Scope:
-    """A tenant and a flow: links, locks, conflicts, the ledger and the write log are kept per scope.
+    """A tenant and a flow: the sync store keeps links, locks, conflicts and logs per scope.
 
     Every query of the sync store filters on both, so two tenants (integration pairs sharing
     one deployment) never see each other's records.
