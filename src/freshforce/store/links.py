@@ -9,7 +9,7 @@ caller's connection, so writes can run as effects inside the engine's commit tra
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -79,17 +79,8 @@ class MoveResult(StrEnum):
 
 def _link(row: Row[tuple[object, ...]]) -> Link:
     m = row._mapping  # noqa: SLF001 - SQLAlchemy's public row mapping
-    return Link(
-        id=m["id"],
-        tenant=m["tenant"],
-        flow=m["flow"],
-        freshbooks_id=m["freshbooks_id"],
-        salesforce_id=m["salesforce_id"],
-        salesforce_secondary_id=m["salesforce_secondary_id"],
-        extra_ids=dict(m["extra_ids"] or {}),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-    )
+    values = {f.name: m[f.name] for f in fields(Link)}
+    return Link(**values | {"extra_ids": dict(m["extra_ids"] or {})})
 
 
 def links_by_row(rows: Sequence[Row[tuple[object, ...]]]) -> list[Link]:

@@ -10,7 +10,7 @@ their attempts, the fields written and the conflicts. A FreshBooks id is unique 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,19 @@ class TracedAttempt:
     outcome: str | None
     error_class: str | None
     error_message: str | None
+
+
+# The attempts columns in TracedAttempt's field order.
+_ATTEMPT_COLUMNS = (
+    "job_id",
+    "attempt",
+    "started_at",
+    "finished_at",
+    "worker",
+    "outcome",
+    "error_class",
+    "error_message",
+)
 
 
 @dataclass(frozen=True)
@@ -210,23 +223,11 @@ async def _attempts(db: AsyncConnection, job_ids: Sequence[int]) -> tuple[Traced
     if not job_ids:
         return ()
     statement = (
-        sa.select(attempts)
+        sa.select(*(attempts.c[name] for name in _ATTEMPT_COLUMNS))
         .where(attempts.c.job_id.in_(job_ids))
         .order_by(attempts.c.started_at, attempts.c.id)
     )
-    return tuple(
-        TracedAttempt(
-            r.job_id,
-            r.attempt,
-            r.started_at,
-            r.finished_at,
-            r.worker,
-            r.outcome,
-            r.error_class,
-            r.error_message,
-        )
-        for r in (await db.execute(statement)).all()
-    )
+    return tuple(TracedAttempt(*row) for row in (await db.execute(statement)).all())
 
 
 async def _writes(
@@ -241,19 +242,8 @@ async def _writes(
         )
         .order_by(field_writes.c.at, field_writes.c.id)
     )
+    names = [f.name for f in fields(FieldWrite)]
     return tuple(
-        FieldWrite(
-            system=r.system,
-            object=r.object,
-            record_id=r.record_id,
-            field=r.field,
-            before=r.before,
-            after=r.after,
-            source_value=r.source_value,
-            trace=tuple(r.trace),
-            link_id=r.link_id,
-            job_id=r.job_id,
-            at=r.at,
-        )
+        FieldWrite(**{name: r._mapping[name] for name in names} | {"trace": tuple(r.trace)})  # noqa: SLF001 - public row mapping
         for r in (await db.execute(statement)).all()
     )

@@ -71,7 +71,12 @@ async def test_a_record_is_traced_by_any_of_its_keys(store_engine: AsyncEngine) 
         )
         assert [e.source for e in trace.events if e.system == "salesforce"] == ["cdc", "echo"]
         assert [j.id for j in trace.jobs if j.key == "freshbooks/client/42"] == [job_id]
-        assert [a.job_id for a in trace.attempts if a.job_id == job_id] == [job_id]
+        [attempt] = [a for a in trace.attempts if a.job_id == job_id]
+        assert (attempt.attempt, attempt.outcome, attempt.at) == (
+            1,
+            "done",
+            T0 + timedelta(seconds=1),
+        )
         assert [(w.field, w.after) for w in trace.field_writes] == [("Email", "ann@acme.com")]
         assert [c.parked.field for c in trace.conflicts] == ["Account.Phone"]
         times = [entry.at for entry in trace.timeline]
