@@ -45,6 +45,8 @@ class _World:
     """The two remote systems as far as the race needs them: what each task created."""
 
     creates: list[str] = field(default_factory=list)
+    # The control run waits here until both jobs have read, however slow either one starts.
+    both_read: asyncio.Barrier = field(default_factory=lambda: asyncio.Barrier(2))
 
 
 async def _sync_one(
@@ -61,8 +63,10 @@ async def _sync_one(
         await asyncio.sleep(0.01)
     async with engine.connect() as db:  # the read phase: no lock held
         found = await find_links_by_key(db, ACME, [key])
+    if not locking:
+        await world.both_read.wait()
     if not found:
-        await asyncio.sleep(0.2)  # the remote create, slow enough for the other job to read
+        await asyncio.sleep(0.1)  # the remote create
         world.creates.append(holder)
     async with engine.begin() as db:  # the commit
         if not found:
