@@ -22,7 +22,7 @@ from freshforce.store.schema import snapshots
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["Snapshot", "load_snapshots", "save_snapshot"]
+__all__ = ["Snapshot", "load_snapshots", "save_snapshot", "save_snapshots"]
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,34 @@ class Snapshot:
     synced_at: datetime | None = None  # set by the store when saved
 
 
-async def save_snapshot(db: AsyncConnection, link_id: int, snapshot: Snapshot) -> None:
-    """Store (insert or replace) the snapshot of link ``link_id``, stamped with database time."""
-    insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
-    values = {
-        "fields": dict(snapshot.fields),
-        "freshbooks_modified_at": snapshot.freshbooks_modified_at,
-        "salesforce_modified_at": snapshot.salesforce_modified_at,
-        "synced_at": db_now(db.dialect.name),
-    }
-    statement = insert(snapshots).values(link_id=link_id, **values)
-    statement = statement.on_conflict_do_update(index_elements=[snapshots.c.link_id], set_=values)
+async def save_snapshots(db: AsyncConnection, saved: Mapping[int, Snapshot]) -> None:
+    """Store (insert or replace) each link's snapshot in one statement, at database time."""
+    if not saved:
+        return
+    dialect = db.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "link_id": link_id,
+            "fields": dict(snap.fields),
+            "freshbooks_modified_at": snap.freshbooks_modified_at,
+            "salesforce_modified_at": snap.salesforce_modified_at,
+            "synced_at": db_now(dialect),
+        }
+        for link_id, snap in sorted(saved.items())
+    ]
+    upsert = insert(snapshots).values(rows)
+    replaced = ("fields", "freshbooks_modified_at", "salesforce_modified_at", "synced_at")
+    statement = upsert.on_conflict_do_update(
+        index_elements=[snapshots.c.link_id],
+        set_={name: upsert.excluded[name] for name in replaced},
+    )
     await db.execute(statement)
+
+
+async def save_snapshot(db: AsyncConnection, link_id: int, snapshot: Snapshot) -> None:
+    """Store the snapshot of one link (see :func:`save_snapshots`)."""
+    await save_snapshots(db, {link_id: snapshot})
 
 
 async def load_snapshots(db: AsyncConnection, link_ids: Iterable[int]) -> dict[int, Snapshot]:

@@ -12,7 +12,7 @@ from freshforce.store.conflicts import (
     park_conflict,
     resolve_conflict,
 )
-from freshforce.store.links import NewLink, create_link, unlink
+from freshforce.store.linking import NewLink, create_link, unlink
 from freshforce.store.scope import Scope
 
 ACME = Scope("acme", "clients")

@@ -3,19 +3,18 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.store.links import (
+from freshforce.store.linking import (
     MoveResult,
     NewLink,
     create_link,
-    find_links,
-    find_links_by_key,
-    get_link,
+    create_links,
     move_link,
     unlink,
     update_link,
 )
+from freshforce.store.links import find_links, find_links_by_key, get_link
 from freshforce.store.scope import Scope
-from freshforce.store.snapshots import Snapshot, load_snapshots, save_snapshot
+from freshforce.store.snapshots import Snapshot, load_snapshots, save_snapshot, save_snapshots
 
 ACME = Scope("acme", "clients")
 GLOBEX = Scope("globex", "clients")
@@ -120,3 +119,25 @@ async def test_snapshots_round_trip_and_go_with_their_link(store_engine: AsyncEn
 def test_a_scope_names_its_bad_part() -> None:
     with pytest.raises(ValueError, match="tenant"):
         Scope("", "clients")
+
+
+async def test_a_batch_of_links_and_snapshots_is_stored_at_once(store_engine: AsyncEngine) -> None:
+    batch = [
+        NewLink("1", "001000000000011AAA", keys=frozenset({"org:one"})),
+        NewLink("2", None, keys=frozenset({"org:two", "email:b@two.com"})),
+        NewLink("1", "001000000000012AAA"),  # FreshBooks 1 is taken by the first
+        NewLink("2", None),  # a repeat of the second
+    ]
+    async with store_engine.begin() as db:
+        made = await create_links(db, ACME, batch)
+        one, two = made[0], made[1]
+        assert one is not None
+        assert two is not None
+        await save_snapshots(db, {one.id: Snapshot({"a": 1}), two.id: Snapshot({"a": 2})})
+        await save_snapshots(db, {two.id: Snapshot({"a": 3})})
+    assert [k is not None for k in made] == [True, True, False, False]
+    async with store_engine.connect() as db:
+        snaps = await load_snapshots(db, [one.id, two.id])
+        keyed = await find_links_by_key(db, ACME, ["org:one", "email:b@two.com"])
+    assert {i: s.fields for i, s in snaps.items()} == {one.id: {"a": 1}, two.id: {"a": 3}}
+    assert keyed == {"org:one": [one], "email:b@two.com": [two]}

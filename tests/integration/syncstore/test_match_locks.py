@@ -6,7 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.engine.matchkey import organisation_key
 from freshforce.store.engine import create_engine
-from freshforce.store.links import NewLink, create_link, find_links, find_links_by_key
+from freshforce.store.linking import NewLink, create_link
+from freshforce.store.links import find_links, find_links_by_key
 from freshforce.store.matchlocks import (
     match_lock_holders,
     release_match_locks,

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from freshforce.store.conflicts import Parked, park_conflict
 from freshforce.store.events import NewEvent, record_events
-from freshforce.store.links import NewLink, create_link
+from freshforce.store.linking import NewLink, create_link
 from freshforce.store.schema import attempts, jobs
 from freshforce.store.scope import Scope
 from freshforce.store.trace import TraceQuery, trace_record
