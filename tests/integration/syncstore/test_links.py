@@ -9,6 +9,7 @@ from freshforce.store.linking import (
     create_link,
     create_links,
     move_link,
+    set_link_keys,
     unlink,
     update_link,
 )
@@ -141,3 +142,12 @@ async def test_a_batch_of_links_and_snapshots_is_stored_at_once(store_engine: As
         keyed = await find_links_by_key(db, ACME, ["org:one", "email:b@two.com"])
     assert {i: s.fields for i, s in snaps.items()} == {one.id: {"a": 1}, two.id: {"a": 3}}
     assert keyed == {"org:one": [one], "email:b@two.com": [two]}
+
+
+async def test_a_links_match_keys_are_replaced(store_engine: AsyncEngine) -> None:
+    async with store_engine.begin() as db:
+        link = await create_link(db, ACME, NewLink("42", None, keys=frozenset({"org:old"})))
+        assert link is not None
+        await set_link_keys(db, {link.id: ["org:new", "email:a@new.com"]})
+        found = await find_links_by_key(db, ACME, ["org:old", "org:new", "email:a@new.com"])
+    assert found == {"org:new": [link], "email:a@new.com": [link]}
