@@ -93,3 +93,26 @@ async def test_one_company_created_on_both_sides_at_once_ends_as_one_link(
         links = await find_links(db, ACME, freshbooks_ids=["1", "2"])
     # Without the lock both jobs miss each other and each creates a twin: the race is real.
     assert (len(links), len(world.creates)) == ((1, 1) if locking else (2, 2))
+
+
+async def test_six_spellings_of_one_company_racing_end_as_one_link(
+    store_engine: AsyncEngine, database_url: str
+) -> None:
+    world = _World()
+    names = ["Acme, Inc.", "ACME", "acme llc", "The Acme Company", "Acme Corp.", "acme"]
+    other = create_engine(database_url)
+    try:
+        await asyncio.gather(
+            *(
+                _sync_one(
+                    (store_engine, other)[n % 2], world, name, (str(n), f"001B{n}"), locking=True
+                )
+                for n, name in enumerate(names)
+            )
+        )
+    finally:
+        await other.dispose()
+    async with store_engine.connect() as db:
+        links = await find_links(db, ACME, freshbooks_ids=[str(n) for n in range(len(names))])
+        left = await match_lock_holders(db, ACME, ["org:acme"])
+    assert (len(links), len(world.creates), left) == (1, 1, {})
