@@ -4,6 +4,9 @@ Under the ``review`` policy a field changed differently on both sides is parked 
 that field waits: the rest of the record syncs. There is at most one open conflict per link and
 field; parking it again (the values moved on) refreshes that row. Resolving is a
 compare-and-set on ``status = 'open'``, so two people settling one conflict cannot both win.
+Parking runs in a job's commit, and jobs about one link never run at once (per-key exclusivity
+and match locks), so two parks of one field do not race; the partial unique index would refuse
+the second if they did.
 """
 
 from __future__ import annotations
