@@ -27,6 +27,7 @@ from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner, session_key
+from freshforce.web.views import when
 
 __all__ = ["create_app"]
 
@@ -59,6 +60,7 @@ def create_app(
         registry=registry,
         metrics=WebMetrics(registry),
     )
+    deps.templates.env.filters["when"] = when
     app = FastAPI(
         title="freshforce dashboard",
         version=__version__,

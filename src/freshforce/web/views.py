@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "overview",
     "plain",
     "pretty_json",
+    "when",
 ]
 
 # Any: every value below is JSON bound for a template or an API answer.
@@ -51,6 +52,14 @@ def plain(value: object) -> Any:  # noqa: ANN401 - JSON-ready value of any shape
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     return value
+
+
+def when(value: str | None) -> str:
+    """Show an ISO timestamp to a person: ``2026-01-01 12:00:00 UTC``; empty for None."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value).astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def pretty_json(value: object) -> str:
