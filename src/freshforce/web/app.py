@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -72,7 +73,13 @@ def create_app(
         app.include_router(router)
 
     @app.exception_handler(LoginRequiredError)
-    async def _to_login(_: Request, exc: LoginRequiredError) -> Response:
+    async def _to_login(request: Request, exc: LoginRequiredError) -> Response:
+        if request.headers.get("HX-Request"):
+            # htmx would swap the login page into a panel; have it load the whole page instead,
+            # coming back afterwards to the page the panel is on.
+            page = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
+            location = LoginRequiredError(page).location
+            return Response(status_code=401, headers={"HX-Redirect": location})
         return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(StarletteHTTPException)

@@ -22,6 +22,13 @@ async def test_pages_send_a_visitor_to_the_login_page(app_client, path):
     assert answer.headers["location"].startswith("/login?next=/")
 
 
+async def test_an_expired_htmx_poll_sends_the_whole_page_to_login(app_client):
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://testserver/"}
+    answer = await app_client.get("/partials/overview", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["hx-redirect"] == "/login?next=/"
+
+
 @pytest.mark.parametrize("path", API)
 async def test_the_api_answers_401_without_a_session(app_client, path):
     answer = await app_client.get(path)
