@@ -1,4 +1,4 @@
-"""``freshforce users``: add, remove and re-password dashboard users (viewer or operator).
+"""``freshforce users``: add, remove, re-password dashboard users; give them API tokens.
 
 Passwords are asked for twice, hidden, on the terminal (or read from stdin when it is not one);
 only their argon2 hash is stored. Imports of the store and the hasher happen inside each command,
@@ -148,4 +148,34 @@ def list_command(ctx: typer.Context, database_url: DatabaseUrl = None) -> None:
             return await list_users(conn)
 
     for user in run_with_store(ctx, database_url, work):
-        typer.echo(f"{user.username}\t{user.role.value}")
+        token_state = "api-token" if user.has_api_token else ""
+        typer.echo(f"{user.username}\t{user.role.value}\t{token_state}".rstrip())
+
+
+@app.command()
+def token(
+    ctx: typer.Context,
+    username: Username,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Remove the user's token.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make a new API token for a user (printed once; replaces the old one), or revoke it."""
+    from freshforce.commands.store import run_with_store  # noqa: PLC0415 - lazy CLI imports
+    from freshforce.store.users import set_api_token  # noqa: PLC0415
+    from freshforce.web.passwords import new_api_token, token_hash  # noqa: PLC0415
+
+    secret = None if revoke else new_api_token()
+
+    async def work(engine: AsyncEngine) -> bool:
+        async with engine.begin() as conn:
+            return await set_api_token(
+                conn,
+                username=username,
+                token_hash=None if secret is None else token_hash(secret),
+                now=datetime.now(UTC),
+            )
+
+    if not run_with_store(ctx, database_url, work):
+        typer.echo(f"error: no user called {username!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked the API token of {username}" if secret is None else secret)

@@ -1,7 +1,7 @@
 """The SQL of dashboard users: add, look up, change the password or role, remove.
 
-Only the password hash is stored (argon2, made by ``web/passwords.py``); this module never sees
-a password in the clear.
+Only the password hash is stored (argon2, made by ``web/passwords.py``) and the SHA-256 of an
+API token; this module never sees a password or a token in the clear.
 """
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from freshforce.store.schema import users
 
-__all__ = ["Role", "User", "add_user", "get_user", "list_users", "remove_user", "set_password"]
+__all__ = [
+    "Role",
+    "User",
+    "add_user",
+    "get_user",
+    "list_users",
+    "remove_user",
+    "set_api_token",
+    "set_password",
+    "user_by_token",
+]
 
 
 class Role(StrEnum):
@@ -33,6 +43,7 @@ class User:
     username: str
     password_hash: str
     role: Role
+    has_api_token: bool
     created_at: datetime
     updated_at: datetime
 
@@ -43,6 +54,7 @@ def _user(row: sa.Row[tuple[object, ...]]) -> User:
         username=row.username,
         password_hash=row.password_hash,
         role=Role(row.role),
+        has_api_token=row.api_token_hash is not None,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -96,3 +108,22 @@ async def remove_user(conn: AsyncConnection, username: str) -> bool:
     """Delete a user; False when there is no such user."""
     result = await conn.execute(sa.delete(users).where(users.c.username == username))
     return result.rowcount == 1
+
+
+async def set_api_token(
+    conn: AsyncConnection, *, username: str, token_hash: str | None, now: datetime
+) -> bool:
+    """Store the hash of a user's API token (None revokes it); False when there is no such user."""
+    result = await conn.execute(
+        sa.update(users)
+        .where(users.c.username == username)
+        .values(api_token_hash=token_hash, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def user_by_token(conn: AsyncConnection, token_hash: str) -> User | None:
+    """Return the user whose API token hashes to ``token_hash``, or None."""
+    query = sa.select(users).where(users.c.api_token_hash == token_hash)
+    row = (await conn.execute(query)).one_or_none()
+    return None if row is None else _user(row)

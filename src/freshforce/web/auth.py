@@ -1,8 +1,10 @@
 """Who is asking: the session cookie read into a user, role checks and CSRF checks.
 
-Pages send a visitor without a session to the login page; the JSON API answers 401. A viewer
-asking for an operator action gets 403, and so does a write without the session's CSRF token
-(form field ``csrf_token`` or header ``X-CSRF-Token``).
+Pages send a visitor without a session to the login page; the JSON API answers 401. The API also
+takes ``Authorization: Bearer <token>`` (``freshforce users token``). A viewer asking for an
+operator action gets 403, and so does a cookie-authenticated write without the session's CSRF
+token (form field ``csrf_token`` or header ``X-CSRF-Token``); a bearer token is not sent by
+browsers on their own, so token calls need none.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, status
 
-from freshforce.store.users import Role, get_user
+from freshforce.store.users import Role, get_user, user_by_token
 from freshforce.web.deps import WebDeps, web_deps
+from freshforce.web.passwords import token_hash
 from freshforce.web.sessions import SESSION_COOKIE, password_fingerprint
 
 __all__ = [
@@ -47,10 +50,20 @@ class Principal:
     username: str
     role: Role
     csrf_token: str
+    via_token: bool = False
 
     @property
     def is_operator(self) -> bool:
         return self.role is Role.OPERATOR
+
+
+async def _bearer(request: Request, deps: WebDeps) -> Principal | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    async with deps.engine.connect() as conn:
+        user = await user_by_token(conn, token_hash(token.strip()))
+    return None if user is None else Principal(user.username, user.role, "", via_token=True)
 
 
 async def _principal(request: Request, deps: WebDeps) -> Principal | None:
@@ -74,10 +87,14 @@ async def page_user(request: Request, deps: Annotated[WebDeps, Depends(web_deps)
 
 
 async def api_user(request: Request, deps: Annotated[WebDeps, Depends(web_deps)]) -> Principal:
-    """Return the logged-in user of an API call, or answer 401."""
-    principal = await _principal(request, deps)
+    """Return the user of an API call (session cookie or bearer token), or answer 401."""
+    principal = await _bearer(request, deps) or await _principal(request, deps)
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first (POST /login)")
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "log in first (POST /login) or send a valid Authorization: Bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return principal
 
 
@@ -99,7 +116,8 @@ async def api_operator(
 ) -> Principal:
     """Return the operator of an API write carrying the CSRF header, or answer 403."""
     _operator(principal)
-    check_csrf(principal, request.headers.get(CSRF_HEADER))
+    if not principal.via_token:
+        check_csrf(principal, request.headers.get(CSRF_HEADER))
     return principal
 
 

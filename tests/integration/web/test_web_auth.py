@@ -6,7 +6,8 @@ import pytest
 from structlog.testing import capture_logs
 from web_support import PASSWORD, PASSWORD_HASH, bury_one, csrf, login
 
-from freshforce.store.users import set_password
+from freshforce.store.users import set_api_token, set_password
+from freshforce.web.passwords import new_api_token, token_hash
 from freshforce.web.sessions import SESSION_COOKIE
 
 PAGES = ["/", "/partials/overview", "/dead-letters", "/dead-letters/1", "/connections"]
@@ -189,3 +190,44 @@ async def test_no_secret_in_pages_or_answers(app_client, settings):
         assert key not in answer.text
         assert PASSWORD_HASH not in answer.text
         assert "$argon2" not in answer.text
+
+
+async def _give_token(store_engine, clock, username: str) -> str:
+    token = new_api_token()
+    async with store_engine.begin() as conn:
+        assert await set_api_token(
+            conn, username=username, token_hash=token_hash(token), now=clock()
+        )
+    return token
+
+
+async def test_bearer_tokens_read_and_write_the_api_without_csrf(
+    app_client, store_engine, clock, queue
+):
+    letter = await bury_one(queue)
+    token = await _give_token(store_engine, clock, "olga")
+    auth = {"Authorization": f"Bearer {token}"}
+    me = await app_client.get("/api/me", headers=auth)
+    assert me.status_code == 200
+    assert me.json()["username"] == "olga"
+    replayed = await app_client.post(f"/api/dead-letters/{letter}/replay", headers=auth)
+    assert replayed.status_code == 200, replayed.text
+    [entry] = (await app_client.get("/api/audit", headers=auth)).json()
+    assert (entry["actor"], entry["action"]) == ("olga", "dead_letter.replay")
+    page = await app_client.get("/", headers=auth)  # pages take the session cookie only
+    assert page.status_code == 303
+    assert token not in replayed.text + me.text
+
+
+async def test_bad_viewer_and_revoked_tokens(app_client, store_engine, clock, queue):
+    letter = await bury_one(queue)
+    wrong = await app_client.get("/api/me", headers={"Authorization": "Bearer ffu_nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    viewer = {"Authorization": f"Bearer {await _give_token(store_engine, clock, 'vic')}"}
+    assert (await app_client.get("/api/overview", headers=viewer)).status_code == 200
+    refused = await app_client.post(f"/api/dead-letters/{letter}/replay", headers=viewer)
+    assert refused.status_code == 403
+    async with store_engine.begin() as conn:
+        await set_api_token(conn, username="vic", token_hash=None, now=clock())
+    assert (await app_client.get("/api/overview", headers=viewer)).status_code == 401

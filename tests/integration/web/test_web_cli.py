@@ -67,8 +67,17 @@ def test_users_add_passwd_list_remove(invoke, database_url):
     user = _user(database_url, "ana")
     assert user.role is Role.VIEWER
     assert asyncio.run(verify_password(other, user.password_hash))
+    made = invoke("users", "token", "ana")
+    assert made.exit_code == 0, made.output
+    secret = made.stdout.strip()
+    assert secret.startswith("ffu_")
+    assert _user(database_url, "ana").has_api_token
     listed = invoke("users", "list")
-    assert "ana\tviewer" in listed.stdout
+    assert "ana\tviewer\tapi-token" in listed.stdout
+    assert secret not in listed.stdout
+    assert invoke("users", "token", "ana", "--revoke").exit_code == 0
+    assert not _user(database_url, "ana").has_api_token
+    assert invoke("users", "token", "nobody").exit_code == 1
     assert "$argon2" not in listed.stdout
     assert invoke("users", "remove", "ana").exit_code == 0
     assert _user(database_url, "ana") is None

@@ -1,4 +1,4 @@
-"""Dashboard users: a name, an argon2 password hash and a role (viewer or operator).
+"""Dashboard users: a name, an argon2 password hash, a role and an optional API token hash.
 
 Revision ID: 0003_web
 Revises: 0002
@@ -25,10 +25,12 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("api_token_hash", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
+        sa.UniqueConstraint("api_token_hash", name=op.f("uq_users_api_token_hash")),
     )
 
 
