@@ -41,6 +41,8 @@ def test_session_signer_never_shows_its_key_and_refuses_other_keys() -> None:
     assert SessionSigner(b"another key" * 4).read(cookie, now=now) is None
     assert signer.read("not.a-cookie", now=now) is None
     assert signer.read(cookie, now=now + timedelta(hours=13)) is None
+    assert signer.read(cookie, now=now - timedelta(seconds=30)) == session  # a slower clock
+    assert signer.read(cookie, now=now - timedelta(minutes=5)) is None
     assert signer.csrf_ok(session, signer.csrf_token(session))
     assert not signer.csrf_ok(session, "x")
 
@@ -57,3 +59,6 @@ def test_limiter_counts_each_key_in_its_window() -> None:
     assert limiter.retry_after("user:b", "user:a") == 30.0
     limiter.succeeded("user:a")
     assert limiter.retry_after("user:a") is None
+    now[0] += timedelta(seconds=61)
+    assert limiter.retry_after("ip:1", "ip:2", "user:b") is None
+    assert len(limiter) == 0  # quiet keys are forgotten

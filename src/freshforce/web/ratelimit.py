@@ -27,11 +27,18 @@ class LoginLimiter:
         self._window = window
         self._failures: defaultdict[str, deque[datetime]] = defaultdict(deque)
 
+    def __len__(self) -> int:
+        return len(self._failures)
+
     def _recent(self, key: str) -> deque[datetime]:
-        times = self._failures[key]
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
         cutoff = self._clock() - self._window
         while times and times[0] <= cutoff:
             times.popleft()
+        if not times:
+            del self._failures[key]  # forget quiet keys, so random names cannot grow the table
         return times
 
     def retry_after(self, *keys: str) -> float | None:
@@ -47,7 +54,8 @@ class LoginLimiter:
         """Count one failed login against each key."""
         now = self._clock()
         for key in keys:
-            self._recent(key).append(now)
+            self._recent(key)
+            self._failures[key].append(now)
 
     def succeeded(self, key: str) -> None:
         """Forget the failures of ``key`` after a good login."""

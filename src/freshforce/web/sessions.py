@@ -22,6 +22,8 @@ __all__ = ["SESSION_COOKIE", "Session", "SessionSigner", "password_fingerprint",
 
 SESSION_COOKIE = "ff_session"
 SESSION_LIFETIME = timedelta(hours=12)
+# Dashboards behind one load balancer read each other's cookies; their clocks may differ a little.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 def session_key(settings: Settings) -> bytes:
@@ -102,7 +104,7 @@ class SessionSigner:
             return None
         data = json.loads(body)
         issued = datetime.fromtimestamp(int(data["t"]), tz=now.tzinfo)
-        if not issued <= now < issued + SESSION_LIFETIME + timedelta(seconds=1):
+        if not issued - CLOCK_SKEW <= now < issued + SESSION_LIFETIME + timedelta(seconds=1):
             return None
         return Session(
             username=str(data["u"]),
