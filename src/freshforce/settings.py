@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         default="api.pubsub.salesforce.com:7443", pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$"
     )
     http_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The dashboard (docs/operations.md, "Dashboard").
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=0, le=65535)
+    web_session_key: SecretStr = SecretStr("")
 
     @classmethod
     def settings_customise_sources(
@@ -161,6 +165,14 @@ class Settings(BaseSettings):
             msg = "must be an absolute http(s) URL without a query string"
             raise ValueError(msg)
         return value.rstrip("/") if (info.field_name or "").endswith("_url") else value
+
+    @field_validator("web_session_key")
+    @classmethod
+    def _check_session_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:  # noqa: PLR2004
+            msg = "must be at least 32 characters (make one with `openssl rand -base64 33`)"
+            raise ValueError(msg)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -58,6 +58,9 @@ SAMPLES: dict[str, tuple[str, Callable[[Any], Any], Any]] = {
     "salesforce_login_url": ("https://test.salesforce.com", lambda v: v, "https://test.salesforce.com"),
     "salesforce_pubsub_host": ("pubsub.example:443", lambda v: v, "pubsub.example:443"),
     "http_timeout_seconds": ("12", lambda v: v, 12.0),
+    "web_host": ("0.0.0.0", lambda v: v, "0.0.0.0"),  # noqa: S104 - a sample value, not a bind
+    "web_port": ("8123", lambda v: v, 8123),
+    "web_session_key": ("k" * 40, secret, "k" * 40),
 }  # fmt: skip
 
 

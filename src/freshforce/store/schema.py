@@ -29,6 +29,7 @@ __all__ = [
     "match_locks",
     "metadata",
     "snapshots",
+    "users",
     "write_fingerprints",
 ]
 
@@ -379,4 +380,17 @@ alerts = sa.Table(
     sa.Column("connection_id", sa.String(64)),
     sa.Column("delivered_at", UTCDateTime),
     sa.Column("resolved_at", UTCDateTime),
+)
+
+# Dashboard users: argon2 password hashes (pwdlib) and a role, viewer or operator.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # viewer | operator
+    sa.Column("api_token_hash", sa.String(64), unique=True),  # sha256 of a bearer token
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
