@@ -9,7 +9,6 @@ import random
 import signal
 import socket
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -18,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_store
 from freshforce.engine import (
-    Handler,
+    Flow,
+    JobHandler,
     JobQueue,
     QueueConfig,
     QueueMetrics,
@@ -32,13 +32,13 @@ __all__ = ["app"]
 app = typer.Typer(help="Run workers that claim and run jobs.")
 
 
-def builtin_handlers() -> dict[str, Handler]:
+def builtin_handlers() -> dict[str, Flow | JobHandler]:
     """Return the handlers of the flows shipped with freshforce (none are built yet)."""
     return {}
 
 
-def load_handlers(spec: str | None) -> Mapping[str, Handler]:
-    """Import ``module:factory`` and call it for a flow → handler mapping; default: built-ins."""
+def load_handlers(spec: str | None) -> Mapping[str, Flow | JobHandler]:
+    """Import ``module:factory`` and call it for a flow → flow-or-handler mapping; default: ours."""
     if not spec:
         return builtin_handlers()
     module_name, _, attr = spec.partition(":")
@@ -103,14 +103,16 @@ def worker(
         typer.Option(
             min=0.0,
             envvar="FRESHFORCE_WORKER_SHUTDOWN_TIMEOUT",
-            help="Seconds running jobs get to finish on SIGTERM before they are requeued.",
+            help="Seconds running jobs get to finish on SIGTERM before they are requeued "
+            "(0: requeue them at once).",
         ),
     ] = 30.0,
     handlers: Annotated[
         str | None,
         typer.Option(
             envvar="FRESHFORCE_WORKER_HANDLERS",
-            help="'package.module:factory' returning flow → handler; default: built-in flows.",
+            help="'package.module:factory' returning flow name → Flow or single-job handler; "
+            "default: built-in flows.",
         ),
     ] = None,
     metrics_port: Annotated[
@@ -138,7 +140,7 @@ def worker(
 
     async def serve(engine: AsyncEngine) -> None:
         rng = random.Random()  # noqa: S311 - jitter and worker names, not secrets
-        queue = JobQueue(engine, clock=lambda: datetime.now(UTC), config=queue_config)
+        queue = JobQueue(engine, config=queue_config)
         runner = Worker(
             queue,
             flow_handlers,

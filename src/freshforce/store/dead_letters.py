@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from freshforce.store.dbtime import db_now
 from freshforce.store.schema import dead_letters
 
 if TYPE_CHECKING:
+    from freshforce.store.attempts import Failure
     from freshforce.store.queue import Job
 
 __all__ = [
@@ -37,15 +39,14 @@ class DeadLetter:
     payload: dict[str, Any]  # Any: JSON read back from the store
     error_class: str | None
     error_message: str | None
+    traceback: str | None
     attempts: int
     created_at: datetime
     edited_at: datetime | None
     replayed_at: datetime | None
 
 
-async def insert_dead_letter(
-    conn: AsyncConnection, *, job: Job, now: datetime, error_class: str, error_message: str
-) -> int:
+async def insert_dead_letter(conn: AsyncConnection, *, job: Job, failure: Failure) -> int:
     """Write the dead letter of ``job`` (its hints as the payload); return the letter id."""
     result = await conn.execute(
         sa.insert(dead_letters)
@@ -55,10 +56,11 @@ async def insert_dead_letter(
             flow=job.flow,
             key=job.key,
             payload={"hints": list(job.hints)},
-            error_class=error_class,
-            error_message=error_message,
+            error_class=failure.error_class,
+            error_message=failure.message,
+            traceback=failure.traceback,
             attempts=job.attempt,
-            created_at=now,
+            created_at=db_now(conn.dialect.name),
         )
         .returning(dead_letters.c.id)
     )
@@ -76,6 +78,7 @@ def _dead_letter(row: Row[Any]) -> DeadLetter:
         payload=dict(m["payload"]),
         error_class=m["error_class"],
         error_message=m["error_message"],
+        traceback=m["traceback"],
         attempts=m["attempts"],
         created_at=m["created_at"],
         edited_at=m["edited_at"],
