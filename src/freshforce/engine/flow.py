@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from freshforce.store.queue import Job
@@ -123,7 +124,10 @@ class JobFlow:
         outcomes: list[Outcome] = []
         for job in jobs:
             try:
-                outcome = await self.handler(job, ctx)
+                with structlog.contextvars.bound_contextvars(
+                    job_id=job.id, flow=job.flow, record_key=job.key, attempt=job.attempt
+                ):
+                    outcome = await self.handler(job, ctx)
             except Exception as exc:  # noqa: BLE001 - this job's failure, classified by the engine
                 outcome = Outcome.retry(job, exc)
             outcomes.append(outcome or Outcome.done(job))

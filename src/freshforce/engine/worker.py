@@ -10,9 +10,10 @@ any further remote write) and its effects are never committed. On PostgreSQL a `
 the claimer when work arrives; polling is the fallback on both backends.
 
 Lifecycle names, one meaning each: *claim* takes leases; *run* works a batch; *commit* records
-its outcomes; *lose* drops a lease found gone; *forget* drops a job whose attempt has ended;
-*release* gives unstarted leases back at shutdown; *interrupt* cancels batches still running
-after ``shutdown_timeout`` (0: at once) and requeues their jobs with the attempt counted.
+its outcomes (while the runner moves on); *lose* drops a lease found gone; *forget* drops a job
+whose attempt has ended; *release* gives unstarted leases back at shutdown; *interrupt* cancels
+batches still running after ``shutdown_timeout`` (0: at once) and requeues their jobs with the
+attempt counted.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class Worker:
         self._held: dict[int, Job] = {}  # job id → the attempt this worker holds
         self._renewed: dict[int, float] = {}  # job id → monotonic time its lease was granted
         self._working: dict[int, asyncio.Task[Sequence[Outcome]]] = {}
+        self._committing: set[asyncio.Task[None]] = set()
         self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._commits = GroupCommit(queue, name, self._effect_failed)
@@ -218,24 +220,55 @@ class Worker:
                 await self._work(mine)
 
     async def _work(self, batch: list[Job]) -> None:
-        """Run one batch and commit its outcomes; every job of it is forgotten afterwards."""
+        """Run one batch, then hand its outcomes to the group commit and move on.
+
+        The jobs stay held (and renewed) until their commit ends in ``_commit``, which runs
+        as a task of its own so the runner can start its next batch meanwhile.
+        """
         t0 = time.monotonic()
         try:
             settlements = await self._run(batch, t0)
-            ended = await self._commit(settlements)
+        except BaseException:
+            for job in batch:
+                self._forget(job)
+            raise
+        task = asyncio.create_task(self._commit(batch, settlements, t0))
+        self._committing.add(task)
+        task.add_done_callback(self._committing.discard)
+
+    async def _commit(self, batch: list[Job], settlements: list[Settlement], t0: float) -> None:
+        """Commit a batch's settlements, log and count each job, and forget them."""
+        try:
+            ended = await self._commits.submit(settlements) if settlements else {}
+        except _STORE_ERRORS as exc:
+            self.log.exception("outcomes_not_recorded", error=type(exc).__name__)
+            ended = {}
+        try:
+            by_job = {s.job.id: s for s in settlements}
             seconds = time.monotonic() - t0
             for job in batch:
                 outcome = ended.get(job.id, LOST)
                 with _job_context(job):
-                    if outcome == LOST:
-                        self.log.warning("job_lease_lost", worker=self.name)
-                    else:
-                        self.log.info("job_done", outcome=outcome)
+                    self._log_end(outcome, by_job.get(job.id))
                 if self.metrics is not None:
                     self.metrics.job_finished(job.flow, outcome, seconds)
         finally:
             for job in batch:
                 self._forget(job)
+
+    def _log_end(self, outcome: str, settlement: Settlement | None) -> None:
+        failure = None if settlement is None else settlement.failure
+        error = None if failure is None else failure.error_class
+        if outcome == LOST:
+            self.log.warning("job_lease_lost", worker=self.name)
+        elif outcome == "retry" and settlement is not None:
+            self.log.info("job_retry_scheduled", error=error, delay=settlement.delay)
+        elif outcome == "dead":
+            self.log.warning(
+                "job_dead", error=error, reason=None if failure is None else failure.message
+            )
+        else:
+            self.log.info("job_done", outcome=outcome)
 
     async def _run(self, batch: list[Job], t0: float) -> list[Settlement]:
         flow = self.flows.get(batch[0].flow)
@@ -279,10 +312,8 @@ class Worker:
         return self._settlements(flow, jobs, outcomes, t0)
 
     async def _call(self, flow: Flow, jobs: list[Job]) -> Sequence[Outcome]:
-        if len(jobs) == 1:
-            with _job_context(jobs[0]):
-                return await flow.run(jobs, self._context)
-        return await flow.run(jobs, self._context)
+        with structlog.contextvars.bound_contextvars(flow=flow.name, batch=len(jobs)):
+            return await flow.run(jobs, self._context)
 
     def _settlements(
         self, flow: Flow, jobs: list[Job], outcomes: list[Outcome], t0: float
@@ -326,15 +357,6 @@ class Worker:
         return self._settle(
             settlement.job, Outcome.retry(settlement.job, error), settlement.seconds
         )
-
-    async def _commit(self, settlements: list[Settlement]) -> dict[int, str]:
-        if not settlements:
-            return {}
-        try:
-            return await self._commits.submit(settlements)
-        except _STORE_ERRORS as exc:
-            self.log.exception("outcomes_not_recorded", error=type(exc).__name__)
-            return {}
 
     def _forget(self, job: Job) -> None:
         """Drop a job whose attempt has ended (or was lost), and claim more when running low."""
@@ -407,13 +429,18 @@ class Worker:
             self._buffer.put_nowait(None)
         released = await self._release(unstarted)
         _, late = await asyncio.wait(runners, timeout=self.config.shutdown_timeout)
-        interrupted = len(self._working) if late else 0
-        if late:
-            for task in set(self._working.values()):
-                task.cancel()
+        interrupted = self._interrupt() if late else 0
         await asyncio.gather(*runners, return_exceptions=True)
+        await asyncio.gather(*self._committing, return_exceptions=True)
         await self._commits.close()
         self.log.info("leases_released", worker=self.name, count=released, interrupted=interrupted)
+
+    def _interrupt(self) -> int:
+        """Cancel the batches still running; their runners requeue the jobs as interrupted."""
+        batches = set(self._working.values())
+        for task in batches:
+            task.cancel()
+        return len(self._working)
 
     async def _release(self, jobs: list[Job]) -> int:
         for job in jobs:

@@ -178,7 +178,11 @@ def _fence(worker: str, held: Sequence[tuple[int, int]]) -> list[sa.ColumnElemen
         [(job_id, attempt)] = held
         owned = sa.and_(jobs.c.id == job_id, jobs.c.attempts == attempt)
     else:
-        owned = sa.tuple_(jobs.c.id, jobs.c.attempts).in_(list(held))
+        # The plain id list lets the primary key find the rows; the pairs then check attempts.
+        owned = sa.and_(
+            jobs.c.id.in_([job_id for job_id, _ in held]),
+            sa.tuple_(jobs.c.id, jobs.c.attempts).in_(list(held)),
+        )
     return [owned, jobs.c.status == JobStatus.RUNNING.value, jobs.c.locked_by == worker]
 
 
