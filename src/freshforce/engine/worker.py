@@ -112,7 +112,7 @@ class Worker:
         self._held: dict[int, Job] = {}  # job id → the attempt this worker holds
         self._renewed: dict[int, float] = {}  # job id → monotonic time its lease was granted
         self._working: dict[int, asyncio.Task[Sequence[Outcome]]] = {}
-        self._committing: set[asyncio.Task[None]] = set()
+        self._committing: set[asyncio.Future[dict[int, str]]] = set()
         self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._commits = GroupCommit(queue, name, self._effect_failed)
@@ -222,8 +222,8 @@ class Worker:
     async def _work(self, batch: list[Job]) -> None:
         """Run one batch, then hand its outcomes to the group commit and move on.
 
-        The jobs stay held (and renewed) until their commit ends in ``_commit``, which runs
-        as a task of its own so the runner can start its next batch meanwhile.
+        The jobs stay held (and renewed) until their commit ends (``_committed``), so the
+        runner can start its next batch meanwhile.
         """
         t0 = time.monotonic()
         try:
@@ -232,29 +232,39 @@ class Worker:
             for job in batch:
                 self._forget(job)
             raise
-        task = asyncio.create_task(self._commit(batch, settlements, t0))
-        self._committing.add(task)
-        task.add_done_callback(self._committing.discard)
+        if not settlements:
+            self._committed(batch, settlements, t0, None)
+            return
+        commit = self._commits.submit(settlements)
+        self._committing.add(commit)
+        commit.add_done_callback(lambda done: self._committed(batch, settlements, t0, done))
 
-    async def _commit(self, batch: list[Job], settlements: list[Settlement], t0: float) -> None:
-        """Commit a batch's settlements, log and count each job, and forget them."""
-        try:
-            ended = await self._commits.submit(settlements) if settlements else {}
-        except _STORE_ERRORS as exc:
-            self.log.exception("outcomes_not_recorded", error=type(exc).__name__)
-            ended = {}
-        try:
-            by_job = {s.job.id: s for s in settlements}
-            seconds = time.monotonic() - t0
-            for job in batch:
-                outcome = ended.get(job.id, LOST)
-                with _job_context(job):
-                    self._log_end(outcome, by_job.get(job.id))
-                if self.metrics is not None:
-                    self.metrics.job_finished(job.flow, outcome, seconds)
-        finally:
-            for job in batch:
-                self._forget(job)
+    def _committed(
+        self,
+        batch: list[Job],
+        settlements: list[Settlement],
+        t0: float,
+        commit: asyncio.Future[dict[int, str]] | None,
+    ) -> None:
+        """Log and count each job of a committed batch, and forget them."""
+        ended: dict[int, str] = {}
+        if commit is not None:
+            self._committing.discard(commit)
+        if commit is not None and not commit.cancelled():
+            error = commit.exception()
+            if error is None:
+                ended = commit.result()
+            else:
+                self.log.error("outcomes_not_recorded", error=type(error).__name__)
+        by_job = {s.job.id: s for s in settlements}
+        seconds = time.monotonic() - t0
+        for job in batch:
+            outcome = ended.get(job.id, LOST)
+            with _job_context(job):
+                self._log_end(outcome, by_job.get(job.id))
+            if self.metrics is not None:
+                self.metrics.job_finished(job.flow, outcome, seconds)
+            self._forget(job)
 
     def _log_end(self, outcome: str, settlement: Settlement | None) -> None:
         failure = None if settlement is None else settlement.failure
@@ -312,6 +322,8 @@ class Worker:
         return self._settlements(flow, jobs, outcomes, t0)
 
     async def _call(self, flow: Flow, jobs: list[Job]) -> Sequence[Outcome]:
+        if len(jobs) == 1:  # the single-job adapter binds the job's own context
+            return await flow.run(jobs, self._context)
         with structlog.contextvars.bound_contextvars(flow=flow.name, batch=len(jobs)):
             return await flow.run(jobs, self._context)
 
