@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -194,11 +194,12 @@ async def enqueue(
     A merge keeps the earliest due time but never earlier than a Retry-After floor the pending
     job waits out (``not_before``), the most urgent (lowest) priority and the union of the
     hints; requests for one identity within the list merge first. Due times are the database's
-    clock plus each request's delay. Runs inside the caller's transaction; on PostgreSQL inside a
-    savepoint, retried when PostgreSQL breaks a deadlock with a concurrent enqueue, so the
-    caller never sees one. Ids come back in request order.
+    clock (read once, in this transaction) plus each request's delay. Runs inside the caller's
+    transaction; on PostgreSQL inside a savepoint, retried when PostgreSQL breaks a deadlock
+    with a concurrent enqueue, so the caller never sees one. Ids come back in request order.
     """
-    rows = _coalesce(requests, max_attempts)
+    now = (await conn.execute(sa.select(db_now(conn.dialect.name)))).scalar_one()
+    rows = _coalesce(requests, max_attempts, now)
     if not _is_postgres(conn):
         ids = await _enqueue_rows(conn, rows)
     else:
@@ -242,7 +243,9 @@ async def _enqueue_rows(
     return ids
 
 
-def _coalesce(requests: Sequence[JobRequest], max_attempts: int) -> list[dict[str, Any]]:
+def _coalesce(
+    requests: Sequence[JobRequest], max_attempts: int, now: datetime
+) -> list[dict[str, Any]]:
     # Any: column values of jobs rows. Sorted by identity so that concurrent PostgreSQL
     # transactions take the unique-index locks of one round in one order.
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -259,11 +262,13 @@ def _coalesce(requests: Sequence[JobRequest], max_attempts: int) -> list[dict[st
                 "hints": merge_hints([], request.hints),
                 "attempts": 0,
                 "max_attempts": max_attempts,
-                "delay": float(request.delay),
+                "run_at": now + timedelta(seconds=request.delay),
+                "created_at": now,
+                "updated_at": now,
             }
             continue
         row["hints"] = merge_hints(row["hints"], request.hints)
-        row["delay"] = min(row["delay"], float(request.delay))
+        row["run_at"] = min(row["run_at"], now + timedelta(seconds=request.delay))
         row["priority"] = min(row["priority"], request.priority)
     return [rows[k] for k in sorted(rows)]
 
@@ -271,15 +276,9 @@ def _coalesce(requests: Sequence[JobRequest], max_attempts: int) -> list[dict[st
 async def _insert_pending(
     conn: AsyncConnection, rows: list[dict[str, Any]]
 ) -> dict[tuple[str, str, str], int]:
-    dialect = conn.dialect.name
     insert = postgresql.insert if _is_postgres(conn) else sqlite.insert
     stmt = (
         insert(jobs)
-        .values(
-            run_at=db_time(dialect, sa.bindparam("delay", type_=sa.Float)),
-            created_at=db_now(dialect),
-            updated_at=db_now(dialect),
-        )
         .on_conflict_do_nothing(index_elements=["tenant", "flow", "key"], index_where=_PENDING)
         .returning(jobs.c.id, jobs.c.tenant, jobs.c.flow, jobs.c.key)
     )
@@ -301,8 +300,8 @@ async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int |
     row = (await conn.execute(query)).one_or_none()
     if row is None:
         return None
-    dialect = conn.dialect.name
-    earliest = _least(conn, jobs.c.run_at, db_time(dialect, values["delay"]))
+    due = sa.literal(values["run_at"], jobs.c.run_at.type)
+    earliest = _least(conn, jobs.c.run_at, due)
     result = await conn.execute(
         sa.update(jobs)
         .where(jobs.c.id == row.id, jobs.c.status == JobStatus.PENDING.value)
@@ -310,7 +309,7 @@ async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int |
             hints=merge_hints(list(row.hints or []), values["hints"]),
             run_at=_greatest(conn, earliest, sa.func.coalesce(jobs.c.not_before, earliest)),
             priority=_least(conn, jobs.c.priority, values["priority"]),
-            updated_at=db_now(dialect),
+            updated_at=values["updated_at"],
         )
     )
     return int(row.id) if result.rowcount == 1 else None
