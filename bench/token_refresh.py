@@ -41,7 +41,7 @@ from freshforce.store.connections import NewConnection, Tokens, save_connection 
 from freshforce.store.crypto import TokenCipher, new_key  # noqa: E402
 from freshforce.store.engine import create_engine  # noqa: E402
 from freshforce.store.migrate import upgrade  # noqa: E402
-from freshforce.store.queue import NewJob, enqueue  # noqa: E402
+from freshforce.store.queue import JobRequest, enqueue  # noqa: E402
 
 API = "http://fb.bench"
 TOKEN = "/auth/oauth/token"  # noqa: S105 - a path
@@ -82,11 +82,7 @@ async def stalled_refresh(url: str, stall: float) -> None:
             began, n = time.perf_counter(), n + 1
             try:
                 async with engine.begin() as db:
-                    await enqueue(
-                        db,
-                        [NewJob("clients", f"fb/client/{n}", runtime.clock.now())],
-                        now=runtime.clock.now(),
-                    )
+                    await enqueue(db, [JobRequest("clients", f"fb/client/{n}")], max_attempts=10)
             except OperationalError:
                 failed += 1
             waits.append(time.perf_counter() - began)

@@ -56,7 +56,7 @@ from freshforce.store.migrate import prepare_database
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from freshforce.engine import Handler
+    from freshforce.engine import Flow, JobHandler
     from freshforce.intake.cdc import FullPoll
     from freshforce.settings import Settings
 
@@ -159,7 +159,7 @@ class Runtime:
         return JobQueue(self.engine, clock=self.clock, config=self.queue_config)
 
     def worker(
-        self, handlers: Mapping[str, Handler], *, metrics: QueueMetrics | None = None
+        self, handlers: Mapping[str, Flow | JobHandler], *, metrics: QueueMetrics | None = None
     ) -> Worker:
         """Return a worker running ``handlers`` with the settings' knobs and the job policy."""
         return Worker(

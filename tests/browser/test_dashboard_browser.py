@@ -18,7 +18,7 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.engine.queue import JobQueue, JobStatus
+from freshforce.engine.queue import Failure, JobQueue, JobStatus, Settlement
 from freshforce.settings import Settings
 from freshforce.store.alerts import raise_alert
 from freshforce.store.connections import NewConnection, Tokens, save_connection
@@ -45,14 +45,12 @@ async def _seed(engine: AsyncEngine, queue: JobQueue) -> int:
     async with engine.begin() as conn:
         await queue.enqueue(conn, "payments", "fb:payment:4", ["changed"])
     [job] = await queue.claim("worker-1", 1)
-    letter = await queue.bury(
-        job,
-        "worker-1",
-        started_at=_now(),
-        error_class="PermanentError",
-        error_message="Amount: '12,50' is not a number",
-    )
-    assert letter is not None
+    failure = Failure("PermanentError", "Amount: '12,50' is not a number")
+    assert await queue.settle("worker-1", [Settlement(job, "dead", 0.0, failure=failure)]) == {
+        job.id: "dead"
+    }
+    [dead] = [d for d in await queue.dead_letters() if d.job_id == job.id]
+    letter = dead.id
     async with engine.begin() as conn:
         await add_user(
             conn,

@@ -30,7 +30,7 @@ async def test_migrations_produce_exactly_the_declared_schema(
 async def test_the_comparison_sees_a_missing_index(database_url: str, engine: AsyncEngine) -> None:
     await migrate.upgrade(database_url)
     async with engine.begin() as conn:
-        await conn.execute(sa.text("DROP INDEX uq_jobs_running_key"))
+        await conn.execute(sa.text("DROP INDEX uq_jobs_running_tenant_key"))
     async with engine.connect() as conn:
         diffs = await conn.run_sync(_differences)
     assert [d[0] for d in diffs] == ["add_index"]  # type: ignore[index]

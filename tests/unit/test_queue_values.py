@@ -1,9 +1,14 @@
+from datetime import UTC, datetime
+
 import pytest
 
 import freshforce.engine
-from freshforce.engine.queue import QueueConfig, payload_hints
+from freshforce.engine.flow import JobFlow, Outcome, Result, as_flow
+from freshforce.engine.queue import Job, JobStatus, QueueConfig, payload_hints
 from freshforce.engine.worker import WorkerConfig
 from freshforce.store.queue import MAX_HINTS, merge_hints
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_merge_hints_unions_in_order_without_duplicates() -> None:
@@ -52,16 +57,45 @@ def test_engine_exports() -> None:
         "Bury",
         "Clock",
         "Decision",
-        "Handler",
+        "Effect",
+        "Flow",
+        "FlowContext",
         "Job",
+        "JobFlow",
+        "JobHandler",
         "JobQueue",
         "JobRequest",
-        "JobResult",
         "JobStatus",
+        "Outcome",
         "QueueConfig",
         "QueueMetrics",
+        "Result",
         "Retry",
         "RetryPolicy",
         "Worker",
         "WorkerConfig",
     ]
+
+
+def test_outcomes_carry_an_error_exactly_when_failing() -> None:
+    job = Job(
+        id=1, tenant="t", flow="f", key="k", status=JobStatus.RUNNING, priority=0, hints=(),
+        attempt=1, max_attempts=3, run_at=NOW, not_before=None, locked_by="w",
+        lease_expires_at=NOW, last_error=None, created_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+    assert Outcome.done(job).result is Result.DONE
+    assert Outcome.retry(job, ValueError("x")).error is not None
+    with pytest.raises(ValueError, match="needs an error exactly when failing"):
+        Outcome(1, Result.FAIL)
+    with pytest.raises(ValueError, match="needs an error exactly when failing"):
+        Outcome(1, Result.DONE, error=ValueError("x"))
+
+
+def test_a_flow_registered_under_another_name_is_refused() -> None:
+    async def handler(_job, _ctx) -> None:
+        return None
+
+    flow = JobFlow("clients", handler=handler)
+    assert as_flow("clients", flow) is flow
+    with pytest.raises(ValueError, match="registered as 'invoices' is named 'clients'"):
+        as_flow("invoices", flow)

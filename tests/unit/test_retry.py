@@ -31,6 +31,16 @@ def test_transient_and_unexpected_errors_are_retried(error) -> None:
     assert isinstance(decide(RetryPolicy(), error), Retry)
 
 
+def test_unexpected_errors_are_bugs_buried_after_max_bug_attempts() -> None:
+    policy = RetryPolicy(max_bug_attempts=3)
+    assert isinstance(decide(policy, KeyError("x"), attempt=2, max_attempts=10), Retry)
+    decision = decide(policy, KeyError("x"), attempt=3, max_attempts=10)
+    assert decision == Bury("unexpected KeyError (a bug?) on 3 attempts")
+    assert isinstance(decide(policy, TransientError("x"), attempt=3, max_attempts=10), Retry)
+    with pytest.raises(ValueError, match="max_bug_attempts"):
+        RetryPolicy(max_bug_attempts=0)
+
+
 def test_full_jitter_stays_under_the_exponential_ceiling() -> None:
     policy = RetryPolicy(base_delay=2.0, max_delay=100.0, give_up_after=None)
     for attempt, ceiling in [(1, 2.0), (2, 4.0), (3, 8.0), (6, 64.0), (7, 100.0), (40, 100.0)]:
@@ -51,9 +61,9 @@ def test_jitter_is_deterministic_for_a_seed() -> None:
 
 def test_retry_after_replaces_the_draw_and_is_capped() -> None:
     policy = RetryPolicy(max_retry_after=600.0)
-    assert decide(policy, TransientError("429", retry_after=42.0)) == Retry(42.0)
-    assert decide(policy, AmbiguousWriteError("t", retry_after=3.5)) == Retry(3.5)
-    assert decide(policy, TransientError("429", retry_after=10_000.0)) == Retry(600.0)
+    assert decide(policy, TransientError("429", retry_after=42.0)) == Retry(42.0, floor=True)
+    assert decide(policy, AmbiguousWriteError("t", retry_after=3.5)) == Retry(3.5, floor=True)
+    assert decide(policy, TransientError("429", retry_after=10_000.0)) == Retry(600.0, floor=True)
 
 
 def test_out_of_attempts_is_buried() -> None:
@@ -66,7 +76,9 @@ def test_out_of_time_is_buried() -> None:
     decision = decide(policy, TransientError("x", retry_after=30.0), age=45.0)
     assert isinstance(decision, Bury)
     assert "gave up" in decision.reason
-    assert decide(policy, TransientError("x", retry_after=10.0), age=45.0) == Retry(10.0)
+    assert decide(policy, TransientError("x", retry_after=10.0), age=45.0) == Retry(
+        10.0, floor=True
+    )
 
 
 def test_zero_wait_policy_retries_immediately() -> None:

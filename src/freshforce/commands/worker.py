@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from freshforce.commands.context import cli_context
 from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_runtime
-from freshforce.engine import Handler, QueueMetrics
+from freshforce.engine import Flow, JobHandler, QueueMetrics
 from freshforce.runtime import Runtime
 from freshforce.settings import ENV_PREFIX, Settings
 
@@ -27,13 +27,13 @@ __all__ = ["app"]
 app = typer.Typer(help="Run workers that claim and run jobs.")
 
 
-def builtin_handlers() -> dict[str, Handler]:
+def builtin_handlers() -> dict[str, Flow | JobHandler]:
     """Return the handlers of the flows shipped with freshforce (none are built yet)."""
     return {}
 
 
-def load_handlers(spec: str | None) -> Mapping[str, Handler]:
-    """Import ``module:factory`` and call it for a flow → handler mapping; default: built-ins."""
+def load_handlers(spec: str | None) -> Mapping[str, Flow | JobHandler]:
+    """Import ``module:factory`` and call it for a flow → flow-or-handler mapping; default: ours."""
     if not spec:
         return builtin_handlers()
     module_name, _, attr = spec.partition(":")
@@ -107,15 +107,15 @@ def worker(
             min=0.0,
             envvar=f"{ENV_PREFIX}WORKER_SHUTDOWN_TIMEOUT",
             help="Seconds running jobs get to finish on SIGTERM before they are requeued "
-            "(worker_shutdown_timeout, default 30).",
+            "(worker_shutdown_timeout, default 30; 0: requeue them at once).",
         ),
     ] = None,
     handlers: Annotated[
         str | None,
         typer.Option(
             envvar=f"{ENV_PREFIX}WORKER_HANDLERS",
-            help="'package.module:factory' returning flow → handler (worker_handlers); "
-            "default: built-in flows.",
+            help="'package.module:factory' returning flow name → Flow or single-job handler "
+            "(worker_handlers); default: built-in flows.",
         ),
     ] = None,
     metrics_port: Annotated[

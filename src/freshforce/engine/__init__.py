@@ -1,22 +1,28 @@
-"""The engine: job queue, worker, links, snapshots, conflicts, echo log, reconciler."""
+"""The engine: job queue, worker, the unit of work's contract, retry decisions, metrics."""
 
+from freshforce.engine.flow import Effect, Flow, FlowContext, JobFlow, JobHandler, Outcome, Result
 from freshforce.engine.metrics import QueueMetrics
 from freshforce.engine.queue import Clock, Job, JobQueue, JobRequest, JobStatus, QueueConfig
 from freshforce.engine.retry import Bury, Decision, Retry, RetryPolicy
-from freshforce.engine.worker import Handler, JobResult, Worker, WorkerConfig
+from freshforce.engine.worker import Worker, WorkerConfig
 
 __all__ = [
     "Bury",
     "Clock",
     "Decision",
-    "Handler",
+    "Effect",
+    "Flow",
+    "FlowContext",
     "Job",
+    "JobFlow",
+    "JobHandler",
     "JobQueue",
     "JobRequest",
-    "JobResult",
     "JobStatus",
+    "Outcome",
     "QueueConfig",
     "QueueMetrics",
+    "Result",
     "Retry",
     "RetryPolicy",
     "Worker",

@@ -1,45 +1,50 @@
-"""The job queue as the engine sees it: enqueue, claim, heartbeat, ack, retry, bury, replay.
+"""The job queue as the engine sees it: enqueue, claim, heartbeat, settle outcomes, replay.
 
-A job is "reconcile KEY for FLOW". This module owns the transactions and the clock; the SQL is in
-``store/queue.py``. ``enqueue`` and ``complete`` take the caller's connection so intake can commit
-events, jobs and cursor together, and a handler's local effects commit with its ack.
+A job is "reconcile KEY for FLOW" for a tenant. This module owns the transactions; the SQL is in
+``store/queue.py`` and the times that decide (lease expiry, due times) are the database's clock.
+``enqueue`` takes the caller's connection so intake can commit events, jobs and cursor together.
+``settle`` is the unit of work's commit: the effects and the transitions of many job attempts in
+one short transaction, each fenced by (job id, attempt, holder).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from freshforce.clock import Clock
+from freshforce.clock import Clock, system_clock
+from freshforce.engine.flow import Effect
 from freshforce.store import attempts as attempt_store
 from freshforce.store import dead_letters as letter_store
 from freshforce.store import queue as store
-from freshforce.store.attempts import AttemptRecord
+from freshforce.store.attempts import AttemptRecord, Failure
 from freshforce.store.dead_letters import DeadLetter
-from freshforce.store.queue import Hint, Job, JobStatus, NewJob
+from freshforce.store.queue import Hint, Job, JobRequest, JobStatus
 
 __all__ = [
     "AttemptRecord",
     "Clock",
     "DeadLetter",
+    "Failure",
     "Hint",
     "Job",
     "JobQueue",
     "JobRequest",
     "JobStatus",
     "QueueConfig",
+    "Settlement",
     "payload_hints",
 ]
 
 
 _REQUEUE_TRIES = 5
+LOST = "lost_lease"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,37 @@ class QueueConfig:
         if self.max_attempts < 1:
             msg = f"max_attempts must be >= 1, got {self.max_attempts}"
             raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How one held job attempt ends: its outcome, effects to record, and for a retry when.
+
+    ``outcome`` is done, skipped, retry or dead; ``seconds`` the attempt's own duration.
+    """
+
+    job: Job
+    outcome: str
+    seconds: float
+    effects: tuple[Effect, ...] = ()
+    failure: Failure | None = None
+    delay: float = 0.0
+    floor: bool = False
+
+    def record(self, worker: str) -> AttemptRecord:
+        """Return the attempt row of this settlement."""
+        return AttemptRecord.ended(
+            self.job.id,
+            attempt=self.job.attempt,
+            worker=worker,
+            outcome=self.outcome,
+            seconds=self.seconds,
+            failure=self.failure,
+        )
+
+
+# Turns a settlement whose effects raised into the failure to record instead (effects dropped).
+EffectFailed = Callable[[Settlement, Exception], Settlement]
 
 
 def payload_hints(payload: object) -> list[Hint]:
@@ -84,39 +120,20 @@ def payload_hints(payload: object) -> list[Hint]:
     return hints
 
 
-@dataclass(frozen=True)
-class JobRequest:
-    """Reconcile ``key`` for ``flow`` in ``delay`` seconds; lower ``priority`` runs first."""
-
-    flow: str
-    key: str
-    hints: tuple[Hint, ...] = ()
-    delay: float = 0.0
-    priority: int = 0
-    tenant: str = "default"
-
-    def __post_init__(self) -> None:
-        if not self.flow or not self.key:
-            msg = f"a job needs a flow and a key, got flow={self.flow!r} key={self.key!r}"
-            raise ValueError(msg)
-        if self.delay < 0:
-            msg = f"delay must be >= 0 seconds, got {self.delay} for {self.flow} {self.key}"
-            raise ValueError(msg)
-
-
 class JobQueue:
     """The engine's handle on the jobs tables of one database.
 
-    On SQLite the queue's own write transactions (claim, heartbeat, acks, retry, bury, release,
-    prune) take turns on an ``asyncio.Lock`` first: the runners of one process then queue in
-    Python, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+    ``clock`` is the process's clock, used only for what a person reads (dead letter edit and
+    replay stamps); leases and due times are the database's. On SQLite the queue's own write
+    transactions take turns on an ``asyncio.Lock`` first: the runners of one process then queue
+    in Python, instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, clock: Clock, config: QueueConfig | None = None
+        self, engine: AsyncEngine, *, clock: Clock | None = None, config: QueueConfig | None = None
     ) -> None:
         self.engine = engine
-        self.clock = clock
+        self.clock: Clock = clock or system_clock
         self.config = config or QueueConfig()
         self._write_lock = asyncio.Lock()
 
@@ -133,9 +150,6 @@ class JobQueue:
             return
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
-
-    def _lease_until(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.config.lease_seconds)
 
     async def enqueue(
         self,
@@ -157,190 +171,114 @@ class JobQueue:
         self, conn: AsyncConnection, requests: Sequence[JobRequest]
     ) -> list[int]:
         """Enqueue a page of requests in ``conn``'s transaction; return job ids in request order."""
-        now = self.clock()
-        new_jobs = [
-            NewJob(
-                flow=r.flow,
-                key=r.key,
-                run_at=now + timedelta(seconds=r.delay),
-                hints=r.hints,
-                priority=r.priority,
-                max_attempts=self.config.max_attempts,
-                tenant=r.tenant,
-            )
-            for r in requests
-        ]
-        return await store.enqueue(conn, new_jobs, now=now)
+        return await store.enqueue(conn, requests, max_attempts=self.config.max_attempts)
 
     async def claim(self, worker: str, limit: int) -> list[Job]:
         """Lease up to ``limit`` jobs for ``worker``: expired leases first, then due pending."""
-        now = self.clock()
-        lease_until = self._lease_until(now)
-        try:
-            async with self._writing() as conn:
-                taken = await store.reclaim_expired(
-                    conn, worker=worker, limit=limit, now=now, lease_until=lease_until
+        lease = self.config.lease_seconds
+        async with self._writing() as conn:
+            taken = await store.reclaim_expired(
+                conn, worker=worker, limit=limit, lease_seconds=lease
+            )
+            if len(taken) < limit:
+                taken += await store.claim(
+                    conn, worker=worker, limit=limit - len(taken), lease_seconds=lease
                 )
-                if len(taken) < limit:
-                    taken += await store.claim(
-                        conn,
-                        worker=worker,
-                        limit=limit - len(taken),
-                        now=now,
-                        lease_until=lease_until,
-                    )
-        except sa.exc.IntegrityError:
-            # Another claimer took a job of the same key at the same moment: claim again later.
-            return []
         return taken
 
-    async def heartbeat(self, worker: str, job_ids: Sequence[int]) -> int:
-        """Extend ``worker``'s leases on ``job_ids``; return how many it still holds."""
+    async def heartbeat(self, worker: str, held: Sequence[Job]) -> set[int]:
+        """Extend ``worker``'s leases on these job attempts; return the ids it still holds."""
         async with self._writing() as conn:
             return await store.heartbeat(
                 conn,
                 worker=worker,
-                job_ids=list(job_ids),
-                lease_until=self._lease_until(self.clock()),
+                held=[(j.id, j.attempt) for j in held],
+                lease_seconds=self.config.lease_seconds,
             )
 
-    async def complete(
+    async def settle(
+        self,
+        worker: str,
+        settlements: Sequence[Settlement],
+        *,
+        on_effect_error: EffectFailed | None = None,
+    ) -> dict[int, str]:
+        """Commit many attempts' effects and transitions in one transaction; job id → outcome.
+
+        A job whose attempt ``worker`` no longer holds commits nothing (outcome ``lost_lease``).
+        Each job's effects run in a savepoint: when one raises, only that job's effects roll
+        back and ``on_effect_error`` says what to record instead (default: a retry).
+        """
+        if not settlements:
+            return {}
+        async with self._writing() as conn:
+            final, ended = await self._apply_effects(conn, worker, settlements, on_effect_error)
+            acks = [s for s in final if s.outcome in {"done", "skipped"}]
+            acked = await store.ack(conn, worker=worker, records=[s.record(worker) for s in acks])
+            ended.update({s.job.id: s.outcome if s.job.id in acked else LOST for s in acks})
+            failed: list[AttemptRecord] = []
+            for s in final:
+                if s.outcome in {"done", "skipped"}:
+                    continue
+                kept = await self._fail(conn, worker, s)
+                ended[s.job.id] = s.outcome if kept else LOST
+                if kept:
+                    failed.append(s.record(worker))
+            await attempt_store.record_attempts(conn, failed)
+        return ended
+
+    async def _apply_effects(
         self,
         conn: AsyncConnection,
-        job: Job,
         worker: str,
-        *,
-        started_at: datetime,
-        outcome: str = "done",
-    ) -> bool:
-        """Ack ``job`` as done (outcome done or skipped) in ``conn``; False if the lease is lost."""
-        now = self.clock()
-        if not await store.finish(
-            conn, job_id=job.id, worker=worker, status=JobStatus.DONE, now=now
-        ):
-            return False
-        record = AttemptRecord(job.id, job.attempt, worker, started_at, now, outcome)
-        await attempt_store.record_attempt(conn, record)
-        return True
-
-    async def complete_many(
-        self, worker: str, finished: Sequence[tuple[Job, datetime, str]]
-    ) -> set[int]:
-        """Ack many held jobs whose handlers made no local writes, in one transaction.
-
-        ``finished`` holds (job, started_at, outcome done|skipped). Returns the ids acked; a job
-        missing from it lost its lease. Only for handlers with no effects of their own to commit:
-        a handler that wrote acks with ``complete`` in its own transaction.
-        """
-        if not finished:
-            return set()
-        async with self._writing() as conn:
-            now = self.clock()
-            records = [
-                AttemptRecord(job.id, job.attempt, worker, started_at, now, outcome)
-                for job, started_at, outcome in finished
-            ]
-            return await store.finish_done_many(conn, worker=worker, records=records, now=now)
-
-    async def retry(
-        self,
-        job: Job,
-        worker: str,
-        *,
-        delay: float,
-        started_at: datetime,
-        error_class: str,
-        error_message: str,
-        traceback: str | None = None,
-    ) -> bool:
-        """Put ``job`` back to pending in ``delay`` seconds and record the failed attempt."""
-        for _ in range(_REQUEUE_TRIES):
-            try:
-                async with self._writing() as conn:
-                    now = self.clock()
-                    if not await store.requeue(
-                        conn,
-                        job_id=job.id,
-                        worker=worker,
-                        run_at=now + timedelta(seconds=delay),
-                        now=now,
-                        last_error=f"{error_class}: {error_message}",
-                    ):
-                        return False
-                    record = AttemptRecord(
-                        job.id,
-                        job.attempt,
-                        worker,
-                        started_at,
-                        now,
-                        "retry",
-                        error_class,
-                        error_message,
-                        traceback,
-                    )
-                    await attempt_store.record_attempt(conn, record)
-                    return True
-            except sa.exc.IntegrityError:
-                # A pending twin was enqueued between our absorb and our update: absorb again.
+        settlements: Sequence[Settlement],
+        on_effect_error: EffectFailed | None,
+    ) -> tuple[list[Settlement], dict[int, str]]:
+        with_effects = [(s.job.id, s.job.attempt) for s in settlements if s.effects]
+        held = await store.lock_held(conn, worker=worker, held=with_effects)
+        final: list[Settlement] = []
+        lost: dict[int, str] = {}
+        for s in settlements:
+            if not s.effects:
+                final.append(s)
                 continue
-        return False
+            if s.job.id not in held:
+                lost[s.job.id] = LOST
+                continue
+            try:
+                async with conn.begin_nested():
+                    for effect in s.effects:
+                        await effect(conn)
+            except Exception as exc:  # noqa: BLE001 - one job's effects; its neighbours go on
+                failed = replace(s, effects=(), outcome="retry", failure=Failure.of(exc))
+                final.append(on_effect_error(s, exc) if on_effect_error else failed)
+                continue
+            final.append(s)
+        return final, lost
 
-    async def bury(
-        self,
-        job: Job,
-        worker: str,
-        *,
-        started_at: datetime,
-        error_class: str,
-        error_message: str,
-        traceback: str | None = None,
-    ) -> int | None:
-        """Dead-letter ``job`` and record the failed attempt; return the letter id or None."""
-        async with self._writing() as conn:
-            now = self.clock()
-            letter = await store.bury(
-                conn,
-                job=job,
-                worker=worker,
-                now=now,
-                error_class=error_class,
-                error_message=error_message,
-            )
-            if letter is not None:
-                record = AttemptRecord(
-                    job.id,
-                    job.attempt,
-                    worker,
-                    started_at,
-                    now,
-                    "dead",
-                    error_class,
-                    error_message,
-                    traceback,
-                )
-                await attempt_store.record_attempt(conn, record)
-            return letter
+    async def _fail(self, conn: AsyncConnection, worker: str, s: Settlement) -> bool:
+        failure = s.failure or Failure("Unknown", "no error recorded")
+        if s.outcome == "dead":
+            return await store.bury(conn, job=s.job, worker=worker, failure=failure) is not None
+        return await _requeue(
+            conn, job=s.job, worker=worker, delay=s.delay, floor=s.floor, last_error=str(failure)
+        )
 
     async def release(self, jobs: Sequence[Job], worker: str) -> int:
         """Give unstarted leases back (pending, due now, attempt refunded); return how many."""
-        released = 0
-        for job in jobs:
-            for _ in range(_REQUEUE_TRIES):
-                try:
-                    async with self._writing() as conn:
-                        now = self.clock()
-                        released += await store.requeue(
-                            conn,
-                            job_id=job.id,
-                            worker=worker,
-                            run_at=now,
-                            now=now,
-                            last_error=job.last_error,
-                            refund_attempt=True,
-                        )
-                    break
-                except sa.exc.IntegrityError:
-                    continue
+        if not jobs:
+            return 0
+        async with self._writing() as conn:
+            released = 0
+            for job in jobs:
+                released += await _requeue(
+                    conn,
+                    job=job,
+                    worker=worker,
+                    delay=0.0,
+                    last_error=job.last_error,
+                    refund_attempt=True,
+                )
         return released
 
     async def jobs(
@@ -360,13 +298,14 @@ class JobQueue:
     async def retry_now(self, job_ids: Sequence[int]) -> list[int]:
         """Make the given pending jobs due now; return the ids that were pending."""
         async with self._writing() as conn:
-            return await store.retry_now(conn, job_ids=list(job_ids), now=self.clock())
+            return await store.retry_now(conn, job_ids=list(job_ids))
 
     async def prune(self, *, limit: int = 1000) -> int:
         """Delete done jobs older than the retention, at most ``limit`` per call."""
-        before = self.clock() - timedelta(seconds=self.config.done_retention_seconds)
         async with self._writing() as conn:
-            return await store.prune_done(conn, before=before, limit=limit)
+            return await store.prune_done(
+                conn, older_than=self.config.done_retention_seconds, limit=limit
+            )
 
     async def dead_letters(
         self, *, include_replayed: bool = False, limit: int = 100
@@ -402,3 +341,14 @@ class JobQueue:
             return await self.enqueue(
                 conn, letter.flow, letter.key, payload_hints(letter.payload), tenant=letter.tenant
             )
+
+
+async def _requeue(conn: AsyncConnection, **kwargs: Any) -> bool:  # noqa: ANN401 - store's args
+    """Requeue in a savepoint, again when a pending twin was enqueued between absorb and update."""
+    for _ in range(_REQUEUE_TRIES):
+        try:
+            async with conn.begin_nested():
+                return await store.requeue(conn, **kwargs)
+        except sa.exc.IntegrityError:
+            continue
+    return False

@@ -1,11 +1,13 @@
 """The retry policy: a value that turns a failed attempt into a decision, retry later or bury.
 
-Errors are classified by what happens next (shared/STYLE.md §4): a ``TransientError`` or an
-unexpected exception is retried with exponential backoff and full jitter, or after exactly the
-``retry_after`` the error carries; ``PermanentError``, ``ConfigError``, ``AuthError`` and
-``ConflictError`` go to the dead letters at once, as does a job out of attempts or out of time.
-The worker acts on the decision; the policy never sleeps and draws randomness from the
-``random.Random`` it is given, so tests pass ``RetryPolicy.zero_wait()`` and a seeded generator.
+Errors are classified by what happens next (shared/STYLE.md §4): a ``TransientError`` is retried
+with exponential backoff and full jitter, or after exactly the ``retry_after`` the error carries
+(then a floor that later events cannot pull forward); ``PermanentError``, ``ConfigError``,
+``AuthError`` and ``ConflictError`` go to the dead letters at once, as does a job out of
+attempts or out of time. Any other exception is a bug: it is retried (a race may explain it)
+but dead-lettered after ``max_bug_attempts``, traceback kept; a flow that knows better wraps it
+in the class it means. The worker acts on the decision; the policy never sleeps and draws
+randomness from the ``random.Random`` it is given, so tests pass ``RetryPolicy.zero_wait()``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ __all__ = ["Bury", "Decision", "Retry", "RetryPolicy"]
 
 @dataclass(frozen=True)
 class Retry:
-    """Run the job again in ``delay`` seconds."""
+    """Run the job again in ``delay`` seconds; ``floor``: not earlier, whatever arrives."""
 
     delay: float
+    floor: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,18 +45,22 @@ class RetryPolicy:
 
     The n-th retry waits a uniform random time in ``[0, min(max_delay, base_delay * 2**(n-1))]``;
     a ``retry_after`` on the error replaces that draw (capped at ``max_retry_after``). A job gives
-    up after its ``max_attempts`` or when the next run would fall past ``give_up_after`` seconds
-    from its creation.
+    up after its ``max_attempts`` (``max_bug_attempts`` for an unexpected exception) or when the
+    next run would fall past ``give_up_after`` seconds from its creation.
     """
 
     base_delay: float = 1.0
     max_delay: float = 3600.0
     max_retry_after: float = 86_400.0
     give_up_after: float | None = 7 * 86_400.0
+    max_bug_attempts: int = 3
 
     def __post_init__(self) -> None:
         if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
             msg = f"retry policy delays must be >= 0, got {self!r}"
+            raise ValueError(msg)
+        if self.max_bug_attempts < 1:
+            msg = f"max_bug_attempts must be >= 1, got {self.max_bug_attempts}"
             raise ValueError(msg)
 
     @classmethod
@@ -73,14 +80,17 @@ class RetryPolicy:
         """Return what to do after ``attempt`` (1-based) failed with ``error``."""
         if isinstance(error, FreshforceError) and not isinstance(error, TransientError):
             return Bury(f"{type(error).__name__} is not retryable")
+        if not isinstance(error, FreshforceError) and attempt >= self.max_bug_attempts:
+            return Bury(f"unexpected {type(error).__name__} (a bug?) on {attempt} attempts")
         if attempt >= max_attempts:
             return Bury(f"gave up after {attempt} attempts")
-        delay = self._delay(error, attempt, rng)
-        if self.give_up_after is not None and age + delay > self.give_up_after:
-            return Bury(f"gave up: next try would be {age + delay:.0f}s after the job was made")
-        return Retry(delay)
-
-    def _delay(self, error: BaseException, attempt: int, rng: random.Random) -> float:
         if isinstance(error, TransientError) and error.retry_after is not None:
-            return min(max(error.retry_after, 0.0), self.max_retry_after)
-        return full_jitter(attempt, self.base_delay, self.max_delay, rng)
+            delay = min(max(error.retry_after, 0.0), self.max_retry_after)
+            decision = Retry(delay, floor=True)
+        else:
+            decision = Retry(full_jitter(attempt, self.base_delay, self.max_delay, rng))
+        if self.give_up_after is not None and age + decision.delay > self.give_up_after:
+            return Bury(
+                f"gave up: next try would be {age + decision.delay:.0f}s after the job was made"
+            )
+        return decision

@@ -1,19 +1,19 @@
-"""The worker: claim jobs in batches, run their flow's handler, ack, retry or bury each one.
+"""The worker: claim jobs, run them through their flow in batches, commit what the flows return.
 
-One process runs one ``Worker`` with ``concurrency`` async runners fed by a single claimer that
-leases jobs in batches. A heartbeat extends the leases the worker holds; on PostgreSQL a
-``LISTEN`` wakes the claimer when work arrives, and polling is the fallback on both backends.
+One process runs one ``Worker``: a claimer leases jobs and groups them per flow into batches of
+the flow's ``batch_size``; ``concurrency`` runners each run one batch at a time (the unit of work,
+engine/flow.py) and hand the outcomes to a group commit (engine/acks.py), which records effects
+and transitions fenced by (job id, attempt, holder). A lease keeper renews the leases every third
+of the lease on the database's clock; a lease found lost, or one it could not renew before it
+runs out, cancels the batch still working on it, so the flow stops at its next ``await`` (before
+any further remote write) and its effects are never committed. On PostgreSQL a ``LISTEN`` wakes
+the claimer when work arrives; polling is the fallback on both backends.
 
-A handler is ``async handler(job, conn)``: ``conn``'s transaction also acks the job, so the
-handler's local effects and the ack commit together. A handler that never touches ``conn`` has
-no local effects; its ack is grouped with the other runners' in one transaction (engine/acks.py).
-The job's transaction begins at the handler's first statement; on SQLite it holds the
-database's write lock until the ack, so a handler should call remote systems before it writes
-(reads can use a connection of their own). It returns
-``None`` (done) or ``JobResult.SKIPPED``, or raises a ``freshforce.errors`` class;
-``RetryPolicy`` decides what follows. Stopping (``stop`` set, e.g. on SIGTERM) claims no more,
-gives back the leases of jobs not yet started, lets running ones finish within
-``shutdown_timeout`` and requeues the rest.
+Lifecycle names, one meaning each: *claim* takes leases; *run* works a batch; *commit* records
+its outcomes (while the runner moves on); *lose* drops a lease found gone; *forget* drops a job
+whose attempt has ended; *release* gives unstarted leases back at shutdown; *interrupt* cancels
+batches still running after ``shutdown_timeout`` (0: at once) and requeues their jobs with the
+attempt counted.
 """
 
 from __future__ import annotations
@@ -22,35 +22,26 @@ import asyncio
 import contextlib
 import random
 import time
-import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 from structlog.typing import FilteringBoundLogger
 
-from freshforce.engine.acks import AckBatcher
+from freshforce.engine.acks import GroupCommit
+from freshforce.engine.flow import Flow, JobHandler, Outcome, Result, as_flow
 from freshforce.engine.metrics import QueueMetrics
-from freshforce.engine.queue import Job, JobQueue
+from freshforce.engine.queue import LOST, Job, JobQueue, Settlement
 from freshforce.engine.retry import Bury, RetryPolicy
+from freshforce.store.attempts import Failure
+from freshforce.store.engine import reading
 from freshforce.store.notify import listen
 from freshforce.store.queue import NOTIFY_CHANNEL
 
-__all__ = ["Handler", "JobResult", "Worker", "WorkerConfig"]
-
-
-class JobResult(StrEnum):
-    """What a handler that did not raise reports: the job is done, or there was nothing to do."""
-
-    DONE = "done"
-    SKIPPED = "skipped"
-
-
-Handler = Callable[[Job, AsyncConnection], Awaitable[JobResult | None]]
+__all__ = ["Worker", "WorkerConfig"]
 
 # Errors of the store itself while recording an outcome: the lease runs out and the job returns.
 _STORE_ERRORS = (sa.exc.SQLAlchemyError, OSError)
@@ -58,7 +49,7 @@ _STORE_ERRORS = (sa.exc.SQLAlchemyError, OSError)
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """How a worker process runs: parallel jobs, batch size, polling and shutdown timing."""
+    """How a worker process runs: parallel batches, claim size, polling and shutdown timing."""
 
     concurrency: int = 4
     batch_size: int = 20
@@ -77,24 +68,31 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
-class _AckPending:
-    """A job whose handler is done and whose ack waits for the next group commit."""
+class _Context:
+    """The ``FlowContext`` a worker lends its flows."""
 
-    outcome: str
-    done: asyncio.Future[bool]
+    worker: str
+    queue: JobQueue
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with reading(self.queue.engine) as conn:
+            yield conn
 
 
-class _LeaseLostError(Exception):
-    """Raised inside a job's transaction to roll its effects back when the ack finds no lease."""
+def _job_context(job: Job) -> contextlib.AbstractContextManager[object]:
+    return structlog.contextvars.bound_contextvars(
+        job_id=job.id, flow=job.flow, record_key=job.key, attempt=job.attempt
+    )
 
 
 class Worker:
-    """One worker process's engine: a claimer, ``concurrency`` runners, a heartbeat, a pruner."""
+    """One worker process's engine: a claimer, runners, a lease keeper, a pruner."""
 
     def __init__(
         self,
         queue: JobQueue,
-        handlers: Mapping[str, Handler],
+        flows: Mapping[str, Flow | JobHandler],
         *,
         name: str,
         policy: RetryPolicy,
@@ -104,23 +102,25 @@ class Worker:
         logger: FilteringBoundLogger | None = None,
     ) -> None:
         self.queue = queue
-        self.handlers = dict(handlers)
+        self.flows = {flow_name: as_flow(flow_name, f) for flow_name, f in flows.items()}
         self.name = name
         self.policy = policy
         self.rng = rng
         self.metrics = metrics
         self.config = config or WorkerConfig()
         self.log: FilteringBoundLogger = logger or structlog.get_logger("freshforce.worker")
-        self._held: dict[int, Job] = {}
-        self._buffer: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._held: dict[int, Job] = {}  # job id → the attempt this worker holds
+        self._renewed: dict[int, float] = {}  # job id → monotonic time its lease was granted
+        self._working: dict[int, asyncio.Task[Sequence[Outcome]]] = {}
+        self._committing: set[asyncio.Future[dict[int, str]]] = set()
+        self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
         self._wake = asyncio.Event()
-        self._interrupted: list[Job] = []
-        self._acks = AckBatcher(queue, name)
-        self._settling: set[asyncio.Task[None]] = set()
+        self._commits = GroupCommit(queue, name, self._effect_failed)
+        self._context = _Context(name, queue)
 
     @property
     def held(self) -> int:
-        """How many leases this worker holds now (buffered and running)."""
+        """How many leases this worker holds now (buffered, running and committing)."""
         return len(self._held)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -128,17 +128,16 @@ class Worker:
         self.log.info("worker_started", worker=self.name, concurrency=self.config.concurrency)
         close_listener = await self._listen()
         runners = [asyncio.create_task(self._runner()) for _ in range(self.config.concurrency)]
-        background = [asyncio.create_task(self._heartbeat(stop))]
-        if self.config.prune_interval > 0:
-            background.append(asyncio.create_task(self._prune(stop)))
+        keeper = asyncio.create_task(self._keep_leases())
+        background = [asyncio.create_task(self._prune(stop))] if self.config.prune_interval else []
         try:
             await self._claimer(stop)
         finally:
             self.log.info("worker_stopping", worker=self.name, held=self.held)
-            await self._drain(runners)
-            for task in background:
+            await self._shut_down(runners)
+            for task in [keeper, *background]:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await asyncio.gather(keeper, *background, return_exceptions=True)
             if close_listener is not None:
                 await close_listener()
             self.log.info("worker_stopped", worker=self.name)
@@ -158,6 +157,11 @@ class Worker:
         # Claim again once half the leases are used up, so claims stay batches, not singles.
         return len(self._held) <= self._limit() // 2
 
+    def _holds(self, job: Job) -> bool:
+        return self._held.get(job.id) is job
+
+    # -- claim ---------------------------------------------------------------------------------
+
     async def _claimer(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             want = self._limit() - len(self._held)
@@ -167,20 +171,29 @@ class Worker:
 
     async def _claim(self, want: int) -> int:
         try:
+            sent = time.monotonic()
             jobs = await self.queue.claim(self.name, want)
         except _STORE_ERRORS as exc:
             self.log.warning("claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
             return 0
-        now = self.queue.clock()
+        batches: dict[str, list[Job]] = {}
         for job in jobs:
+            old = self._held.get(job.id)
+            if old is not None:  # our own expired attempt, taken over as a new one
+                self._lose(old, "taken over as a new attempt")
             self._held[job.id] = job
-            self._buffer.put_nowait(job)
+            self._renewed[job.id] = sent
+            batches.setdefault(job.flow, []).append(job)
             if self.metrics is not None:
-                self.metrics.job_claimed(job.flow, (now - job.run_at).total_seconds())
+                self.metrics.job_claimed(job.flow, (job.updated_at - job.run_at).total_seconds())
+        for flow_name, flow_jobs in batches.items():
+            flow = self.flows.get(flow_name)
+            size = max(flow.batch_size, 1) if flow is not None else len(flow_jobs)
+            for start in range(0, len(flow_jobs), size):
+                self._buffer.put_nowait(flow_jobs[start : start + size])
         if jobs:
             self.log.debug("jobs_claimed", worker=self.name, count=len(jobs))
-        if self.metrics is not None:
-            self.metrics.in_flight.set(len(self._held))
+        self._gauge()
         return len(jobs)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
@@ -194,206 +207,256 @@ class Worker:
                 task.cancel()
             self._wake.clear()
 
-    async def _runner(self) -> None:
-        while True:
-            job = await self._buffer.get()
-            if job is None:
-                return
-            acking = False
-            try:
-                acking = await self._execute(job)
-            except asyncio.CancelledError:
-                self._interrupted.append(job)  # cut off at shutdown: requeued by _drain
-                raise
-            finally:
-                if not acking:
-                    self._release(job)
-
-    def _release(self, job: Job) -> None:
-        """Forget a job whose outcome is recorded (or lost), and claim more when running low."""
-        self._held.pop(job.id, None)
+    def _gauge(self) -> None:
         if self.metrics is not None:
             self.metrics.in_flight.set(len(self._held))
+
+    # -- run and commit ------------------------------------------------------------------------
+
+    async def _runner(self) -> None:
+        while (batch := await self._buffer.get()) is not None:
+            mine = [job for job in batch if self._holds(job)]
+            if mine:
+                await self._work(mine)
+
+    async def _work(self, batch: list[Job]) -> None:
+        """Run one batch, then hand its outcomes to the group commit and move on.
+
+        The jobs stay held (and renewed) until their commit ends (``_committed``), so the
+        runner can start its next batch meanwhile.
+        """
+        t0 = time.monotonic()
+        try:
+            settlements = await self._run(batch, t0)
+        except BaseException:
+            for job in batch:
+                self._forget(job)
+            raise
+        if not settlements:
+            self._committed(batch, settlements, t0, None)
+            return
+        commit = self._commits.submit(settlements)
+        self._committing.add(commit)
+        commit.add_done_callback(lambda done: self._committed(batch, settlements, t0, done))
+
+    def _committed(
+        self,
+        batch: list[Job],
+        settlements: list[Settlement],
+        t0: float,
+        commit: asyncio.Future[dict[int, str]] | None,
+    ) -> None:
+        """Log and count each job of a committed batch, and forget them."""
+        ended: dict[int, str] = {}
+        if commit is not None:
+            self._committing.discard(commit)
+        if commit is not None and not commit.cancelled():
+            error = commit.exception()
+            if error is None:
+                ended = commit.result()
+            else:
+                self.log.error("outcomes_not_recorded", error=type(error).__name__)
+        by_job = {s.job.id: s for s in settlements}
+        seconds = time.monotonic() - t0
+        for job in batch:
+            outcome = ended.get(job.id, LOST)
+            with _job_context(job):
+                self._log_end(outcome, by_job.get(job.id))
+            if self.metrics is not None:
+                self.metrics.job_finished(job.flow, outcome, seconds)
+            self._forget(job)
+
+    def _log_end(self, outcome: str, settlement: Settlement | None) -> None:
+        failure = None if settlement is None else settlement.failure
+        error = None if failure is None else failure.error_class
+        if outcome == LOST:
+            self.log.warning("job_lease_lost", worker=self.name)
+        elif outcome == "retry" and settlement is not None:
+            self.log.info("job_retry_scheduled", error=error, delay=settlement.delay)
+        elif outcome == "dead":
+            self.log.warning(
+                "job_dead", error=error, reason=None if failure is None else failure.message
+            )
+        else:
+            self.log.info("job_done", outcome=outcome)
+
+    async def _run(self, batch: list[Job], t0: float) -> list[Settlement]:
+        flow = self.flows.get(batch[0].flow)
+        if flow is None:
+            known = ", ".join(sorted(self.flows)) or "none"
+            reason = f"no handler for flow {batch[0].flow!r} (known flows: {known})"
+            return [self._dead(job, t0, Failure("PermanentError", reason)) for job in batch]
+        worn = [job for job in batch if job.attempt > job.max_attempts]
+        fresh = [job for job in batch if job.attempt <= job.max_attempts]
+        reason = "lease lost on every one of {} attempts"
+        settlements = [
+            self._dead(job, t0, Failure("PermanentError", reason.format(job.max_attempts)))
+            for job in worn
+        ]
+        if fresh:
+            settlements += await self._run_flow(flow, fresh, t0)
+        return settlements
+
+    async def _run_flow(self, flow: Flow, jobs: list[Job], t0: float) -> list[Settlement]:
+        task = asyncio.create_task(self._call(flow, jobs))
+        for job in jobs:
+            self._working[job.id] = task
+        try:
+            await asyncio.wait([task])
+        finally:
+            for job in jobs:
+                if self._working.get(job.id) is task:
+                    del self._working[job.id]
+        if task.cancelled():  # a lease was lost, or the worker is shutting down
+            interrupted = Failure("Interrupted", "the batch stopped before the job finished")
+            return [
+                Settlement(job, "retry", time.monotonic() - t0, failure=interrupted)
+                for job in jobs
+                if self._holds(job)
+            ]
+        error = task.exception()
+        if error is not None:
+            outcomes = [Outcome.retry(job, error) for job in jobs]
+        else:
+            outcomes = list(task.result())
+        return self._settlements(flow, jobs, outcomes, t0)
+
+    async def _call(self, flow: Flow, jobs: list[Job]) -> Sequence[Outcome]:
+        if len(jobs) == 1:  # the single-job adapter binds the job's own context
+            return await flow.run(jobs, self._context)
+        with structlog.contextvars.bound_contextvars(flow=flow.name, batch=len(jobs)):
+            return await flow.run(jobs, self._context)
+
+    def _settlements(
+        self, flow: Flow, jobs: list[Job], outcomes: list[Outcome], t0: float
+    ) -> list[Settlement]:
+        by_id = {o.job_id: o for o in outcomes}
+        seconds = time.monotonic() - t0
+        settlements: list[Settlement] = []
+        for job in jobs:
+            outcome = by_id.get(job.id)
+            if outcome is None:
+                missing = RuntimeError(f"flow {flow.name!r} returned no outcome for job {job.id}")
+                outcome = Outcome.retry(job, missing)
+            settlements.append(self._settle(job, outcome, seconds))
+        return settlements
+
+    def _settle(self, job: Job, outcome: Outcome, seconds: float) -> Settlement:
+        if outcome.result in {Result.DONE, Result.SKIPPED}:
+            return Settlement(job, outcome.result.value, seconds, outcome.effects)
+        error = outcome.error or RuntimeError("failed without an error")
+        failure = Failure.of(error)
+        if outcome.result is Result.FAIL:
+            return Settlement(job, "dead", seconds, outcome.effects, failure)
+        age = (job.updated_at - job.created_at).total_seconds() + seconds
+        decision = self.policy.decide(
+            error, attempt=job.attempt, max_attempts=job.max_attempts, age=age, rng=self.rng
+        )
+        if isinstance(decision, Bury):
+            buried = Failure(
+                failure.error_class, f"{failure.message} ({decision.reason})", failure.traceback
+            )
+            return Settlement(job, "dead", seconds, outcome.effects, buried)
+        return Settlement(
+            job, "retry", seconds, outcome.effects, failure, decision.delay, decision.floor
+        )
+
+    def _dead(self, job: Job, t0: float, failure: Failure) -> Settlement:
+        return Settlement(job, "dead", time.monotonic() - t0, failure=failure)
+
+    def _effect_failed(self, settlement: Settlement, error: Exception) -> Settlement:
+        """Classify the error of a job whose effects raised at commit: what to record instead."""
+        return self._settle(
+            settlement.job, Outcome.retry(settlement.job, error), settlement.seconds
+        )
+
+    def _forget(self, job: Job) -> None:
+        """Drop a job whose attempt has ended (or was lost), and claim more when running low."""
+        if self._holds(job):
+            del self._held[job.id]
+            self._renewed.pop(job.id, None)
+        self._gauge()
         if self._wants_more():
             self._wake.set()
 
-    async def _execute(self, job: Job) -> bool:
-        """Run one job; True when its ack is still being committed (then ``_settle`` ends it)."""
-        started_at = self.queue.clock()
-        t0 = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
-            job_id=job.id, flow=job.flow, record_key=job.key, attempt=job.attempt
-        ):
-            self.log.debug("job_claimed", worker=self.name)
-            try:
-                ran = await self._attempt(job, started_at)
-            except _LeaseLostError:
-                ran = "lost_lease"
-                self.log.warning("job_lease_lost", worker=self.name)
-            except Exception as exc:  # noqa: BLE001 - the worker's one outer catch; classified next
-                ran = await self._record_failure(job, exc, started_at)
-            if isinstance(ran, _AckPending):
-                # The runner moves on; the job stays held (and heartbeated) until its ack commits.
-                task = asyncio.create_task(self._settle(job, ran, started_at, t0))
-                self._settling.add(task)
-                task.add_done_callback(self._settling.discard)
-                return True
-            self._finished(job, ran, t0)
-        return False
+    # -- leases --------------------------------------------------------------------------------
 
-    async def _settle(
-        self, job: Job, pending: _AckPending, started_at: datetime, t0: float
-    ) -> None:
+    def _lose(self, job: Job, why: str) -> None:
+        """Drop a lease found gone and cancel the batch still working on it."""
+        if not self._holds(job):
+            return
+        del self._held[job.id]
+        self._renewed.pop(job.id, None)
+        with _job_context(job):
+            self.log.warning("lease_lost", worker=self.name, reason=why)
+        task = self._working.get(job.id)
+        if task is not None:
+            task.cancel()
+
+    def _lease_deadline(self, job_id: int) -> float:
+        lease = self.queue.config.lease_seconds
+        return self._renewed.get(job_id, 0.0) + lease - min(1.0, lease / 10)
+
+    async def _keep_leases(self) -> None:
+        interval = self.queue.config.lease_seconds / 3
+        last_beat = time.monotonic()
+        while True:
+            deadlines = [self._lease_deadline(i) for i in self._held]
+            wake = min([last_beat + interval, *deadlines])
+            await asyncio.sleep(max(wake - time.monotonic(), 0.01))
+            now = time.monotonic()
+            for job in list(self._held.values()):
+                if self._lease_deadline(job.id) <= now:
+                    self._lose(job, "not renewed before the lease ran out")
+            if now >= last_beat + interval:
+                last_beat = now
+                await self._beat(within=interval)
+
+    async def _beat(self, *, within: float) -> None:
+        held = list(self._held.values())
+        if not held:
+            return
+        sent = time.monotonic()
         try:
-            try:
-                acked = await pending.done
-            except Exception as exc:  # noqa: BLE001 - the batch's store error, classified next
-                outcome = await self._record_failure(job, exc, started_at)
-            else:
-                outcome = pending.outcome if acked else "lost_lease"
-                if acked:
-                    self.log.info("job_done", outcome=outcome)
-                else:
-                    self.log.warning("job_lease_lost", worker=self.name)
-            self._finished(job, outcome, t0)
-        finally:
-            self._release(job)
-
-    def _finished(self, job: Job, outcome: str, t0: float) -> None:
-        if self.metrics is not None:
-            self.metrics.job_finished(job.flow, outcome, time.perf_counter() - t0)
-
-    async def _attempt(self, job: Job, started_at: datetime) -> str | _AckPending:
-        handler = self.handlers.get(job.flow)
-        if handler is None:
-            known = ", ".join(sorted(self.handlers)) or "none"
-            return await self._bury_now(
-                job, started_at, f"no handler for flow {job.flow!r} (known flows: {known})"
+            kept = await asyncio.wait_for(self.queue.heartbeat(self.name, held), within)
+        except (*_STORE_ERRORS, TimeoutError) as exc:
+            self.log.warning(
+                "heartbeat_failed", worker=self.name, error=type(exc).__name__, held=len(held)
             )
-        if job.attempt > job.max_attempts:
-            return await self._bury_now(
-                job, started_at, f"lease lost on every one of {job.max_attempts} attempts"
-            )
-        # The transaction begins at the handler's first statement (SQLAlchemy autobegin), so on
-        # SQLite the write lock is not held while the handler only talks to remote systems.
-        async with self.queue.engine.connect() as conn:
-            result = await handler(job, conn)
-            outcome = (result or JobResult.DONE).value
-            if not conn.in_transaction():
-                # No local effects: the ack joins the next group commit (engine/acks.py).
-                done = self._acks.submit(job, started_at=started_at, outcome=outcome)
-                return _AckPending(outcome, done)
-            await self._ack_with_effects(conn, job, started_at, outcome)
-        self.log.info("job_done", outcome=outcome)
-        return outcome
+            return
+        for job in held:
+            if job.id in kept and self._holds(job):
+                self._renewed[job.id] = sent
+            elif job.id not in kept:
+                self._lose(job, "the heartbeat found it taken")
 
-    async def _ack_with_effects(
-        self, conn: AsyncConnection, job: Job, started_at: datetime, outcome: str
-    ) -> None:
-        # The handler used its connection: its effects and the ack commit in one transaction.
-        if not await self.queue.complete(
-            conn, job, self.name, started_at=started_at, outcome=outcome
-        ):
-            await conn.rollback()
-            raise _LeaseLostError
-        await conn.commit()
+    # -- shutdown ------------------------------------------------------------------------------
 
-    async def _bury_now(self, job: Job, started_at: datetime, reason: str) -> str:
-        letter = await self.queue.bury(
-            job,
-            self.name,
-            started_at=started_at,
-            error_class="PermanentError",
-            error_message=reason,
-        )
-        if letter is None:
-            raise _LeaseLostError
-        self.log.warning("job_dead", reason=reason, dead_letter_id=letter)
-        return "dead"
-
-    async def _record_failure(self, job: Job, exc: Exception, started_at: datetime) -> str:
-        age = (self.queue.clock() - job.created_at).total_seconds()
-        decision = self.policy.decide(
-            exc, attempt=job.attempt, max_attempts=job.max_attempts, age=age, rng=self.rng
-        )
-        error_class = type(exc).__name__
-        message = str(exc) or error_class
-        trace = "".join(traceback.format_exception(exc))
-        try:
-            if isinstance(decision, Bury):
-                letter = await self.queue.bury(
-                    job,
-                    self.name,
-                    started_at=started_at,
-                    error_class=error_class,
-                    error_message=f"{message} ({decision.reason})",
-                    traceback=trace,
-                )
-                ok, outcome = letter is not None, "dead"
-                self.log.warning(
-                    "job_dead", error=error_class, reason=decision.reason, dead_letter_id=letter
-                )
-            else:
-                ok = await self.queue.retry(
-                    job,
-                    self.name,
-                    delay=decision.delay,
-                    started_at=started_at,
-                    error_class=error_class,
-                    error_message=message,
-                    traceback=trace,
-                )
-                outcome = "retry"
-                self.log.info("job_retry_scheduled", error=error_class, delay=decision.delay)
-        except _STORE_ERRORS as store_exc:
-            self.log.exception("job_failure_not_recorded", error=type(store_exc).__name__)
-            return "lost_lease"
-        if not ok:
-            self.log.warning("job_lease_lost", worker=self.name)
-            return "lost_lease"
-        return outcome
-
-    async def _drain(self, runners: list[asyncio.Task[None]]) -> None:
+    async def _shut_down(self, runners: list[asyncio.Task[None]]) -> None:
         unstarted: list[Job] = []
         while not self._buffer.empty():
-            job = self._buffer.get_nowait()
-            if job is not None:
-                unstarted.append(job)
-                self._held.pop(job.id, None)
+            batch = self._buffer.get_nowait()
+            unstarted += [job for job in batch or [] if self._holds(job)]
         for _ in runners:
             self._buffer.put_nowait(None)
-        released = await self._give_back(unstarted)
-        _, pending = await asyncio.wait(runners, timeout=self.config.shutdown_timeout or None)
-        for task in pending:
-            task.cancel()
+        released = await self._release(unstarted)
+        _, late = await asyncio.wait(runners, timeout=self.config.shutdown_timeout)
+        interrupted = self._interrupt() if late else 0
         await asyncio.gather(*runners, return_exceptions=True)
-        await asyncio.gather(*self._settling, return_exceptions=True)
-        await self._acks.close()
-        for job in self._interrupted:
-            await self._requeue_interrupted(job)
-        self.log.info(
-            "leases_released",
-            worker=self.name,
-            count=released,
-            interrupted=len(self._interrupted),
-        )
-        self._interrupted.clear()
+        await asyncio.gather(*self._committing, return_exceptions=True)
+        await self._commits.close()
+        self.log.info("leases_released", worker=self.name, count=released, interrupted=interrupted)
 
-    async def _requeue_interrupted(self, job: Job) -> None:
-        # The attempt counts: a job that always outlives the shutdown grace must still go dead.
-        try:
-            await self.queue.retry(
-                job,
-                self.name,
-                delay=0.0,
-                started_at=job.updated_at,
-                error_class="Interrupted",
-                error_message="the worker stopped before the job finished",
-            )
-        except _STORE_ERRORS:
-            self.log.exception("release_failed", job_id=job.id)
+    def _interrupt(self) -> int:
+        """Cancel the batches still running; their runners requeue the jobs as interrupted."""
+        batches = set(self._working.values())
+        for task in batches:
+            task.cancel()
+        return len(self._working)
 
-    async def _give_back(self, jobs: list[Job]) -> int:
+    async def _release(self, jobs: list[Job]) -> int:
+        for job in jobs:
+            self._forget(job)
         if not jobs:
             return 0
         try:
@@ -401,22 +464,6 @@ class Worker:
         except _STORE_ERRORS as exc:
             self.log.exception("release_failed", error=type(exc).__name__, count=len(jobs))
             return 0
-
-    async def _heartbeat(self, stop: asyncio.Event) -> None:
-        interval = self.queue.config.lease_seconds / 3
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            held = list(self._held)
-            if not held:
-                continue
-            try:
-                kept = await self.queue.heartbeat(self.name, held)
-            except _STORE_ERRORS as exc:
-                self.log.warning("heartbeat_failed", error=type(exc).__name__)
-                continue
-            if kept < len(held):
-                self.log.warning("leases_lost", worker=self.name, lost=len(held) - kept)
 
     async def _prune(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -22,7 +22,9 @@ _SQLITE_FORMAT = "%Y-%m-%d %H:%M:%f000"
 
 def db_now(dialect: str) -> sa.ColumnElement[datetime]:
     """Return the database's current time as an SQL expression for ``dialect``."""
-    return db_time(dialect, 0.0)
+    if dialect == "postgresql":
+        return sa.type_coerce(sa.func.now(), UTCDateTime)
+    return sa.type_coerce(sa.func.strftime(_SQLITE_FORMAT, "now"), UTCDateTime)
 
 
 def db_time(dialect: str, seconds: float | sa.ColumnElement[float]) -> sa.ColumnElement[datetime]:

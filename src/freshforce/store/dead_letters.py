@@ -10,13 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from freshforce.store.dbtime import db_now
 from freshforce.store.schema import dead_letters
 
 if TYPE_CHECKING:
+    from freshforce.store.attempts import Failure
     from freshforce.store.queue import Job
 
 __all__ = [
     "DeadLetter",
+    "dead_letter_from_row",
     "edit_dead_letter",
     "get_dead_letter",
     "insert_dead_letter",
@@ -37,15 +40,14 @@ class DeadLetter:
     payload: dict[str, Any]  # Any: JSON read back from the store
     error_class: str | None
     error_message: str | None
+    traceback: str | None
     attempts: int
     created_at: datetime
     edited_at: datetime | None
     replayed_at: datetime | None
 
 
-async def insert_dead_letter(
-    conn: AsyncConnection, *, job: Job, now: datetime, error_class: str, error_message: str
-) -> int:
+async def insert_dead_letter(conn: AsyncConnection, *, job: Job, failure: Failure) -> int:
     """Write the dead letter of ``job`` (its hints as the payload); return the letter id."""
     result = await conn.execute(
         sa.insert(dead_letters)
@@ -55,17 +57,18 @@ async def insert_dead_letter(
             flow=job.flow,
             key=job.key,
             payload={"hints": list(job.hints)},
-            error_class=error_class,
-            error_message=error_message,
+            error_class=failure.error_class,
+            error_message=failure.message,
+            traceback=failure.traceback,
             attempts=job.attempt,
-            created_at=now,
+            created_at=db_now(conn.dialect.name),
         )
         .returning(dead_letters.c.id)
     )
     return int(result.scalar_one())
 
 
-def _dead_letter(row: Row[Any]) -> DeadLetter:
+def dead_letter_from_row(row: Row[Any]) -> DeadLetter:
     m = row._mapping  # noqa: SLF001 - SQLAlchemy's public row mapping accessor
     return DeadLetter(
         id=m["id"],
@@ -76,6 +79,7 @@ def _dead_letter(row: Row[Any]) -> DeadLetter:
         payload=dict(m["payload"]),
         error_class=m["error_class"],
         error_message=m["error_message"],
+        traceback=m["traceback"],
         attempts=m["attempts"],
         created_at=m["created_at"],
         edited_at=m["edited_at"],
@@ -90,7 +94,7 @@ async def list_dead_letters(
     query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
     if not include_replayed:
         query = query.where(dead_letters.c.replayed_at.is_(None))
-    return [_dead_letter(r) for r in (await conn.execute(query)).all()]
+    return [dead_letter_from_row(r) for r in (await conn.execute(query)).all()]
 
 
 async def get_dead_letter(conn: AsyncConnection, letter_id: int) -> DeadLetter | None:
@@ -98,7 +102,7 @@ async def get_dead_letter(conn: AsyncConnection, letter_id: int) -> DeadLetter |
     row = (
         await conn.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id))
     ).one_or_none()
-    return None if row is None else _dead_letter(row)
+    return None if row is None else dead_letter_from_row(row)
 
 
 async def edit_dead_letter(

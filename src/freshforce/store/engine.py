@@ -8,17 +8,22 @@ connection level.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-__all__ = ["create_engine", "is_sqlite"]
+__all__ = ["create_engine", "is_sqlite", "reading"]
+
+# Execution option of a connection that only reads: on SQLite its transactions are deferred.
+_READ_ONLY = "freshforce_read_only"
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SQLITE_POOL_SIZE = 20
@@ -83,4 +88,18 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if reads_only else "BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Open a transaction that only reads: on SQLite it takes no write lock (WAL snapshot).
+
+    Writes through it fail on SQLite once another connection holds the write lock; use it for
+    reads that may be followed by slow remote calls, never for writes.
+    """
+    async with engine.connect() as conn:
+        await conn.execution_options(**{_READ_ONLY: True})
+        async with conn.begin():
+            yield conn

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from freshforce.store.dead_letters import DeadLetter, get_dead_letter
+from freshforce.store.dead_letters import DeadLetter, dead_letter_from_row, get_dead_letter
 from freshforce.store.schema import dead_letters, jobs
 
 __all__ = [
@@ -79,23 +79,7 @@ async def search_dead_letters(
         query = query.where(dead_letters.c.key.contains(key, autoescape=True))
     if not include_replayed:
         query = query.where(dead_letters.c.replayed_at.is_(None))
-    return [
-        DeadLetter(
-            id=r.id,
-            job_id=r.job_id,
-            tenant=r.tenant,
-            flow=r.flow,
-            key=r.key,
-            payload=dict(r.payload),
-            error_class=r.error_class,
-            error_message=r.error_message,
-            attempts=r.attempts,
-            created_at=r.created_at,
-            edited_at=r.edited_at,
-            replayed_at=r.replayed_at,
-        )
-        for r in await conn.execute(query)
-    ]
+    return [dead_letter_from_row(r) for r in await conn.execute(query)]
 
 
 async def discard_dead_letter(conn: AsyncConnection, letter_id: int) -> DeadLetter | None:

@@ -1,9 +1,12 @@
 """The SQL of the job queue's jobs table, the same semantics on both backends.
 
-Every status change is a compare-and-set (``UPDATE ... WHERE id = :id AND status = :from`` and,
-for a running job, ``AND locked_by = :me``) whose row count the caller checks. The dialect
-differences sit here: ``FOR UPDATE SKIP LOCKED`` and ``NOTIFY`` on PostgreSQL; on SQLite every
-transaction is ``BEGIN IMMEDIATE`` (store/engine.py), so claims are serialised by the write lock.
+Every transition of a running job (heartbeat, ack, retry, bury, release) is a compare-and-set
+fenced by the attempt that holds it: ``WHERE id = :id AND attempts = :n AND locked_by = :me AND
+status = 'running'``; callers check what came back. Lease expiry and due times are the
+database's clock (store/dbtime.py), never a worker's. A job's identity includes its tenant. The
+dialect differences sit here: ``FOR UPDATE SKIP LOCKED``, savepoints and ``NOTIFY`` on
+PostgreSQL; on SQLite every transaction is ``BEGIN IMMEDIATE`` (store/engine.py), so writers are
+serialised by the write lock and cannot race.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from freshforce.store.attempts import AttemptRecord, record_attempt, record_attempts
+from freshforce.store.attempts import AttemptRecord, Failure, record_attempts
+from freshforce.store.dbtime import db_now, db_time
 from freshforce.store.dead_letters import insert_dead_letter
 from freshforce.store.schema import attempts, jobs
 
@@ -28,16 +32,16 @@ __all__ = [
     "NOTIFY_CHANNEL",
     "Hint",
     "Job",
+    "JobRequest",
     "JobStatus",
-    "NewJob",
+    "ack",
     "bury",
     "claim",
     "count_by_status",
     "enqueue",
-    "finish",
-    "finish_done_many",
     "heartbeat",
     "list_jobs",
+    "lock_held",
     "merge_hints",
     "prune_done",
     "reclaim_expired",
@@ -47,6 +51,8 @@ __all__ = [
 
 NOTIFY_CHANNEL = "freshforce_jobs"
 MAX_HINTS = 100
+_RACE_TRIES = 8
+_DEADLOCK = "40P01"
 
 # A hint is JSON from intake: a string or a small object of JSON values.
 Hint = str | dict[str, Any]
@@ -62,8 +68,34 @@ class JobStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class JobRequest:
+    """Reconcile ``key`` for ``flow`` of ``tenant`` in ``delay`` seconds; lower priority first."""
+
+    flow: str
+    key: str
+    hints: tuple[Hint, ...] = ()
+    delay: float = 0.0
+    priority: int = 0
+    tenant: str = "default"
+
+    def __post_init__(self) -> None:
+        if not self.flow or not self.key or not self.tenant:
+            msg = (
+                f"a job needs a flow, a key and a tenant, got flow={self.flow!r} "
+                f"key={self.key!r} tenant={self.tenant!r}"
+            )
+            raise ValueError(msg)
+        if self.delay < 0:
+            msg = f"delay must be >= 0 seconds, got {self.delay} for {self.flow} {self.key}"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True)
 class Job:
-    """One row of ``jobs``: reconcile ``key`` for ``flow``; ``attempt`` counts claims so far."""
+    """One row of ``jobs``: reconcile ``key`` for ``flow``; ``attempt`` counts claims so far.
+
+    Times are the database's. For a job just claimed, ``updated_at`` is when it was claimed.
+    """
 
     id: int
     tenant: str
@@ -75,6 +107,7 @@ class Job:
     attempt: int
     max_attempts: int
     run_at: datetime
+    not_before: datetime | None
     locked_by: str | None
     lease_expires_at: datetime | None
     last_error: str | None
@@ -107,6 +140,7 @@ def _job(row: Row[Any]) -> Job:
         attempt=m["attempts"],
         max_attempts=m["max_attempts"],
         run_at=m["run_at"],
+        not_before=m["not_before"],
         locked_by=m["locked_by"],
         lease_expires_at=m["lease_expires_at"],
         last_error=m["last_error"],
@@ -119,97 +153,144 @@ def _is_postgres(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def _least(conn: AsyncConnection, *values: Any) -> sa.ColumnElement[Any]:  # noqa: ANN401 - SQL
+    return sa.func.least(*values) if _is_postgres(conn) else sa.func.min(*values)
+
+
+def _greatest(conn: AsyncConnection, *values: Any) -> sa.ColumnElement[Any]:  # noqa: ANN401 - SQL
+    return sa.func.greatest(*values) if _is_postgres(conn) else sa.func.max(*values)
+
+
 _PENDING = sa.text("status = 'pending'")
 
 
-@dataclass(frozen=True)
-class NewJob:
-    """A request to reconcile ``key`` for ``flow``, due at ``run_at``."""
-
-    flow: str
-    key: str
-    run_at: datetime
-    hints: tuple[Hint, ...] = ()
-    priority: int = 0
-    max_attempts: int = 10
-    tenant: str = "default"
-
-
-def _held_by(worker: str) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
-    """Return the compare-and-set guard: the job still runs and is still leased to ``worker``."""
-    return (jobs.c.status == JobStatus.RUNNING.value, jobs.c.locked_by == worker)
+def _fence(worker: str, held: Sequence[tuple[int, int]]) -> list[sa.ColumnElement[bool]]:
+    """Return the compare-and-set guard: each (job id, attempt) still runs, leased to ``worker``."""
+    if len(held) == 1:
+        [(job_id, attempt)] = held
+        owned = sa.and_(jobs.c.id == job_id, jobs.c.attempts == attempt)
+    else:
+        # The plain id list lets the primary key find the rows; the pairs then check attempts.
+        owned = sa.and_(
+            jobs.c.id.in_([job_id for job_id, _ in held]),
+            sa.tuple_(jobs.c.id, jobs.c.attempts).in_(list(held)),
+        )
+    return [owned, jobs.c.status == JobStatus.RUNNING.value, jobs.c.locked_by == worker]
 
 
-async def enqueue(conn: AsyncConnection, new_jobs: list[NewJob], *, now: datetime) -> list[int]:
-    """Add pending jobs, or merge each into the pending one for its (flow, key); return the ids.
+async def enqueue(
+    conn: AsyncConnection, requests: Sequence[JobRequest], *, max_attempts: int
+) -> list[int]:
+    """Add pending jobs, or merge each into the pending one for its (tenant, flow, key).
 
-    A merge keeps the earliest ``run_at``, the most urgent (lowest) priority and the union of the
-    hints; requests for one (flow, key) within the list merge first. Inserts never raise on a
-    duplicate, so this runs inside a caller's transaction. Ids come back in request order.
+    A merge keeps the earliest due time but never earlier than a Retry-After floor the pending
+    job waits out (``not_before``), the most urgent (lowest) priority and the union of the
+    hints; requests for one identity within the list merge first. Due times are the database's
+    clock (read once, in this transaction) plus each request's delay. Runs inside the caller's
+    transaction; on PostgreSQL inside a savepoint, retried when PostgreSQL breaks a deadlock
+    with a concurrent enqueue, so the caller never sees one. Ids come back in request order.
     """
-    waiting = _coalesce(new_jobs, now)
-    ids: dict[tuple[str, str], int] = {}
+    now = (await conn.execute(sa.select(db_now(conn.dialect.name)))).scalar_one()
+    rows = _coalesce(requests, max_attempts, now)
+    if not _is_postgres(conn):
+        ids = await _enqueue_rows(conn, rows)
+    else:
+        ids = await _enqueue_retrying_deadlocks(conn, rows)
+        if any(r.delay == 0 for r in requests):
+            await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
+    return [ids[r.tenant, r.flow, r.key] for r in requests]
+
+
+async def _enqueue_retrying_deadlocks(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str, str], int]:
+    for attempt in range(_RACE_TRIES):
+        try:
+            async with conn.begin_nested():
+                return await _enqueue_rows(conn, rows)
+        except sa.exc.DBAPIError as exc:
+            if _sqlstate(exc) != _DEADLOCK or attempt == _RACE_TRIES - 1:
+                raise
+    raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
+async def _enqueue_rows(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str, str], int]:
+    ids: dict[tuple[str, str, str], int] = {}
+    waiting = rows
     while waiting:
         ids.update(await _insert_pending(conn, waiting))
         claimed_meanwhile: list[dict[str, Any]] = []
         for values in waiting:
-            if (values["flow"], values["key"]) in ids:
+            identity = (values["tenant"], values["flow"], values["key"])
+            if identity in ids:
                 continue
             job_id = await _merge_pending(conn, values)
             if job_id is None:  # the pending job was claimed between insert and merge
                 claimed_meanwhile.append(values)
             else:
-                ids[values["flow"], values["key"]] = job_id
+                ids[identity] = job_id
         waiting = claimed_meanwhile
-    if _is_postgres(conn) and any(j.run_at <= now for j in new_jobs):
-        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
-    return [ids[j.flow, j.key] for j in new_jobs]
+    return ids
 
 
-def _coalesce(new_jobs: list[NewJob], now: datetime) -> list[dict[str, Any]]:
-    # Any: column values of jobs rows. Sorted by (flow, key) so that concurrent PostgreSQL
-    # transactions take the unique-index locks in one order and cannot deadlock.
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for job in new_jobs:
-        row = rows.get((job.flow, job.key))
+def _coalesce(
+    requests: Sequence[JobRequest], max_attempts: int, now: datetime
+) -> list[dict[str, Any]]:
+    # Any: column values of jobs rows. Sorted by identity so that concurrent PostgreSQL
+    # transactions take the unique-index locks of one round in one order.
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for request in requests:
+        identity = (request.tenant, request.flow, request.key)
+        row = rows.get(identity)
         if row is None:
-            rows[job.flow, job.key] = {
-                "tenant": job.tenant,
-                "flow": job.flow,
-                "key": job.key,
+            rows[identity] = {
+                "tenant": request.tenant,
+                "flow": request.flow,
+                "key": request.key,
                 "status": JobStatus.PENDING.value,
-                "priority": job.priority,
-                "hints": merge_hints([], job.hints),
+                "priority": request.priority,
+                "hints": merge_hints([], request.hints),
                 "attempts": 0,
-                "max_attempts": job.max_attempts,
-                "run_at": job.run_at,
+                "max_attempts": max_attempts,
+                "run_at": now + timedelta(seconds=request.delay),
                 "created_at": now,
                 "updated_at": now,
             }
             continue
-        row["hints"] = merge_hints(row["hints"], job.hints)
-        row["run_at"] = min(row["run_at"], job.run_at)
-        row["priority"] = min(row["priority"], job.priority)
+        row["hints"] = merge_hints(row["hints"], request.hints)
+        row["run_at"] = min(row["run_at"], now + timedelta(seconds=request.delay))
+        row["priority"] = min(row["priority"], request.priority)
     return [rows[k] for k in sorted(rows)]
 
 
 async def _insert_pending(
     conn: AsyncConnection, rows: list[dict[str, Any]]
-) -> dict[tuple[str, str], int]:
+) -> dict[tuple[str, str, str], int]:
     insert = postgresql.insert if _is_postgres(conn) else sqlite.insert
     stmt = (
         insert(jobs)
-        .on_conflict_do_nothing(index_elements=["flow", "key"], index_where=_PENDING)
-        .returning(jobs.c.id, jobs.c.flow, jobs.c.key)
+        .on_conflict_do_nothing(index_elements=["tenant", "flow", "key"], index_where=_PENDING)
+        .returning(jobs.c.id, jobs.c.tenant, jobs.c.flow, jobs.c.key)
     )
     # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues") with one
     # cached compilation; a conflicting row returns nothing.
     result = await conn.execute(stmt, rows)
-    return {(flow, key): int(job_id) for job_id, flow, key in result.all()}
+    return {(tenant, flow, key): int(job_id) for job_id, tenant, flow, key in result.all()}
 
 
 async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
-    query = sa.select(jobs.c.id, jobs.c.hints, jobs.c.run_at, jobs.c.priority).where(
+    query = sa.select(jobs.c.id, jobs.c.hints).where(
+        jobs.c.tenant == values["tenant"],
         jobs.c.flow == values["flow"],
         jobs.c.key == values["key"],
         jobs.c.status == JobStatus.PENDING.value,
@@ -219,13 +300,15 @@ async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int |
     row = (await conn.execute(query)).one_or_none()
     if row is None:
         return None
+    due = sa.literal(values["run_at"], jobs.c.run_at.type)
+    earliest = _least(conn, jobs.c.run_at, due)
     result = await conn.execute(
         sa.update(jobs)
         .where(jobs.c.id == row.id, jobs.c.status == JobStatus.PENDING.value)
         .values(
             hints=merge_hints(list(row.hints or []), values["hints"]),
-            run_at=min(row.run_at, values["run_at"]),
-            priority=min(row.priority, values["priority"]),
+            run_at=_greatest(conn, earliest, sa.func.coalesce(jobs.c.not_before, earliest)),
+            priority=_least(conn, jobs.c.priority, values["priority"]),
             updated_at=values["updated_at"],
         )
     )
@@ -233,22 +316,43 @@ async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int |
 
 
 async def claim(
-    conn: AsyncConnection, *, worker: str, limit: int, now: datetime, lease_until: datetime
+    conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
 ) -> list[Job]:
     """Lease up to ``limit`` due pending jobs, at most one per key and none whose key is running.
 
     On PostgreSQL rows other claimers hold are skipped (``SKIP LOCKED``). Two claimers can still
-    pick two flows of one key at once; the loser's transaction fails on ``uq_jobs_running_key``
-    and the caller retries (the engine treats it as an empty claim).
+    pick two flows of one key at the same moment; the later one then finds the key running when
+    its update reaches the unique index. That statement runs in a savepoint and is tried again,
+    now seeing the running job and skipping its key, so the clash never fails the caller's
+    transaction (nor the reclaims made before it).
     """
+    if not _is_postgres(conn):
+        return await _claim_once(conn, worker=worker, limit=limit, lease_seconds=lease_seconds)
+    for _ in range(_RACE_TRIES):
+        try:
+            async with conn.begin_nested():
+                return await _claim_once(
+                    conn, worker=worker, limit=limit, lease_seconds=lease_seconds
+                )
+        except sa.exc.IntegrityError:
+            continue
+    return []
+
+
+async def _claim_once(
+    conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
+) -> list[Job]:
+    dialect = conn.dialect.name
     running = jobs.alias("running")
     candidates = (
-        sa.select(jobs.c.id, jobs.c.key, jobs.c.priority, jobs.c.run_at)
+        sa.select(jobs.c.id, jobs.c.tenant, jobs.c.key, jobs.c.priority, jobs.c.run_at)
         .where(
             jobs.c.status == JobStatus.PENDING.value,
-            jobs.c.run_at <= now,
+            jobs.c.run_at <= db_now(dialect),
             ~sa.exists().where(
-                running.c.key == jobs.c.key, running.c.status == JobStatus.RUNNING.value
+                running.c.tenant == jobs.c.tenant,
+                running.c.key == jobs.c.key,
+                running.c.status == JobStatus.RUNNING.value,
             ),
         )
         .order_by(jobs.c.status, jobs.c.priority, jobs.c.run_at, jobs.c.id)
@@ -258,7 +362,8 @@ async def claim(
         candidates = candidates.with_for_update(skip_locked=True)
     locked = candidates.cte("candidates")
     rank = sa.func.row_number().over(
-        partition_by=locked.c.key, order_by=(locked.c.priority, locked.c.run_at, locked.c.id)
+        partition_by=(locked.c.tenant, locked.c.key),
+        order_by=(locked.c.priority, locked.c.run_at, locked.c.id),
     )
     ranked = sa.select(locked.c.id, rank.label("rank")).subquery("ranked")
     picked = sa.select(ranked.c.id).where(ranked.c.rank == 1)
@@ -268,9 +373,9 @@ async def claim(
         .values(
             status=JobStatus.RUNNING.value,
             locked_by=worker,
-            lease_expires_at=lease_until,
+            lease_expires_at=db_time(dialect, lease_seconds),
             attempts=jobs.c.attempts + 1,
-            updated_at=now,
+            updated_at=db_now(dialect),
         )
         .returning(*jobs.c)
     )
@@ -279,120 +384,105 @@ async def claim(
 
 
 async def reclaim_expired(
-    conn: AsyncConnection, *, worker: str, limit: int, now: datetime, lease_until: datetime
+    conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
 ) -> list[Job]:
-    """Take over running jobs whose lease ran out, recording the lost attempt of the old holder."""
+    """Take over running jobs whose lease ran out, as a new attempt; record the lost one.
+
+    The old holder may be ``worker`` itself: the new attempt number fences the old one out.
+    """
+    dialect = conn.dialect.name
     query = (
         sa.select(jobs.c.id, jobs.c.attempts, jobs.c.locked_by, jobs.c.updated_at)
-        .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now)
+        .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now(dialect))
         .order_by(jobs.c.lease_expires_at)
         .limit(limit)
     )
     if _is_postgres(conn):
         query = query.with_for_update(skip_locked=True)
-    expired = (await conn.execute(query)).all()
     taken: list[Job] = []
-    for row in expired:
+    lost: list[AttemptRecord] = []
+    for row in (await conn.execute(query)).all():
         result = await conn.execute(
             sa.update(jobs)
             .where(
-                jobs.c.id == row.id,
-                jobs.c.status == JobStatus.RUNNING.value,
-                jobs.c.locked_by == row.locked_by,
-                jobs.c.lease_expires_at < now,
+                *_fence(row.locked_by, [(row.id, row.attempts)]),
+                jobs.c.lease_expires_at < db_now(dialect),
             )
             .values(
                 locked_by=worker,
-                lease_expires_at=lease_until,
+                lease_expires_at=db_time(dialect, lease_seconds),
                 attempts=jobs.c.attempts + 1,
-                updated_at=now,
+                updated_at=db_now(dialect),
             )
             .returning(*jobs.c)
         )
         new = result.one_or_none()
         if new is None:
             continue
-        lost = AttemptRecord(
-            job_id=row.id,
-            attempt=row.attempts,
-            worker=row.locked_by,
-            started_at=row.updated_at,
-            finished_at=now,
-            outcome="lost",
-            error_class="LeaseExpired",
-            error_message=f"lease of worker {row.locked_by} expired; taken over by {worker}",
+        job = _job(new)
+        taken.append(job)
+        reason = f"lease of worker {row.locked_by} expired; taken over by {worker}"
+        lost.append(
+            AttemptRecord.ended(
+                row.id,
+                attempt=row.attempts,
+                worker=row.locked_by,
+                outcome="lost",
+                seconds=(job.updated_at - row.updated_at).total_seconds(),
+                failure=Failure("LeaseExpired", reason),
+            )
         )
-        await record_attempt(conn, lost)
-        taken.append(_job(new))
+    await record_attempts(conn, lost)
     return taken
 
 
 async def heartbeat(
-    conn: AsyncConnection, *, worker: str, job_ids: list[int], lease_until: datetime
-) -> int:
-    """Extend the leases ``worker`` still holds on ``job_ids``; return how many it still holds."""
-    if not job_ids:
-        return 0
-    result = await conn.execute(
-        sa.update(jobs)
-        .where(
-            jobs.c.id.in_(job_ids),
-            *_held_by(worker),
-        )
-        .values(lease_expires_at=lease_until)
-    )
-    return result.rowcount
-
-
-async def finish(
-    conn: AsyncConnection,
-    *,
-    job_id: int,
-    worker: str,
-    status: JobStatus,
-    now: datetime,
-    last_error: str | None = None,
-) -> bool:
-    """Move a job ``worker`` holds from running to done or dead; False when the lease was lost."""
-    result = await conn.execute(
-        sa.update(jobs)
-        .where(
-            jobs.c.id == job_id,
-            *_held_by(worker),
-        )
-        .values(
-            status=status.value,
-            locked_by=None,
-            lease_expires_at=None,
-            last_error=last_error,
-            updated_at=now,
-        )
-    )
-    return result.rowcount == 1
-
-
-async def finish_done_many(
-    conn: AsyncConnection, *, worker: str, records: Sequence[AttemptRecord], now: datetime
+    conn: AsyncConnection, *, worker: str, held: Sequence[tuple[int, int]], lease_seconds: float
 ) -> set[int]:
-    """Ack many held jobs as done with one ``UPDATE`` and their attempts with one insert.
+    """Extend the leases ``worker`` still holds on (job id, attempt) pairs; return those ids."""
+    if not held:
+        return set()
+    result = await conn.execute(
+        sa.update(jobs)
+        .where(*_fence(worker, held))
+        .values(lease_expires_at=db_time(conn.dialect.name, lease_seconds))
+        .returning(jobs.c.id)
+    )
+    return {int(job_id) for job_id in result.scalars()}
 
-    Each record names a job ``worker`` holds and how its attempt ended (done or skipped). Only
-    the jobs still held are acked and get an attempt row; their ids come back.
+
+async def lock_held(
+    conn: AsyncConnection, *, worker: str, held: Sequence[tuple[int, int]]
+) -> set[int]:
+    """Lock the jobs ``worker`` still holds among (job id, attempt) pairs; return their ids.
+
+    Until the transaction ends nobody can take them over, so effects recorded now are fenced.
+    """
+    if not held:
+        return set()
+    query = sa.select(jobs.c.id).where(*_fence(worker, held))
+    if _is_postgres(conn):
+        query = query.with_for_update()
+    return {int(job_id) for job_id in (await conn.execute(query)).scalars()}
+
+
+async def ack(conn: AsyncConnection, *, worker: str, records: Sequence[AttemptRecord]) -> set[int]:
+    """Mark held jobs done with one ``UPDATE`` and write their attempts with one insert.
+
+    Each record names a job attempt ``worker`` holds and how it ended (done or skipped). Only
+    the attempts still held are acked and recorded; their job ids come back.
     """
     if not records:
         return set()
     result = await conn.execute(
         sa.update(jobs)
-        .where(
-            jobs.c.id.in_([r.job_id for r in records]),
-            *_held_by(worker),
-        )
+        .where(*_fence(worker, [(r.job_id, r.attempt) for r in records]))
         .values(
             status=JobStatus.DONE.value,
             locked_by=None,
             lease_expires_at=None,
             last_error=None,
-            updated_at=now,
+            updated_at=db_now(conn.dialect.name),
         )
         .returning(jobs.c.id)
     )
@@ -404,26 +494,33 @@ async def finish_done_many(
 async def requeue(
     conn: AsyncConnection,
     *,
-    job_id: int,
+    job: Job,
     worker: str,
-    run_at: datetime,
-    now: datetime,
+    delay: float,
+    floor: bool = False,
     last_error: str | None,
     refund_attempt: bool = False,
 ) -> bool:
-    """Put a job ``worker`` holds back to pending at ``run_at``; False when the lease was lost.
+    """Put a held job attempt back to pending in ``delay`` seconds; False when the lease was lost.
 
-    A pending job for the same (flow, key) may have been enqueued while this one ran; it is
-    absorbed (its hints joined to this job's) so the one-pending-job rule holds. ``refund_attempt``
-    gives back the claim's attempt, for a job released unstarted at shutdown.
+    ``floor`` makes the due time a "not before" (a remote's Retry-After) that later coalescing
+    keeps. A pending job for the same identity may have been enqueued while this one ran; it is
+    absorbed (its hints joined to this job's) so the one-pending-job rule holds, and its earlier
+    due time is kept only for a job released unstarted (``refund_attempt``, which also gives
+    back the claim's attempt).
     """
-    job = await _held(conn, job_id, worker)
-    if job is None:
+    fence = _fence(worker, [(job.id, job.attempt)])
+    held = sa.select(jobs.c.hints).where(*fence)
+    if _is_postgres(conn):
+        held = held.with_for_update()
+    row = (await conn.execute(held)).one_or_none()
+    if row is None:
         return False
     sibling = (
         await conn.execute(
             sa.delete(jobs)
             .where(
+                jobs.c.tenant == job.tenant,
                 jobs.c.flow == job.flow,
                 jobs.c.key == job.key,
                 jobs.c.status == JobStatus.PENDING.value,
@@ -431,63 +528,49 @@ async def requeue(
             .returning(jobs.c.hints, jobs.c.run_at)
         )
     ).one_or_none()
-    hints = list(job.hints)
+    hints = list(row.hints or [])
+    dialect = conn.dialect.name
+    run_at = db_time(dialect, delay)
     if sibling is not None:
         hints = merge_hints(hints, list(sibling.hints or []))
         if refund_attempt:
-            run_at = min(run_at, sibling.run_at)
+            run_at = _least(conn, run_at, sa.literal(sibling.run_at, jobs.c.run_at.type))
     result = await conn.execute(
         sa.update(jobs)
-        .where(
-            jobs.c.id == job_id,
-            *_held_by(worker),
-        )
+        .where(*fence)
         .values(
             status=JobStatus.PENDING.value,
             locked_by=None,
             lease_expires_at=None,
             hints=hints,
             run_at=run_at,
+            not_before=db_time(dialect, delay) if floor else None,
             last_error=last_error,
             attempts=jobs.c.attempts - 1 if refund_attempt else jobs.c.attempts,
-            updated_at=now,
+            updated_at=db_now(dialect),
         )
     )
-    if _is_postgres(conn) and result.rowcount == 1 and run_at <= now:
+    if _is_postgres(conn) and result.rowcount == 1 and delay == 0:
         await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, job.flow)))
     return result.rowcount == 1
 
 
-async def _held(conn: AsyncConnection, job_id: int, worker: str) -> Job | None:
-    query = sa.select(jobs).where(jobs.c.id == job_id, *_held_by(worker))
-    if _is_postgres(conn):
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
-    return None if row is None else _job(row)
-
-
-async def bury(
-    conn: AsyncConnection,
-    *,
-    job: Job,
-    worker: str,
-    now: datetime,
-    error_class: str,
-    error_message: str,
-) -> int | None:
-    """Mark a held job dead and write its dead letter; return the letter id, None if lease lost."""
-    if not await finish(
-        conn,
-        job_id=job.id,
-        worker=worker,
-        status=JobStatus.DEAD,
-        now=now,
-        last_error=f"{error_class}: {error_message}",
-    ):
-        return None
-    return await insert_dead_letter(
-        conn, job=job, now=now, error_class=error_class, error_message=error_message
+async def bury(conn: AsyncConnection, *, job: Job, worker: str, failure: Failure) -> int | None:
+    """Mark a held job attempt dead and write its dead letter; the letter id, None if lost."""
+    result = await conn.execute(
+        sa.update(jobs)
+        .where(*_fence(worker, [(job.id, job.attempt)]))
+        .values(
+            status=JobStatus.DEAD.value,
+            locked_by=None,
+            lease_expires_at=None,
+            last_error=str(failure),
+            updated_at=db_now(conn.dialect.name),
+        )
     )
+    if result.rowcount != 1:
+        return None
+    return await insert_dead_letter(conn, job=job, failure=failure)
 
 
 async def list_jobs(
@@ -517,14 +600,15 @@ async def count_by_status(conn: AsyncConnection) -> dict[JobStatus, int]:
     return counts
 
 
-async def retry_now(conn: AsyncConnection, *, job_ids: list[int], now: datetime) -> list[int]:
-    """Make waiting pending jobs due now; return the ids that were pending."""
+async def retry_now(conn: AsyncConnection, *, job_ids: list[int]) -> list[int]:
+    """Make waiting pending jobs due now (an operator overrides any floor); return those ids."""
     if not job_ids:
         return []
+    now = db_now(conn.dialect.name)
     result = await conn.execute(
         sa.update(jobs)
         .where(jobs.c.id.in_(job_ids), jobs.c.status == JobStatus.PENDING.value)
-        .values(run_at=now, updated_at=now)
+        .values(run_at=now, not_before=None, updated_at=now)
         .returning(jobs.c.id)
     )
     ids = sorted(int(i) for i in result.scalars())
@@ -533,11 +617,14 @@ async def retry_now(conn: AsyncConnection, *, job_ids: list[int], now: datetime)
     return ids
 
 
-async def prune_done(conn: AsyncConnection, *, before: datetime, limit: int) -> int:
-    """Delete up to ``limit`` done jobs finished before ``before``, with their attempts."""
+async def prune_done(conn: AsyncConnection, *, older_than: float, limit: int) -> int:
+    """Delete up to ``limit`` done jobs finished ``older_than`` seconds ago, with their attempts."""
     oldest = (
         sa.select(jobs.c.id)
-        .where(jobs.c.status == JobStatus.DONE.value, jobs.c.updated_at < before)
+        .where(
+            jobs.c.status == JobStatus.DONE.value,
+            jobs.c.updated_at < db_time(conn.dialect.name, -older_than),
+        )
         .limit(limit)
     )
     ids = list((await conn.execute(oldest)).scalars())

@@ -239,7 +239,8 @@ events = sa.Table(
     sa.Index(None, "record_id"),
 )
 
-# "Reconcile KEY for FLOW". At most one pending job per (flow, key), at most one running per key.
+# "Reconcile KEY for FLOW" for a tenant. At most one pending job per (tenant, flow, key), at most
+# one running per (tenant, key). ``not_before`` is a remote's Retry-After: coalescing keeps it.
 jobs = sa.Table(
     "jobs",
     metadata,
@@ -253,13 +254,15 @@ jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("max_attempts", sa.Integer, nullable=False, server_default="10"),
     sa.Column("run_at", UTCDateTime, nullable=False),
+    sa.Column("not_before", UTCDateTime),
     sa.Column("locked_by", sa.String(128)),
     sa.Column("lease_expires_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index(
-        "uq_jobs_pending_flow_key",
+        "uq_jobs_pending_tenant_flow_key",
+        "tenant",
         "flow",
         "key",
         unique=True,
@@ -267,7 +270,8 @@ jobs = sa.Table(
         postgresql_where=sa.text("status = 'pending'"),
     ),
     sa.Index(
-        "uq_jobs_running_key",
+        "uq_jobs_running_tenant_key",
+        "tenant",
         "key",
         unique=True,
         sqlite_where=sa.text("status = 'running'"),
@@ -316,6 +320,7 @@ dead_letters = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("error_class", sa.String(64)),
     sa.Column("error_message", sa.Text),
+    sa.Column("traceback", sa.Text),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("edited_at", UTCDateTime),

@@ -26,7 +26,7 @@ from freshforce.store.connections import (
 )
 from freshforce.store.crypto import TokenCipher, new_key
 from freshforce.store.engine import create_engine
-from freshforce.store.queue import NewJob, enqueue, list_jobs
+from freshforce.store.queue import JobRequest, enqueue, list_jobs
 from freshforce.store.refresh_lock import refresh_lock, refresh_lock_path
 
 from .conftest import API, CONNECTION, FbWorld, now, provider, run_connect, store_minted
@@ -168,7 +168,7 @@ async def test_a_stalled_token_endpoint_does_not_fail_a_concurrent_job_write(
         await probe.in_flight.wait()
 
         async with writer.begin() as db:
-            await enqueue(db, [NewJob("clients", "fb/client/1", now())], now=now())
+            await enqueue(db, [JobRequest("clients", "fb/client/1")], max_attempts=10)
         written_during_the_call = not refreshing.done()
 
         _, new_version = await refreshing
@@ -269,7 +269,7 @@ async def test_sqlite_refresh_lock_is_a_file_beside_the_database_and_waits_bound
         refresh_lock(store_engine, "fb/main", wait=0.1) as transaction,
         transaction() as db,
     ):
-        await enqueue(db, [NewJob("clients", "fb/client/2", now())], now=now())
+        await enqueue(db, [JobRequest("clients", "fb/client/2")], max_attempts=10)
 
 
 # -- 3. short-lived tokens are not refreshed before every call ---------------------------------

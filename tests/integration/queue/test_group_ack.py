@@ -1,4 +1,4 @@
-"""Group commit of acks: effect-free jobs share ack transactions, writing handlers keep theirs."""
+"""Group commit: the settlements of many batches share one transaction, each job still fenced."""
 
 import asyncio
 import random
@@ -8,13 +8,14 @@ import sqlalchemy as sa
 
 from freshforce.engine import (
     JobQueue,
-    JobResult,
     JobStatus,
+    Outcome,
     QueueConfig,
     RetryPolicy,
     Worker,
     WorkerConfig,
 )
+from freshforce.engine.queue import Settlement
 from freshforce.store.schema import cursors, jobs
 
 
@@ -23,15 +24,15 @@ def real_clock() -> datetime:
 
 
 class CountingQueue(JobQueue):
-    """A JobQueue that remembers the size of every group ack."""
+    """A JobQueue that remembers the size of every group commit."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.groups: list[int] = []
 
-    async def complete_many(self, worker, finished):
-        self.groups.append(len(finished))
-        return await super().complete_many(worker, finished)
+    async def settle(self, worker, settlements, **kwargs):
+        self.groups.append(len(settlements))
+        return await super().settle(worker, settlements, **kwargs)
 
 
 async def drain(queue: JobQueue, handlers, *, concurrency: int = 8) -> None:
@@ -58,23 +59,24 @@ async def drain(queue: JobQueue, handlers, *, concurrency: int = 8) -> None:
     assert worker.held == 0
 
 
-async def test_effect_free_acks_commit_in_groups_and_writers_keep_their_own(
-    store_engine,
-) -> None:
-    queue = CountingQueue(store_engine, clock=real_clock, config=QueueConfig())
+async def test_outcomes_of_many_jobs_commit_in_groups_with_their_effects(store_engine) -> None:
+    queue = CountingQueue(store_engine, config=QueueConfig())
 
-    async def noop(_job, _conn) -> None:
+    async def noop(_job, _ctx) -> None:
         await asyncio.sleep(0.005)
 
-    async def skip(_job, _conn) -> JobResult:
-        return JobResult.SKIPPED
+    async def skip(job, _ctx) -> Outcome:
+        return Outcome.skipped(job)
 
-    async def writer(job, conn) -> None:
-        await conn.execute(
-            sa.insert(cursors).values(
-                connection_id=job.key, stream="w", value="1", updated_at=real_clock()
+    async def writer(job, _ctx) -> Outcome:
+        async def effect(conn) -> None:
+            await conn.execute(
+                sa.insert(cursors).values(
+                    connection_id=job.key, stream="w", value="1", updated_at=real_clock()
+                )
             )
-        )
+
+        return Outcome.done(job, effect)
 
     async with store_engine.begin() as conn:
         for n in range(60):
@@ -84,9 +86,9 @@ async def test_effect_free_acks_commit_in_groups_and_writers_keep_their_own(
             await queue.enqueue(conn, "writer", f"w{n}")
     await drain(queue, {"noop": noop, "skip": skip, "writer": writer})
 
-    assert sum(queue.groups) == 65  # the writers acked in their own transactions
+    assert sum(queue.groups) == 70
     assert max(queue.groups) > 1
-    assert len(queue.groups) < 65
+    assert len(queue.groups) < 70
     async with store_engine.connect() as conn:
         statuses = (await conn.execute(sa.select(jobs.c.status).distinct())).scalars().all()
         written = (await conn.execute(sa.select(cursors.c.connection_id))).scalars().all()
@@ -97,8 +99,8 @@ async def test_effect_free_acks_commit_in_groups_and_writers_keep_their_own(
         assert outcomes == ["skipped" if job.flow == "skip" else "done"], job
 
 
-async def test_a_group_ack_skips_jobs_whose_lease_was_taken(store_engine) -> None:
-    queue = JobQueue(store_engine, clock=real_clock, config=QueueConfig())
+async def test_a_group_commit_skips_jobs_whose_lease_was_taken(store_engine) -> None:
+    queue = JobQueue(store_engine, config=QueueConfig())
     async with store_engine.begin() as conn:
         for key in ("a", "b", "c"):
             await queue.enqueue(conn, "f", key)
@@ -108,11 +110,20 @@ async def test_a_group_ack_skips_jobs_whose_lease_was_taken(store_engine) -> Non
     async with store_engine.begin() as conn:
         await conn.execute(sa.update(jobs).where(jobs.c.id == stolen.id).values(locked_by="w2"))
 
-    started = real_clock()
-    acked = await queue.complete_many("w1", [(j, started, "done") for j in held])
+    async def effect(conn) -> None:
+        await conn.execute(
+            sa.insert(cursors).values(
+                connection_id="stolen", stream="s", value="1", updated_at=real_clock()
+            )
+        )
 
-    assert acked == {held[0].id, held[2].id}
+    settlements = [Settlement(j, "done", 0.0, (effect,) if j is stolen else ()) for j in held]
+    ended = await queue.settle("w1", settlements)
+
+    assert ended == {held[0].id: "done", stolen.id: "lost_lease", held[2].id: "done"}
     assert await queue.attempts(stolen.id) == []
+    async with store_engine.connect() as conn:
+        assert (await conn.execute(sa.select(cursors.c.connection_id))).all() == []
     [still_running] = await queue.jobs(status=JobStatus.RUNNING)
     assert (still_running.id, still_running.locked_by) == (stolen.id, "w2")
     for job in (held[0], held[2]):

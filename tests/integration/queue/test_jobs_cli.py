@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from freshforce.cli import app
 from freshforce.engine import JobQueue
+from freshforce.engine.queue import Failure, Settlement
 from freshforce.store.engine import create_engine
 from freshforce.store.migrate import upgrade
 
@@ -29,11 +30,11 @@ def seed(url: str) -> int:
                 await queue.enqueue(conn, "clients", "fb/client/1", ["a"], delay=3600)
                 await queue.enqueue(conn, "invoices", "sf/Opportunity/2", ["b"])
             [job] = await queue.claim("w", 1)
-            letter = await queue.bury(
-                job, "w", started_at=now(), error_class="PermanentError", error_message="no lines"
-            )
-            assert letter is not None
-            return letter
+            failure = Failure("PermanentError", "no lines")
+            ended = await queue.settle("w", [Settlement(job, "dead", 0.0, failure=failure)])
+            assert ended == {job.id: "dead"}
+            [letter] = await queue.dead_letters()
+            return letter.id
         finally:
             await engine.dispose()
 

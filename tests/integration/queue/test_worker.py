@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry
 
 from freshforce.engine import (
     JobQueue,
-    JobResult,
     JobStatus,
+    Outcome,
     QueueConfig,
     QueueMetrics,
     RetryPolicy,
@@ -18,7 +18,7 @@ from freshforce.engine import (
     WorkerConfig,
 )
 from freshforce.errors import PermanentError, TransientError
-from freshforce.store.schema import cursors
+from freshforce.store.schema import cursors, jobs
 
 FAST = WorkerConfig(concurrency=4, batch_size=8, poll_interval=0.05, shutdown_timeout=5)
 
@@ -75,7 +75,7 @@ async def test_per_key_exclusivity_with_many_workers(live_queue) -> None:
     peak = 0
     done: list[tuple[str, str]] = []
 
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         nonlocal peak
         running[job.key] = running.get(job.key, 0) + 1
         if running[job.key] > 1:
@@ -100,14 +100,20 @@ async def test_per_key_exclusivity_with_many_workers(live_queue) -> None:
 
 
 async def test_effects_commit_with_the_ack_and_roll_back_on_failure(live_queue) -> None:
-    async def handler(job, conn) -> None:
-        await conn.execute(
-            sa.insert(cursors).values(
-                connection_id=job.key, stream="s", value=str(job.attempt), updated_at=real_clock()
+    async def handler(job, ctx) -> Outcome:
+        async def effect(conn) -> None:
+            await conn.execute(
+                sa.insert(cursors).values(
+                    connection_id=job.key,
+                    stream="s",
+                    value=str(job.attempt),
+                    updated_at=real_clock(),
+                )
             )
-        )
-        if job.attempt == 1:
-            raise TransientError("first try fails after writing")
+            if job.attempt == 1:
+                raise TransientError("first try fails after writing")
+
+        return Outcome.done(job, effect)
 
     await enqueue(live_queue, "f", "conn-1")
     await run_until([make_worker(live_queue, {"f": handler})], all_finished(live_queue))
@@ -122,7 +128,7 @@ async def test_effects_commit_with_the_ack_and_roll_back_on_failure(live_queue) 
 async def test_retry_backoff_then_dead_after_max_attempts(live_queue) -> None:
     calls: list[int] = []
 
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         calls.append(job.attempt)
         raise TransientError("still failing", http_status=503)
 
@@ -142,35 +148,37 @@ async def test_retry_backoff_then_dead_after_max_attempts(live_queue) -> None:
 
 
 async def test_backoff_uses_the_policy_and_retry_after_wins(store_engine) -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    queue = JobQueue(store_engine, clock=lambda: now)
+    queue = JobQueue(store_engine)
     errors = {
         "plain": TransientError("5xx"),
         "limited": TransientError("429", retry_after=120.0),
     }
 
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         raise errors[job.key]
 
     await enqueue(queue, "f", "plain")
     await enqueue(queue, "f", "limited")
     worker = make_worker(queue, {"f": handler}, policy=RetryPolicy(base_delay=10.0))
     jobs = await queue.claim("w1", 10)
-    for job in jobs:
-        await worker._execute(job)
+    now = real_clock()
+    await worker._work(jobs)
+    await asyncio.gather(*worker._committing)
     by_key = {j.key: j for j in await queue.jobs()}
-    assert by_key["limited"].run_at == now + timedelta(seconds=120)
-    assert now <= by_key["plain"].run_at <= now + timedelta(seconds=10)
-    assert by_key["plain"].run_at != now + timedelta(seconds=120)
+    limited = by_key["limited"]
+    assert now + timedelta(seconds=115) < limited.run_at < now + timedelta(seconds=125)
+    assert limited.not_before == limited.run_at
+    assert by_key["plain"].run_at <= now + timedelta(seconds=15)
+    assert by_key["plain"].not_before is None
     assert {j.status for j in by_key.values()} == {JobStatus.PENDING}
 
 
 async def test_fatal_errors_unknown_flows_and_skips(live_queue) -> None:
-    async def fatal(job, conn) -> None:
+    async def fatal(job, ctx) -> None:
         raise PermanentError("invoice has no lines", flow="invoices", record_key=job.key)
 
-    async def skip(job, conn) -> JobResult:
-        return JobResult.SKIPPED
+    async def skip(job, ctx) -> Outcome:
+        return Outcome.skipped(job)
 
     await enqueue(live_queue, "invoices", "a")
     await enqueue(live_queue, "nobody", "b")
@@ -192,7 +200,7 @@ async def test_fatal_errors_unknown_flows_and_skips(live_queue) -> None:
 async def test_replay_from_dead_runs_with_the_edited_payload(live_queue) -> None:
     seen: list[tuple[int, tuple]] = []
 
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         seen.append((job.attempt, job.hints))
         if "fixed" not in job.hints:
             raise PermanentError("missing mapping")
@@ -210,7 +218,7 @@ async def test_replay_from_dead_runs_with_the_edited_payload(live_queue) -> None
 
 
 async def test_logs_carry_job_context_and_metrics_count(live_queue) -> None:
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         structlog.get_logger().info("write_skipped")
 
     registry = CollectorRegistry()
@@ -238,7 +246,7 @@ async def test_stop_releases_unstarted_and_finishes_running(store_engine) -> Non
     started = asyncio.Event()
     release = asyncio.Event()
 
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         started.set()
         await release.wait()
 
@@ -269,7 +277,7 @@ async def test_postgres_notify_wakes_an_idle_worker_before_its_poll(store_engine
         pytest.skip("SQLite has no LISTEN/NOTIFY; its workers poll")
     ran = asyncio.Event()
 
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         ran.set()
 
     config = WorkerConfig(poll_interval=30, prune_interval=0, shutdown_timeout=5)
@@ -290,7 +298,7 @@ async def test_jobs_outliving_the_shutdown_grace_are_requeued_with_the_attempt_c
     queue = JobQueue(store_engine, clock=real_clock)
     started = asyncio.Event()
 
-    async def handler(job, conn) -> None:
+    async def handler(job, ctx) -> None:
         started.set()
         await asyncio.sleep(3600)
 
@@ -305,3 +313,196 @@ async def test_jobs_outliving_the_shutdown_grace_are_requeued_with_the_attempt_c
     assert (job.status, job.attempt, job.locked_by) == (JobStatus.PENDING, 1, None)
     [attempt] = await queue.attempts(job.id)
     assert (attempt.outcome, attempt.error_class) == ("retry", "Interrupted")
+
+
+async def test_a_lost_lease_cancels_the_handler_and_drops_its_effects(store_engine) -> None:
+    queue = JobQueue(store_engine, config=QueueConfig(lease_seconds=1.5))
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+    remote_writes: list[int] = []
+
+    async def handler(job, ctx) -> Outcome:
+        started.set()
+        try:
+            await asyncio.sleep(30)  # a slow remote call
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        remote_writes.append(job.id)
+        return Outcome.done(job, lambda conn: conn.execute(sa.delete(cursors)))
+
+    job_id = await enqueue(queue, "f", "k")
+    config = WorkerConfig(concurrency=1, poll_interval=0.05, shutdown_timeout=5)
+    worker = make_worker(queue, {"f": handler}, config=config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        async with store_engine.begin() as conn:  # another worker took the job over
+            await conn.execute(
+                sa.update(jobs).where(jobs.c.id == job_id).values(locked_by="thief", attempts=2)
+            )
+        await asyncio.wait_for(cancelled.wait(), 5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert remote_writes == []
+    [job] = await queue.jobs()
+    assert (job.status, job.locked_by, job.attempt) == (JobStatus.RUNNING, "thief", 2)
+    assert await queue.attempts(job_id) == []
+
+
+class UnreachableForHeartbeats(JobQueue):
+    """A queue whose database stops answering heartbeats (claims and acks still work)."""
+
+    async def heartbeat(self, _worker, _held):
+        raise sa.exc.OperationalError("UPDATE jobs", {}, OSError("connection refused"))
+
+
+async def test_heartbeat_errors_are_logged_and_cancel_the_handler_before_the_lease_ends(
+    store_engine,
+) -> None:
+    queue = UnreachableForHeartbeats(store_engine, config=QueueConfig(lease_seconds=3.0))
+    cancelled = asyncio.Event()
+    started = asyncio.Event()
+
+    async def handler(job, ctx) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    job_id = await enqueue(queue, "f", "k")
+    worker = make_worker(queue, {"f": handler})
+    stop = asyncio.Event()
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            await asyncio.wait_for(started.wait(), 10)
+            begun = asyncio.get_running_loop().time()
+            await asyncio.wait_for(cancelled.wait(), 5)
+            assert asyncio.get_running_loop().time() - begun < 3.0  # before the lease ran out
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+    assert any(e["event"] == "heartbeat_failed" for e in logs)
+    assert any(e["event"] == "lease_lost" for e in logs)
+    assert await queue.attempts(job_id) == []
+
+
+async def test_unexpected_exceptions_are_bugs_dead_after_three_tries(store_engine) -> None:
+    queue = JobQueue(store_engine, config=QueueConfig(max_attempts=10))
+    calls: list[int] = []
+
+    async def handler(job, ctx) -> None:
+        calls.append(job.attempt)
+        _ = {}["missing"]
+
+    await enqueue(queue, "f", "k")
+    await run_until([make_worker(queue, {"f": handler})], all_finished(queue))
+    assert calls == [1, 2, 3]
+    [job] = await queue.jobs()
+    assert job.status is JobStatus.DEAD
+    attempts = await queue.attempts(job.id)
+    assert [a.outcome for a in attempts] == ["retry", "retry", "dead"]
+    assert "KeyError" in (attempts[-1].traceback or "")
+    [letter] = await queue.dead_letters()
+    assert letter.error_class == "KeyError"
+    assert "a bug?" in (letter.error_message or "")
+    assert "raise" in (letter.traceback or "") or "KeyError" in (letter.traceback or "")
+
+
+async def test_shutdown_timeout_zero_does_not_wait_for_running_handlers(store_engine) -> None:
+    queue = JobQueue(store_engine)
+    started = asyncio.Event()
+
+    async def handler(job, ctx) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    await enqueue(queue, "f", "k")
+    config = WorkerConfig(concurrency=1, poll_interval=0.05, shutdown_timeout=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(queue, {"f": handler}, config=config).run(stop))
+    await asyncio.wait_for(started.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    [job] = await queue.jobs()
+    assert (job.status, job.attempt, job.locked_by) == (JobStatus.PENDING, 1, None)
+    [attempt] = await queue.attempts(job.id)
+    assert (attempt.outcome, attempt.error_class) == ("retry", "Interrupted")
+
+
+class Batched:
+    """A batch flow: one read for the batch, per-job outcomes, one job failing."""
+
+    name = "accounts"
+    batch_size = 10
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    async def run(self, jobs, ctx):
+        async with ctx.read() as conn:  # no write lock: a writer may commit meanwhile
+            await conn.execute(sa.select(cursors.c.connection_id))
+            async with asyncio.timeout(5):
+                await enqueue_other(ctx, conn)
+        self.batches.append(sorted(j.key for j in jobs))
+        outcomes = []
+        for job in jobs:
+            if job.key == "bad":
+                outcomes.append(Outcome.fail(job, ValueError("no such account")))
+                continue
+
+            async def effect(conn, job=job) -> None:
+                if job.key == "bad-effect":
+                    raise RuntimeError("constraint")
+                await conn.execute(
+                    sa.insert(cursors).values(
+                        connection_id=job.key, stream="s", value="1", updated_at=real_clock()
+                    )
+                )
+
+            outcomes.append(Outcome.done(job, effect))
+        return outcomes
+
+
+async def enqueue_other(ctx, reading_conn) -> None:
+    del reading_conn
+    queue = JobQueue(ctx.queue.engine)
+    await enqueue(queue, "other", "written-while-reading")
+
+
+async def test_a_batch_flow_reads_without_the_write_lock_and_isolates_failures(
+    store_engine,
+) -> None:
+    queue = JobQueue(store_engine, config=QueueConfig(max_attempts=1))
+    keys = ["a", "b", "bad", "bad-effect", "c"]
+    async with store_engine.begin() as conn:
+        for key in keys:
+            await queue.enqueue(conn, "accounts", key)
+    flow = Batched()
+    config = WorkerConfig(concurrency=2, batch_size=10, poll_interval=0.05, shutdown_timeout=5)
+
+    async def other(_job, _ctx) -> None:
+        return None
+
+    worker = make_worker(queue, {"accounts": flow, "other": other}, config=config)
+    await run_until([worker], all_finished(queue))
+    assert flow.batches == [sorted(keys)]
+    async with store_engine.connect() as conn:
+        written = sorted((await conn.execute(sa.select(cursors.c.connection_id))).scalars())
+    assert written == ["a", "b", "c"]
+    status = {j.key: j.status for j in await queue.jobs(flow="accounts")}
+    assert status == {
+        "a": JobStatus.DONE,
+        "b": JobStatus.DONE,
+        "c": JobStatus.DONE,
+        "bad": JobStatus.DEAD,
+        "bad-effect": JobStatus.DEAD,
+    }
+    letters = {d.key: d for d in await queue.dead_letters()}
+    assert letters["bad"].error_class == "ValueError"
+    assert letters["bad-effect"].error_class == "RuntimeError"

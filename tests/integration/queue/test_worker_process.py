@@ -9,7 +9,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from freshforce.engine import JobQueue, JobStatus, QueueConfig, RetryPolicy, Worker, WorkerConfig
+from freshforce.engine import (
+    JobQueue,
+    JobStatus,
+    Outcome,
+    QueueConfig,
+    RetryPolicy,
+    Worker,
+    WorkerConfig,
+)
 from freshforce.store.schema import cursors
 
 HERE = Path(__file__).parent
@@ -103,12 +111,15 @@ async def test_killed_worker_loses_its_lease_and_another_takes_the_job(
         proc.kill()
         proc.wait()
 
-    async def quick(job, conn) -> None:
-        await conn.execute(
-            sa.insert(cursors).values(
-                connection_id=job.key, stream="finished-by", value="rescuer", updated_at=now()
+    async def quick(job, ctx) -> Outcome:
+        async def finished_by(conn) -> None:
+            await conn.execute(
+                sa.insert(cursors).values(
+                    connection_id=job.key, stream="finished-by", value="rescuer", updated_at=now()
+                )
             )
-        )
+
+        return Outcome.done(job, finished_by)
 
     rescuer = Worker(
         queue,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from freshforce.engine.queue import JobQueue
+from freshforce.engine.queue import Failure, JobQueue, Settlement
 from freshforce.web.passwords import hash_password
 
 PASSWORD = "correct horse battery"
@@ -52,12 +52,9 @@ async def bury_one(
     async with queue.engine.begin() as conn:
         await queue.enqueue(conn, flow, key, list(hints) or ["h1"])
     [job] = await queue.claim("w1", 1)
-    letter = await queue.bury(
-        job,
-        "w1",
-        started_at=queue.clock(),
-        error_class="PermanentError",
-        error_message="Amount: not a number",
-    )
-    assert letter is not None
-    return letter
+    failure = Failure("PermanentError", "Amount: not a number")
+    assert await queue.settle("w1", [Settlement(job, "dead", 0.0, failure=failure)]) == {
+        job.id: "dead"
+    }
+    [letter] = [d for d in await queue.dead_letters() if d.job_id == job.id]
+    return letter.id
