@@ -7,12 +7,12 @@ caller keeps its content in the audit log, in the same transaction).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from freshforce.store.dbtime import db_now
 from freshforce.store.dead_letters import DeadLetter, dead_letter_from_row, get_dead_letter
 from freshforce.store.schema import dead_letters, jobs
 
@@ -21,7 +21,7 @@ __all__ = [
     "discard_dead_letter",
     "job_exists",
     "letter_summary",
-    "oldest_pending",
+    "oldest_pending_age",
     "open_dead_letter_count",
     "queue_depth",
     "search_dead_letters",
@@ -47,11 +47,20 @@ async def queue_depth(conn: AsyncConnection) -> list[QueueDepth]:
     return [QueueDepth(flow, status, int(n)) for flow, status, n in await conn.execute(query)]
 
 
-async def oldest_pending(conn: AsyncConnection) -> datetime | None:
-    """Return when the oldest pending job was created, or None when nothing waits."""
-    query = sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.status == "pending")
-    value: datetime | None = (await conn.execute(query)).scalar_one()
-    return value
+async def oldest_pending_age(conn: AsyncConnection) -> float | None:
+    """Return the oldest pending job's age in seconds, or None when nothing waits.
+
+    Jobs are stamped by the database's clock, so the age is measured against it too.
+    """
+    query = sa.select(sa.func.min(jobs.c.created_at), db_now(conn.dialect.name)).where(
+        jobs.c.status == "pending"
+    )
+    oldest: datetime | None
+    now: datetime
+    oldest, now = (await conn.execute(query)).one()
+    if oldest is None:
+        return None
+    return max((now - oldest).total_seconds(), 0.0)
 
 
 async def open_dead_letter_count(conn: AsyncConnection) -> int:

@@ -17,7 +17,7 @@ from freshforce.store.audit import list_audit
 from freshforce.store.connections import ConnectionInfo, list_connections
 from freshforce.store.dead_letters import DeadLetter
 from freshforce.store.overview import (
-    oldest_pending,
+    oldest_pending_age,
     open_dead_letter_count,
     queue_depth,
     search_dead_letters,
@@ -150,7 +150,7 @@ async def overview(deps: WebDeps) -> Json:
     now = deps.clock()
     async with deps.engine.connect() as conn:
         depth = await queue_depth(conn)
-        oldest = await oldest_pending(conn)
+        oldest_age = await oldest_pending_age(conn)
         dead = await open_dead_letter_count(conn)
     by_status: dict[str, int] = dict.fromkeys(("pending", "running", "done", "dead"), 0)
     by_flow: dict[str, dict[str, int]] = {}
@@ -161,9 +161,7 @@ async def overview(deps: WebDeps) -> Json:
         "now": now.isoformat(),
         "jobs_by_status": by_status,
         "jobs_by_flow": by_flow,
-        "oldest_pending_age_seconds": None
-        if oldest is None
-        else max((now - oldest).total_seconds(), 0.0),
+        "oldest_pending_age_seconds": oldest_age,
         "dead_letters_open": dead,
         "connections": await connections_view(deps),
         "alerts_open": await alerts_view(deps, "open"),
