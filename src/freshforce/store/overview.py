@@ -55,12 +55,11 @@ async def oldest_pending_age(conn: AsyncConnection) -> float | None:
     query = sa.select(sa.func.min(jobs.c.created_at), db_now(conn.dialect.name)).where(
         jobs.c.status == "pending"
     )
-    oldest: datetime | None
-    now: datetime
     oldest, now = (await conn.execute(query)).one()
     if oldest is None:
         return None
-    return max((now - oldest).total_seconds(), 0.0)
+    age: float = (now - oldest).total_seconds()
+    return max(age, 0.0)
 
 
 async def open_dead_letter_count(conn: AsyncConnection) -> int:
