@@ -35,14 +35,23 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from freshforce.envvars import ENV_PREFIX
 from freshforce.errors import ConfigError
 from freshforce.settings_file import SettingsFile, read_settings_file
 
-__all__ = ["ENV_PREFIX", "Profile", "Settings", "default_data_dir", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "Profile",
+    "Settings",
+    "default_data_dir",
+    "load_settings",
+    "resolve_database_url",
+]
 
-ENV_PREFIX = "FRESHFORCE_"
 _KEY_FILE_NAME = "secret.key"
 _SECRET_FILE_MODE = 0o600
+# sqlite[+driver]:///<path>: three slashes then a relative path, four for an absolute one.
+_SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$")
 
 
 class Profile(StrEnum):
@@ -164,7 +173,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'freshforce.db'}"
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir.absolute() / 'freshforce.db'}"
+        self.database_url = resolve_database_url(self.database_url, self.data_dir)
         if self.log_json is None:
             self.log_json = self.profile is not Profile.DEV
         return self
@@ -173,6 +183,21 @@ class Settings(BaseSettings):
     def json_logs(self) -> bool:
         """Say whether logs are JSON lines (resolved from the profile when not set)."""
         return bool(self.log_json)
+
+
+def resolve_database_url(url: str, data_dir: Path) -> str:
+    """Return ``url`` with a relative SQLite path made absolute under ``data_dir``.
+
+    ``sqlite:///x.db`` means ``data_dir/x.db``, whichever directory freshforce starts in; an
+    absolute path (``sqlite:////srv/x.db``), ``:memory:`` and other databases are kept as they are.
+    """
+    found = _SQLITE_URL.match(url)
+    if found is None:
+        return url
+    path = found["path"]
+    if not path or path.startswith(("/", ":memory:", "file:")):
+        return url
+    return f"{found['scheme']}{data_dir.expanduser().absolute() / path}{found['query'] or ''}"
 
 
 def load_settings(

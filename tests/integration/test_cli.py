@@ -109,7 +109,9 @@ def test_bad_settings_file_names_file_line_and_key(invoke, tmp_path: Path) -> No
 def test_unreachable_database_exits_1(invoke) -> None:
     result = invoke("db", "upgrade", FRESHFORCE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: database:")
+    assert result.stderr.startswith(
+        "error: cannot use the database postgresql://nobody@127.0.0.1:1/none:"
+    )
 
 
 def test_new_key_prints_a_fernet_key(invoke) -> None:

@@ -1,4 +1,8 @@
-"""``freshforce jobs``: list jobs, make waiting ones due now, inspect/edit/replay dead letters."""
+"""``freshforce jobs``: list jobs, make waiting ones due now, inspect/edit/replay dead letters.
+
+The engine and the store are imported inside each command, so registering these commands costs
+the command line nothing at start-up.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,20 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.commands.context import print_json
-from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_store
-from freshforce.engine import JobQueue, JobStatus
-from freshforce.engine.queue import DeadLetter, Job, payload_hints
+from freshforce.commands.context import console, print_json
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from freshforce.engine import JobQueue, JobStatus
+    from freshforce.engine.queue import DeadLetter, Job
 
 __all__ = ["app"]
 
@@ -27,10 +34,12 @@ dead_app = typer.Typer(
 )
 app.add_typer(dead_app, name="dead")
 
+T = TypeVar("T")
+
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(
-        envvar=DATABASE_URL_ENVVAR,
+        envvar="FRESHFORCE_DATABASE_URL",
         help="The store's database URL (default: the settings' database_url).",
     ),
 ]
@@ -43,6 +52,20 @@ LetterId = Annotated[int, typer.Argument(help="Dead letter id.")]
 
 def _clock() -> datetime:
     return datetime.now(UTC)
+
+
+def _queue(engine: AsyncEngine) -> JobQueue:
+    from freshforce.engine import JobQueue  # noqa: PLC0415 - see module doc
+
+    return JobQueue(engine, clock=_clock)
+
+
+def _with_store(
+    ctx: typer.Context, url: str | None, work: Callable[[AsyncEngine], Awaitable[T]]
+) -> T:
+    from freshforce.commands.store import run_with_store as run_it  # noqa: PLC0415 - same
+
+    return run_it(ctx, url, work)
 
 
 def _plain(value: object) -> object:
@@ -73,6 +96,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _parse_status(status: str | None) -> JobStatus | None:
     if status is None:
         return None
+    from freshforce.engine import JobStatus  # noqa: PLC0415 - see module doc
+
     try:
         return JobStatus(status)
     except ValueError as exc:
@@ -100,9 +125,9 @@ def list_jobs(
     wanted = _parse_status(status)
 
     async def work(engine: AsyncEngine) -> list[Job]:
-        return await JobQueue(engine, clock=_clock).jobs(status=wanted, flow=flow, limit=limit)
+        return await _queue(engine).jobs(status=wanted, flow=flow, limit=limit)
 
-    found = run_with_store(ctx, database_url, work)
+    found = _with_store(ctx, database_url, work)
     if as_json:
         print_json([_job_dict(j) for j in found])
         return
@@ -117,7 +142,7 @@ def list_jobs(
             job.run_at.isoformat(timespec="seconds"),
             (job.last_error or "")[:60],
         )
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("retry")
@@ -131,9 +156,9 @@ def retry_jobs(
     """Make pending jobs waiting for a retry due now (dead jobs: use `jobs dead replay`)."""
 
     async def work(engine: AsyncEngine) -> list[int]:
-        return await JobQueue(engine, clock=_clock).retry_now(job_ids)
+        return await _queue(engine).retry_now(job_ids)
 
-    due = run_with_store(ctx, database_url, work)
+    due = _with_store(ctx, database_url, work)
     missing = sorted(set(job_ids) - set(due))
     if as_json:
         print_json({"due_now": due, "not_pending": missing})
@@ -158,10 +183,10 @@ def dead_list(
     """List dead letters, newest first."""
 
     async def work(engine: AsyncEngine) -> list[DeadLetter]:
-        queue = JobQueue(engine, clock=_clock)
+        queue = _queue(engine)
         return await queue.dead_letters(include_replayed=include_replayed, limit=limit)
 
-    letters = run_with_store(ctx, database_url, work)
+    letters = _with_store(ctx, database_url, work)
     if as_json:
         print_json([_letter_dict(d) for d in letters])
         return
@@ -176,14 +201,14 @@ def dead_list(
             d.created_at.isoformat(timespec="seconds"),
             d.replayed_at.isoformat(timespec="seconds") if d.replayed_at else "",
         )
-    Console().print(table)
+    console().print(table)
 
 
 def _get_letter(ctx: typer.Context, database_url: str | None, letter_id: int) -> DeadLetter:
     async def work(engine: AsyncEngine) -> DeadLetter | None:
-        return await JobQueue(engine, clock=_clock).dead_letter(letter_id)
+        return await _queue(engine).dead_letter(letter_id)
 
-    letter = run_with_store(ctx, database_url, work)
+    letter = _with_store(ctx, database_url, work)
     if letter is None:
         raise _fail(f"no dead letter {letter_id}")
     return letter
@@ -216,6 +241,8 @@ def _read_payload(payload: str | None, payload_file: Path | None) -> dict[str, o
     try:
         text = payload if payload is not None else Path(str(payload_file)).read_text("utf-8")
         data = json.loads(text)
+        from freshforce.engine.queue import payload_hints  # noqa: PLC0415 - see module doc
+
         payload_hints(data)
     except OSError as exc:
         raise typer.BadParameter(f"{source}: cannot read it ({exc.strerror})") from exc
@@ -250,9 +277,9 @@ def dead_edit(
     new = _read_payload(payload, payload_file)
 
     async def work(engine: AsyncEngine) -> bool:
-        return await JobQueue(engine, clock=_clock).edit_dead_letter(letter_id, new)
+        return await _queue(engine).edit_dead_letter(letter_id, new)
 
-    if not run_with_store(ctx, database_url, work):
+    if not _with_store(ctx, database_url, work):
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     typer.echo(f"dead letter {letter_id}: payload replaced")
 
@@ -268,9 +295,9 @@ def dead_replay(
     """Enqueue a dead letter's job again with its (edited) payload."""
 
     async def work(engine: AsyncEngine) -> int | None:
-        return await JobQueue(engine, clock=_clock).replay(letter_id)
+        return await _queue(engine).replay(letter_id)
 
-    job_id = run_with_store(ctx, database_url, work)
+    job_id = _with_store(ctx, database_url, work)
     if job_id is None:
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     if as_json:

@@ -1,4 +1,8 @@
-"""``freshforce worker``: run N async workers on the job queue until SIGTERM or SIGINT."""
+"""``freshforce worker``: run N async workers on the job queue until SIGTERM or SIGINT.
+
+The engine, the store and the metrics server are imported when the command runs, so registering
+it costs the command line nothing at start-up.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +14,19 @@ import signal
 import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_store
-from freshforce.engine import (
-    Handler,
-    JobQueue,
-    QueueConfig,
-    QueueMetrics,
-    RetryPolicy,
-    Worker,
-    WorkerConfig,
-)
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["app"]
+    from freshforce.engine import Handler
 
-app = typer.Typer(help="Run workers that claim and run jobs.")
+__all__ = ["MAX_CONCURRENCY", "worker"]
+
+# The same bound as the worker_concurrency setting (FRESHFORCE_WORKER_CONCURRENCY).
+MAX_CONCURRENCY = 256
 
 
 def builtin_handlers() -> dict[str, Handler]:
@@ -61,20 +58,24 @@ def _worker_name(rng: random.Random) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{rng.getrandbits(32):08x}"
 
 
-@app.callback(invoke_without_command=True)
 def worker(
     ctx: typer.Context,
     *,
     database_url: Annotated[
         str | None,
         typer.Option(
-            envvar=DATABASE_URL_ENVVAR,
+            envvar="FRESHFORCE_DATABASE_URL",
             help="The store's database URL (default: the settings' database_url).",
         ),
     ] = None,
     concurrency: Annotated[
         int,
-        typer.Option(min=1, max=1000, envvar="FRESHFORCE_WORKER_CONCURRENCY", help="Jobs at once."),
+        typer.Option(
+            min=1,
+            max=MAX_CONCURRENCY,
+            envvar="FRESHFORCE_WORKER_CONCURRENCY",
+            help="Jobs at once (1-256).",
+        ),
     ] = 4,
     batch_size: Annotated[
         int,
@@ -124,6 +125,18 @@ def worker(
     ] = 0,
 ) -> None:
     """Claim and run jobs until SIGTERM/SIGINT, then finish or release every lease."""
+    from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415 - module doc
+
+    from freshforce.commands.store import run_with_store  # noqa: PLC0415 - same
+    from freshforce.engine import (  # noqa: PLC0415 - same
+        JobQueue,
+        QueueConfig,
+        QueueMetrics,
+        RetryPolicy,
+        Worker,
+        WorkerConfig,
+    )
+
     flow_handlers = load_handlers(handlers)
     queue_config = QueueConfig(lease_seconds=lease_seconds, max_attempts=max_attempts)
     worker_config = WorkerConfig(
