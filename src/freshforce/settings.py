@@ -37,7 +37,7 @@ from pydantic_settings import (
 
 from freshforce.envvars import ENV_PREFIX
 from freshforce.errors import ConfigError
-from freshforce.settings_file import SettingsFile, read_settings_file
+from freshforce.settings_file import PROFILE_SECTIONS, SettingsFile, read_settings_file
 
 __all__ = [
     "ENV_PREFIX",
@@ -220,14 +220,39 @@ def load_settings(
         env=env,
         overrides={k: v for k, v in overrides.items() if v is not None},
     )
-    values = layers.merged()
+    problems: list[str] = []
+    settings = None
     try:
-        settings = Settings.model_validate(values)
+        settings = Settings.model_validate(layers.merged())
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, layers)) from None
+        problems.extend(_describe(exc, layers))
+    problems.extend(_inactive_section_problems(file, chosen))
+    if problems or settings is None:
+        count = len(problems)
+        heading = f"invalid settings ({count} error{'s' if count != 1 else ''}):\n"
+        raise ConfigError(heading + "\n".join(problems))
     if not settings.encryption_keys:
         settings.encryption_keys = [_dev_key(settings.data_dir)]
     return settings
+
+
+def _inactive_section_problems(file: SettingsFile | None, active: str | None) -> list[str]:
+    """Check each profile section not in use, so a typo in ``[prod]`` shows up in dev too.
+
+    Only problems with keys of that section are reported; the common keys were checked already.
+    """
+    if file is None:
+        return []
+    problems = []
+    for name, section in sorted(file.sections.items()):
+        if name == active or not section:
+            continue
+        layers = _Layers(file=file, profile=(name, "section"), env={}, overrides={})
+        try:
+            Settings.model_validate(layers.merged())
+        except ValidationError as exc:
+            problems.extend(_describe(exc, layers, only=set(section)))
+    return problems
 
 
 def _choose_profile(
@@ -287,22 +312,29 @@ class _Layers:
         return f"setting {key} ({ENV_PREFIX}{key.upper()})"
 
 
-def _describe(exc: ValidationError, layers: _Layers) -> str:
+def _describe(exc: ValidationError, layers: _Layers, only: set[str] | None = None) -> list[str]:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
+        if only is not None and (not loc or loc[0] not in only):
+            continue
         where = layers.origin(loc[0]) if loc else "settings"
         path = ".".join(loc[1:])
         suffix = f".{path}" if path else ""
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = _unknown(loc[-1])
+            message = _unknown(loc[-1], layers)
+        elif loc == ["profile"]:
+            message = f"{layers.profile!r} is not a profile; choose dev, qa or prod"
         lines.append(f"  {where}{suffix}: {message}")
-    count = len(lines)
-    return f"invalid settings ({count} error{'s' if count != 1 else ''}):\n" + "\n".join(lines)
+    return lines
 
 
-def _unknown(key: str) -> str:
+def _unknown(key: str, layers: _Layers) -> str:
+    if layers.file is not None and isinstance(layers.file.common.get(key), dict):
+        close = difflib.get_close_matches(key, sorted(PROFILE_SECTIONS), n=1, cutoff=0.5)
+        hint = f" (did you mean [{close[0]}]?)" if close else ""
+        return f"unknown section [{key}]; profile sections are [dev], [qa] and [prod]{hint}"
     close = difflib.get_close_matches(key, Settings.model_fields, n=1)
     if close:
         return f"unknown setting (did you mean {close[0]!r}?)"

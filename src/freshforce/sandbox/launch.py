@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import Protocol
 
 from freshforce.sandbox.core import SandboxRuntime, SandboxServer, TlsFiles
+from freshforce.sandbox.core.server import ListenError
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
 from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
 from freshforce.sandbox.salesforce.pubsub import attach_pubsub
 
-__all__ = ["VENDORS", "SandboxSettings", "Serving", "StartedVendor", "run_sandboxes"]
+__all__ = [
+    "VENDORS",
+    "SandboxSettings",
+    "Serving",
+    "StartedVendor",
+    "build_vendors",
+    "run_sandboxes",
+    "wait_started",
+]
 
 
 @dataclass(frozen=True)
@@ -138,21 +147,44 @@ VENDORS: tuple[tuple[str, Callable[[SandboxSettings], StartedVendor]], ...] = (
 )
 
 
+def build_vendors(settings: SandboxSettings) -> list[StartedVendor]:
+    """Build every vendor's servers; if a port cannot be bound, release the others and raise."""
+    vendors: list[StartedVendor] = []
+    try:
+        for _, start in VENDORS:
+            vendors.append(start(settings))
+    except ListenError:
+        for server in (s for vendor in vendors for s in vendor.servers):
+            if isinstance(server, SandboxServer):
+                server.close()
+        raise
+    return vendors
+
+
 async def run_sandboxes(settings: SandboxSettings, echo: Callable[[str], None]) -> None:
     """Serve every vendor until SIGINT/SIGTERM; print URLs and credentials once all listen."""
-    vendors = [start(settings) for _, start in VENDORS]
+    vendors = build_vendors(settings)
     servers = [server for vendor in vendors for server in vendor.servers]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stop_all, servers)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
-    while not all(server.started for server in servers):
-        if any(task.done() for task in tasks):
-            break
-        await asyncio.sleep(0.02)
-    else:
-        _announce(settings, vendors, echo)
+    await wait_started(servers, tasks)
+    _announce(settings, vendors, echo)
     await asyncio.gather(*tasks)
+
+
+async def wait_started(servers: list[Serving], tasks: list[asyncio.Task[None]]) -> None:
+    """Return once every server listens; if one fails to start, stop the rest and raise why."""
+    while not all(server.started for server in servers):
+        failed = [task for task in tasks if task.done()]
+        if failed:
+            _stop_all(servers)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await failed[0]  # re-raises why the server could not start (a port in use, ...)
+            msg = "a sandbox server stopped while starting"
+            raise RuntimeError(msg)
+        await asyncio.sleep(0.02)
 
 
 def _stop_all(servers: list[Serving]) -> None:
@@ -166,8 +198,6 @@ def _announce(
     for vendor in vendors:
         for line in vendor.describe():
             echo(line)
-    if "salesforce" not in {name for name, _ in VENDORS}:
-        echo("Salesforce sandbox   not part of this build yet: FreshBooks runs alone")
     if settings.tls is not None:
         echo(f"TLS CA file          {settings.tls.cert}")
     echo("Ready. Ctrl-C stops.")
