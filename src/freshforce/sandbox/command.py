@@ -64,13 +64,14 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
         ),
     ] = False,
     token_lifetime: Annotated[
-        int,
+        int | None,
         _flag(
             "TOKEN_LIFETIME",
-            "Access-token lifetime in seconds (FreshBooks tokens; Salesforce sessions).",
+            "Access-token lifetime in seconds, both sandboxes (default: FreshBooks 43200, "
+            "Salesforce sessions 7200).",
             minimum=1,
         ),
-    ] = 43_200,
+    ] = None,
 ) -> None:
     """Run the local FreshBooks and Salesforce sandboxes until Ctrl-C."""
     for name, port in (

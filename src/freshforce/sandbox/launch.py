@@ -2,7 +2,8 @@
 
 Vendors are a small list (``VENDORS``): each entry builds its servers from the shared
 ``SandboxSettings`` and returns what to print. Salesforce runs two servers on one org: REST/OAuth
-over HTTP and the Pub/Sub API over gRPC.
+over HTTP and the Pub/Sub API over gRPC. The state file, latency, auto-approve and token
+lifetime settings apply to every vendor alike.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from freshforce.sandbox.core import SandboxRuntime, SandboxServer, TlsFiles
+from freshforce.sandbox.core import FaultRule, SandboxRuntime, SandboxServer, TlsFiles
 from freshforce.sandbox.core.server import ListenError
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
-from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
+from freshforce.sandbox.salesforce.build import SalesforceSandbox, build_salesforce_sandbox
+from freshforce.sandbox.salesforce.persist import SaveAfterWrites, load_state, save_state
 from freshforce.sandbox.salesforce.pubsub import attach_pubsub
 
 __all__ = [
@@ -45,7 +48,9 @@ class SandboxSettings:
     state_file: Path | None = None
     latency_ms: int = 0
     auto_approve: bool = False
-    token_lifetime: int = 43_200
+    # Access-token lifetime in seconds; None keeps each vendor's own (FreshBooks 12 h, Salesforce
+    # sessions 2 h).
+    token_lifetime: int | None = None
 
     def state_file_for(self, vendor: str) -> Path | None:
         """Return the vendor's file beside ``--state-file``: ``s.json`` -> ``s.freshbooks.json``."""
@@ -83,7 +88,7 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
             seed=settings.seed,
             records=settings.records,
             auto_approve=settings.auto_approve,
-            token_lifetime=settings.token_lifetime,
+            token_lifetime=settings.token_lifetime or FreshBooksOptions.token_lifetime,
             state_file=settings.state_file_for("freshbooks"),
             latency_ms=settings.latency_ms,
         )
@@ -111,6 +116,7 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
 def _salesforce(settings: SandboxSettings) -> StartedVendor:
     runtime = SandboxRuntime.create(seed=settings.seed)
     built = build_salesforce_sandbox(runtime, seed=settings.seed, records=settings.records)
+    _apply_salesforce_settings(built, runtime, settings)
     rest = SandboxServer(built.app, settings.host, settings.salesforce_port, settings.tls)
     pubsub = attach_pubsub(
         built,
@@ -139,6 +145,24 @@ def _salesforce(settings: SandboxSettings) -> StartedVendor:
         ]
 
     return StartedVendor("salesforce", (rest, pubsub), describe, runtime.aclose)
+
+
+def _apply_salesforce_settings(
+    built: SalesforceSandbox, runtime: SandboxRuntime, settings: SandboxSettings
+) -> None:
+    if settings.token_lifetime is not None:
+        built.sessions.session_timeout = timedelta(seconds=settings.token_lifetime)
+    if settings.auto_approve:
+        built.sessions.auto_approve_user = built.state.admin_user_id
+    if settings.latency_ms:
+        runtime.faults.add(FaultRule(kind="latency", latency_ms=settings.latency_ms))
+    path = settings.state_file_for("salesforce")
+    if path is not None:
+        if not load_state(built.state, built.sessions, path):
+            save_state(built.state, built.sessions, path)
+        built.app.add_middleware(
+            SaveAfterWrites, save=lambda: save_state(built.state, built.sessions, path)
+        )
 
 
 VENDORS: tuple[tuple[str, Callable[[SandboxSettings], StartedVendor]], ...] = (
