@@ -123,6 +123,15 @@ def test_the_docs_have_command_examples_and_the_tables_match_them() -> None:
     assert stale == [], "SHAPES/SKIP name commands the docs no longer show"
 
 
+def test_readme_says_how_to_run_the_command_before_using_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = "sandbox|db|config|worker|jobs|connect|demo|version|--help"
+    first_use = re.search(rf"(?m)(^|`)freshforce ({commands})", readme)
+    assert first_use is not None
+    assert "uv run freshforce" in readme[: first_use.start()]
+    assert "source .venv/bin/activate" in readme
+
+
 @pytest.fixture
 def doc_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name in [n for n in os.environ if n.startswith("FRESHFORCE_")]:

@@ -215,6 +215,8 @@ def test_piped_help_keeps_every_env_var_name_whole(clean_env: dict[str, str]) ->
     ):
         assert name in text
     assert "…" not in done.stdout
+    for said in ("both sandboxes' state", "of both sandboxes", "Salesforce login form"):
+        assert said in text  # the flags say they reach Salesforce too
 
 
 def test_piped_config_show_is_not_cut_at_80_columns(

@@ -22,8 +22,6 @@ from sqlalchemy.engine import make_url
 
 from freshforce.commands.context import cli_context, first_line, run
 from freshforce.settings import resolve_database_url
-from freshforce.store.engine import create_engine
-from freshforce.store.migrate import prepare_database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -102,6 +100,10 @@ def _check_url(url: str) -> None:
 
 async def open_store(url: str, *, auto_migrate: bool) -> AsyncEngine:
     """Return an engine on ``url`` whose schema is at the current migration."""
+    # The store (and Alembic) load here, so `config show` can mask a URL without them.
+    from freshforce.store.engine import create_engine  # noqa: PLC0415
+    from freshforce.store.migrate import prepare_database  # noqa: PLC0415
+
     await prepare_database(url, auto_migrate=auto_migrate)
     return create_engine(url)
 
