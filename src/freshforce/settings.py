@@ -257,7 +257,7 @@ def _inactive_section_problems(file: SettingsFile | None, active: str | None) ->
 
 def _choose_profile(
     explicit: str | None, env: Mapping[str, Any], file: SettingsFile | None
-) -> tuple[str | None, str]:
+) -> tuple[str, str]:
     # Any: values read from the environment or a file are untyped until validated.
     if explicit is not None:
         return explicit, "option --profile (FRESHFORCE_PROFILE)"
@@ -265,7 +265,8 @@ def _choose_profile(
         return str(env["profile"]), f"environment {ENV_PREFIX}PROFILE"
     if file is not None and "profile" in file.common:
         return str(file.common["profile"]), f"{file.where('profile', None)} profile"
-    return None, "setting profile"
+    # Nothing chose one: dev, whose file section applies as it would with --profile dev.
+    return Profile.DEV.value, "setting profile (default dev)"
 
 
 class _Layers:

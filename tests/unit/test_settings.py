@@ -207,3 +207,9 @@ def test_an_unknown_section_names_its_line(tmp_path: Path) -> None:
         f"{config}:3 production: unknown section [production]; profile sections are [dev], [qa] "
         "and [prod] (did you mean [prod]?)"
     ) in str(caught.value)
+
+
+def test_the_dev_section_applies_when_no_profile_is_chosen(tmp_path: Path) -> None:
+    config = write(tmp_path / "ff.toml", "log_level = 'info'\n\n[dev]\nlog_level = 'debug'\n")
+    assert load_settings(None, config).log_level == "debug"
+    assert load_settings("qa", config).log_level == "info"
