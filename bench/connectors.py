@@ -1,9 +1,10 @@
 """Connectors benchmark (FreshBooks half): API calls per record for a 10k-record backfill read.
 
 Seeds the in-process FreshBooks sandbox with N clients and N invoices (plus their payments),
-then reads every record of each kind through the real connector stack (``FreshBooksClient`` →
-``ApiClient`` → ``BearerAuth`` → httpx over ``ASGITransport``) and prints calls per 100 records,
-records/s, and p50/p95 per call. Run: ``uv run python bench/connectors.py [N]``.
+then reads every record of each kind through the real connector stack as the runtime opens it
+(``FreshBooksClient`` → ``ApiClient`` → ``BearerAuth`` → httpx over ``ASGITransport``) and
+prints calls per 100 records, records/s, and p50/p95 per call.
+Run: ``uv run python bench/connectors.py [N]``.
 """
 
 from __future__ import annotations
@@ -21,16 +22,13 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, build_http_client
-from freshforce.connectors.freshbooks import map_freshbooks_error
-from freshforce.connectors.freshbooks.client import RESOURCES, FreshBooksClient
-from freshforce.connectors.oauth import BearerAuth, OAuthProvider, TokenSource
+from freshforce.connectors.freshbooks.client import RESOURCES
+from freshforce.runtime import Runtime
 from freshforce.sandbox.core import SandboxRuntime
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.settings import Settings
 from freshforce.store.connections import NewConnection, Tokens, save_connection
-from freshforce.store.crypto import TokenCipher, new_key
-from freshforce.store.engine import create_engine
-from freshforce.store.migrate import upgrade
+from freshforce.store.crypto import new_key
 
 API = "http://fb.bench"
 
@@ -61,30 +59,25 @@ async def main(records: int) -> None:
     seeded = time.perf_counter() - began
     transport = _TimedTransport(httpx.ASGITransport(app=sandbox.app))
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        await upgrade(url)
-        engine = create_engine(url)
-        cipher = TokenCipher([SecretStr(new_key())])
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+            encryption_keys=[SecretStr(new_key())],
+            freshbooks_api_url=API,
+            freshbooks_client_id=DEFAULT_APP.client_id,
+            freshbooks_client_secret=SecretStr(DEFAULT_APP.client_secret),
+        )
+        app = await Runtime.open(settings, clock=_now, transport=transport)
         minted = sandbox.state.oauth.issue(1001, DEFAULT_APP.client_id, DEFAULT_APP.scopes)
         tokens = Tokens(
             SecretStr(minted["access_token"]),
             SecretStr(minted["refresh_token"]),
             _now() + timedelta(hours=12),
         )
-        async with engine.begin() as db:
-            await save_connection(db, cipher, NewConnection("fb", "freshbooks", tokens), now=_now())
-        provider = OAuthProvider(
-            "freshbooks", f"{API}/oauth/authorize", f"{API}/auth/oauth/token",
-            DEFAULT_APP.client_id, SecretStr(DEFAULT_APP.client_secret), "http://127.0.0.1/cb",
-        )  # fmt: skip
-        source = TokenSource(engine, cipher, "fb", provider, clock=_now, transport=transport)
-        counter = CallCounter()
-        http = build_http_client(API, transport=transport, auth=BearerAuth(source))
-        api = ApiClient(
-            http, system="freshbooks", connection_id="fb", map_error=map_freshbooks_error,
-            retry=RetryPolicy(), counter=counter,
-        )  # fmt: skip
-        client = FreshBooksClient(api, "SBX7QK")
+        new = NewConnection("fb", "freshbooks", tokens, remote_account="SBX7QK")
+        async with app.engine.begin() as db:
+            await save_connection(db, app.cipher, new, now=_now())
+        client = await app.freshbooks("fb")
+        counter = app.counter
         print(f"FreshBooks backfill read; seeded {made} in {seeded:.1f} s")
         header = f"{'resource':<10} {'records':>8} {'calls':>6} {'calls/100':>9} "
         header += f"{'records/s':>10} {'p50 ms':>7} {'p95 ms':>7}"
@@ -101,8 +94,7 @@ async def main(records: int) -> None:
                 f"{name:<10} {count:>8} {calls:>6} {calls / count * 100:>9.2f} "
                 f"{count / elapsed:>10.0f} {p50:>7.1f} {p95:>7.1f}"
             )
-        await http.aclose()
-        await engine.dispose()
+        await app.aclose()
     await runtime.aclose()
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import httpx
 import structlog
 
-from freshforce.connectors.core import CallCounter, RetryPolicy, build_http_client
+from freshforce.connectors.core import CallCounter, CallRetryPolicy, build_http_client
 from freshforce.connectors.salesforce.client import SalesforceClient, SalesforceOrg
 from freshforce.connectors.salesforce.governor import Governor, GovernorConfig, Priority
 from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
@@ -56,7 +56,7 @@ async def main() -> None:
     )
     governor = Governor(GovernorConfig(reserve=0, step_fraction=0.0), clock=_now)
     org = SalesforceOrg(sandbox.state.org_id)
-    retry = RetryPolicy(attempts=1)
+    retry = CallRetryPolicy(attempts=1)
     client = SalesforceClient(
         http,
         org,

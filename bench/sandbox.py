@@ -1,8 +1,9 @@
 """Sandbox throughput in process: 1,000 single writes and reads of 1,000 records, as a table.
 
 Two layers are timed. "HTTP" drives the FreshBooks sandbox app through ``httpx.ASGITransport``
-(no sockets): routing, auth, state, wire format, request log and fault checks. A bare FastAPI
-route measured the same way is the floor that layer cannot go below. "State" calls the
+(no sockets): routing, auth, state, wire format, request log and fault checks (also with a fault
+rule aimed at another user, which costs a token lookup per request). A bare FastAPI route
+measured the same way is the floor that layer cannot go below. "State" calls the
 sandbox's state directly, which is the emulator's own cost.
 """
 
@@ -99,6 +100,12 @@ async def http_rows() -> list[str]:
         rows.append(render(await timed("HTTP: single reads (GET client)", N, read_one)))
         pages = await timed("HTTP: list reads, 10 pages of 100 (p50/p95 per page)", 10, read_page)
         rows.append(render(pages))
+        # A rule aimed at another user makes every request look its token up before handling.
+        await http.post("/_sandbox/users", json={"name": "other", "email": "o@bench.test"})
+        aimed = {"kind": "latency", "latency_ms": 0, "user": "other"}
+        assert (await http.post("/_sandbox/faults", json=aimed)).status_code == 201  # noqa: S101
+        label = "HTTP: single writes, a fault rule aimed at another user"
+        rows.append(render(await timed(label, N, write)))
     await sandbox.runtime.aclose()
     return rows
 

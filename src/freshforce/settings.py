@@ -80,12 +80,18 @@ class Settings(BaseSettings):
 
     profile: Profile = Profile.DEV
     data_dir: Path = Field(default_factory=default_data_dir)
+    config_dir: Path = Path("freshforce")
     database_url: str = ""
     auto_migrate: bool = True
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_json: bool | None = None
     worker_concurrency: int = Field(default=4, ge=1, le=256)
+    worker_batch_size: int = Field(default=20, ge=1, le=10_000)
+    worker_poll_interval: float = Field(default=1.0, ge=0.01)
+    worker_shutdown_timeout: float = Field(default=30.0, ge=0)
+    worker_handlers: str = ""
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=10, ge=1)
     # OAuth applications and API hosts (docs/configuration.md, "Connections").
@@ -98,7 +104,14 @@ class Settings(BaseSettings):
     salesforce_client_secret: SecretStr = SecretStr("")
     salesforce_redirect_uri: str = "http://localhost:8765/callback"
     salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_pubsub_host: str = Field(
+        default="api.pubsub.salesforce.com:7443", pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$"
+    )
     http_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The dashboard (docs/operations.md, "Dashboard").
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=0, le=65535)
+    web_session_key: SecretStr = SecretStr("")
 
     @classmethod
     def settings_customise_sources(
@@ -112,7 +125,7 @@ class Settings(BaseSettings):
         del settings_cls, dotenv_settings, file_secret_settings
         return (init_settings, env_settings)
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "config_dir")
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser()
@@ -161,6 +174,14 @@ class Settings(BaseSettings):
             msg = "must be an absolute http(s) URL without a query string"
             raise ValueError(msg)
         return value.rstrip("/") if (info.field_name or "").endswith("_url") else value
+
+    @field_validator("web_session_key")
+    @classmethod
+    def _check_session_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:  # noqa: PLR2004
+            msg = "must be at least 32 characters (make one with `openssl rand -base64 33`)"
+            raise ValueError(msg)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from freshforce.connectors.core import RetryPolicy, retry_after_seconds
+from freshforce.connectors.core import CallRetryPolicy, retry_after_seconds
 from freshforce.connectors.freshbooks import map_freshbooks_error
 from freshforce.connectors.freshbooks.signature import verify_signature
 from freshforce.connectors.freshbooks.wiretime import eastern_day, from_eastern
@@ -34,7 +34,7 @@ from freshforce.store.connections import Tokens
 
 @given(st.integers(1, 10), st.floats(0, 100), st.integers(0, 2**32))
 def test_full_jitter_stays_within_the_cap(attempt: int, elapsed: float, seed: int) -> None:
-    policy = RetryPolicy(attempts=11, base_seconds=0.5, cap_seconds=8, total_seconds=1e9,
+    policy = CallRetryPolicy(attempts=11, base_seconds=0.5, cap_seconds=8, total_seconds=1e9,
                          rng=random.Random(seed))  # fmt: skip
     wait = policy.delay(attempt, elapsed, None)
     assert wait is not None
@@ -42,7 +42,7 @@ def test_full_jitter_stays_within_the_cap(attempt: int, elapsed: float, seed: in
 
 
 def test_policy_stops_on_attempts_time_and_long_retry_after() -> None:
-    policy = RetryPolicy(attempts=3, total_seconds=10, max_retry_after=60)
+    policy = CallRetryPolicy(attempts=3, total_seconds=10, max_retry_after=60)
     assert policy.delay(3, 0, None) is None
     assert policy.delay(1, 0, 61) is None
     assert policy.delay(1, 9.5, 1) is None

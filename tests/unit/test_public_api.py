@@ -1,13 +1,19 @@
+import subprocess
+import sys
+
 import freshforce.commands
 import freshforce.connectors
 import freshforce.connectors.core
 import freshforce.connectors.freshbooks
+import freshforce.intake
+import freshforce.mapping
 import freshforce.store
 
 
 def test_store_exports() -> None:
     assert freshforce.store.__all__ == [
         "Alert",
+        "AlertKind",
         "Connection",
         "ConnectionInfo",
         "ConnectionStatus",
@@ -32,9 +38,11 @@ def test_store_exports() -> None:
         "prepare_database",
         "raise_alert",
         "record_events",
+        "refresh_lock",
         "release_lease",
         "renew_lease",
         "replace_tokens",
+        "resolve_alerts",
         "rotate_keys",
         "save_connection",
         "save_cursor",
@@ -73,14 +81,14 @@ def test_connectors_exports() -> None:
     assert freshforce.connectors.core.__all__ == [
         "ApiClient",
         "CallCounter",
+        "CallRetryPolicy",
         "ErrorMapper",
         "HttpSettings",
-        "RetryPolicy",
         "Sleep",
         "build_http_client",
         "retry_after_seconds",
     ]
-    assert "FreshBooksPoller" in freshforce.connectors.freshbooks.__all__
+    assert "FreshBooksPoller" not in freshforce.connectors.freshbooks.__all__  # in intake
     assert "verify_signature" in freshforce.connectors.freshbooks.__all__
     for module in (
         freshforce.connectors,
@@ -89,3 +97,82 @@ def test_connectors_exports() -> None:
     ):
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+def test_mapping_exports() -> None:
+    assert freshforce.mapping.__all__ == [
+        "FLOWS",
+        "PROFILES",
+        "SHIPPED_CATALOGUE",
+        "TRANSFORMS",
+        "Amend",
+        "DeletePolicy",
+        "Direction",
+        "Fail",
+        "FieldCatalogue",
+        "FieldComparison",
+        "FieldRule",
+        "FieldState",
+        "FieldTrace",
+        "FlowMap",
+        "HookContext",
+        "HookDecision",
+        "HookResult",
+        "LookupKey",
+        "LookupResolver",
+        "MapSet",
+        "MappedRecord",
+        "MappingConfigError",
+        "MappingRecordError",
+        "MatchStrategy",
+        "Policy",
+        "Problem",
+        "Rate",
+        "RateSource",
+        "RateUsed",
+        "Skip",
+        "System",
+        "check_every_profile",
+        "check_maps",
+        "load_maps",
+        "map_records",
+        "write_defaults",
+    ]
+    for name in freshforce.mapping.__all__:
+        assert getattr(freshforce.mapping, name) is not None
+
+
+def test_mapping_imports_nothing_of_the_rest() -> None:
+    code = (
+        "import sys, freshforce.mapping; "
+        "bad = [m for m in sys.modules if m.startswith('freshforce.') and m.split('.')[1] "
+        "in {'connectors', 'engine', 'intake', 'store', 'web', 'flows', 'sandbox', 'commands'}]; "
+        "print(','.join(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_intake_exports() -> None:
+    assert freshforce.intake.__all__ == [
+        "Batch",
+        "CdcConfig",
+        "CdcSubscriber",
+        "Cursor",
+        "Fallback",
+        "FreshBooksPoller",
+        "LeaseKeeper",
+        "PollResult",
+        "PollTarget",
+        "PollerConfig",
+        "SalesforcePoller",
+        "Stream",
+        "WebhookOutcome",
+        "WebhookResult",
+        "commit",
+        "receive_freshbooks",
+    ]
+    for name in freshforce.intake.__all__:
+        assert getattr(freshforce.intake, name) is not None

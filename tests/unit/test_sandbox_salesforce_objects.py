@@ -17,6 +17,8 @@ def test_every_object_the_connector_needs_is_there_with_its_key_prefix():
         "Product2": "01t",
         "Pricebook2": "01s",
         "PricebookEntry": "01u",
+        "Order": "801",
+        "OrderItem": "802",
         "User": "005",
     }
 

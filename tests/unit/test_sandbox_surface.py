@@ -19,10 +19,12 @@ FORBIDDEN = ("freshforce.engine", "freshforce.store", "freshforce.connectors", "
 
 def test_core_exports_are_pinned() -> None:
     assert core.__all__ == [
+        "Caller",
         "DeliveryAttempt",
         "DeliveryLog",
         "DeliveryMode",
         "DeliveryQueue",
+        "DeliveryRetryPolicy",
         "DroppedConnectionError",
         "FaultKind",
         "FaultMiddleware",
@@ -34,17 +36,19 @@ def test_core_exports_are_pinned() -> None:
         "Outgoing",
         "RequestLog",
         "RequestLogMiddleware",
-        "RetryPolicy",
         "SandboxClock",
         "SandboxControl",
         "SandboxRuntime",
         "SandboxServer",
+        "SandboxUser",
         "TlsFiles",
+        "UserDirectory",
         "admin_router",
         "attribute_request",
         "generate_certificate",
         "install",
         "redact_body",
+        "split_name",
     ]
     assert all(hasattr(core, name) for name in core.__all__)
 

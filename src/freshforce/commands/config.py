@@ -1,17 +1,19 @@
-"""``freshforce config``: show the effective settings (secrets masked) and make new keys.
+"""``freshforce config``: show the settings, make keys, write and validate the mapping files.
 
-Settings and the store are imported inside each command, so registering them costs nothing at
-start-up.
+Settings, the store and the mapping language are imported inside each command, so registering
+them costs nothing at start-up.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from freshforce.commands.context import cli_context, print_json
+from freshforce.commands.context import EXIT_BAD_CONFIG, EXIT_FAILED, cli_context, print_json
 from freshforce.envvars import ENV_PREFIX
 
 if TYPE_CHECKING:
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["app", "masked_settings"]
 
 app = typer.Typer(
-    name="config", help="Inspect settings and make encryption keys.", no_args_is_help=True
+    name="config",
+    help="Inspect settings, make encryption keys, write and validate mapping files.",
+    no_args_is_help=True,
 )
 
 JsonOption = Annotated[
@@ -48,6 +52,80 @@ def new_key_command() -> None:
     from freshforce.store.crypto import new_key  # noqa: PLC0415 - see module doc
 
     typer.echo(new_key())
+
+
+DirectoryArgument = Annotated[
+    Path | None,
+    typer.Argument(help="Mapping directory (default: the config_dir setting, ./freshforce)."),
+]
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: DirectoryArgument = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write commented copies of the shipped mapping files to edit and keep in git."""
+    from freshforce.mapping import write_defaults  # noqa: PLC0415  # keeps the CLI start fast
+
+    cli = cli_context(ctx)
+    target = directory or cli.settings.config_dir
+    try:
+        written = write_defaults(target, force=force)
+    except FileExistsError as exc:
+        cli.fail(f"{exc}: already there; use --force to overwrite", code=EXIT_FAILED)
+    except OSError as exc:
+        cli.fail(f"{target}: {exc.strerror or exc}", code=EXIT_FAILED)
+    for path in written:
+        cli.stdout.print(f"wrote {path}")
+
+
+@app.command()
+def validate(
+    ctx: typer.Context, directory: DirectoryArgument = None, as_json: JsonOption = False
+) -> None:
+    """Check every mapping file, in every profile, at once; exit 2 when anything is wrong."""
+    from freshforce.mapping import check_every_profile, check_maps  # noqa: PLC0415  # fast start
+
+    cli = cli_context(ctx)
+    target = directory or cli.settings.config_dir
+    maps, _ = check_maps(target, profile=cli.settings.profile.value)
+    problems = check_every_profile(target)
+    if as_json:
+        flows = {}
+        if maps is not None:
+            flows = {
+                name: {"source": maps.sources[name], "content_hash": flow.content_hash}
+                for name, flow in maps.flows.items()
+            }
+        print_json(
+            {
+                "directory": str(target),
+                "valid": not problems,
+                "problems": [problem.as_dict() for problem in problems],
+                "flows": flows,
+            }
+        )
+    elif problems:
+        for problem in problems:
+            where = (
+                f"{problem.file}:{problem.line}:{problem.column}" if problem.line else problem.file
+            )
+            path = f" [cyan]{escape(problem.path)}[/]" if problem.path else ""
+            cli.stdout.print(
+                f"[bold]{escape(where)}[/]{path}: {escape(problem.message)}", soft_wrap=True
+            )
+        count = len(problems)
+        cli.stdout.print(f"[bold red]{count} problem{'s' if count != 1 else ''}[/]")
+    elif maps is not None:
+        for name, flow in maps.flows.items():
+            source, digest = escape(maps.sources[name]), flow.content_hash[:12]
+            cli.stdout.print(
+                f"[green]ok[/] {name}: {len(flow.rules)} rules from {source} ({digest})"
+            )
+    if problems:
+        raise typer.Exit(EXIT_BAD_CONFIG)
 
 
 def masked_settings(settings: Settings) -> dict[str, object]:

@@ -10,8 +10,7 @@ imported when the command runs, so registering it costs nothing at start-up.
 from __future__ import annotations
 
 import webbrowser
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 from urllib.parse import urlsplit
 
 import typer
@@ -19,6 +18,11 @@ import typer
 from freshforce.commands.context import CliContext, cli_context, run
 from freshforce.envvars import ENV_PREFIX
 from freshforce.errors import AuthError, ConfigError
+
+if TYPE_CHECKING:
+    from freshforce.connectors.oauth import OAuthProvider
+    from freshforce.runtime import Runtime
+    from freshforce.store.connections import NewConnection
 
 # The same as connectors.providers.System; spelled here so the command line need not import the
 # connectors (httpx, authlib) to register this command.
@@ -72,13 +76,8 @@ def connect(
 async def _connect(
     cli: CliContext, system: System, connection_id: str, *, browser: bool, wait_seconds: float
 ) -> str:
-    from freshforce.connectors.callback import CallbackServer  # noqa: PLC0415 - see module doc
-    from freshforce.connectors.oauth import exchange_code, start_authorization  # noqa: PLC0415
-    from freshforce.connectors.providers import connection_from_grant, provider_for  # noqa: PLC0415
-    from freshforce.store.connections import save_connection  # noqa: PLC0415 - same
-    from freshforce.store.crypto import TokenCipher  # noqa: PLC0415 - same
-    from freshforce.store.engine import create_engine  # noqa: PLC0415 - same
-    from freshforce.store.migrate import prepare_database  # noqa: PLC0415 - same
+    from freshforce.connectors.providers import provider_for  # noqa: PLC0415 - see module doc
+    from freshforce.runtime import Runtime  # noqa: PLC0415 - same
 
     settings = cli.settings
     provider = provider_for(system, settings)
@@ -89,7 +88,28 @@ async def _connect(
             f"`freshforce connect`; it is {provider.redirect_uri}"
         )
         raise ConfigError(msg)
-    await prepare_database(settings.database_url, auto_migrate=settings.auto_migrate)
+    async with await Runtime.open(settings) as runtime:
+        new = await _authorise(cli, runtime, provider, connection_id, browser, wait_seconds)
+    return f"Connected {system} as {connection_id!r}: account {new.remote_account}" + (
+        f", business {new.remote_business}" if new.remote_business else ""
+    )
+
+
+async def _authorise(  # noqa: PLR0917 - the one caller passes what it checked
+    cli: CliContext,
+    runtime: Runtime,
+    provider: OAuthProvider,
+    connection_id: str,
+    browser: bool,
+    wait_seconds: float,
+) -> NewConnection:
+    from freshforce.connectors.callback import CallbackServer  # noqa: PLC0415 - see module doc
+    from freshforce.connectors.oauth import exchange_code, start_authorization  # noqa: PLC0415
+    from freshforce.connectors.providers import connection_from_grant  # noqa: PLC0415 - same
+    from freshforce.store.connections import save_connection  # noqa: PLC0415 - same
+
+    system = cast("System", provider.system)
+    redirect = urlsplit(provider.redirect_uri)
     port = redirect.port or _DEFAULT_PORT
     server = CallbackServer("127.0.0.1", port, redirect.path)
     try:
@@ -118,15 +138,17 @@ async def _connect(
     if answer.state != request.state:
         msg = "the callback's state does not match this request; run the command again"
         raise AuthError(msg, system=system)
-    now = datetime.now(UTC)
-    grant = await exchange_code(provider, answer.code, code_verifier=request.code_verifier, now=now)
-    new = await connection_from_grant(system, connection_id, grant, settings)
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as db:
-            await save_connection(db, TokenCipher(settings.encryption_keys), new, now=now)
-    finally:
-        await engine.dispose()
-    return f"Connected {system} as {connection_id!r}: account {new.remote_account}" + (
-        f", business {new.remote_business}" if new.remote_business else ""
+    now = runtime.clock()
+    grant = await exchange_code(
+        provider,
+        answer.code,
+        code_verifier=request.code_verifier,
+        now=now,
+        transport=runtime.transport,
     )
+    new = await connection_from_grant(
+        system, connection_id, grant, runtime.settings, transport=runtime.transport
+    )
+    async with runtime.engine.begin() as db:
+        await save_connection(db, runtime.cipher, new, now=now)
+    return new

@@ -80,6 +80,19 @@ class CliContext:
             configure_logging(self._settings)
         return self._settings
 
+    def settings_with(self, **overrides: object) -> Settings:
+        """Return the settings with command-line ``overrides`` (``None``: not given) on top."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        settings = self.settings  # the first load also configures logging
+        if not given:
+            return settings
+        from freshforce.settings import load_settings  # noqa: PLC0415 - see module doc
+
+        try:
+            return load_settings(self.profile, self.config_file, **given)
+        except ConfigError as exc:
+            self.fail(exc.message, code=EXIT_BAD_CONFIG)
+
     def fail(self, message: str, *, code: int) -> NoReturn:
         """Print ``message`` as an error on stderr and stop with ``code``."""
         self.stderr.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)

@@ -88,15 +88,8 @@ def rotate_keys_command(ctx: typer.Context, as_json: JsonOption = False) -> None
 
 
 async def _rotate(settings: Settings) -> int:
-    from freshforce.store import migrate  # noqa: PLC0415 - see module doc
+    from freshforce.runtime import Runtime  # noqa: PLC0415 - see module doc
     from freshforce.store.connections import rotate_keys  # noqa: PLC0415 - same
-    from freshforce.store.crypto import TokenCipher  # noqa: PLC0415 - same
-    from freshforce.store.engine import create_engine  # noqa: PLC0415 - same
 
-    await migrate.prepare_database(settings.database_url, auto_migrate=settings.auto_migrate)
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as db:
-            return await rotate_keys(db, TokenCipher(settings.encryption_keys))
-    finally:
-        await engine.dispose()
+    async with await Runtime.open(settings) as runtime, runtime.engine.begin() as db:
+        return await rotate_keys(db, runtime.cipher)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -21,10 +21,9 @@ from freshforce.commands.context import console, print_json
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    from freshforce.engine import JobQueue, JobStatus
+    from freshforce.engine import JobStatus
     from freshforce.engine.queue import DeadLetter, Job
+    from freshforce.runtime import Runtime
 
 __all__ = ["app"]
 
@@ -50,22 +49,12 @@ Limit = Annotated[
 LetterId = Annotated[int, typer.Argument(help="Dead letter id.")]
 
 
-def _clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def _queue(engine: AsyncEngine) -> JobQueue:
-    from freshforce.engine import JobQueue  # noqa: PLC0415 - see module doc
-
-    return JobQueue(engine, clock=_clock)
-
-
-def _with_store(
-    ctx: typer.Context, url: str | None, work: Callable[[AsyncEngine], Awaitable[T]]
+def _with_runtime(
+    ctx: typer.Context, work: Callable[[Runtime], Awaitable[T]], *, database_url: str | None
 ) -> T:
-    from freshforce.commands.store import run_with_store as run_it  # noqa: PLC0415 - same
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - see module doc
 
-    return run_it(ctx, url, work)
+    return run_with_runtime(ctx, work, database_url=database_url)
 
 
 def _plain(value: object) -> object:
@@ -124,10 +113,10 @@ def list_jobs(
     """List jobs, newest first."""
     wanted = _parse_status(status)
 
-    async def work(engine: AsyncEngine) -> list[Job]:
-        return await _queue(engine).jobs(status=wanted, flow=flow, limit=limit)
+    async def work(runtime: Runtime) -> list[Job]:
+        return await runtime.queue().jobs(status=wanted, flow=flow, limit=limit)
 
-    found = _with_store(ctx, database_url, work)
+    found = _with_runtime(ctx, work, database_url=database_url)
     if as_json:
         print_json([_job_dict(j) for j in found])
         return
@@ -155,10 +144,10 @@ def retry_jobs(
 ) -> None:
     """Make pending jobs waiting for a retry due now (dead jobs: use `jobs dead replay`)."""
 
-    async def work(engine: AsyncEngine) -> list[int]:
-        return await _queue(engine).retry_now(job_ids)
+    async def work(runtime: Runtime) -> list[int]:
+        return await runtime.queue().retry_now(job_ids)
 
-    due = _with_store(ctx, database_url, work)
+    due = _with_runtime(ctx, work, database_url=database_url)
     missing = sorted(set(job_ids) - set(due))
     if as_json:
         print_json({"due_now": due, "not_pending": missing})
@@ -182,11 +171,11 @@ def dead_list(
 ) -> None:
     """List dead letters, newest first."""
 
-    async def work(engine: AsyncEngine) -> list[DeadLetter]:
-        queue = _queue(engine)
+    async def work(runtime: Runtime) -> list[DeadLetter]:
+        queue = runtime.queue()
         return await queue.dead_letters(include_replayed=include_replayed, limit=limit)
 
-    letters = _with_store(ctx, database_url, work)
+    letters = _with_runtime(ctx, work, database_url=database_url)
     if as_json:
         print_json([_letter_dict(d) for d in letters])
         return
@@ -205,10 +194,10 @@ def dead_list(
 
 
 def _get_letter(ctx: typer.Context, database_url: str | None, letter_id: int) -> DeadLetter:
-    async def work(engine: AsyncEngine) -> DeadLetter | None:
-        return await _queue(engine).dead_letter(letter_id)
+    async def work(runtime: Runtime) -> DeadLetter | None:
+        return await runtime.queue().dead_letter(letter_id)
 
-    letter = _with_store(ctx, database_url, work)
+    letter = _with_runtime(ctx, work, database_url=database_url)
     if letter is None:
         raise _fail(f"no dead letter {letter_id}")
     return letter
@@ -276,10 +265,10 @@ def dead_edit(
     """Replace a dead letter's payload before replaying it."""
     new = _read_payload(payload, payload_file)
 
-    async def work(engine: AsyncEngine) -> bool:
-        return await _queue(engine).edit_dead_letter(letter_id, new)
+    async def work(runtime: Runtime) -> bool:
+        return await runtime.queue().edit_dead_letter(letter_id, new)
 
-    if not _with_store(ctx, database_url, work):
+    if not _with_runtime(ctx, work, database_url=database_url):
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     typer.echo(f"dead letter {letter_id}: payload replaced")
 
@@ -294,10 +283,10 @@ def dead_replay(
 ) -> None:
     """Enqueue a dead letter's job again with its (edited) payload."""
 
-    async def work(engine: AsyncEngine) -> int | None:
-        return await _queue(engine).replay(letter_id)
+    async def work(runtime: Runtime) -> int | None:
+        return await runtime.queue().replay(letter_id)
 
-    job_id = _with_store(ctx, database_url, work)
+    job_id = _with_runtime(ctx, work, database_url=database_url)
     if job_id is None:
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     if as_json:

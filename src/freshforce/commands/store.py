@@ -1,11 +1,12 @@
-"""Open the store for a command: the one place the CLI turns a database URL into a ready engine.
+"""Open the runtime for a command: the one place the CLI turns settings into a ready store.
 
-The URL is the command's ``--database-url`` when given, else the settings' ``database_url``
-(which the global ``--profile``/``--config`` options and ``FRESHFORCE_DATABASE_URL`` decide). A
-relative SQLite path is taken relative to ``data_dir``, as in the settings. The schema is brought
-to the current migration when ``auto_migrate`` allows, and refused otherwise. ``run_with_store``
-is each command's single ``asyncio.run``: it opens the store, runs the command's coroutine and
-turns an unreachable database into a one-line error naming the database and exit code 1. A
+The settings are the global ``--profile``/``--config`` options, the file and the environment,
+with the command's own flags on top (each flag overrides the settings key of the same name, e.g.
+``--database-url`` → ``database_url``, so a relative SQLite path is taken relative to
+``data_dir`` as in the settings). The schema is brought to the current migration when
+``auto_migrate`` allows, and refused otherwise. ``run_with_runtime`` is each command's single
+``asyncio.run``: it opens the :class:`~freshforce.runtime.Runtime`, runs the command's coroutine
+and turns an unreachable database into a one-line error naming the database and exit code 1. A
 SQLite file that a failed command created is removed, so a failed start leaves nothing behind.
 """
 
@@ -21,17 +22,15 @@ import typer
 from sqlalchemy.engine import make_url
 
 from freshforce.commands.context import cli_context, first_line, run
-from freshforce.settings import resolve_database_url
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from freshforce.runtime import Runtime
 
 __all__ = [
     "DATABASE_URL_ENVVAR",
     "database_problem",
     "new_sqlite_file_removed",
-    "open_store",
-    "run_with_store",
+    "run_with_runtime",
     "safe_url",
 ]
 
@@ -98,30 +97,20 @@ def _check_url(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def open_store(url: str, *, auto_migrate: bool) -> AsyncEngine:
-    """Return an engine on ``url`` whose schema is at the current migration."""
-    # The store (and Alembic) load here, so `config show` can mask a URL without them.
-    from freshforce.store.engine import create_engine  # noqa: PLC0415
-    from freshforce.store.migrate import prepare_database  # noqa: PLC0415
-
-    await prepare_database(url, auto_migrate=auto_migrate)
-    return create_engine(url)
-
-
-def run_with_store(
-    ctx: typer.Context, url: str | None, work: Callable[[AsyncEngine], Awaitable[T]]
+def run_with_runtime(
+    ctx: typer.Context, work: Callable[[Runtime], Awaitable[T]], **overrides: object
 ) -> T:
-    """Open the store (``url`` or the settings'), await ``work(engine)``, dispose the engine."""
+    """Build the runtime from the settings plus ``overrides``, await ``work(runtime)``, close it."""
+    # The runtime (store, HTTP, gRPC) loads here, so `--help` and `config show` stay light.
+    from freshforce.runtime import Runtime  # noqa: PLC0415
+
     cli = cli_context(ctx)
-    settings = cli.settings
-    url = resolve_database_url(url, settings.data_dir) if url else settings.database_url
+    settings = cli.settings_with(**overrides)
+    url = settings.database_url
     _check_url(url)
 
     async def main() -> T:
-        engine = await open_store(url, auto_migrate=settings.auto_migrate)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
+        async with await Runtime.open(settings) as runtime:
+            return await work(runtime)
 
     return run(cli, main, database_url=url)

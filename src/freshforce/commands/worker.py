@@ -1,6 +1,9 @@
 """``freshforce worker``: run N async workers on the job queue until SIGTERM or SIGINT.
 
-The engine, the store and the metrics server are imported when the command runs, so registering
+Every flag overrides the settings key of the same meaning (``--concurrency`` →
+``worker_concurrency``, ``--lease-seconds`` → ``job_lease_seconds``, ...) and its environment
+variable is that key's ``FRESHFORCE_*`` name; the worker is built by the runtime from the result.
+The runtime, the store and the metrics server are imported when the command runs, so registering
 it costs the command line nothing at start-up.
 """
 
@@ -8,25 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
-import random
 import signal
-import socket
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+from freshforce.commands.context import cli_context
+from freshforce.envvars import ENV_PREFIX
 
+if TYPE_CHECKING:
     from freshforce.engine import Handler
+    from freshforce.runtime import Runtime
+    from freshforce.settings import Settings
 
 __all__ = ["MAX_CONCURRENCY", "worker"]
 
 # The same bound as the worker_concurrency setting (FRESHFORCE_WORKER_CONCURRENCY).
 MAX_CONCURRENCY = 256
+DATABASE_URL_ENVVAR = f"{ENV_PREFIX}DATABASE_URL"  # as commands/store.py, without its imports
 
 
 def builtin_handlers() -> dict[str, Handler]:
@@ -54,117 +57,115 @@ def load_handlers(spec: str | None) -> Mapping[str, Handler]:
     return handlers
 
 
-def _worker_name(rng: random.Random) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{rng.getrandbits(32):08x}"
-
-
 def worker(
     ctx: typer.Context,
     *,
     database_url: Annotated[
         str | None,
-        typer.Option(
-            envvar="FRESHFORCE_DATABASE_URL",
-            help="The store's database URL (default: the settings' database_url).",
-        ),
+        typer.Option(envvar=DATABASE_URL_ENVVAR, help="The store's database URL (database_url)."),
     ] = None,
     concurrency: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
             max=MAX_CONCURRENCY,
-            envvar="FRESHFORCE_WORKER_CONCURRENCY",
-            help="Jobs at once (1-256).",
+            envvar=f"{ENV_PREFIX}WORKER_CONCURRENCY",
+            help="Jobs at once (worker_concurrency, default 4).",
         ),
-    ] = 4,
+    ] = None,
     batch_size: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1, max=10_000, envvar="FRESHFORCE_WORKER_BATCH_SIZE", help="Jobs per claim."
+            min=1,
+            max=10_000,
+            envvar=f"{ENV_PREFIX}WORKER_BATCH_SIZE",
+            help="Jobs per claim (worker_batch_size, default 20).",
         ),
-    ] = 20,
+    ] = None,
     lease_seconds: Annotated[
-        float,
-        typer.Option(min=1.0, envvar="FRESHFORCE_WORKER_LEASE_SECONDS", help="Lease length."),
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            envvar=f"{ENV_PREFIX}JOB_LEASE_SECONDS",
+            help="Job lease length (job_lease_seconds, default 30).",
+        ),
+    ] = None,
     max_attempts: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1, envvar="FRESHFORCE_JOB_MAX_ATTEMPTS", help="Attempts before a job is dead."
+            min=1,
+            envvar=f"{ENV_PREFIX}JOB_MAX_ATTEMPTS",
+            help="Attempts before a job is dead (job_max_attempts, default 10).",
         ),
-    ] = 10,
+    ] = None,
     poll_interval: Annotated[
-        float,
+        float | None,
         typer.Option(
-            min=0.01, envvar="FRESHFORCE_WORKER_POLL_INTERVAL", help="Seconds between polls."
+            min=0.01,
+            envvar=f"{ENV_PREFIX}WORKER_POLL_INTERVAL",
+            help="Seconds between polls (worker_poll_interval, default 1).",
         ),
-    ] = 1.0,
+    ] = None,
     shutdown_timeout: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.0,
-            envvar="FRESHFORCE_WORKER_SHUTDOWN_TIMEOUT",
-            help="Seconds running jobs get to finish on SIGTERM before they are requeued.",
+            envvar=f"{ENV_PREFIX}WORKER_SHUTDOWN_TIMEOUT",
+            help="Seconds running jobs get to finish on SIGTERM before they are requeued "
+            "(worker_shutdown_timeout, default 30).",
         ),
-    ] = 30.0,
+    ] = None,
     handlers: Annotated[
         str | None,
         typer.Option(
-            envvar="FRESHFORCE_WORKER_HANDLERS",
-            help="'package.module:factory' returning flow → handler; default: built-in flows.",
+            envvar=f"{ENV_PREFIX}WORKER_HANDLERS",
+            help="'package.module:factory' returning flow → handler (worker_handlers); "
+            "default: built-in flows.",
         ),
     ] = None,
     metrics_port: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=0,
             max=65535,
-            envvar="FRESHFORCE_WORKER_METRICS_PORT",
-            help="Serve Prometheus metrics on this port (0: off).",
+            envvar=f"{ENV_PREFIX}WORKER_METRICS_PORT",
+            help="Serve Prometheus metrics on this port (worker_metrics_port; 0: off).",
         ),
-    ] = 0,
+    ] = None,
 ) -> None:
     """Claim and run jobs until SIGTERM/SIGINT, then finish or release every lease."""
     from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415 - module doc
 
-    from freshforce.commands.store import run_with_store  # noqa: PLC0415 - same
-    from freshforce.engine import (  # noqa: PLC0415 - same
-        JobQueue,
-        QueueConfig,
-        QueueMetrics,
-        RetryPolicy,
-        Worker,
-        WorkerConfig,
-    )
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - same
+    from freshforce.engine import QueueMetrics  # noqa: PLC0415 - same
 
-    flow_handlers = load_handlers(handlers)
-    queue_config = QueueConfig(lease_seconds=lease_seconds, max_attempts=max_attempts)
-    worker_config = WorkerConfig(
-        concurrency=concurrency,
-        batch_size=batch_size,
-        poll_interval=poll_interval,
-        shutdown_timeout=shutdown_timeout,
-    )
+    overrides = {
+        "database_url": database_url,
+        "worker_concurrency": concurrency,
+        "worker_batch_size": batch_size,
+        "job_lease_seconds": lease_seconds,
+        "job_max_attempts": max_attempts,
+        "worker_poll_interval": poll_interval,
+        "worker_shutdown_timeout": shutdown_timeout,
+        "worker_handlers": handlers,
+        "worker_metrics_port": metrics_port,
+    }
+    settings = cli_settings(ctx, overrides)
+    flow_handlers = load_handlers(settings.worker_handlers)
     registry = CollectorRegistry()
-    if metrics_port:
-        start_http_server(metrics_port, registry=registry)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, registry=registry)
 
-    async def serve(engine: AsyncEngine) -> None:
-        rng = random.Random()  # noqa: S311 - jitter and worker names, not secrets
-        queue = JobQueue(engine, clock=lambda: datetime.now(UTC), config=queue_config)
-        runner = Worker(
-            queue,
-            flow_handlers,
-            name=_worker_name(rng),
-            policy=RetryPolicy(),
-            rng=rng,
-            metrics=QueueMetrics(registry),
-            config=worker_config,
-        )
+    async def serve(runtime: Runtime) -> None:
+        runner = runtime.worker(flow_handlers, metrics=QueueMetrics(registry))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await runner.run(stop)
 
-    run_with_store(ctx, database_url, serve)
+    run_with_runtime(ctx, serve, **overrides)
+
+
+def cli_settings(ctx: typer.Context, overrides: Mapping[str, object]) -> Settings:
+    """Return the settings this invocation runs with (flags over environment over file)."""
+    return cli_context(ctx).settings_with(**overrides)

@@ -4,12 +4,20 @@ Vendor-neutral. A provider is data (``OAuthProvider``); authlib builds the autho
 ``state`` and, where the provider takes it, PKCE S256) and talks to the token endpoint.
 
 Refresh (``TokenSource.refresh``) runs exactly once per stale token, under two locks: an
-``asyncio.Lock`` for the tasks of this process, and the connection's row in the store
-(``store.lock_connection``: a PostgreSQL row lock, SQLite's write lock) for other processes. Inside
-the lock the stored ``token_version`` is compared with the one the caller saw: if someone else
-already refreshed, their tokens are loaded and used (the loser never spends the single-use
-FreshBooks refresh token a second time). Otherwise the refresh token is spent and the new pair is
-written with ``replace_tokens`` and committed *before* the new access token is used.
+``asyncio.Lock`` for the tasks of this process, and the connection's refresh lock for other
+processes (``store.refresh_lock``: on PostgreSQL the connection's row, held in one transaction
+through the token call; on SQLite a per-connection file lock beside the database, so the
+database's write lock is taken only for a short read before the call and a short write after
+it). Inside the lock the stored ``token_version`` is compared with the one the caller saw: if
+someone else already refreshed, their tokens are loaded and used (the loser never spends the
+single-use FreshBooks refresh token a second time). Otherwise the refresh token is spent and the
+new pair is written with ``replace_tokens`` (compare-and-set on the version) and committed
+*before* the new access token is used. A refresh that succeeds resolves the connection's open
+``connection_auth_failed`` alerts.
+
+On SQLite no row is held during the call, so a ``freshforce connect`` may save a new grant
+meanwhile: the compare-and-set then loses, the reconnect's tokens are loaded and used, and a
+refusal of the old refresh token pauses nothing.
 
 The one window that cannot be closed from this side: the provider has answered a refresh (the
 old refresh token is spent) but the process dies, or the database fails, before the commit. Then
@@ -38,17 +46,19 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pydantic import SecretStr
 
+from freshforce.clock import Clock
 from freshforce.connectors.core.http import HttpSettings
 from freshforce.errors import AmbiguousWriteError, AuthError, TransientError
-from freshforce.store.alerts import raise_alert
+from freshforce.store.alerts import AlertKind, raise_alert, resolve_alerts
 from freshforce.store.connections import (
+    Connection,
     ConnectionStatus,
     Tokens,
     load_connection,
-    lock_connection,
     replace_tokens,
     set_status,
 )
+from freshforce.store.refresh_lock import Transaction, refresh_lock
 
 with warnings.catch_warnings():
     # authlib >= 1.8 prefers the "httpx2" fork and warns when it falls back to httpx, which is
@@ -72,7 +82,6 @@ __all__ = [
     "start_authorization",
 ]
 
-Clock = Callable[[], datetime]
 # Token endpoint answers are JSON objects of any shape, at the wire.
 TokenResponse = Mapping[str, Any]
 
@@ -239,17 +248,21 @@ def _grant(body: TokenResponse, now: datetime, previous_refresh: SecretStr | Non
 # -- refresh -----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Current:
     access_token: SecretStr
     version: int
-    expires_at: datetime | None
+    refresh_at: datetime | None  # when this process counts the token as due
+    refreshed: bool = False  # this process spent the refresh token for it
 
 
 class TokenSource:
     """A connection's current access token, refreshed once under a lock and stored before use.
 
-    Build one per connection per process and share it among that process's tasks.
+    Build one per connection per process and share it among that process's tasks. A token is due
+    ``early_fraction`` of its lifetime before it expires, at most ``early`` before: a 12-hour
+    token is refreshed 5 minutes early, a 60-second one 6 seconds early. A token first seen
+    mid-life (loaded from the store) counts its lifetime from when it was loaded.
     """
 
     def __init__(
@@ -262,7 +275,12 @@ class TokenSource:
         clock: Clock,
         transport: httpx.AsyncBaseTransport | None = None,
         early: timedelta = timedelta(minutes=5),
+        early_fraction: float = 0.1,
+        lock_wait: float = 120.0,
     ) -> None:
+        if not 0.0 <= early_fraction < 1.0:
+            msg = f"TokenSource early_fraction must be in [0, 1), not {early_fraction!r}"
+            raise ValueError(msg)
         self.connection_id = connection_id
         self._engine = engine
         self._cipher = cipher
@@ -270,6 +288,8 @@ class TokenSource:
         self._clock = clock
         self._transport = transport
         self._early = early
+        self._early_fraction = early_fraction
+        self._lock_wait = lock_wait
         self._lock = asyncio.Lock()
         self._current: _Current | None = None
         self.refreshes = 0  # refreshes this source performed itself (not reloads)
@@ -281,7 +301,7 @@ class TokenSource:
                 if self._current is None:
                     self._current = await self._load()
         current = self._current
-        if current.expires_at is not None and current.expires_at - self._early <= self._clock():
+        if current.refresh_at is not None and current.refresh_at <= self._clock():
             return await self.refresh(current.version)
         return current.access_token, current.version
 
@@ -297,74 +317,143 @@ class TokenSource:
     async def _load(self) -> _Current:
         async with self._engine.connect() as db:
             connection = await load_connection(db, self._cipher, self.connection_id)
+        return self._usable(self._active(connection))
+
+    def _active(self, connection: Connection | None) -> Connection:
         if connection is None:
             raise self._error(f"connection {self.connection_id!r} does not exist")
         if connection.status != ConnectionStatus.ACTIVE:
             raise self._paused(connection.status_reason)
-        if connection.tokens.access_token is None:
+        return connection
+
+    def _usable(self, connection: Connection) -> _Current:
+        token = connection.tokens.access_token
+        if token is None:
             raise self._error(f"connection {self.connection_id!r} has no access token")
-        return _Current(
-            connection.tokens.access_token, connection.token_version, connection.tokens.expires_at
-        )
+        return self._arrived(token, connection.token_version, connection.tokens.expires_at)
+
+    def _arrived(
+        self,
+        token: SecretStr,
+        version: int,
+        expires_at: datetime | None,
+        *,
+        seen: datetime | None = None,
+        refreshed: bool = False,
+    ) -> _Current:
+        if expires_at is None:
+            return _Current(token, version, None, refreshed)
+        lifetime = max(expires_at - (seen or self._clock()), timedelta(0))
+        margin = min(self._early, lifetime * self._early_fraction)
+        return _Current(token, version, expires_at - margin, refreshed)
 
     async def _refresh_locked(self, stale_version: int) -> _Current:
-        failure: AuthError | None = None
-        async with self._engine.begin() as db:
-            version = await lock_connection(db, self.connection_id)
-            connection = await load_connection(db, self._cipher, self.connection_id)
-            if version is None or connection is None:
-                raise self._error(f"connection {self.connection_id!r} does not exist")
-            if connection.status != ConnectionStatus.ACTIVE:
-                raise self._paused(connection.status_reason)
-            if version != stale_version and connection.tokens.access_token is not None:
-                log.info("token_reloaded", connection_id=self.connection_id, token_version=version)
-                return _Current(
-                    connection.tokens.access_token, version, connection.tokens.expires_at
+        async with refresh_lock(self._engine, self.connection_id, wait=self._lock_wait) as tx:
+            async with tx() as db:
+                connection = self._active(
+                    await load_connection(db, self._cipher, self.connection_id)
                 )
-            try:
-                grant = await self._spend(connection.tokens.refresh_token)
-            except AuthError as exc:
-                failure = exc
-                await self._pause(db, exc)
+            if connection.token_version != stale_version:
+                outcome: _Current | AuthError = self._reloaded(connection)
             else:
-                won = await replace_tokens(
-                    db,
-                    self._cipher,
-                    self.connection_id,
-                    grant.tokens,
-                    expected_version=version,
-                    now=self._clock(),
-                )
-                if not won:  # cannot happen while the row is held; never use unsaved tokens
-                    msg = f"connection {self.connection_id!r} changed under its lock"
-                    raise TransientError(msg, system=self._provider.system)
-        if failure is not None:
-            raise failure
-        self.refreshes += 1
-        log.info("token_refreshed", connection_id=self.connection_id, token_version=version + 1)
-        assert grant.tokens.access_token is not None  # noqa: S101 - _grant guarantees it
-        return _Current(grant.tokens.access_token, version + 1, grant.tokens.expires_at)
+                outcome = await self._renew(tx, connection)
+        if isinstance(outcome, AuthError):
+            raise outcome  # after the lock is left, so PostgreSQL commits the pause and alert
+        if outcome.refreshed:  # committed: only now is the new token used
+            self.refreshes += 1
+            log.info(
+                "token_refreshed", connection_id=self.connection_id, token_version=outcome.version
+            )
+        return outcome
 
-    async def _spend(self, refresh_token: SecretStr | None) -> TokenGrant:
+    async def _renew(self, tx: Transaction, connection: Connection) -> _Current | AuthError:
+        """Spend the refresh token, then store the new pair, or pause on a refusal.
+
+        On SQLite each ``tx()`` is a short transaction of its own and the token call runs
+        between them, outside the write lock; on PostgreSQL all are the one holding the row.
+        """
+        version, now = connection.token_version, self._clock()
+        try:
+            grant = await self._spend(connection.tokens.refresh_token, now)
+        except AuthError as exc:
+            async with tx() as db:
+                paused = await self._pause(db, exc, version)
+            return exc if paused else await self._reload(tx)
+        async with tx() as db:
+            won = await self._store(db, grant, version)
+        if not won:
+            return await self._reload(tx)
+        assert grant.tokens.access_token is not None  # noqa: S101 - _grant guarantees it
+        return self._arrived(
+            grant.tokens.access_token,
+            version + 1,
+            grant.tokens.expires_at,
+            seen=now,
+            refreshed=True,
+        )
+
+    async def _spend(self, refresh_token: SecretStr | None, now: datetime) -> TokenGrant:
         if refresh_token is None:
             msg = f"connection {self.connection_id!r} has no refresh token; reconnect it"
             raise AuthError(msg, system=self._provider.system)
         return await refresh_grant(
-            self._provider, refresh_token, now=self._clock(), transport=self._transport
+            self._provider, refresh_token, now=now, transport=self._transport
         )
 
-    async def _pause(self, db: AsyncConnection, exc: AuthError) -> None:
+    async def _store(self, db: AsyncConnection, grant: TokenGrant, version: int) -> bool:
+        """Compare-and-set the new pair; a refresh that works again closes the auth alerts."""
+        now = self._clock()
+        won = await replace_tokens(
+            db, self._cipher, self.connection_id, grant.tokens, expected_version=version, now=now
+        )
+        if won:
+            await resolve_alerts(
+                db,
+                kind=AlertKind.CONNECTION_AUTH_FAILED,
+                connection_id=self.connection_id,
+                notice_kind=AlertKind.CONNECTION_AUTH_RECOVERED,
+                message=f"{self._provider.system} connection {self.connection_id}: token refreshed",
+                now=now,
+            )
+        return won
+
+    async def _reload(self, tx: Transaction) -> _Current:
+        # Only on SQLite, where no row is held during the call: the connection was saved anew
+        # (``freshforce connect``) meanwhile. Its tokens win; the answer just received is dropped.
+        async with tx() as db:
+            connection = self._active(await load_connection(db, self._cipher, self.connection_id))
+        return self._reloaded(connection)
+
+    def _reloaded(self, connection: Connection) -> _Current:
+        log.info(
+            "token_reloaded",
+            connection_id=self.connection_id,
+            token_version=connection.token_version,
+        )
+        return self._usable(connection)
+
+    async def _pause(self, db: AsyncConnection, exc: AuthError, version: int) -> bool:
         reason = f"token refresh refused ({exc.remote_code or 'no refresh token'}); reconnect"
         now = self._clock()
-        await set_status(db, self.connection_id, ConnectionStatus.PAUSED, reason=reason, now=now)
+        paused = await set_status(
+            db,
+            self.connection_id,
+            ConnectionStatus.PAUSED,
+            reason=reason,
+            now=now,
+            expected_version=version,
+        )
+        if not paused:
+            return False
         await raise_alert(
             db,
-            kind="connection_auth_failed",
+            kind=AlertKind.CONNECTION_AUTH_FAILED,
             message=f"{self._provider.system} connection {self.connection_id}: {reason}",
             connection_id=self.connection_id,
             now=now,
         )
         log.warning("connection_paused", connection_id=self.connection_id, reason=reason)
+        return True
 
     def _paused(self, reason: str | None) -> AuthError:
         return self._error(

@@ -15,8 +15,8 @@ import httpx
 from freshforce.connectors.core import (
     ApiClient,
     CallCounter,
+    CallRetryPolicy,
     HttpSettings,
-    RetryPolicy,
     build_http_client,
 )
 from freshforce.connectors.freshbooks.client import FreshBooksClient
@@ -106,7 +106,7 @@ async def _freshbooks(
             system="freshbooks",
             connection_id=name,
             map_error=map_freshbooks_error,
-            retry=RetryPolicy(attempts=3),
+            retry=CallRetryPolicy(attempts=3),
             counter=CallCounter(),
         )
         me = await FreshBooksClient(api, account_id="").identity()

@@ -8,7 +8,7 @@ events, jobs and cursor together, and a handler's local effects commit with its 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from freshforce.clock import Clock
 from freshforce.store import attempts as attempt_store
 from freshforce.store import dead_letters as letter_store
 from freshforce.store import queue as store
@@ -37,7 +38,6 @@ __all__ = [
     "payload_hints",
 ]
 
-Clock = Callable[[], datetime]
 
 _REQUEUE_TRIES = 5
 

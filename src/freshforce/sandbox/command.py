@@ -72,6 +72,14 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
             minimum=1,
         ),
     ] = None,
+    single_currency: Annotated[
+        bool,
+        _flag(
+            "SINGLE_CURRENCY",
+            "Run the Salesforce org without multi-currency (no CurrencyIsoCode).",
+            "--single-currency",
+        ),
+    ] = False,
 ) -> None:
     """Run the local FreshBooks and Salesforce sandboxes until Ctrl-C."""
     for name, port in (
@@ -100,6 +108,7 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
             latency_ms=latency_ms,
             auto_approve=auto_approve,
             token_lifetime=token_lifetime,
+            multi_currency=not single_currency,
         )
         try:
             asyncio.run(run_sandboxes(settings, typer.echo))

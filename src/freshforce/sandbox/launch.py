@@ -51,6 +51,7 @@ class SandboxSettings:
     # Access-token lifetime in seconds; None keeps each vendor's own (FreshBooks 12 h, Salesforce
     # sessions 2 h).
     token_lifetime: int | None = None
+    multi_currency: bool = True
 
     def state_file_for(self, vendor: str) -> Path | None:
         """Return the vendor's file beside ``--state-file``: ``s.json`` -> ``s.freshbooks.json``."""
@@ -115,7 +116,12 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
 
 def _salesforce(settings: SandboxSettings) -> StartedVendor:
     runtime = SandboxRuntime.create(seed=settings.seed)
-    built = build_salesforce_sandbox(runtime, seed=settings.seed, records=settings.records)
+    built = build_salesforce_sandbox(
+        runtime,
+        seed=settings.seed,
+        records=settings.records,
+        multi_currency=settings.multi_currency,
+    )
     _apply_salesforce_settings(built, runtime, settings)
     rest = SandboxServer(built.app, settings.host, settings.salesforce_port, settings.tls)
     pubsub = attach_pubsub(

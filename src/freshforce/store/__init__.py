@@ -1,6 +1,6 @@
 """The store: SQLAlchemy Core schema, Alembic migrations, SQLite and PostgreSQL."""
 
-from freshforce.store.alerts import Alert, list_alerts, raise_alert
+from freshforce.store.alerts import Alert, AlertKind, list_alerts, raise_alert, resolve_alerts
 from freshforce.store.connections import (
     Connection,
     ConnectionInfo,
@@ -21,11 +21,13 @@ from freshforce.store.engine import create_engine, is_sqlite
 from freshforce.store.events import NewEvent, record_events
 from freshforce.store.lease import acquire_lease, lease_holder, release_lease, renew_lease
 from freshforce.store.migrate import current, head, prepare_database, upgrade
+from freshforce.store.refresh_lock import refresh_lock
 from freshforce.store.schema import metadata
 from freshforce.store.types import UTCDateTime
 
 __all__ = [
     "Alert",
+    "AlertKind",
     "Connection",
     "ConnectionInfo",
     "ConnectionStatus",
@@ -50,9 +52,11 @@ __all__ = [
     "prepare_database",
     "raise_alert",
     "record_events",
+    "refresh_lock",
     "release_lease",
     "renew_lease",
     "replace_tokens",
+    "resolve_alerts",
     "rotate_keys",
     "save_connection",
     "save_cursor",

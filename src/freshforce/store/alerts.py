@@ -1,13 +1,17 @@
-"""Alerts: record things a person should know about, once per open problem.
+"""Alerts: record things a person should know about, once per open problem, and their recovery.
 
 An open alert (not resolved) of the same kind for the same connection is not repeated, so a
-dead connection that is asked for again and again raises one alert, not a storm.
+dead connection that is asked for again and again raises one alert, not a storm. When the problem
+goes away, ``resolve_alerts`` sets ``resolved_at`` on the open ones and records one recovery
+notice (severity ``info``, stored already resolved since there is nothing left to fix, and not yet
+delivered), so the next incident alerts again and alert delivery can tell people it is over.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -17,7 +21,14 @@ from freshforce.store.schema import alerts
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["Alert", "list_alerts", "raise_alert"]
+__all__ = ["Alert", "AlertKind", "list_alerts", "raise_alert", "resolve_alerts"]
+
+
+class AlertKind(StrEnum):
+    """The kinds of alert the engine raises, and the notices that close them."""
+
+    CONNECTION_AUTH_FAILED = "connection_auth_failed"  # refresh refused: the connection paused
+    CONNECTION_AUTH_RECOVERED = "connection_auth_recovered"  # reconnected, or refreshed again
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,46 @@ async def raise_alert(
         "kind": kind,
         "message": message,
         "connection_id": connection_id,
+    }
+    result = await db.execute(sa.insert(alerts).values(values).returning(alerts.c.id))
+    return int(result.scalar_one())
+
+
+async def resolve_alerts(
+    db: AsyncConnection,
+    *,
+    kind: str,
+    connection_id: str,
+    notice_kind: str,
+    message: str,
+    now: datetime,
+) -> int | None:
+    """Resolve the connection's open ``kind`` alerts; if any was open, record a recovery notice.
+
+    Return the notice's id, or ``None`` when nothing was open. Two processes resolving at once
+    record one notice: the second ``UPDATE`` finds the alerts already resolved.
+    """
+    resolve = (
+        sa.update(alerts)
+        .where(
+            alerts.c.kind == kind,
+            alerts.c.connection_id == connection_id,
+            alerts.c.resolved_at.is_(None),
+        )
+        .values(resolved_at=now)
+        .returning(alerts.c.id)
+    )
+    resolved = sorted(int(i) for i in (await db.execute(resolve)).scalars())
+    if not resolved:
+        return None
+    ids = ", ".join(str(i) for i in resolved)
+    values = {
+        "at": now,
+        "severity": "info",
+        "kind": notice_kind,
+        "message": f"{message} (resolves alert {ids})",
+        "connection_id": connection_id,
+        "resolved_at": now,
     }
     result = await db.execute(sa.insert(alerts).values(values).returning(alerts.c.id))
     return int(result.scalar_one())

@@ -3,7 +3,8 @@
 Every function takes an open ``AsyncConnection`` and leaves the transaction to the caller, so a
 token refresh can commit together with whatever else it belongs to. Token changes are a
 compare-and-set on ``token_version``: of two processes refreshing the same single-use FreshBooks
-refresh token, exactly one stores its result, and the other learns it lost and reloads.
+refresh token, exactly one stores its result, and the other learns it lost and reloads. Saving
+a new grant (``freshforce connect``) resolves the connection's open auth alerts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.dialects import postgresql, sqlite
 
+from freshforce.store.alerts import AlertKind, resolve_alerts
 from freshforce.store.schema import connections
 
 if TYPE_CHECKING:
@@ -105,7 +107,9 @@ async def save_connection(
     """Store ``new``, replacing a connection with the same id; return its ``token_version``.
 
     Re-authorising an existing connection makes it active again and bumps ``token_version``, so
-    a refresh still holding the old version loses its compare-and-set.
+    a refresh still holding the old version loses its compare-and-set; its open
+    ``connection_auth_failed`` alerts are resolved with a recovery notice, so the next incident
+    alerts again.
     """
     values = {
         "id": new.id,
@@ -129,7 +133,16 @@ async def save_connection(
     changed["token_version"] = connections.c.token_version + 1
     upsert = insert.on_conflict_do_update(index_elements=[connections.c.id], set_=changed)
     result = await db.execute(upsert.returning(connections.c.token_version))
-    return int(result.scalar_one())
+    version = int(result.scalar_one())
+    await resolve_alerts(
+        db,
+        kind=AlertKind.CONNECTION_AUTH_FAILED,
+        connection_id=new.id,
+        notice_kind=AlertKind.CONNECTION_AUTH_RECOVERED,
+        message=f"{new.system} connection {new.id}: reconnected",
+        now=now,
+    )
+    return version
 
 
 async def load_connection(
@@ -198,13 +211,20 @@ async def set_status(
     *,
     reason: str | None = None,
     now: datetime,
+    expected_version: int | None = None,
 ) -> bool:
-    """Set a connection's status and reason; return whether the connection exists."""
+    """Set a connection's status and reason; return whether a row changed.
+
+    With ``expected_version`` only while the tokens are still that version: a refresh that was
+    refused must not pause a connection that was reconnected meanwhile.
+    """
     statement = (
         sa.update(connections)
         .where(connections.c.id == connection_id)
         .values(status=status.value, status_reason=reason, updated_at=now)
     )
+    if expected_version is not None:
+        statement = statement.where(connections.c.token_version == expected_version)
     result = await db.execute(statement)
     return result.rowcount == 1
 

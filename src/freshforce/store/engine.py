@@ -30,15 +30,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Return an async engine for ``url`` with the per-backend connection settings applied."""
+def create_engine(
+    url: str, *, echo: bool = False, busy_timeout_ms: int = _SQLITE_BUSY_TIMEOUT_MS
+) -> AsyncEngine:
+    """Return an async engine for ``url`` with the per-backend connection settings applied.
+
+    ``busy_timeout_ms`` is how long an SQLite writer waits for the write lock before it fails
+    with "database is locked" (PostgreSQL ignores it).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.drivername == "sqlite":
             parsed = parsed.set(drivername="sqlite+aiosqlite")
         if not parsed.database or parsed.database == ":memory:":
             engine = create_async_engine(parsed, echo=echo)
-            _configure_sqlite(engine)
+            _configure_sqlite(engine, busy_timeout_ms)
             return engine
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # The pool is sized for a worker's runners, claimer, acks and heartbeat, so connections
@@ -52,7 +58,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             max_overflow=_SQLITE_POOL_SIZE,
             pool_reset_on_return=None,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms)
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+asyncpg")
@@ -63,14 +69,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     # The DBAPI connection objects are driver-level and untyped.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401 - DBAPI object
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

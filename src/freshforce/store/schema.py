@@ -15,15 +15,21 @@ __all__ = [
     "attempts",
     "audit_log",
     "config_versions",
+    "conflicts",
     "connections",
     "cursors",
     "dead_letters",
     "events",
+    "field_writes",
+    "idempotency",
     "jobs",
     "leases",
+    "link_keys",
     "links",
+    "match_locks",
     "metadata",
     "snapshots",
+    "users",
     "write_fingerprints",
 ]
 
@@ -58,7 +64,11 @@ connections = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# One business record known in both systems.
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+# One business record known in both systems. ``salesforce_secondary_id`` is the flow's second
+# Salesforce object (the clients flow: the Account's primary Contact), a column so that a change
+# event on it finds its link by an indexed, unique lookup; ``extra_ids`` keeps ids only shown.
 links = sa.Table(
     "links",
     metadata,
@@ -70,8 +80,38 @@ links = sa.Table(
     sa.Column("extra_ids", sa.JSON, nullable=False, server_default="{}"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("salesforce_secondary_id", sa.String(18)),
     sa.UniqueConstraint("tenant", "flow", "freshbooks_id"),
     sa.UniqueConstraint("tenant", "flow", "salesforce_id"),
+    sa.Index(
+        "uq_links_tenant_flow_salesforce_secondary_id",
+        "tenant",
+        "flow",
+        "salesforce_secondary_id",
+        unique=True,
+    ),
+)
+
+# Normalised match keys of a linked record ("email:ann@acme.com", "org:acme"), so matching and
+# `freshforce trace` find a link by e-mail or organisation without reading either system.
+link_keys = sa.Table(
+    "link_keys",
+    metadata,
+    sa.Column("link_id", _ID, sa.ForeignKey("links.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Index(None, "key"),
+)
+
+# A normalised match key held by one job from before its reads until its commit, so two jobs
+# about one business record never run at once, even before a link exists (docs/architecture.md).
+match_locks = sa.Table(
+    "match_locks",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("flow", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
 # Field values of a link as of its last sync: the base of the three-way compare.
@@ -86,6 +126,8 @@ snapshots = sa.Table(
     ),
     sa.Column("fields", sa.JSON, nullable=False),
     sa.Column("synced_at", UTCDateTime, nullable=False),
+    sa.Column("freshbooks_modified_at", UTCDateTime),
+    sa.Column("salesforce_modified_at", UTCDateTime),
 )
 
 # What we wrote, so the change event our own write causes is recognised and dropped.
@@ -100,7 +142,84 @@ write_fingerprints = sa.Table(
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("written_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
-    sa.Index(None, "system", "object", "record_id"),
+    sa.Index(None, "tenant", "system", "object", "record_id"),
+    sa.Index(None, "expires_at"),
+)
+
+# A field whose two sides changed differently under the ``review`` policy: that field waits here
+# (the rest of the record syncs) until someone takes a side or a value. One open row per field.
+conflicts = sa.Table(
+    "conflicts",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("link_id", _ID, sa.ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("field", sa.String(255), nullable=False),
+    sa.Column("base_value", sa.JSON),
+    sa.Column("freshbooks_value", sa.JSON),
+    sa.Column("salesforce_value", sa.JSON),
+    sa.Column("freshbooks_changed_by", sa.String(128)),
+    sa.Column("freshbooks_changed_at", UTCDateTime),
+    sa.Column("salesforce_changed_by", sa.String(128)),
+    sa.Column("salesforce_changed_at", UTCDateTime),
+    sa.Column("status", sa.String(16), nullable=False),  # open | resolved
+    sa.Column("resolution", sa.String(16)),  # freshbooks | salesforce | value
+    sa.Column("resolved_value", sa.JSON),
+    sa.Column("resolved_by", sa.String(128)),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(
+        "uq_conflicts_open_link_field",
+        "link_id",
+        "field",
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ),
+    sa.Index(None, "tenant", "status"),
+)
+
+# Creates in flight: recorded (pending) before the remote create, completed (done) after, so an
+# ambiguous failure is settled by looking the reference up in the target system.
+idempotency = sa.Table(
+    "idempotency",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("system", sa.String(16), nullable=False),  # the target system
+    sa.Column("object", sa.String(64), nullable=False),
+    sa.Column("reference", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | done
+    sa.Column("remote_id", sa.String(64)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tenant", "system", "object", "reference"),
+)
+
+# Every field we wrote, with what it was, what it became and how the mapping got there. A log:
+# it outlives links and jobs, so it holds their ids without foreign keys.
+field_writes = sa.Table(
+    "field_writes",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("link_id", _ID),
+    sa.Column("job_id", _ID),
+    sa.Column("system", sa.String(16), nullable=False),  # the system written to
+    sa.Column("object", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(255), nullable=False),
+    sa.Column("before", sa.JSON),
+    sa.Column("after", sa.JSON),
+    sa.Column("source_value", sa.JSON),
+    sa.Column("trace", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index(None, "tenant", "system", "record_id"),
+    sa.Index(None, "link_id"),
 )
 
 # Raw change notifications as received, kept for lineage.
@@ -109,13 +228,15 @@ events = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
     sa.Column("tenant", sa.String(64), nullable=False, server_default="default"),
-    sa.Column("source", sa.String(32), nullable=False),  # webhook | cdc | poll
+    # webhook | cdc | poll; "echo": a change of our own write, recognised and dropped by a job
+    sa.Column("source", sa.String(32), nullable=False),
     sa.Column("system", sa.String(16), nullable=False),
     sa.Column("object", sa.String(64), nullable=False),
     sa.Column("record_id", sa.String(64)),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Index(None, "system", "object", "record_id"),
+    sa.Index(None, "record_id"),
 )
 
 # "Reconcile KEY for FLOW". At most one pending job per (flow, key), at most one running per key.
@@ -259,4 +380,17 @@ alerts = sa.Table(
     sa.Column("connection_id", sa.String(64)),
     sa.Column("delivered_at", UTCDateTime),
     sa.Column("resolved_at", UTCDateTime),
+)
+
+# Dashboard users: argon2 password hashes (pwdlib) and a role, viewer or operator.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # viewer | operator
+    sa.Column("api_token_hash", sa.String(64), unique=True),  # sha256 of a bearer token
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -2,77 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import subprocess
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 
 from freshforce.sandbox.core import SandboxRuntime, SandboxServer
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
 from freshforce.sandbox.launch import VENDORS, SandboxSettings
 from freshforce.sandbox.salesforce import build_salesforce_sandbox
-from freshforce.store.connections import Connection, ConnectionStatus, load_connection
-from freshforce.store.crypto import TokenCipher, new_key
-from freshforce.store.engine import create_engine
 
-FRESHFORCE = str(Path(sys.executable).parent / "freshforce")
-Browser = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def run_connect(
-    system: str, settings: dict[str, str], tmp_path: Path, browse: Browser
-) -> tuple[str, Connection]:
-    """Run the command, play the user's browser, return its output and the stored connection."""
-    key, database_url = new_key(), f"sqlite+aiosqlite:///{tmp_path / 'ff.db'}"
-    env = {
-        **os.environ,
-        "FRESHFORCE_DATA_DIR": str(tmp_path),
-        "FRESHFORCE_DATABASE_URL": database_url,
-        "FRESHFORCE_ENCRYPTION_KEYS": key,
-        f"FRESHFORCE_{system.upper()}_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/callback",
-        **settings,
-    }
-    command = [FRESHFORCE, "connect", system, "--no-browser", "--timeout", "60"]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
-    try:
-        assert proc.stdout is not None
-        url = ""
-        while not url.startswith("http"):
-            url = (await asyncio.to_thread(proc.stdout.readline)).strip()
-            assert url or proc.poll() is None, "connect exited before printing the URL"
-        assert "state=" in url
-        async with httpx.AsyncClient(follow_redirects=True) as browser:
-            landed = await browse(browser, url)
-        assert landed.status_code == 200
-        assert "Connected." in landed.text
-        out, _ = await asyncio.to_thread(proc.communicate, timeout=60)
-        assert proc.returncode == 0, out
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    engine = create_engine(database_url)
-    async with engine.connect() as db:
-        stored = await load_connection(db, TokenCipher([SecretStr(key)]), system)
-    await engine.dispose()
-    assert stored is not None
-    assert stored.status is ConnectionStatus.ACTIVE
-    assert stored.tokens.access_token is not None
-    assert stored.tokens.refresh_token is not None
-    assert stored.tokens.access_token.get_secret_value() not in out
-    return out, stored
+from .conftest import run_connect
 
 
 async def test_connect_freshbooks_stores_account_and_business(tmp_path: Path) -> None:

@@ -22,13 +22,13 @@ CLIENTS, INVOICES = RESOURCES["clients"], RESOURCES["invoices"]
 
 
 async def test_identity_names_the_account_and_business(fb_world: FbWorld) -> None:
-    me = await fb_world.client().identity()
+    me = await (await fb_world.client()).identity()
     assert (me.account_id, me.business_id) == ("SBX7QK", 77001)
 
 
 async def test_lists_page_at_100_with_one_call_per_page(fb_world: FbWorld) -> None:
     await fb_world.admin.post("/_sandbox/seed", json={"records": 250, "seed": 3})
-    client = fb_world.client()
+    client = await fb_world.client()
     seen = [r async for page in client.list_all(CLIENTS) for r in page.records]
     assert len(seen) == len({r.id for r in seen}) == 250
     assert fb_world.counter.calls(CONNECTION) == 3
@@ -36,7 +36,7 @@ async def test_lists_page_at_100_with_one_call_per_page(fb_world: FbWorld) -> No
 
 
 async def test_invoices_come_with_lines_and_decimal_money(fb_world: FbWorld) -> None:
-    client = fb_world.client()
+    client = await fb_world.client()
     customer = await client.create(CLIENTS, {"email": "lines@example.com"})
     line = {"name": "Work", "qty": Decimal(4), "unit_cost": Money(Decimal("5.25"), "USD")}
     created = await client.create(
@@ -52,7 +52,7 @@ async def test_invoices_come_with_lines_and_decimal_money(fb_world: FbWorld) -> 
 
 
 async def test_writes_never_mix_vis_state_with_fields(fb_world: FbWorld) -> None:
-    client = fb_world.client()
+    client = await fb_world.client()
     created = await client.create(CLIENTS, {"email": "v@example.com", "fname": "Vi"})
     with pytest.raises(ValueError, match="vis_state"):
         await client.update(CLIENTS, created.id, {"fname": "Va", "vis_state": 2})
@@ -65,7 +65,7 @@ async def test_writes_never_mix_vis_state_with_fields(fb_world: FbWorld) -> None
 
 
 async def test_invoice_delete_uses_http_delete(fb_world: FbWorld) -> None:
-    client = fb_world.client()
+    client = await fb_world.client()
     customer = await client.create(CLIENTS, {"email": "d@example.com"})
     invoice = await client.create(
         INVOICES, {"customerid": customer.id, "create_date": "2026-01-02"}
@@ -90,7 +90,7 @@ async def test_callbacks_register_verify_list_delete_and_signatures(
     fb_world: FbWorld, receiver: tuple[str, list[Received]]
 ) -> None:
     uri, got = receiver
-    client = fb_world.client()
+    client = await fb_world.client()
     callback = await client.register_callback("client.create", uri)
     assert not callback.verified
     await _drain(fb_world, got, 1)

@@ -9,12 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from freshforce.connectors.freshbooks.client import RESOURCES
-from freshforce.connectors.freshbooks.poller import (
-    FreshBooksPoller,
-    LeaseLostError,
-    PollerConfig,
-)
-from freshforce.engine import JobQueue, JobStatus
+from freshforce.engine import JobStatus
+from freshforce.errors import LeaseLostError
+from freshforce.intake import Cursor, FreshBooksPoller, PollerConfig
 from freshforce.store.cursors import load_cursor
 from freshforce.store.lease import acquire_lease, lease_holder, release_lease, renew_lease
 from freshforce.store.schema import events
@@ -30,14 +27,10 @@ async def set_sandbox_time(world: FbWorld, moment: datetime) -> None:
     await world.admin.put("/_sandbox/clock", json={"offset_seconds": offset})
 
 
-def poller(world: FbWorld, holder: str = "poller-1", **config: object) -> FreshBooksPoller:
-    return FreshBooksPoller(
-        world.client(),
-        world.engine,
-        JobQueue(world.engine, clock=now),
-        connection_id=CONNECTION,
+async def poller(world: FbWorld, holder: str = "poller-1", **config: object) -> FreshBooksPoller:
+    return await world.runtime.freshbooks_poller(
+        CONNECTION,
         holder=holder,
-        clock=now,
         config=PollerConfig(**config),  # type: ignore[arg-type]
     )
 
@@ -51,19 +44,19 @@ async def stored_events(world: FbWorld) -> list[str | None]:
 async def test_poller_catches_changes_across_the_eastern_day_boundary_without_duplicates(
     fb_world: FbWorld,
 ) -> None:
-    client = fb_world.client()
+    client = await fb_world.client()
     await set_sandbox_time(fb_world, datetime(2026, 1, 15, 23, 59, 50, tzinfo=EASTERN))
     late = await client.create(CLIENTS, {"email": "late@example.com"})
     await set_sandbox_time(fb_world, datetime(2026, 1, 16, 0, 0, 5, tzinfo=EASTERN))
     early = await client.create(CLIENTS, {"email": "early@example.com"})
-    polling = poller(fb_world)
+    polling = await poller(fb_world)
 
     first = await polling.poll("clients")
     again = await polling.poll("clients")
 
     assert first is not None
     assert again is not None
-    assert (first.changes, again.changes) == (2, 0)
+    assert (first.new, again.new) == (2, 0)
     assert again.duplicates == 2  # the overlap re-read both and dropped both
     assert await stored_events(fb_world) == [str(late.id), str(early.id)]
     assert first.watermark == early.updated
@@ -72,21 +65,21 @@ async def test_poller_catches_changes_across_the_eastern_day_boundary_without_du
     await client.update(CLIENTS, late.id, {"fname": "Changed"})
     third = await polling.poll("clients")
     assert third is not None
-    assert third.changes == 1
+    assert third.new == 1
     assert await stored_events(fb_world) == [str(late.id), str(early.id), str(late.id)]
-    jobs = await JobQueue(fb_world.engine, clock=now).jobs(status=JobStatus.PENDING)
+    jobs = await fb_world.runtime.queue().jobs(status=JobStatus.PENDING)
     assert sorted(j.key for j in jobs) == sorted(
         [f"freshbooks/client/{late.id}", f"freshbooks/client/{early.id}"]
     )  # coalesced: one pending job per record
     async with fb_world.engine.connect() as db:
-        cursor = await load_cursor(db, CONNECTION, "freshbooks:clients")
+        cursor = await load_cursor(db, CONNECTION, "freshbooks/poll/clients")
     assert cursor is not None
     assert str(late.id) in cursor
 
 
 async def test_poller_filters_by_the_eastern_day_not_the_utc_day(fb_world: FbWorld) -> None:
-    client = fb_world.client()
-    polling = poller(fb_world)
+    client = await fb_world.client()
+    polling = await poller(fb_world)
     # 20:00 Eastern is already the next day in UTC: a UTC-day filter would skip what follows.
     await set_sandbox_time(fb_world, datetime(2026, 1, 15, 20, 0, 0, tzinfo=EASTERN))
     await client.create(CLIENTS, {"email": "evening@example.com"})
@@ -97,33 +90,27 @@ async def test_poller_filters_by_the_eastern_day_not_the_utc_day(fb_world: FbWor
     result = await polling.poll("clients")
 
     assert result is not None
-    assert result.changes == 1
+    assert result.new == 1
     assert (await stored_events(fb_world))[-1] == str(later.id)
 
 
 async def test_only_one_poller_per_stream_and_a_lost_lease_commits_nothing(
     fb_world: FbWorld,
 ) -> None:
-    await fb_world.client().create(CLIENTS, {"email": "one@example.com"})
-    first, second = poller(fb_world, "a"), poller(fb_world, "b")
+    await (await fb_world.client()).create(CLIENTS, {"email": "one@example.com"})
+    first, second = await poller(fb_world, "a"), await poller(fb_world, "b")
     assert await first.poll("clients") is not None
     assert await second.poll("clients") is None  # a still holds the lease
 
     async with fb_world.engine.begin() as db:  # b takes over after a's lease expired
         later = now() + timedelta(minutes=5)
         assert await acquire_lease(
-            db, first.lease_name("clients"), "b", ttl=timedelta(minutes=1), now=later
+            db, first.keeper("clients").name, "b", ttl=timedelta(minutes=1), now=later
         )
-    await fb_world.client().create(CLIENTS, {"email": "two@example.com"})
+    await (await fb_world.client()).create(CLIENTS, {"email": "two@example.com"})
     with pytest.raises(LeaseLostError):
-        await first._run("clients", _cursor_now())
+        await first._run("clients", first.keeper("clients"), Cursor("2000-01-01T00:00:00+00:00"))
     assert len(await stored_events(fb_world)) == 1
-
-
-def _cursor_now():
-    from freshforce.connectors.freshbooks.poller import _Cursor  # noqa: PLC0415
-
-    return _Cursor(datetime(2000, 1, 1, tzinfo=UTC), {})
 
 
 async def test_lease_compare_and_set(fb_world: FbWorld) -> None:

@@ -22,7 +22,7 @@ TOKEN = "/auth/oauth/token"
 async def test_expired_token_mid_run_refreshes_once_and_stores_before_use(
     fb_world: FbWorld,
 ) -> None:
-    api = fb_world.api()
+    api = await fb_world.api()
     assert (await api.request("GET", CLIENTS)).status_code == 200
     await fb_world.admin.post("/_sandbox/clock/advance", json={"seconds": 43_300})
 
@@ -42,7 +42,7 @@ async def test_expired_token_mid_run_refreshes_once_and_stores_before_use(
 @SQLITE_ONLY
 async def test_429_is_retried_after_the_remote_retry_after(fb_world: FbWorld) -> None:
     await fb_world.fault(kind="rate_limit", path=CLIENTS, times=2, retry_after=3)
-    api = fb_world.api()
+    api = await fb_world.api()
 
     response = await api.request("GET", CLIENTS)
 
@@ -54,7 +54,7 @@ async def test_429_is_retried_after_the_remote_retry_after(fb_world: FbWorld) ->
 @SQLITE_ONLY
 async def test_5xx_is_retried_then_given_up_as_transient(fb_world: FbWorld) -> None:
     await fb_world.fault(kind="error", status=503, path=CLIENTS, times=2)
-    api = fb_world.api()
+    api = await fb_world.api()
     assert (await api.request("GET", CLIENTS)).status_code == 200
 
     await fb_world.fault(kind="error", status=502, path=CLIENTS)
@@ -68,7 +68,7 @@ async def test_5xx_is_retried_then_given_up_as_transient(fb_world: FbWorld) -> N
 @SQLITE_ONLY
 async def test_lost_response_to_a_create_is_an_ambiguous_write(fb_world: FbWorld) -> None:
     await fb_world.fault(kind="ambiguous", method="POST", path=CLIENTS, times=1)
-    api = fb_world.api()
+    api = await fb_world.api()
 
     with pytest.raises(AmbiguousWriteError):
         await api.request("POST", CLIENTS, json={"client": {"email": "lost@example.com"}})
@@ -82,7 +82,7 @@ async def test_lost_response_to_a_create_is_an_ambiguous_write(fb_world: FbWorld
 async def test_gateway_error_on_a_write_is_ambiguous_but_503_is_retried(
     fb_world: FbWorld,
 ) -> None:
-    api = fb_world.api()
+    api = await fb_world.api()
     await fb_world.fault(kind="error", status=500, method="POST", path=CLIENTS, times=1)
     with pytest.raises(AmbiguousWriteError):
         await api.request("POST", CLIENTS, json={"client": {"email": "a@example.com"}})
@@ -94,7 +94,7 @@ async def test_gateway_error_on_a_write_is_ambiguous_but_503_is_retried(
 @SQLITE_ONLY
 async def test_unknown_record_is_skippable(fb_world: FbWorld) -> None:
     with pytest.raises(RecordGoneError) as caught:
-        await fb_world.api().request("GET", f"{CLIENTS}/999999")
+        await (await fb_world.api()).request("GET", f"{CLIENTS}/999999")
     assert caught.value.remote_code == "1012"
 
 
@@ -109,15 +109,16 @@ async def test_revoked_connection_pauses_alerts_once_and_does_not_storm(
     }
     assert (await fb_world.admin.post("/auth/oauth/revoke", json=revoke)).status_code == 200
     await fb_world.fault(kind="expired_token", path=CLIENTS)
-    api = fb_world.api()
+    api = await fb_world.api()
 
     with capture_logs() as logs, pytest.raises(AuthError):
         await api.request("GET", CLIENTS)
     for _ in range(5):
         with pytest.raises(AuthError, match="paused"):
             await api.request("GET", CLIENTS)
+    other = await (await fb_world.other_process()).freshbooks(CONNECTION)
     with pytest.raises(AuthError, match="paused"):
-        await fb_world.api().request("GET", CLIENTS)  # a fresh process-level source too
+        await other.api.request("GET", CLIENTS)  # another process's token source too
 
     assert len(await fb_world.requests(TOKEN)) == 1
     async with fb_world.engine.connect() as db:
@@ -136,7 +137,7 @@ async def test_logs_carry_no_token(fb_world: FbWorld) -> None:
     await fb_world.admin.post("/_sandbox/clock/advance", json={"seconds": 43_300})
     try:
         with capture_logs() as logs:
-            await fb_world.api().request("GET", CLIENTS)
+            await (await fb_world.api()).request("GET", CLIENTS)
     finally:
         structlog.reset_defaults()
     async with fb_world.engine.connect() as db:
@@ -154,11 +155,15 @@ def _search(field: str, value: str) -> object:
 
 
 @SQLITE_ONLY
-async def test_token_near_expiry_is_refreshed_before_the_call(fb_world: FbWorld) -> None:
-    await store_minted(fb_world, expires_in=60)  # inside the five-minute early window
+async def test_token_in_its_last_tenth_is_refreshed_before_the_call(fb_world: FbWorld) -> None:
+    await store_minted(fb_world, expires_in=60)
+    runtime = await fb_world.runtime_on(fb_world.sandbox_clock())
+    api = (await runtime.freshbooks(CONNECTION)).api
+    await api.request("GET", CLIENTS)  # 60 s left of 60: not due
+    await fb_world.admin.post("/_sandbox/clock/advance", json={"seconds": 55})
     await fb_world.admin.delete("/_sandbox/requests")
 
-    await fb_world.api().request("GET", CLIENTS)
+    await api.request("GET", CLIENTS)  # 5 s left: inside the last 6 s
 
     served = await fb_world.requests("/")
     assert [(r["path"], r["status"]) for r in served] == [(TOKEN, 200), (CLIENTS, 200)]

@@ -12,7 +12,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.connectors.oauth import TokenSource
+from freshforce.runtime import Runtime
 from freshforce.sandbox.core import SandboxRuntime, SandboxServer
 from freshforce.sandbox.freshbooks import FreshBooksOptions, build_freshbooks
 from freshforce.store.connections import (
@@ -24,7 +24,7 @@ from freshforce.store.connections import (
 )
 from freshforce.store.crypto import TokenCipher, new_key
 
-from .conftest import CONNECTION, now, provider
+from .conftest import CONNECTION, now, settings
 
 SCRIPT = Path(__file__).with_name("refresher_process.py")
 
@@ -51,7 +51,8 @@ async def test_two_processes_refresh_once_and_keep_the_connection(
             # Hold every refresh in flight long enough for the other process to arrive.
             fault = {"kind": "latency", "latency_ms": 800, "path": "/auth/oauth/token"}
             await admin.post("/_sandbox/faults", json=fault)
-            mine = TokenSource(store_engine, cipher, CONNECTION, provider(server.url), clock=now)
+            mine_runtime = await Runtime.open(settings(database_url, key, server.url))
+            mine = mine_runtime.token_source(CONNECTION, "freshbooks")
             _, version = await mine.current()
             go = tmp_path / "go"
             other = subprocess.Popen(  # noqa: ASYNC220 - a real second process is the point
@@ -86,6 +87,7 @@ async def test_two_processes_refresh_once_and_keep_the_connection(
                 headers={"Authorization": f"Bearer {token.get_secret_value()}"},
             )
             assert works.status_code == 200
+            await mine_runtime.aclose()
     finally:
         server.stop()
         await runtime.aclose()

@@ -107,8 +107,8 @@ def test_bad_input_exits_non_zero_with_a_clear_message(sqlite_url, args, code, m
 
 def test_bad_and_unreachable_databases_are_clear_errors(tmp_path) -> None:
     bad = runner.invoke(app, ["jobs", "list", "--database-url", "nonsense"])
-    assert bad.exit_code == 2
-    assert "is not a database URL" in bad.output
+    assert bad.exit_code == 2  # the flag overrides the setting, which validates it
+    assert "database_url: must start with sqlite:// or postgresql://" in bad.output
     down = runner.invoke(
         app, ["jobs", "list", "--database-url", "postgresql://u:s3cret@127.0.0.1:1/x"]
     )
@@ -130,7 +130,7 @@ def test_every_flag_shows_its_environment_variable(tmp_path) -> None:
     result = runner.invoke(app, ["jobs", "list"], env={"FRESHFORCE_DATABASE_URL": "nonsense"})
     assert result.exit_code == 2
     assert "FRESHFORCE_DATABASE_URL: must start with sqlite://" in result.output
-    # An explicit --database-url is checked by the command itself.
+    # An explicit --database-url is checked as the setting it overrides.
     result = runner.invoke(app, ["jobs", "list", "--database-url", "nonsense"])
     assert result.exit_code == 2
-    assert "is not a database URL" in result.output
+    assert "option database_url: must start with sqlite://" in result.output

@@ -29,10 +29,10 @@ class Recorder(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def recorded(sf) -> Recorder:
+async def recorded(sf) -> Recorder:
     recorder = Recorder(sf.transport)
     sf.transport = recorder
-    sf.client = sf.new_client()
+    sf.client = await sf.new_client()
     return recorder
 
 
@@ -72,7 +72,7 @@ async def test_bulk_upsert_creates_then_updates_and_counts_calls(sf) -> None:
 
 
 async def test_large_upsert_goes_through_bulk(sf) -> None:
-    client = sf.new_client()
+    client = await sf.new_client()
     client.bulk_threshold = 100
     rows = [{EXT: f"big-{i}", "Name": f"Big {i}"} for i in range(101)]
     rows[40] = {EXT: "big-40", "Name": None}  # nulling a required field fails
@@ -99,7 +99,7 @@ async def test_bulk_query_follows_locator_pages(sf) -> None:
     await sf.client.bulk_insert(
         "Account", [{"Name": f"Q {i:03}", "Website": None} for i in range(250)], priority=P
     )
-    client = sf.new_client()
+    client = await sf.new_client()
     client.bulk.policy = BulkPolicy(page_records=100)
     before = sf.calls()
     rows = await client.bulk_query(

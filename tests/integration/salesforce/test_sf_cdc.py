@@ -1,8 +1,7 @@
 import asyncio
-import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -10,15 +9,21 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
-from freshforce.connectors.salesforce.cdc import CdcConfig, CdcSubscriber, Fallback, LeaseLostError
 from freshforce.connectors.salesforce.governor import Priority
-from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
 from freshforce.engine.queue import JobQueue
-from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
+from freshforce.errors import LeaseLostError
+from freshforce.intake import (
+    CdcConfig,
+    CdcSubscriber,
+    Cursor,
+    Fallback,
+    PollTarget,
+)
 from freshforce.sandbox.salesforce.pubsub import PubSubControls, attach_pubsub
 from freshforce.sandbox.salesforce.pubsub.server import start_pubsub_server
 from freshforce.store.cursors import load_cursor
-from freshforce.store.schema import events
+from freshforce.store.lease import lease_holder
+from freshforce.store.schema import events, leases
 
 TOPIC = "/data/AccountChangeEvent"
 API = "/services/data/v59.0"
@@ -50,34 +55,17 @@ class Cdc:
     user_token: str
     port: int
 
-    def subscriber(
+    async def subscriber(
         self, holder: str = "listener-1", full_poll: Any = None, **config: Any
     ) -> CdcSubscriber:
-        source = self.sf.source
-
-        async def auth():
-            token, version = await source.current()
-            metadata = (
-                ("accesstoken", token.get_secret_value()),
-                ("instanceurl", INSTANCE),
-                ("tenantid", self.sf.org_id),
-            )
-            return metadata, version
-
         settings = {"topic": TOPIC, "flows": {"Account": "clients"}, "batch": 10} | config
-        return CdcSubscriber(
-            pb_grpc.PubSubStub(self.channel),
-            auth,
-            source.refresh,
-            self.engine,
-            self.queue,
-            config=CdcConfig(**settings),
-            connection_id="sf-1",
+        return await self.sf.app.cdc_subscriber(
+            "sf-1",
+            CdcConfig(**settings),
+            channel=self.channel,
             holder=holder,
-            clock=now,
-            rng=random.Random(1),
-            sleep=lambda _s: asyncio.sleep(0.01),
             full_poll=full_poll,
+            sleep=lambda _s: asyncio.sleep(0.01),
         )
 
     async def user_write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +86,7 @@ class Cdc:
 
 
 @pytest.fixture
-async def cdc(sf, store_engine) -> AsyncIterator[Cdc]:
+async def cdc(sf) -> AsyncIterator[Cdc]:
     controls = PubSubControls(keepalive_seconds=0.2)
     runner = attach_pubsub(sf.sandbox, clock=sf.runtime.clock.now, controls=controls)
     serving = asyncio.create_task(runner.serve())
@@ -106,9 +94,7 @@ async def cdc(sf, store_engine) -> AsyncIterator[Cdc]:
     user_token = sf.sandbox.sessions.mint(sf.sandbox.state.admin_user_id).access_token
     port = int(runner.target.rsplit(":", 1)[1])
     async with grpc.aio.insecure_channel(runner.target) as channel:
-        yield Cdc(
-            sf, store_engine, JobQueue(store_engine, clock=now), runner, channel, user_token, port
-        )
+        yield Cdc(sf, sf.app.engine, sf.app.queue(), runner, channel, user_token, port)
     runner.request_stop()
     await serving
 
@@ -131,7 +117,7 @@ async def stopped(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
 
 
 async def test_user_changes_become_jobs_and_our_echoes_are_dropped(cdc) -> None:
-    sub = cdc.subscriber()
+    sub = await cdc.subscriber()
     stop, task = await running(sub)
     created = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Acme"})
     await cdc.user_write("PATCH", f"/sobjects/Account/{created['id']}", {"BillingCity": "Lyon"})
@@ -152,7 +138,7 @@ async def test_user_changes_become_jobs_and_our_echoes_are_dropped(cdc) -> None:
 
 
 async def test_dropped_stream_resumes_at_the_stored_replay_id(cdc) -> None:
-    sub = cdc.subscriber()
+    sub = await cdc.subscriber()
     stop, task = await running(sub)
     ids = [
         (await cdc.user_write("POST", "/sobjects/Account/", {"Name": f"A{i}"}))["id"]
@@ -176,7 +162,7 @@ async def test_dropped_stream_resumes_at_the_stored_replay_id(cdc) -> None:
 
 
 async def test_replay_id_past_retention_falls_back_and_resyncs(cdc) -> None:
-    sub = cdc.subscriber()
+    sub = await cdc.subscriber()
     stop, task = await running(sub)
     await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Old"})
     await eventually(lambda: _true(sub.stats.events >= 1))
@@ -187,7 +173,7 @@ async def test_replay_id_past_retention_falls_back_and_resyncs(cdc) -> None:
     cdc.sf.runtime.clock.advance(3600)  # everything retained has expired
     fresh = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "After"})
 
-    again = cdc.subscriber(fallback=Fallback.EARLIEST)
+    again = await cdc.subscriber(fallback=Fallback.EARLIEST)
     with capture_logs() as logs:
         stop, task = await running(again)
         await eventually(lambda: _true(again.stats.events >= 1))
@@ -209,7 +195,7 @@ async def test_replay_id_past_retention_falls_back_and_resyncs(cdc) -> None:
 
 
 async def test_replay_id_past_retention_can_fall_back_to_a_full_poll(cdc) -> None:
-    sub = cdc.subscriber()
+    sub = await cdc.subscriber()
     stop, task = await running(sub)
     await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Old"})
     await eventually(lambda: _true(sub.stats.events >= 1))
@@ -217,23 +203,28 @@ async def test_replay_id_past_retention_can_fall_back_to_a_full_poll(cdc) -> Non
     missed = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Missed"})
     await cdc.sf.admin.put("/_sandbox/pubsub", json={"retention_seconds": 60})
     cdc.sf.runtime.clock.advance(3600)
-    poller = SalesforcePoller(cdc.sf.client, cdc.engine, cdc.queue, connection_id="sf-1", clock=now)
+    poller = await cdc.sf.app.salesforce_poller("sf-1")
 
     async def full_poll(entity: str) -> object:
         return await poller.poll(PollTarget(entity, "clients", ("Name",)))
 
-    again = cdc.subscriber(full_poll=full_poll, fallback=Fallback.POLL)
+    again = await cdc.subscriber(full_poll=full_poll, fallback=Fallback.POLL)
     stop, task = await running(again)
+
+    async def replayed_past_earliest() -> bool:
+        async with cdc.engine.connect() as conn:
+            stored = await load_cursor(conn, "sf-1", again.stream)
+        return stored is not None and Cursor.load(stored).position != "EARLIEST"
+
+    await eventually(replayed_past_earliest)  # the poll, then EARLIEST, then a replay id
     await stopped(stop, task)
     keys = await cdc.job_keys()
     assert f"salesforce/Account/{missed['id']}" in keys  # found by the poll, record by record
     assert "salesforce/Account/*" not in keys
-    async with cdc.engine.connect() as conn:
-        assert await load_cursor(conn, "sf-1", again.stream) not in {None, "EARLIEST"}
 
 
 async def test_gap_events_become_reconcile_and_resync_jobs(cdc) -> None:
-    sub = cdc.subscriber()
+    sub = await cdc.subscriber()
     stop, task = await running(sub)
     created = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Gap"})
     await eventually(lambda: _true(sub.stats.events >= 1))
@@ -249,19 +240,19 @@ async def test_gap_events_become_reconcile_and_resync_jobs(cdc) -> None:
 
 
 async def test_only_one_listener_per_connection_and_stream(cdc) -> None:
-    first = cdc.subscriber(holder="host-a")
+    first = await cdc.subscriber(holder="host-a")
     stop, task = await running(first)
     with pytest.raises(LeaseLostError):
-        await cdc.subscriber(holder="host-b").run(asyncio.Event())
+        await (await cdc.subscriber(holder="host-b")).run(asyncio.Event())
     await stopped(stop, task)  # a clean stop releases the lease
-    second = cdc.subscriber(holder="host-b")
+    second = await cdc.subscriber(holder="host-b")
     stop, task = await running(second)
     await stopped(stop, task)
     assert second.stats.subscriptions >= 1
 
 
 async def test_expired_token_mid_stream_refreshes_and_continues(cdc) -> None:
-    sub = cdc.subscriber()
+    sub = await cdc.subscriber()
     stop, task = await running(sub)
     await cdc.runner._server.stop(grace=0)
     cdc.sf.sandbox.sessions.expire()  # our token dies while the stream is down
@@ -276,3 +267,53 @@ async def test_expired_token_mid_stream_refreshes_and_continues(cdc) -> None:
         await server.stop(grace=0)
     assert cdc.sf.source.refreshes == 1
     assert f"salesforce/Account/{created['id']}" in await cdc.job_keys()
+
+
+async def test_a_quiet_stream_keeps_its_lease_across_keepalive_gaps_longer_than_its_ttl(
+    cdc,
+) -> None:
+    # Time compressed: a 1.5 s lease and keepalives 4 s apart, near the ratio of a 60 s lease
+    # to Salesforce's keepalives of up to 270 s. Only the timer keeps the lease alive here.
+    ttl = timedelta(seconds=1.5)
+    answer = await cdc.sf.admin.put("/_sandbox/pubsub", json={"keepalive_seconds": 4.0})
+    assert answer.status_code == 200
+    first = await cdc.subscriber(holder="host-a", lease_ttl=ttl)
+    stop, task = await running(first)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0  # a whole keepalive gap, more than twice the TTL, and more
+    stood_aside = 0
+    while loop.time() < deadline:
+        async with cdc.engine.connect() as conn:
+            assert await lease_holder(conn, first.lease_name, now=now()) == "host-a"
+        with pytest.raises(LeaseLostError):  # the second listener stands aside throughout
+            await (await cdc.subscriber(holder="host-b", lease_ttl=ttl)).run(asyncio.Event())
+        stood_aside += 1
+        await asyncio.sleep(0.1)
+    assert not task.done()
+    assert first.keeper.renewals >= 8  # renewed on the timer, with no traffic to ride on
+    created = await cdc.user_write("POST", "/sobjects/Account/", {"Name": "After the quiet"})
+    await eventually(lambda: _true(first.stats.events >= 1))
+    await stopped(stop, task)
+    assert stood_aside >= 10
+    assert f"salesforce/Account/{created['id']}" in await cdc.job_keys()
+
+
+async def test_a_failed_renewal_stops_the_stream(cdc) -> None:
+    sub = await cdc.subscriber(holder="host-a", lease_ttl=timedelta(seconds=0.6))
+    stop, task = await running(sub)
+    async with cdc.engine.begin() as conn:  # another process took the stream over
+        await conn.execute(
+            sa.update(leases)
+            .where(leases.c.name == sub.lease_name)
+            .values(holder="host-b", expires_at=datetime(2999, 1, 1, tzinfo=UTC))
+        )
+    with capture_logs() as logs, pytest.raises(LeaseLostError):
+        await asyncio.wait_for(task, 5)
+    assert "lease_lost" in [e["event"] for e in logs]
+    await cdc.user_write("POST", "/sobjects/Account/", {"Name": "Not ours any more"})
+    await asyncio.sleep(0.5)
+    assert sub.stats.events == 0  # the stream was closed: nothing more was read or stored
+    assert await cdc.raw_events() == []
+    async with cdc.engine.connect() as conn:
+        assert await lease_holder(conn, sub.lease_name, now=now()) == "host-b"  # not released
+    stop.set()

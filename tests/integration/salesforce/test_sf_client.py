@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from freshforce.connectors.salesforce.client import LocatorLostError, SalesforceClient
-from freshforce.connectors.salesforce.governor import Governor, GovernorConfig, Priority
+from freshforce.connectors.salesforce.governor import GovernorConfig, Priority
 from freshforce.errors import AmbiguousWriteError, AuthError, PermanentError, TransientError
 from freshforce.sandbox.core import FaultRule
 
@@ -203,8 +203,9 @@ async def test_a_refused_refresh_is_an_auth_error_without_secrets(sf) -> None:
 
 
 async def test_sandbox_allocation_set_low_makes_backfill_wait_first(sf) -> None:
-    governor = Governor(GovernorConfig(reserve=5, step_fraction=0.1), clock=lambda: NOW)
-    client = sf.new_client(governor)
+    config = GovernorConfig(reserve=5, step_fraction=0.1)
+    client = await sf.new_client(governor_config=config, clock=lambda: NOW)
+    governor = client.governor
     answer = await sf.admin.put(
         "/_sandbox/salesforce/limits", json={"max_calls": 40, "reset": True}
     )

@@ -4,9 +4,9 @@ import pytest
 import sqlalchemy as sa
 
 from freshforce.connectors.salesforce.governor import Priority
-from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
 from freshforce.engine.queue import JobQueue
 from freshforce.errors import LeaseLostError, TransientError
+from freshforce.intake import PollTarget, SalesforcePoller, salesforce_poller
 from freshforce.sandbox.core import FaultRule
 from freshforce.store.cursors import load_cursor
 from freshforce.store.schema import events, leases
@@ -100,14 +100,14 @@ async def test_only_one_poller_per_stream_holds_the_lease(sf, store_engine) -> N
         assert await count_events(conn, source="poll") == polled  # nothing new, nothing twice
 
 
-async def test_a_poller_that_lost_its_lease_commits_nothing(sf, store_engine) -> None:
+async def test_a_poller_that_lost_its_lease_commits_nothing(sf, store_engine, monkeypatch) -> None:
     queue = JobQueue(store_engine, clock=_now)
     poll = SalesforcePoller(sf.client, store_engine, queue, connection_id="sf-1", clock=_now)
     await create(sf, ["Lost 1"])
     async with store_engine.begin() as conn:  # another process took the stream over
         await conn.execute(
             leases.insert().values(
-                name=poll.lease_name(TARGET),
+                name=poll.keeper(TARGET).name,
                 holder="someone-else",
                 expires_at=datetime(2999, 1, 1, tzinfo=UTC),
             )
@@ -117,14 +117,14 @@ async def test_a_poller_that_lost_its_lease_commits_nothing(sf, store_engine) ->
     async with store_engine.begin() as conn:
         await conn.execute(sa.update(leases).values(holder="someone-else-too"))
     # The lease is ours when the poll starts, then taken before the first page is stored.
-    original = poll._store
+    original = salesforce_poller.commit
 
-    async def steal_then_store(target, fresh, cursor) -> None:
+    async def steal_then_commit(*args, **kwargs) -> None:
         async with store_engine.begin() as conn:
             await conn.execute(sa.update(leases).values(holder="thief"))
-        await original(target, fresh, cursor)
+        await original(*args, **kwargs)
 
-    poll._store = steal_then_store
+    monkeypatch.setattr(salesforce_poller, "commit", steal_then_commit)
     with pytest.raises(LeaseLostError):
         await poll.poll(TARGET)
     async with store_engine.connect() as conn:

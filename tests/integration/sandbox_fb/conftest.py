@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from freshforce.sandbox.core import RetryPolicy, SandboxRuntime
+from freshforce.sandbox.core import DeliveryRetryPolicy, SandboxRuntime
 from freshforce.sandbox.freshbooks import FreshBooksOptions, FreshBooksSandbox, build_freshbooks
 
 
@@ -103,7 +103,7 @@ class FreshBooks:
 
 def build_app(**options: Any) -> FreshBooksSandbox:
     runtime = SandboxRuntime.create(
-        options.get("seed", 42), retry=RetryPolicy(attempts=4, backoff_seconds=0.02)
+        options.get("seed", 42), retry=DeliveryRetryPolicy(attempts=4, backoff_seconds=0.02)
     )
     return build_freshbooks(FreshBooksOptions(**options), runtime)
 

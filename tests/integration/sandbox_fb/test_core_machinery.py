@@ -14,11 +14,11 @@ from fastapi import FastAPI, Request
 
 from freshforce.sandbox.core import (
     DeliveryMode,
+    DeliveryRetryPolicy,
     DroppedConnectionError,
     FaultResponse,
     FaultRule,
     Outgoing,
-    RetryPolicy,
     SandboxRuntime,
     SandboxServer,
     attribute_request,
@@ -77,7 +77,7 @@ def build(runtime: SandboxRuntime) -> tuple[FastAPI, Control]:
 
 @pytest.fixture
 async def runtime() -> AsyncIterator[SandboxRuntime]:
-    rt = SandboxRuntime.create(seed=7, retry=RetryPolicy(attempts=3, backoff_seconds=0.01))
+    rt = SandboxRuntime.create(seed=7, retry=DeliveryRetryPolicy(attempts=3, backoff_seconds=0.01))
     yield rt
     await rt.aclose()
 

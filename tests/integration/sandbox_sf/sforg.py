@@ -1,12 +1,20 @@
-"""The handles Salesforce sandbox tests work with: an org in process, an org over TLS."""
+"""The handles Salesforce sandbox tests work with: in process, over TLS, with Pub/Sub beside."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import fastavro
 import httpx
+from simple_salesforce import Salesforce
 
+from freshforce.proto import pubsub_api_pb2 as pb
+from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.sandbox.core import SandboxRuntime
 from freshforce.sandbox.salesforce.build import SalesforceSandbox
 
@@ -55,3 +63,47 @@ class TlsOrg:
     url: str
     ca_file: Path
     token: str
+
+
+@dataclass
+class LiveOrg:
+    """A multi-currency org over TLS on a real socket, with its Pub/Sub server beside it.
+
+    ``sf`` is an unmodified simple-salesforce client; ``stub`` a client generated from
+    Salesforce's Pub/Sub proto; ``admin`` an httpx client for the ``/_sandbox`` API.
+    """
+
+    sandbox: SalesforceSandbox
+    sf: Salesforce
+    stub: pb_grpc.PubSubStub
+    admin: httpx.Client
+    token: str
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("accesstoken", self.token),
+            ("instanceurl", "https://127.0.0.1"),
+            ("tenantid", self.sandbox.state.org_id),
+        )
+
+    async def events(self, topic: str, count: int) -> list[dict[str, Any]]:
+        """Subscribe from the earliest event and decode the first ``count`` events of ``topic``."""
+        call = self.stub.Subscribe(metadata=self.metadata)
+        await call.write(
+            pb.FetchRequest(topic_name=topic, replay_preset=pb.EARLIEST, num_requested=count)
+        )
+        received: list[Any] = []
+        while len(received) < count:
+            received.extend((await asyncio.wait_for(call.read(), timeout=10)).events)
+        call.cancel()
+        decoded = []
+        for event in received:
+            info = await self.stub.GetSchema(
+                pb.SchemaRequest(schema_id=event.event.schema_id), metadata=self.metadata
+            )
+            schema = fastavro.parse_schema(json.loads(info.schema_json))
+            decoded.append(
+                fastavro.schemaless_reader(io.BytesIO(event.event.payload), schema, None)
+            )
+        return decoded

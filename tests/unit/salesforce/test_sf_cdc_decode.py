@@ -4,12 +4,12 @@ import json
 import fastavro
 import pytest
 
-from freshforce.connectors.salesforce.cdc import CdcConfig
 from freshforce.connectors.salesforce.cdc_decode import (
     SchemaCache,
     decode_event,
     field_names_from_bitmap,
 )
+from freshforce.intake import CdcConfig
 
 ADDRESS = {
     "type": "record",

@@ -3,7 +3,7 @@
 A connector is a plain client composed of small parts handed to ``ApiClient``: an
 ``httpx.AsyncClient`` (from ``build_http_client``, with its OAuth ``Auth`` flow), the vendor's
 ``ErrorMapper`` (status plus vendor error code onto the ``freshforce.errors`` classes), a
-``RetryPolicy`` and a ``CallCounter``. Classification by next action:
+``CallRetryPolicy`` and a ``CallCounter``. Classification by next action:
 
 - success: the response is returned;
 - ``TransientError``: retried here with backoff and jitter, honouring ``retry_after``;
@@ -27,7 +27,7 @@ import httpx
 import structlog
 
 from freshforce.connectors.core.calls import CallCounter
-from freshforce.connectors.core.retry import RetryPolicy
+from freshforce.connectors.core.retry import CallRetryPolicy
 from freshforce.errors import AmbiguousWriteError, FreshforceError, TransientError
 
 __all__ = ["ApiClient", "ErrorMapper", "Sleep"]
@@ -54,7 +54,7 @@ class ApiClient:
         system: str,
         connection_id: str,
         map_error: ErrorMapper,
-        retry: RetryPolicy,
+        retry: CallRetryPolicy,
         counter: CallCounter,
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,

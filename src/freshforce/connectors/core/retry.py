@@ -1,6 +1,6 @@
 """Retry policy for remote calls: capped exponential backoff, full jitter, Retry-After honoured.
 
-The policy is a value handed to each connector, so a test passes ``RetryPolicy.immediate()``
+The policy is a value handed to each connector, so a test passes ``CallRetryPolicy.immediate()``
 instead of flipping a global switch. ``delay`` returns how long to wait before the next attempt,
 or ``None`` when the attempts or the total time budget are spent.
 """
@@ -14,11 +14,11 @@ from email.utils import parsedate_to_datetime
 
 from freshforce.backoff import full_jitter
 
-__all__ = ["RetryPolicy", "retry_after_seconds"]
+__all__ = ["CallRetryPolicy", "retry_after_seconds"]
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class CallRetryPolicy:
     """How often and how patiently a transient failure is retried.
 
     ``attempts`` counts every try, the first included. The wait before try ``n + 1`` is drawn
@@ -36,11 +36,11 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
-            msg = f"RetryPolicy.attempts must be at least 1, got {self.attempts}"
+            msg = f"CallRetryPolicy.attempts must be at least 1, got {self.attempts}"
             raise ValueError(msg)
 
     @classmethod
-    def immediate(cls, attempts: int = 4) -> RetryPolicy:
+    def immediate(cls, attempts: int = 4) -> CallRetryPolicy:
         """Build a policy without backoff (tests pair it with a recording ``sleep``)."""
         return cls(attempts=attempts, base_seconds=0.0, cap_seconds=0.0, max_retry_after=3600.0)
 

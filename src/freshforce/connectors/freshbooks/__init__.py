@@ -1,4 +1,4 @@
-"""The FreshBooks connector: error mapping, client, callbacks, webhook signatures and poller."""
+"""The FreshBooks connector: error mapping, client, callbacks and webhook signatures."""
 
 from freshforce.connectors.freshbooks.client import (
     RESOURCES,
@@ -19,12 +19,6 @@ from freshforce.connectors.freshbooks.models import (
     Record,
     Tax,
 )
-from freshforce.connectors.freshbooks.poller import (
-    FreshBooksPoller,
-    LeaseLostError,
-    PollerConfig,
-    PollResult,
-)
 from freshforce.connectors.freshbooks.signature import SIGNATURE_HEADER, verify_signature
 
 __all__ = [
@@ -33,17 +27,13 @@ __all__ = [
     "Callback",
     "Client",
     "FreshBooksClient",
-    "FreshBooksPoller",
     "Identity",
     "Invoice",
     "InvoiceLine",
     "Item",
-    "LeaseLostError",
     "Money",
     "Page",
     "Payment",
-    "PollResult",
-    "PollerConfig",
     "Record",
     "Resource",
     "Tax",

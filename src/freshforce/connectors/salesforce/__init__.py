@@ -1,7 +1,6 @@
-"""The Salesforce connector: REST and Bulk API 2.0 client, budget governor, poller, CDC."""
+"""The Salesforce connector: REST and Bulk API 2.0 client, budget governor, Pub/Sub client."""
 
 from freshforce.connectors.salesforce.bulk import BulkJobError, BulkPolicy
-from freshforce.connectors.salesforce.cdc import CdcConfig, CdcSubscriber, Fallback, LeaseLostError
 from freshforce.connectors.salesforce.client import (
     BULK_THRESHOLD,
     CALL_CLIENT,
@@ -18,7 +17,7 @@ from freshforce.connectors.salesforce.governor import (
 )
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.connectors.salesforce.models import WriteResult
-from freshforce.connectors.salesforce.poller import PollTarget, SalesforcePoller
+from freshforce.connectors.salesforce.pubsub import PubSubClient, Received
 
 __all__ = [
     "BULK_THRESHOLD",
@@ -26,18 +25,14 @@ __all__ = [
     "BudgetSnapshot",
     "BulkJobError",
     "BulkPolicy",
-    "CdcConfig",
-    "CdcSubscriber",
-    "Fallback",
     "Governor",
     "GovernorConfig",
-    "LeaseLostError",
     "LocatorLostError",
-    "PollTarget",
     "Priority",
+    "PubSubClient",
+    "Received",
     "SalesforceClient",
     "SalesforceOrg",
-    "SalesforcePoller",
     "WriteResult",
     "map_salesforce_error",
     "to_18",

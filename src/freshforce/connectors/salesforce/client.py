@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from freshforce.connectors.core import ApiClient, CallCounter, RetryPolicy, Sleep
+from freshforce.connectors.core import ApiClient, CallCounter, CallRetryPolicy, Sleep
 from freshforce.connectors.salesforce.bulk import BulkPolicy, Operation, SalesforceBulk
 from freshforce.connectors.salesforce.errors import (
     is_daily_limit,
@@ -90,7 +90,7 @@ class SalesforceClient:
         governor: Governor,
         *,
         connection_id: str,
-        retry: RetryPolicy,
+        retry: CallRetryPolicy,
         counter: CallCounter,
         sleep: Sleep = asyncio.sleep,
         bulk_threshold: int = BULK_THRESHOLD,

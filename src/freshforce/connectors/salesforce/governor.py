@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
+from freshforce.clock import Clock
 from freshforce.errors import TransientError
 
 __all__ = ["BudgetSnapshot", "Governor", "GovernorConfig", "Priority", "parse_limit_info"]
 
-Clock = Callable[[], datetime]
 _API_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
 
 

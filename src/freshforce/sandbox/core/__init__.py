@@ -10,7 +10,10 @@ A vendor server (``sandbox/freshbooks``, ``sandbox/salesforce``) is built from t
    bodies for ``error``, ``rate_limit``, ``expired_token`` and ``limit_exhausted``.
 4. ``install(app, runtime, control, renderer)`` adds the fault and request-log middlewares and
    the ``/_sandbox`` admin routes. Call ``attribute_request(request, user, client)`` in the auth
-   dependency so the request log knows who called.
+   dependency so the request log knows who called. A vendor with several users passes
+   ``users=`` (a ``UserDirectory``: add, list, find, identify a token, mint) and gets
+   ``/_sandbox/users``, fault rules aimed at one user or OAuth client and user names in the
+   log; ``callbacks=`` checks callback ids for per-callback delivery modes.
 5. Webhooks/CDC: ``runtime.deliveries.enqueue(Outgoing(...))`` from a route handler; retries,
    loss, duplication, lateness and reordering are applied and logged by the queue.
 6. Serve: ``SandboxServer(app, host, port, tls=generate_certificate(dir))`` then
@@ -27,8 +30,8 @@ from freshforce.sandbox.core.delivery import (
     DeliveryLog,
     DeliveryMode,
     DeliveryQueue,
+    DeliveryRetryPolicy,
     Outgoing,
-    RetryPolicy,
 )
 from freshforce.sandbox.core.faults import (
     DroppedConnectionError,
@@ -50,12 +53,15 @@ from freshforce.sandbox.core.requestlog import (
 from freshforce.sandbox.core.runtime import SandboxControl, SandboxRuntime
 from freshforce.sandbox.core.server import SandboxServer
 from freshforce.sandbox.core.tls import TlsFiles, generate_certificate
+from freshforce.sandbox.core.users import Caller, SandboxUser, UserDirectory, split_name
 
 __all__ = [
+    "Caller",
     "DeliveryAttempt",
     "DeliveryLog",
     "DeliveryMode",
     "DeliveryQueue",
+    "DeliveryRetryPolicy",
     "DroppedConnectionError",
     "FaultKind",
     "FaultMiddleware",
@@ -67,15 +73,17 @@ __all__ = [
     "Outgoing",
     "RequestLog",
     "RequestLogMiddleware",
-    "RetryPolicy",
     "SandboxClock",
     "SandboxControl",
     "SandboxRuntime",
     "SandboxServer",
+    "SandboxUser",
     "TlsFiles",
+    "UserDirectory",
     "admin_router",
     "attribute_request",
     "generate_certificate",
     "install",
     "redact_body",
+    "split_name",
 ]

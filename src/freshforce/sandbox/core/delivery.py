@@ -2,10 +2,12 @@
 
 The vendor enqueues an ``Outgoing`` (URL, body, headers, event name); a worker task on the
 server's event loop sends it. A non-2xx answer or a network error is retried with exponential
-backoff up to ``RetryPolicy.attempts`` times. ``DeliveryMode`` makes delivery lossy (drop with a
-probability), late (hold each delivery back), duplicated (send twice with a probability) or
+backoff up to ``DeliveryRetryPolicy.attempts`` times. ``DeliveryMode`` makes delivery lossy (drop
+with a probability), late (hold each delivery back), duplicated (send twice with a probability) or
 reordered (hold deliveries back by a random delay so they overtake each other), each decided by
-the seeded generator. Every attempt, and every loss, lands in the ``DeliveryLog``.
+the seeded generator. A mode set for one callback id (``set_mode(mode, callback)``) applies to
+that callback's deliveries only; the others follow the server-wide mode. Every attempt, and every
+loss, lands in the ``DeliveryLog``.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ __all__ = [
     "DeliveryLog",
     "DeliveryMode",
     "DeliveryQueue",
+    "DeliveryRetryPolicy",
     "Outgoing",
-    "RetryPolicy",
 ]
 
 
@@ -45,6 +47,7 @@ class Outgoing:
     headers: tuple[tuple[str, str], ...]
     event: str
     object_id: str = ""
+    callback: str = ""  # the vendor's id of the subscription this goes to, for per-callback modes
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,11 @@ class DeliveryAttempt:
     status: int | None
     error: str | None
     body: str
+    callback: str = ""
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class DeliveryRetryPolicy:
     """How often and how patiently a failed delivery is retried."""
 
     attempts: int = 5
@@ -133,14 +137,15 @@ class DeliveryQueue:
         log: DeliveryLog,
         clock: SandboxClock,
         rng: random.Random,
-        retry: RetryPolicy | None = None,
+        retry: DeliveryRetryPolicy | None = None,
         client_factory: Callable[[], httpx.AsyncClient] | None = None,
     ) -> None:
         self.log = log
         self.mode = DeliveryMode()
+        self.modes: dict[str, DeliveryMode] = {}  # per callback id, overriding ``mode``
         self._clock = clock
         self._rng = rng
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DeliveryRetryPolicy()
         self._client_factory = client_factory or _default_client
         self._heap: list[_Job] = []
         self._seq = itertools.count()
@@ -150,16 +155,28 @@ class DeliveryQueue:
         self._task: asyncio.Task[None] | None = None
         self._busy = False
 
+    def set_mode(self, mode: DeliveryMode, callback: str | None = None) -> None:
+        """Set the server-wide mode, or the mode of one callback's deliveries."""
+        if callback is None:
+            self.mode = mode
+        else:
+            self.modes[callback] = mode
+
+    def mode_for(self, callback: str) -> DeliveryMode:
+        """Return the mode deliveries to ``callback`` follow."""
+        return self.modes.get(callback, self.mode)
+
     def enqueue(self, outgoing: Outgoing) -> None:
         """Schedule ``outgoing``; call from the server's event loop (any route handler)."""
         self._ensure_worker()
         delivery_id = next(self._ids)
-        if self._rng.random() < self.mode.lossy:
+        mode = self.mode_for(outgoing.callback)
+        if self._rng.random() < mode.lossy:
             self._record(delivery_id, 1, outgoing, "dropped", None, None)
             return
-        copies = 2 if self._rng.random() < self.mode.duplicate else 1
+        copies = 2 if self._rng.random() < mode.duplicate else 1
         for _ in range(copies):
-            delay = self.mode.late_seconds + self._rng.uniform(0, self.mode.reorder_seconds)
+            delay = mode.late_seconds + self._rng.uniform(0, mode.reorder_seconds)
             self._push(_Job(time.monotonic() + delay, next(self._seq), outgoing, delivery_id))
 
     async def drain(self, wait_seconds: float = 30.0) -> bool:
@@ -181,9 +198,10 @@ class DeliveryQueue:
         return len(self._heap)
 
     def clear(self) -> None:
-        """Forget pending deliveries (used by reset)."""
+        """Forget pending deliveries and every mode (used by reset)."""
         self._heap.clear()
         self.mode = DeliveryMode()
+        self.modes.clear()
 
     async def aclose(self) -> None:
         """Stop the worker; pending deliveries are abandoned."""
@@ -270,6 +288,7 @@ class DeliveryQueue:
                 status=status,
                 error=error,
                 body=redact_body(out.body, _content_type(out.headers)),
+                callback=out.callback,
             )
         )
 

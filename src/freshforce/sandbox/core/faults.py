@@ -4,6 +4,9 @@ A rule names a kind, a method and a path pattern (a glob, or a regular expressio
 ``regex`` is true), and fires by probability (drawn from the seeded generator the ``FaultSet``
 was given) and/or for a limited number of matching requests (``times``). The vendor app supplies a
 ``FaultRenderer`` that turns a fired rule into that vendor's exact error status, headers and body.
+A rule may also name a ``user`` and/or an OAuth ``client``: it then fires only for requests whose
+bearer token speaks for them (the middleware's ``identify`` hook names the caller beforehand), so
+a drill aimed at the integration never hits a person's calls.
 
 Kinds:
 
@@ -31,6 +34,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import httpx
+
+from freshforce.sandbox.core.users import CLIENT_STATE_KEY, USER_STATE_KEY, Caller
 
 __all__ = [
     "FAULT_STATE_KEY",
@@ -78,10 +83,21 @@ class FaultRule:
     retry_after: int = 1
     latency_ms: int = 0
     id: int = 0
+    user: str | None = None  # only requests by this user id
+    client: str | None = None  # only requests with a token of this OAuth client
 
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this rule's method and path pattern cover the request."""
+    @property
+    def scoped(self) -> bool:
+        """Whether the rule needs to know the caller."""
+        return self.user is not None or self.client is not None
+
+    def matches(self, method: str, path: str, caller: Caller | None = None) -> bool:
+        """Whether this rule's method, path pattern and caller cover the request."""
         if self.method not in ("*", method.upper()):
+            return False
+        if self.user is not None and (caller is None or caller.user != self.user):
+            return False
+        if self.client is not None and (caller is None or caller.client != self.client):
             return False
         if self.regex:
             return re.search(self.path, path) is not None
@@ -145,17 +161,23 @@ class FaultSet:
         with self._lock:
             self._rules.clear()
 
-    def fire(self, method: str, path: str) -> list[FaultRule]:
+    def scoped(self) -> bool:
+        """Whether any active rule is aimed at one user or client (the caller must be known)."""
+        with self._lock:
+            return any(rule.scoped for rule in self._rules)
+
+    def fire(self, method: str, path: str, caller: Caller | None = None) -> list[FaultRule]:
         """Return the rules that fire for this request, in the order they were added.
 
         Each matching rule draws once from the generator; a counted rule that fires uses up one
-        of its ``times`` and disappears when none are left.
+        of its ``times`` and disappears when none are left. Rules aimed at another caller (or at
+        any caller, when ``caller`` is None) do not match and draw nothing.
         """
         fired: list[FaultRule] = []
         with self._lock:
             kept: list[FaultRule] = []
             for rule in self._rules:
-                if rule.matches(method, path) and self._draw(rule):
+                if rule.matches(method, path, caller) and self._draw(rule):
                     fired.append(rule)
                     if rule.times is not None:
                         if rule.times > 1:
@@ -172,7 +194,11 @@ class FaultSet:
 
 
 class FaultMiddleware:
-    """ASGI middleware that applies a ``FaultSet`` to every request outside ``exempt_prefix``."""
+    """ASGI middleware that applies a ``FaultSet`` to every request outside ``exempt_prefix``.
+
+    ``identify`` names the caller of a request from its token; it is asked only while a rule
+    aimed at one user or client is active.
+    """
 
     def __init__(
         self,
@@ -180,11 +206,13 @@ class FaultMiddleware:
         faults: FaultSet,
         renderer: FaultRenderer,
         exempt_prefix: str = "/_sandbox",
+        identify: Callable[[Scope], Caller | None] | None = None,
     ) -> None:
         self._app = app
         self._faults = faults
         self._renderer = renderer
         self._exempt = exempt_prefix
+        self._identify = identify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -192,9 +220,7 @@ class FaultMiddleware:
             await self._app(scope, receive, send)
             return
         ambiguous = False
-        fired = self._faults.fire(scope["method"], path)
-        if fired:
-            scope.setdefault("state", {})[FAULT_STATE_KEY] = ",".join(r.kind for r in fired)
+        fired = self._fire(scope, path)
         for rule in fired:
             if rule.kind == "latency":
                 await asyncio.sleep(rule.latency_ms / 1000)
@@ -209,6 +235,22 @@ class FaultMiddleware:
             await self._app(scope, receive, _swallow)
             await _drop(send)
         await self._app(scope, receive, send)
+
+    def _fire(self, scope: Scope, path: str) -> list[FaultRule]:
+        """Fire the rules for this request; note their kinds and the caller for the log."""
+        caller = None
+        if self._identify is not None and self._faults.scoped():
+            caller = self._identify(scope)
+        fired = self._faults.fire(scope["method"], path, caller)
+        if fired:
+            state = scope.setdefault("state", {})
+            state[FAULT_STATE_KEY] = ",".join(r.kind for r in fired)
+            if caller is None and self._identify is not None:
+                caller = self._identify(scope)
+            if caller is not None:  # the log names who was hit, even if the app never runs
+                state[USER_STATE_KEY] = caller.user
+                state[CLIENT_STATE_KEY] = caller.client
+        return fired
 
     @staticmethod
     async def _answer(response: FaultResponse, send: Send) -> None:

@@ -2,7 +2,8 @@
 
 ``RequestLogMiddleware`` records time, user, client, method, path, query, selected headers,
 request and response bodies and status. The vendor's auth code names the caller with
-``attribute_request`` so the log (and its filters) know which user and OAuth client made it.
+``attribute_request`` so the log (and its filters) know which user and OAuth client made it; with
+a ``name_of`` hook (the vendor's user directory) each entry also carries the user's name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import threading
 import urllib.parse
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from freshforce.sandbox.core.faults import (
     Scope,
     Send,
 )
+from freshforce.sandbox.core.users import CLIENT_STATE_KEY, USER_STATE_KEY
 
 __all__ = [
     "LOGGED_HEADERS",
@@ -64,8 +66,6 @@ REDACTED = "***"
 _MAX_BODY = 64 * 1024
 # A secret key's string value in JSON text; replacing in place keeps the body as it was sent.
 _JSON_SECRET = re.compile(r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"')
-_USER_KEY = "sandbox_user"
-_CLIENT_KEY = "sandbox_client"
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,13 @@ class LoggedRequest:
     status: int
     response_body: str
     fault: str | None = None  # the fault kinds that fired for this request, comma-separated
+    user_name: str | None = None  # the user's name, when the sandbox keeps a user directory
 
 
 def attribute_request(request: Request, user: str, client: str) -> None:
     """Name the user and OAuth client behind ``request`` for the request log."""
-    request.state.sandbox_user = user
-    request.state.sandbox_client = client
+    setattr(request.state, USER_STATE_KEY, user)
+    setattr(request.state, CLIENT_STATE_KEY, client)
 
 
 class RequestLog:
@@ -108,14 +109,24 @@ class RequestLog:
         with self._lock:
             self._entries.append(entry)
 
-    def entries(self, user: str | None = None, path: str | None = None) -> list[LoggedRequest]:
-        """Entries for ``user`` (exact) whose path starts with ``path``, oldest first."""
+    def entries(
+        self,
+        user: str | None = None,
+        path: str | None = None,
+        methods: frozenset[str] | None = None,
+    ) -> list[LoggedRequest]:
+        """Entries for ``user`` (exact) whose path starts with ``path``, oldest first.
+
+        ``methods`` keeps only requests with one of those (upper-case) HTTP methods.
+        """
         with self._lock:
             found: Iterable[LoggedRequest] = list(self._entries)
         if user is not None:
             found = (e for e in found if e.user == user)
         if path is not None:
             found = (e for e in found if e.path.startswith(path))
+        if methods is not None:
+            found = (e for e in found if e.method in methods)
         return list(found)
 
     def clear(self) -> None:
@@ -162,11 +173,13 @@ class RequestLogMiddleware:
         log: RequestLog,
         clock: SandboxClock,
         exempt_prefix: str = "/_sandbox",
+        name_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self._app = app
         self._log = log
         self._clock = clock
         self._exempt = exempt_prefix
+        self._name_of = name_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path", "").startswith(self._exempt):
@@ -199,7 +212,7 @@ class RequestLogMiddleware:
         try:
             await self._app(scope, logged_receive, logged_send)
         finally:
-            identity = (state.get(_USER_KEY), state.get(_CLIENT_KEY))
+            identity = (state.get(USER_STATE_KEY), state.get(CLIENT_STATE_KEY))
             self._record(
                 scope, at, status, identity, (request_chunks, response_chunks), response_type
             )
@@ -215,6 +228,8 @@ class RequestLogMiddleware:
     ) -> None:
         headers = _headers(scope)
         request_chunks, response_chunks = bodies
+        user = identity[0]
+        name = self._name_of(user) if user is not None and self._name_of is not None else None
         self._log.append(
             LoggedRequest(
                 id=self._log.next_id(),
@@ -229,5 +244,6 @@ class RequestLogMiddleware:
                 status=status,
                 response_body=redact_body(b"".join(response_chunks), response_type),
                 fault=scope.get("state", {}).get(FAULT_STATE_KEY),
+                user_name=name,
             )
         )

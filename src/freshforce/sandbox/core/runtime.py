@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import httpx
 
 from freshforce.sandbox.core.clock import SandboxClock
-from freshforce.sandbox.core.delivery import DeliveryLog, DeliveryQueue, RetryPolicy
+from freshforce.sandbox.core.delivery import DeliveryLog, DeliveryQueue, DeliveryRetryPolicy
 from freshforce.sandbox.core.faults import FaultSet
 from freshforce.sandbox.core.requestlog import RequestLog
 
@@ -56,7 +56,7 @@ class SandboxRuntime:
         cls,
         seed: int = 42,
         clock: SandboxClock | None = None,
-        retry: RetryPolicy | None = None,
+        retry: DeliveryRetryPolicy | None = None,
         client_factory: Callable[[], httpx.AsyncClient] | None = None,
     ) -> SandboxRuntime:
         """Build a runtime whose faults and delivery decisions follow ``seed``."""

@@ -1,8 +1,10 @@
 """Accounting records and their behaviour: create, update (PUT phases), delete, invoice totals.
 
 Records are dicts of wire fields (JSON values); keys starting with ``_`` are internal and never
-rendered. Every change calls the listeners with ``(event, object_id, account_id)``, e.g.
-``("invoice.update", 200001, "SBX7QK")``: that is how webhooks learn of changes made by anyone.
+rendered. Every change calls the listeners with ``(event, object_id, account_id, author)``, e.g.
+``("invoice.update", 200001, "SBX7QK", None)``: that is how webhooks learn of changes made by
+anyone. ``author`` is the user a route named with ``acting_as`` (None: the account's owner, as for
+the admin routes); an invoice's ``ownerid`` and ``sentid`` follow it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,10 +25,20 @@ from freshforce.sandbox.freshbooks.resources import RESOURCES, Resource, by_plur
 from freshforce.sandbox.freshbooks.templates import TEMPLATES
 from freshforce.sandbox.freshbooks.timefmt import eastern, eastern_date, utc_naive
 
-__all__ = ["Accounting", "ChangeListener", "Record"]
+__all__ = ["Accounting", "Author", "ChangeListener", "Record"]
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who makes a change: the identity id and the user's id inside the account."""
+
+    identity_id: int
+    userid: int
+
 
 Record = dict[str, Any]  # wire fields, JSON values
-ChangeListener = Callable[[str, int, str], None]
+ChangeListener = Callable[[str, int, str, Author | None], None]
+OWNER_USERID = 1
 
 FIRST_IDS = {
     "clients": 100_001,
@@ -54,6 +67,7 @@ class Accounting:
         self.records: dict[str, dict[int, Record]] = {r.plural: {} for r in RESOURCES}
         self.next_ids: dict[str, int] = dict(FIRST_IDS)
         self.listeners: list[ChangeListener] = []
+        self._author: Author | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -120,6 +134,7 @@ class Accounting:
             return self._set_vis_state(resource, record, body)
         if plural == "invoices" and ("action_mark_as_sent" in body or "action_email" in body):
             record["_sent"] = True
+            record["sentid"] = self._userid()
             self._recompute(account, record_id, notify=False)
             if body.get("action_email"):
                 self._emit("invoice.sendByEmail", record_id, account)
@@ -167,7 +182,9 @@ class Accounting:
         record["create_date"] = record["create_date"] or eastern_date(self._clock.now())
         record["currency_code"] = record["currency_code"] or client["currency_code"]
         record["invoice_number"] = record["invoice_number"] or self._next_number(account)
-        record.update(ownerid=1, sentid=1, estimateid=0, basecampid=0, parent=0, ext_archive=0)
+        owner = self._userid()
+        record.update(ownerid=owner, sentid=owner, estimateid=0, basecampid=0, parent=0)
+        record["ext_archive"] = 0
         record.update(uuid=str(_stable_uuid(record)))
         record["accountid"] = account
         self._copy_client(record, client)
@@ -400,6 +417,18 @@ class Accounting:
     def _touch(self, record: Record) -> None:
         record["updated"] = eastern(self._clock.now())
 
+    def _userid(self) -> int:
+        return self._author.userid if self._author is not None else OWNER_USERID
+
+    @contextlib.contextmanager
+    def acting_as(self, author: Author) -> Iterator[None]:
+        """Make the changes inside the block (synchronous, no await) as ``author``."""
+        before, self._author = self._author, author
+        try:
+            yield
+        finally:
+            self._author = before
+
     @contextlib.contextmanager
     def silenced(self) -> Iterator[None]:
         """Change records inside the block without telling the listeners (no webhooks)."""
@@ -411,7 +440,7 @@ class Accounting:
 
     def _emit(self, event: str, object_id: int, account: str) -> None:
         for listener in self.listeners:
-            listener(event, object_id, account)
+            listener(event, object_id, account, self._author)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -11,11 +11,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from freshforce.sandbox.freshbooks.auth import authenticate, require_account, require_scope
+from freshforce.sandbox.freshbooks.auth import (
+    Caller,
+    authenticate,
+    require_account,
+    require_scope,
+)
 from freshforce.sandbox.freshbooks.errors import ERRNO, accounting_error
 from freshforce.sandbox.freshbooks.resources import RESOURCES, Resource
 from freshforce.sandbox.freshbooks.search import QueryError, parse_query, select
 from freshforce.sandbox.freshbooks.state import FreshBooksState, Identity
+from freshforce.sandbox.freshbooks.users import author_of
 from freshforce.sandbox.freshbooks.wire import list_envelope, read_body, render, single_envelope
 
 __all__ = ["accounting_router", "identity_router"]
@@ -62,9 +68,10 @@ def _resource_routes(router: APIRouter, state: FreshBooksState, resource: Resour
         return JSONResponse(list_envelope(resource, page, rows))
 
     async def create_record(account_id: str, request: Request) -> JSONResponse:
-        _check(state, request, account_id, write)
+        caller = _check(state, request, account_id, write)
         body = read_body(await request.body(), resource.singular)
-        record = books.create(account_id, resource.plural, body)
+        with books.acting_as(author_of(caller.identity)):
+            record = books.create(account_id, resource.plural, body)
         return JSONResponse(_single(state, resource, record, request))
 
     async def get_record(account_id: str, record_id: int, request: Request) -> JSONResponse:
@@ -74,14 +81,16 @@ def _resource_routes(router: APIRouter, state: FreshBooksState, resource: Resour
         )
 
     async def update_record(account_id: str, record_id: int, request: Request) -> JSONResponse:
-        _check(state, request, account_id, write)
+        caller = _check(state, request, account_id, write)
         body = read_body(await request.body(), resource.singular)
-        record = books.update(account_id, resource.plural, record_id, body)
+        with books.acting_as(author_of(caller.identity)):
+            record = books.update(account_id, resource.plural, record_id, body)
         return JSONResponse(_single(state, resource, record, request))
 
     async def delete_record(account_id: str, record_id: int, request: Request) -> JSONResponse:
-        _check(state, request, account_id, write)
-        record = books.delete(account_id, resource.plural, record_id)
+        caller = _check(state, request, account_id, write)
+        with books.acting_as(author_of(caller.identity)):
+            record = books.delete(account_id, resource.plural, record_id)
         return JSONResponse(_single(state, resource, record, request))
 
     name = resource.plural
@@ -94,10 +103,11 @@ def _resource_routes(router: APIRouter, state: FreshBooksState, resource: Resour
         router.add_api_route(one, delete_record, methods=["DELETE"], name=f"delete {name}")
 
 
-def _check(state: FreshBooksState, request: Request, account_id: str, scope: str) -> None:
+def _check(state: FreshBooksState, request: Request, account_id: str, scope: str) -> Caller:
     caller = authenticate(state, request)
     require_account(caller, account_id, request.scope["path"])
     require_scope(caller, scope)
+    return caller
 
 
 def _single(state: FreshBooksState, resource: Resource, record: JSON, request: Request) -> JSON:
@@ -148,8 +158,8 @@ def _me(identity: Identity) -> JSON:
         "profile": {"setup_complete": True, "first_name": identity.first_name},
         "business_memberships": [
             {
-                "id": identity.business_id + 1,
-                "role": "owner",
+                "id": identity.business_id + identity.userid,
+                "role": identity.role,
                 "unacknowledged_change": False,
                 "business": business,
             }
@@ -157,9 +167,9 @@ def _me(identity: Identity) -> JSON:
         "roles": [
             {
                 "id": identity.id + 1,
-                "role": "admin",
+                "role": "admin" if identity.role == "owner" else identity.role,
                 "systemid": 1,
-                "userid": 1,
+                "userid": identity.userid,
                 "created_at": "2024-01-02T15:04:05Z",
                 "links": {},
                 "accountid": identity.account_id,
@@ -169,7 +179,7 @@ def _me(identity: Identity) -> JSON:
             {
                 "id": 1,
                 "group_id": 1,
-                "role": "owner",
+                "role": identity.role,
                 "identity_id": identity.id,
                 "identity_uuid": f"00000000-0000-4000-8000-{identity.id:012d}",
                 "business_id": identity.business_id,

@@ -28,11 +28,10 @@ from freshforce.sandbox.freshbooks.events_api import events_router
 from freshforce.sandbox.freshbooks.oauth_api import oauth_router
 from freshforce.sandbox.freshbooks.state import FreshBooksState
 from freshforce.sandbox.freshbooks.ui_routes import freshbooks_ui_router
+from freshforce.sandbox.freshbooks.users import FreshBooksUsers, author_of
 from freshforce.sandbox.freshbooks.webhooks import WebhookPublisher
 
 __all__ = ["FreshBooksOptions", "FreshBooksSandbox", "build_freshbooks"]
-
-NOT_FOUND = 404
 
 NOT_FOUND = 404
 
@@ -89,9 +88,18 @@ def build_freshbooks(
     app.include_router(identity_router(state))
     app.include_router(accounting_router(state))
     app.include_router(events_router(state, publisher))
-    app.include_router(freshbooks_ui_router(state.accounting))
+    app.include_router(
+        freshbooks_ui_router(state.accounting, lambda user: author_of(state.find_identity(user)))
+    )
     _error_handlers(app)
-    install(app, runtime, state, FreshBooksFaultRenderer())
+    install(
+        app,
+        runtime,
+        state,
+        FreshBooksFaultRenderer(),
+        users=FreshBooksUsers(state),
+        callbacks=lambda callback: callback.isdigit() and int(callback) in state.callbacks.records,
+    )
     if options.state_file is not None:
         app.add_middleware(_SaveAfterWrites, state=state, path=options.state_file)
     if options.latency_ms:

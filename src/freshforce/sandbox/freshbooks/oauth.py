@@ -153,6 +153,13 @@ class OAuthState:
             return False
         return Session(grant.identity_id, grant.client_id, grant.scopes)
 
+    def peek(self, access_token: str) -> Session | None:
+        """Return who a token was issued to, expired or not, or None for an unknown token."""
+        grant = self._access.get(access_token)
+        if grant is None:
+            return None
+        return Session(grant.identity_id, grant.client_id, grant.scopes)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "apps": [asdict(app) for app in self.apps.values()],

@@ -26,7 +26,11 @@ STATE_VERSION = 1
 
 @dataclass(frozen=True)
 class Identity:
-    """A FreshBooks user and the one business (account) they own."""
+    """A FreshBooks user and the one business (account) they belong to.
+
+    ``role`` is the business membership role (``owner`` for the one who owns it); ``userid`` is
+    the user's id inside the account, what invoices' ``ownerid``/``sentid`` name (1 for the owner).
+    """
 
     id: int
     first_name: str
@@ -36,6 +40,12 @@ class Identity:
     business_uuid: str
     business_name: str
     account_id: str
+    role: str = "owner"
+    userid: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
 
 
 DEFAULT_IDENTITY = Identity(
@@ -72,16 +82,20 @@ class FreshBooksState:
         return self.identities[identity_id]
 
     def find_identity(self, user: str | None) -> Identity:
-        """Find an identity by id or email (the default one for None); raise LookupError."""
+        """Find an identity by id, email or name (the default one for None); raise LookupError."""
         if user is None:
             return DEFAULT_IDENTITY
         for identity in self.identities.values():
-            if user in (str(identity.id), identity.email):
+            if user == str(identity.id) or user.lower() in (
+                identity.email.lower(),
+                identity.name.lower(),
+            ):
                 return identity
-        raise LookupError(f"no FreshBooks identity with id or email {user!r}")
+        raise LookupError(f"no FreshBooks identity with id, email or name {user!r}")
 
     def account_owner(self, account_id: str) -> Identity:
-        return next(i for i in self.identities.values() if i.account_id == account_id)
+        members = [i for i in self.identities.values() if i.account_id == account_id]
+        return next((i for i in members if i.role == "owner"), members[0])
 
     def ids_of(self, account_id: str) -> tuple[int, int]:
         """Return (business id, identity id) of an account, for webhook payloads."""
@@ -91,6 +105,7 @@ class FreshBooksState:
     # -- SandboxControl ------------------------------------------------------------------------
 
     def reset(self) -> None:
+        self.identities = {i.id: i for i in self.identities.values() if i.role == "owner"}
         self.accounting.clear()
         self.callbacks.clear()
         self.oauth.clear_tokens()

@@ -10,10 +10,15 @@
 - ``POST /_sandbox/freshbooks/silent``: change a record with no webhook, timestamps kept unless
   ``touch``.
 - ``POST /_sandbox/freshbooks/records``: seed records with given times and owner, no webhook.
+
+The ``ui`` routes act as the account's owner, or as ``?user=`` (an id, e-mail or name from
+``/_sandbox/users``); a seeded invoice's ``owner`` is a user id inside the account or a user.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from datetime import date as calendar_date
 from typing import Any, Literal
@@ -21,7 +26,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from freshforce.sandbox.freshbooks.accounting import Accounting, Record
+from freshforce.sandbox.freshbooks.accounting import Accounting, Author, Record
 from freshforce.sandbox.freshbooks.quiet_writes import seed_record, silent_update
 from freshforce.sandbox.freshbooks.resources import by_plural
 from freshforce.sandbox.freshbooks.wire import render
@@ -63,7 +68,7 @@ class SeedRecordBody(_Strict):
     fields: dict[str, Any]  # a POST body's inner object, JSON
     created: datetime | None = None
     updated: datetime | None = None
-    owner: int | None = None
+    owner: int | str | None = None  # a userid inside the account, or a user's id, e-mail or name
 
 
 class RecordsBody(_Strict):
@@ -71,30 +76,54 @@ class RecordsBody(_Strict):
     records: list[SeedRecordBody] = Field(min_length=1, max_length=10_000)
 
 
-def freshbooks_ui_router(books: Accounting) -> APIRouter:
+AuthorNamed = Callable[[str], Author]  # raises LookupError for nobody
+
+
+def freshbooks_ui_router(books: Accounting, author_named: AuthorNamed) -> APIRouter:
     """Build ``/_sandbox/freshbooks/{ui/*,silent,records}`` over the accounting records."""
     router = APIRouter(prefix="/_sandbox/freshbooks", tags=["sandbox admin"])
-    _ui_routes(router, books)
-    _quiet_routes(router, books)
+    _ui_routes(router, books, author_named)
+    _quiet_routes(router, books, author_named)
     return router
 
 
-def _ui_routes(router: APIRouter, books: Accounting) -> None:
+@contextlib.contextmanager
+def _as(books: Accounting, author_named: AuthorNamed, user: str | None) -> Iterator[None]:
+    """Act as ``user`` (the owner when None), or answer 422 naming the unknown user."""
+    if user is None:
+        yield
+        return
+    try:
+        author = author_named(user)
+    except LookupError as exc:
+        raise HTTPException(422, f"user: {exc}") from exc
+    with books.acting_as(author):
+        yield
+
+
+def _ui_routes(router: APIRouter, books: Accounting, author_named: AuthorNamed) -> None:
     # The specific invoice actions first: the generic visibility route would match them.
     @router.post("/ui/invoices/{invoice_id}/payments", status_code=201)
-    async def pay(invoice_id: int, body: PaymentBody, account: str = DEFAULT_ACCOUNT) -> JSON:
+    async def pay(
+        invoice_id: int, body: PaymentBody, account: str = DEFAULT_ACCOUNT, user: str | None = None
+    ) -> JSON:
         fields: Record = {"invoiceid": invoice_id, "amount": {"amount": body.amount}}
         if body.code is not None:
             fields["amount"]["code"] = body.code
         fields.update(type=body.type, note=body.note)
         if body.date is not None:
             fields["date"] = body.date.isoformat()
-        return {"payment": _shown("payments", books.create(account, "payments", fields))}
+        with _as(books, author_named, user):
+            made = books.create(account, "payments", fields)
+        return {"payment": _shown("payments", made)}
 
     @router.post("/ui/invoices/{invoice_id}/send")
-    async def send(invoice_id: int, body: SendBody, account: str = DEFAULT_ACCOUNT) -> JSON:
+    async def send(
+        invoice_id: int, body: SendBody, account: str = DEFAULT_ACCOUNT, user: str | None = None
+    ) -> JSON:
         action = "action_email" if body.email else "action_mark_as_sent"
-        invoice = books.update(account, "invoices", invoice_id, {action: True})
+        with _as(books, author_named, user):
+            invoice = books.update(account, "invoices", invoice_id, {action: True})
         return {"invoice": _shown("invoices", invoice)}
 
     @router.post("/ui/{plural}/{record_id}/{action}")
@@ -103,12 +132,14 @@ def _ui_routes(router: APIRouter, books: Accounting) -> None:
         record_id: int,
         action: Visibility,
         account: str = DEFAULT_ACCOUNT,
+        user: str | None = None,
     ) -> JSON:
-        record = books.update(account, plural, record_id, {"vis_state": _VIS_STATE[action]})
+        with _as(books, author_named, user):
+            record = books.update(account, plural, record_id, {"vis_state": _VIS_STATE[action]})
         return {"vis_state": record["vis_state"], "id": record_id}
 
 
-def _quiet_routes(router: APIRouter, books: Accounting) -> None:
+def _quiet_routes(router: APIRouter, books: Accounting, author_named: AuthorNamed) -> None:
     @router.post("/silent")
     async def silent(body: SilentBody, account: str = DEFAULT_ACCOUNT) -> JSON:
         record = silent_update(
@@ -128,11 +159,21 @@ def _quiet_routes(router: APIRouter, books: Accounting) -> None:
                 item.fields,
                 created=_aware(item.created),
                 updated=_aware(item.updated),
-                owner=item.owner,
+                owner=_owner(author_named, item.owner),
             )
             for item in body.records
         ]
         return {"resource": body.resource, "ids": [r["id"] for r in made]}
+
+
+def _owner(author_named: AuthorNamed, owner: int | str | None) -> int | None:
+    """Return the userid an invoice's ``ownerid`` holds for a seeded ``owner``."""
+    if owner is None or isinstance(owner, int):
+        return owner
+    try:
+        return author_named(owner).userid
+    except LookupError as exc:
+        raise HTTPException(422, f"owner: {exc}") from exc
 
 
 def _shown(plural: str, record: Record) -> Record:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from freshforce.sandbox.core import DeliveryQueue, Outgoing, SandboxClock
+from freshforce.sandbox.freshbooks.accounting import Author
 from freshforce.sandbox.freshbooks.errors import EVENTS_422, FreshBooksApiError, events_error
 from freshforce.sandbox.freshbooks.timefmt import eastern
 
@@ -182,12 +183,20 @@ class WebhookPublisher:
         }
         self._enqueue(callback, form)
 
-    def on_change(self, event: str, object_id: int, account: str) -> None:
-        """Deliver ``event`` to every verified callback that wants it (a ``ChangeListener``)."""
+    def on_change(
+        self, event: str, object_id: int, account: str, author: Author | None = None
+    ) -> None:
+        """Deliver ``event`` to every verified callback that wants it (a ``ChangeListener``).
+
+        ``identity_id`` names who made the change (the account's owner when nobody did through
+        the API); ``user_id`` stays the callback's creator, as before several users existed.
+        """
         callbacks = self._callbacks.matching(account, event)
         if not callbacks:
             return
         business_id, identity_id = self._ids_of(account)
+        if author is not None:
+            identity_id = author.identity_id
         for callback in callbacks:
             form = {
                 "name": event,
@@ -207,5 +216,12 @@ class WebhookPublisher:
         )
         body = urllib.parse.urlencode(form).encode()
         self._queue.enqueue(
-            Outgoing(callback["uri"], body, headers, form["name"], form["object_id"])
+            Outgoing(
+                callback["uri"],
+                body,
+                headers,
+                form["name"],
+                form["object_id"],
+                callback=str(callback["callbackid"]),
+            )
         )

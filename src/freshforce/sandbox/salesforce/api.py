@@ -52,7 +52,7 @@ def create_app(
         control = control or SalesforceControl(state, sessions, cursors)
         app.include_router(salesforce_admin_router(control))
         app.include_router(salesforce_ui_router(control))
-        install(app, runtime, control, SalesforceFaults())
+        install(app, runtime, control, SalesforceFaults(), users=control.users)
     app.add_middleware(WireMiddleware, allocation=state.allocation)
     return app
 

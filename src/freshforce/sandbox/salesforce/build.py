@@ -52,14 +52,19 @@ def build_salesforce_sandbox(
     client_secret: str = "sandbox-secret",  # noqa: S107 - a local sandbox's documented default
     password: str = "sandbox-password",  # noqa: S107 - same
     redirect_uris: tuple[str, ...] = (),
+    multi_currency: bool = False,
 ) -> SalesforceSandbox:
-    """Build state, sessions and app; ``records`` accounts etc. are seeded from ``seed``."""
+    """Build state, sessions and app; ``records`` accounts etc. are seeded from ``seed``.
+
+    ``multi_currency`` turns the org setting on (off by default, as in a new real org).
+    """
     clock = runtime.clock.now if runtime is not None else _utc_now
     state = SalesforceState(
         clock=clock,
         changes=changes,
         rng=random.Random(seed),  # noqa: S311 - transaction keys, not secrets
         daily_api_limit=daily_api_limit,
+        multi_currency=multi_currency,
     )
     sessions = Sessions(org_id=state.org_id, clock=clock)
     sessions.register_app(ConnectedApp(client_id, client_secret, redirect_uris))

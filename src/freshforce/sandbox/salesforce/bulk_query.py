@@ -16,6 +16,7 @@ from freshforce.sandbox.salesforce.errors import not_found
 from freshforce.sandbox.salesforce.ids import IdMinter
 from freshforce.sandbox.salesforce.soql import StateRecordSource, check_soql, run_soql
 from freshforce.sandbox.salesforce.soql_ast import FieldPath, Query
+from freshforce.sandbox.salesforce.soql_source import ObjectShape
 from freshforce.sandbox.salesforce.state import SalesforceState, WriteContext
 
 __all__ = ["QueryJob", "QueryJobs"]
@@ -55,8 +56,13 @@ class QueryJobs:
         """Accept a query job after checking its SOQL (errors as REST reports them)."""
         if operation not in OPERATIONS:
             raise bulk_error(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
-        query, shape = check_soql(text, StateRecordSource(self._state))
+        source = StateRecordSource(self._state)
+        query, shape = check_soql(text, source)
         columns = _columns(query)
+        if any(_is_compound(source, shape, column) for column in columns):
+            raise bulk_error(
+                400, "API_ERROR", "Selecting compound data not supported in Bulk Query"
+            )
         now = self._state.clock()
         job = QueryJob(
             id=self._minter.mint("750"),
@@ -136,6 +142,22 @@ def _columns(query: Query) -> list[str]:
             raise bulk_error(400, "API_ERROR", message)
         columns.append(item.dotted)
     return columns
+
+
+def _is_compound(source: StateRecordSource, shape: ObjectShape | None, column: str) -> bool:
+    """Whether ``column`` (``BillingAddress``, ``Account.BillingAddress``) is a compound field."""
+    *parents, name = column.split(".")
+    for step in parents:
+        link = (
+            next((p for p in shape.parents if p.name.lower() == step.lower()), None)
+            if shape
+            else None
+        )
+        shape = source.shape(link.target) if link else None
+    field = (
+        next((f for f in shape.fields if f.name.lower() == name.lower()), None) if shape else None
+    )
+    return field is not None and bool(field.parts)
 
 
 def _locator(offset: int) -> str:

@@ -16,7 +16,16 @@ from freshforce.sandbox.salesforce.objects import FieldSpec, ObjectCatalog, Obje
 __all__ = ["CatalogEntities", "cdc_entities", "cdc_entity"]
 
 _LEFT_OUT = frozenset({"Id", "SystemModstamp", "IsDeleted"})
-_ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country")
+_ADDRESS_PARTS = (
+    "Street",
+    "City",
+    "State",
+    "PostalCode",
+    "Country",
+    "Latitude",
+    "Longitude",
+    "GeocodeAccuracy",
+)
 _ADDRESS_PREFIXES = ("Billing", "Shipping", "Mailing", "Other")
 _NAME_PARTS = ("Salutation", "FirstName", "LastName")
 _KINDS: dict[str, FieldKind] = {
@@ -67,8 +76,8 @@ def cdc_entity(obj: ObjectSpec) -> CdcEntity:
     # The calculated full name gives way to the compound Name record built from its parts.
     left_out = _LEFT_OUT | ({"Name"} if any(o[0] == "Name" for o in owners.values()) else set())
     for spec in obj.fields:
-        if spec.name in left_out:
-            continue
+        if spec.name in left_out or spec.type == "address":
+            continue  # the read-only compound is rebuilt from its parts below
         owner = owners.get(spec.name)
         if owner is None:
             fields.append(CdcField(spec.name, _kind(spec)))

@@ -2,8 +2,9 @@
 
 ``SalesforceControl`` implements ``sandbox.core.SandboxControl`` (reset, seed, snapshot, mint a
 token). ``salesforce_admin_router`` adds what only this org has, under ``/_sandbox/salesforce``:
-adding custom ``__c`` fields, undeleting from the recycle bin (REST has no undelete), forcing
-sessions to expire, and setting or exhausting the daily API allocation.
+adding custom ``__c`` fields and validation rules, turning multi-currency on, undeleting from
+the recycle bin (REST has no undelete), forcing sessions to expire, and setting or exhausting
+the daily API allocation.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from freshforce.sandbox.salesforce import currency
 from freshforce.sandbox.salesforce.errors import SalesforceError
-from freshforce.sandbox.salesforce.ids import is_valid_id, normalise_id
 from freshforce.sandbox.salesforce.limits import ApiAllocation
 from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType
 from freshforce.sandbox.salesforce.routes_query import QueryCursors
 from freshforce.sandbox.salesforce.seed import seed_org
 from freshforce.sandbox.salesforce.sessions import Sessions
 from freshforce.sandbox.salesforce.state import SalesforceState, WriteContext
+from freshforce.sandbox.salesforce.users import SalesforceUsers
+from freshforce.sandbox.salesforce.validation import FormulaError
 
 __all__ = ["SalesforceControl", "salesforce_admin_router"]
 
@@ -35,6 +38,7 @@ class SalesforceControl:
         self.state = state
         self.sessions = sessions
         self.cursors = cursors
+        self.users = SalesforceUsers(state, sessions)
 
     def reset(self) -> None:
         self.state.reset()
@@ -55,27 +59,13 @@ class SalesforceControl:
         }
 
     def mint_token(self, user: str | None, expires_in: int | None) -> JSON:
-        user_id = self.resolve_user(user)
-        session = self.sessions.mint(user_id, expires_in=expires_in)
-        return {
-            "access_token": session.access_token,
-            "token_type": "Bearer",
-            "issued_at": str(int(session.issued_at.timestamp() * 1000)),
-            "id": f"/id/{self.state.org_id}/{user_id}",
-            "organization_id": self.state.org_id,
-            "user_id": user_id,
-        }
+        return self.users.mint_for(user, None, expires_in)
 
     def resolve_user(self, user: str | None) -> str:
-        """Return the id of a user given by id or username; the admin for None."""
+        """Return the id of a user given by id, username, e-mail or name; the admin for None."""
         if user is None:
             return self.state.admin_user_id
-        if is_valid_id(user) and self.state.get_record(user) is not None:
-            return normalise_id(user)
-        found = self.state.find("User", "Username", user)
-        if not found:
-            raise LookupError(f"no sandbox user with id or username {user!r}")
-        return found[0]
+        return self.users.find_user(user).id
 
 
 class _Strict(BaseModel):
@@ -100,6 +90,17 @@ class CustomFieldBody(_Strict):
     reference_to: list[str] = Field(default_factory=list)
 
 
+class ValidationRuleBody(_Strict):
+    """A validation rule as an admin defines it in Setup (``validation.py`` has the formula)."""
+
+    object: str
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+    condition: str = Field(min_length=1, max_length=5000)
+    message: str = Field(min_length=1, max_length=255)
+    field: str | None = None
+    active: bool = True
+
+
 class UndeleteBody(_Strict):
     id: str
 
@@ -116,7 +117,7 @@ class LimitsBody(_Strict):
 
 
 def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
-    """Build ``/_sandbox/salesforce/{fields,sessions/expire,limits}``."""
+    """Build the ``/_sandbox/salesforce/…`` routes (fields, validation rules, currency, …)."""
     router = APIRouter(prefix="/_sandbox/salesforce", tags=["sandbox admin"])
     state = control.state
 
@@ -145,6 +146,24 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
             raise HTTPException(422, f"name: {exc}") from exc
         return {"object": state.describe(body.object).name, "field": added.name}
 
+    _validation_routes(router, state)
+
+    @router.post("/multi-currency")
+    async def multi_currency() -> JSON:
+        if not currency.is_multi_currency(state.catalog):
+            currency.enable_multi_currency(state.catalog)
+            with state.transaction(WriteContext(user_id=state.admin_user_id), emit=False) as tx:
+                currency.set_up(tx)
+                currency.backfill(tx)
+        rows = state.records("CurrencyType")
+        return {
+            "multi_currency": True,
+            "currencies": [
+                {k: r[k] for k in ("IsoCode", "ConversionRate", "IsCorporate", "IsActive")}
+                for r in rows
+            ],
+        }
+
     @router.post("/undelete")
     async def undelete(body: UndeleteBody) -> JSON:
         with state.transaction(WriteContext(user_id=state.admin_user_id, api="apex")) as tx:
@@ -163,6 +182,32 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
         return _apply_limits(state.allocation, body)
 
     return router
+
+
+def _validation_routes(router: APIRouter, state: SalesforceState) -> None:
+    rules = state.validation_rules
+
+    @router.get("/validation-rules")
+    async def list_rules() -> list[JSON]:
+        return [rule.describe() for rule in rules.all()]
+
+    @router.post("/validation-rules", status_code=201)
+    async def add_rule(body: ValidationRuleBody) -> JSON:
+        spec = state.catalog.get(body.object)
+        if spec is None:
+            raise HTTPException(404, f"object: no sObject called {body.object!r}")
+        try:
+            rule = rules.add(
+                spec, body.name, body.condition, body.message, body.field, active=body.active
+            )
+        except FormulaError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return rule.describe()
+
+    @router.delete("/validation-rules/{object_name}/{name}", status_code=204)
+    async def remove_rule(object_name: str, name: str) -> None:
+        if not rules.remove(object_name, name):
+            raise HTTPException(404, f"no validation rule {name!r} on {object_name!r}")
 
 
 def _apply_limits(allocation: ApiAllocation, body: LimitsBody) -> JSON:

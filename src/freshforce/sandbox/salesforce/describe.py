@@ -10,6 +10,7 @@ __all__ = ["describe_global", "describe_object", "object_summary"]
 JSONValue = object
 
 _BYTE_FACTOR = 3  # describe reports byteLength as three bytes per character
+_NOT_FILTERABLE = frozenset({"textarea", "address"})
 
 
 def _urls(version: str, spec: ObjectSpec) -> dict[str, str]:
@@ -103,9 +104,11 @@ def _field(spec: FieldSpec) -> dict[str, JSONValue]:
         "custom": spec.custom,
         "nameField": spec.name_field,
         "caseSensitive": False,
-        "filterable": spec.type != "textarea",
-        "sortable": spec.type != "textarea",
-        "groupable": spec.type not in {"textarea", "currency", "double", "percent", "datetime"},
+        "filterable": spec.type not in _NOT_FILTERABLE,
+        "sortable": spec.type not in _NOT_FILTERABLE,
+        "groupable": spec.type
+        not in {*_NOT_FILTERABLE, "currency", "double", "percent", "datetime"},
+        "compoundFieldName": spec.compound_field_name,
         "autoNumber": False,
         "restrictedPicklist": spec.restricted_picklist,
         "picklistValues": picklist,

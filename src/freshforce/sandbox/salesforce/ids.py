@@ -28,7 +28,11 @@ KEY_PREFIXES: dict[str, str] = {
     "Pricebook2": "01s",
     "Product2": "01t",
     "PricebookEntry": "01u",
+    "Order": "801",
+    "OrderItem": "802",
     "Lead": "00Q",
+    "CurrencyType": "02g",  # UNCONFIRMED
+    "DatedConversionRate": "04w",  # UNCONFIRMED
     "Organization": "00D",
     "QueryLocator": "01g",
     "BulkJob": "750",

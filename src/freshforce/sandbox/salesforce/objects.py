@@ -20,6 +20,7 @@ __all__ = [
     "ObjectCatalog",
     "ObjectSpec",
     "standard_catalog",
+    "system_fields",
 ]
 
 FieldType = Literal[
@@ -38,6 +39,7 @@ FieldType = Literal[
     "int",
     "date",
     "datetime",
+    "address",
 ]
 
 _SOAP_TYPES: dict[str, str] = {
@@ -50,6 +52,7 @@ _SOAP_TYPES: dict[str, str] = {
     "int": "xsd:int",
     "date": "xsd:date",
     "datetime": "xsd:dateTime",
+    "address": "urn:address",
 }
 
 _TEXT_TYPES = frozenset({"string", "textarea", "email", "phone", "url", "picklist"})
@@ -82,6 +85,7 @@ class FieldSpec:
     reference_to: tuple[str, ...] = ()
     relationship_name: str | None = None
     child_relationship: str | None = None
+    compound_field_name: str | None = None
 
     @property
     def custom(self) -> bool:
@@ -178,6 +182,10 @@ class ObjectCatalog:
             if f.child_relationship and target.name in f.reference_to
         ]
 
+    def put(self, spec: ObjectSpec) -> None:
+        """Add an object, or replace the one of the same name (org settings change metadata)."""
+        self._objects[spec.name.lower()] = spec
+
     def child_relationship(self, name: str, relationship: str) -> ChildRelationship | None:
         """Return object ``name``'s child relationship called ``relationship`` (any case)."""
         wanted = relationship.lower()
@@ -246,7 +254,8 @@ def _read_only(spec: FieldSpec) -> FieldSpec:
     return replace(spec, createable=False, updateable=False, calculated=True)
 
 
-def _system_fields() -> list[FieldSpec]:
+def system_fields() -> list[FieldSpec]:
+    """Return the fields every object has: Id, IsDeleted and the audit fields."""
     audit = {"nillable": False, "createable": False, "updateable": False}
     return [
         FieldSpec(name="Id", type="id", length=18, defaulted_on_create=True, **audit),  # type: ignore[arg-type]
@@ -268,14 +277,41 @@ def _master_record(target: str) -> FieldSpec:
     return _read_only(_ref("MasterRecordId", target, "MasterRecord"))
 
 
+GEOCODE_ACCURACIES = (
+    "Address",
+    "NearAddress",
+    "Block",
+    "Street",
+    "ExtendedZip",
+    "Zip",
+    "Neighborhood",
+    "City",
+    "County",
+    "State",
+    "Unknown",
+)
+
+
 def _address(prefix: str) -> list[FieldSpec]:
-    return [
+    """Return the parts of an address, then its read-only compound ``<prefix>Address``."""
+    compound = f"{prefix}Address"
+    parts = [
         _typed(f"{prefix}Street", "textarea", length=255),
         _text(f"{prefix}City", 40),
         _text(f"{prefix}State", 80),
         _text(f"{prefix}PostalCode", 20),
         _text(f"{prefix}Country", 80),
+        _typed(f"{prefix}Latitude", "double", precision=18, scale=15),
+        _typed(f"{prefix}Longitude", "double", precision=18, scale=15),
+        _typed(
+            f"{prefix}GeocodeAccuracy",
+            "picklist",
+            picklist_values=GEOCODE_ACCURACIES,
+            restricted_picklist=True,
+        ),
     ]
+    whole = FieldSpec(name=compound, type="address", createable=False, updateable=False)
+    return [replace(p, compound_field_name=compound) for p in parts] + [whole]
 
 
 def _object(name: str, plural: str, fields: list[FieldSpec]) -> ObjectSpec:
@@ -285,7 +321,7 @@ def _object(name: str, plural: str, fields: list[FieldSpec]) -> ObjectSpec:
         label=label.removesuffix("2"),
         label_plural=plural,
         key_prefix=KEY_PREFIXES[name],
-        fields=(*_system_fields(), *fields),
+        fields=(*system_fields(), *fields),
     )
 
 
@@ -504,6 +540,61 @@ def _pricebook_entry() -> ObjectSpec:
     )
 
 
+ORDER_STATUSES = ("Draft", "Activated")
+
+
+def _order() -> ObjectSpec:
+    read_only_text = _read_only(_text("OrderNumber", 30, name_field=True))
+    return _object(
+        "Order",
+        "Orders",
+        [
+            _ref("AccountId", "Account", "Account", "Orders", nillable=False),
+            _text("Name", 80),
+            read_only_text,
+            _typed("EffectiveDate", "date", nillable=False),
+            _typed("EndDate", "date"),
+            _typed(
+                "Status",
+                "picklist",
+                nillable=False,
+                defaulted_on_create=True,
+                picklist_values=ORDER_STATUSES,
+                restricted_picklist=True,
+            ),
+            _read_only(_typed("StatusCode", "picklist", picklist_values=ORDER_STATUSES)),
+            _read_only(_typed("ActivatedDate", "datetime")),
+            _ref("Pricebook2Id", "Pricebook2", "Pricebook2", "Orders"),
+            _ref("OpportunityId", "Opportunity", "Opportunity", "Orders"),
+            _read_only(_typed("TotalAmount", "currency")),
+            _typed("Description", "textarea"),
+            _owner(),
+        ],
+    )
+
+
+def _order_item() -> ObjectSpec:
+    create_only = {"nillable": False, "updateable": False}
+    return _object(
+        "OrderItem",
+        "Order Products",
+        [
+            _ref("OrderId", "Order", "Order", "OrderItems", **create_only),
+            _ref(
+                "PricebookEntryId", "PricebookEntry", "PricebookEntry", "OrderItems", **create_only
+            ),
+            _read_only(_ref("Product2Id", "Product2", "Product2")),
+            _typed("Quantity", "double", precision=12, nillable=False),
+            _typed("UnitPrice", "currency", nillable=False),
+            _read_only(_typed("ListPrice", "currency")),
+            _read_only(_typed("TotalPrice", "currency")),
+            _typed("ServiceDate", "date"),
+            _typed("EndDate", "date"),
+            _text("Description"),
+        ],
+    )
+
+
 def _user() -> ObjectSpec:
     defaulted = {"nillable": False, "defaulted_on_create": True}
     return _object(
@@ -538,6 +629,8 @@ def standard_catalog() -> ObjectCatalog:
             _product(),
             _pricebook(),
             _pricebook_entry(),
+            _order(),
+            _order_item(),
             _user(),
         ]
     )

@@ -99,7 +99,7 @@ def caller_dependency(
             raise invalid_session()
         allocation.charge()
         client = call_options_client(request.headers.get("sforce-call-options"))
-        attribute_request(request, session.user_id, client or session.client_id)
+        attribute_request(request, session.user_id, session.client_id)
         ctx = WriteContext(user_id=session.user_id, api_version=version, client=client)
         return Caller(session=session, version=version, ctx=ctx)
 

@@ -5,13 +5,16 @@ is stored (roll-ups write other records in the same transaction). What is modell
 Contact/User ``Name``; Opportunity ``IsWon``/``IsClosed``/``Probability`` from ``StageName``;
 line-item prices (``TotalPrice = Quantity * UnitPrice * (1 - Discount%)``, product, list price
 and name from the price book entry); Opportunity ``Amount`` and ``HasOpportunityLineItem`` from
-its line items; one primary contact role per opportunity; standard prices before custom ones.
+its line items; one primary contact role per opportunity; standard prices before custom ones
+(per currency in a multi-currency org, whose own rules live in ``currency.py``). Orders and
+their products follow ``orders.py``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from freshforce.sandbox.salesforce import currency, orders
 from freshforce.sandbox.salesforce.changes import FieldValue
 from freshforce.sandbox.salesforce.errors import (
     ErrorItem,
@@ -46,6 +49,7 @@ _CASCADES: dict[str, tuple[tuple[str, str], ...]] = {
         ("OpportunityLineItem", "OpportunityId"),
         ("OpportunityContactRole", "OpportunityId"),
     ),
+    "Order": (("OrderItem", "OrderId"),),
     "Product2": (("PricebookEntry", "Product2Id"),),
     "Pricebook2": (("PricebookEntry", "Pricebook2Id"),),
     "PricebookEntry": (("OpportunityLineItem", "PricebookEntryId"),),
@@ -85,6 +89,8 @@ def derive(
     tx: Transaction, spec: ObjectSpec, old: Record | None, new: Record, given: Record
 ) -> None:
     """Fill in the fields the org computes, or raise when the combination is invalid."""
+    currency.derive(tx, spec, old, new, given)
+    orders.derive(tx, spec, old, new, given)
     if spec.name == "User" and old is None and "IsActive" not in given:
         new["IsActive"] = True
     if spec.name in {"Contact", "User"}:
@@ -144,7 +150,7 @@ def _line_item_entry(tx: Transaction, opportunity: Record, new: Record) -> Recor
         raise required_field_missing(["PricebookEntryId"])
     for entry_id in tx.state.find("PricebookEntry", "Product2Id", new["Product2Id"]):
         entry = tx.state.get_record(entry_id)
-        if entry is not None and entry["Pricebook2Id"] == pricebook:
+        if entry is not None and entry["Pricebook2Id"] == pricebook and _same_currency(entry, new):
             return entry
     raise field_integrity(
         "Product2Id (no price book entry for this product in the opportunity's price book)",
@@ -180,6 +186,7 @@ def _derive_pricebook_entry(tx: Transaction, new: Record) -> None:
         tx.state.get_record(i) for i in tx.state.find("PricebookEntry", "Product2Id", product["Id"])
     ]
     live = [e for e in entries if e is not None]
+    live = [e for e in live if _same_currency(e, new)]  # one entry per book and currency
     same_book = [e for e in live if e["Pricebook2Id"] == pricebook["Id"]]
     if same_book:
         raise duplicate_value("Pricebook2Id", str(same_book[0]["Id"]))
@@ -191,8 +198,15 @@ def _derive_pricebook_entry(tx: Transaction, new: Record) -> None:
         )
 
 
+def _same_currency(a: Record, b: Record) -> bool:
+    """Whether two records have one currency (always, in a single-currency org)."""
+    return a.get("CurrencyIsoCode") == b.get("CurrencyIsoCode")
+
+
 def after_write(tx: Transaction, spec: ObjectSpec, old: Record | None, new: Record) -> None:
     """Propagate a stored change to the records that depend on it."""
+    currency.after_write(tx, spec, old, new)
+    orders.after_write(tx, spec, old, new)
     if spec.name == "OpportunityLineItem":
         for opportunity_id in {(old or {}).get("OpportunityId"), new.get("OpportunityId")}:
             if opportunity_id is not None:

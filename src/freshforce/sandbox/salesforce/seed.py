@@ -1,5 +1,8 @@
 """Realistic sandbox data from a fixed seed: accounts, contacts, products and opportunities.
 
+In a multi-currency org products also get EUR prices and every fourth account and its deal
+are in EUR; the random draws are the same either way.
+
 The same ``seed`` and count always give the same records (names, amounts, stages), so a demo and
 a test can rely on them. Records are written through the state like any API write.
 """
@@ -7,10 +10,12 @@ a test can rely on them. Records are written through the state like any API writ
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import timedelta
 
 from faker import Faker
 
+from freshforce.sandbox.salesforce.currency import DEFAULT_CURRENCIES, is_multi_currency
 from freshforce.sandbox.salesforce.objects import OPPORTUNITY_STAGES
 from freshforce.sandbox.salesforce.state import SalesforceState, Transaction, WriteContext
 
@@ -18,11 +23,21 @@ __all__ = ["seed_org"]
 
 _FAMILIES = ("Hardware", "Software", "Services")
 _ROLES = ("Business User", "Decision Maker", "Economic Buyer", "Influencer")
+# In a multi-currency org every fourth account deals in the second default currency.
+_SECOND_CURRENCY = next(iter(DEFAULT_CURRENCIES[1:]), None)
+_ABROAD_EVERY = 4
 
 
-def _products(tx: Transaction, fake: Faker, rng: random.Random, count: int) -> list[str]:
+def _products(
+    tx: Transaction, fake: Faker, rng: random.Random, count: int
+) -> tuple[list[str], dict[str, str]]:
+    """Create products with standard prices; return the entries and their EUR twins.
+
+    The twins (entry -> the same product's EUR entry) exist only in a multi-currency org.
+    """
     pricebook = tx.state.standard_pricebook_id()
     entries = []
+    twins: dict[str, str] = {}
     for n in range(count):
         product = tx.create(
             "Product2",
@@ -45,13 +60,19 @@ def _products(tx: Transaction, fake: Faker, rng: random.Random, count: int) -> l
                 },
             )
         )
-    return entries
+        if _SECOND_CURRENCY is not None and is_multi_currency(tx.state.catalog):
+            code, rate = _SECOND_CURRENCY
+            body = {"Pricebook2Id": pricebook, "Product2Id": product, "IsActive": True}
+            body |= {"UnitPrice": round(price * rate, 2), "CurrencyIsoCode": code}
+            twins[entries[-1]] = tx.create("PricebookEntry", body)
+    return entries, twins
 
 
-def _account(tx: Transaction, fake: Faker) -> tuple[str, list[str]]:
+def _account(tx: Transaction, fake: Faker, extra: Mapping[str, object]) -> tuple[str, list[str]]:
     account = tx.create(
         "Account",
         {
+            **extra,
             "Name": fake.company(),
             "BillingStreet": fake.street_address(),
             "BillingCity": fake.city(),
@@ -86,13 +107,22 @@ def _opportunity(
     rng: random.Random,
     account: tuple[str, list[str]],
     entries: list[str],
+    *,
+    twins: Mapping[str, str] | None,
 ) -> None:
+    """Create an opportunity with products; ``twins`` maps entries to those of its currency."""
     account_id, contacts = account
     stage = rng.choice(OPPORTUNITY_STAGES)[0]
     close = tx.now.date() + timedelta(days=rng.randint(-60, 90))
+    extra = (
+        {}
+        if twins is None or _SECOND_CURRENCY is None
+        else {"CurrencyIsoCode": _SECOND_CURRENCY[0]}
+    )
     opportunity = tx.create(
         "Opportunity",
         {
+            **extra,
             "Name": f"{fake.bs().title()}"[:120],
             "AccountId": account_id,
             "StageName": stage,
@@ -104,7 +134,7 @@ def _opportunity(
             "OpportunityLineItem",
             {
                 "OpportunityId": opportunity,
-                "PricebookEntryId": entry,
+                "PricebookEntryId": entry if twins is None else twins[entry],
                 "Quantity": rng.randint(1, 10),
             },
         )
@@ -126,10 +156,12 @@ def seed_org(state: SalesforceState, records: int, seed: int) -> dict[str, int]:
     rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
     before = {spec.name: state.count(spec.name) for spec in state.catalog}
     with state.transaction(WriteContext(user_id=state.admin_user_id)) as tx:
-        entries = _products(tx, fake, rng, max(3, records // 5)) if records else []
-        for _ in range(records):
-            account = _account(tx, fake)
-            _opportunity(tx, fake, rng, account, entries)
+        entries, twins = _products(tx, fake, rng, max(3, records // 5)) if records else ([], {})
+        for n in range(records):
+            abroad = bool(twins) and n % _ABROAD_EVERY == _ABROAD_EVERY - 1
+            extra = {"CurrencyIsoCode": _SECOND_CURRENCY[0]} if abroad and _SECOND_CURRENCY else {}
+            account = _account(tx, fake, extra)
+            _opportunity(tx, fake, rng, account, entries, twins=twins if abroad else None)
     return {
         spec.name: state.count(spec.name) - before[spec.name]
         for spec in state.catalog

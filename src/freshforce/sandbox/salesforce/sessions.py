@@ -235,6 +235,13 @@ class Sessions:
             return None
         return session
 
+    def peek(self, access_token: str) -> Session | None:
+        """Return the session a token was issued as, live or not, changing nothing (None: unknown).
+
+        The fault middleware uses it to name a caller before the request is handled.
+        """
+        return self._sessions.get(access_token)
+
     def expire(self, access_token: str | None = None) -> int:
         """Force one session (or all) to expire; return how many did."""
         targets = [s for s in self._sessions.values() if access_token in {None, s.access_token}]

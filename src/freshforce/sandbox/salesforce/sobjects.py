@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from freshforce.sandbox.salesforce.addresses import field_value
 from freshforce.sandbox.salesforce.errors import (
     ErrorItem,
     SalesforceError,
@@ -64,7 +65,7 @@ def render_record(
     body: dict[str, JSONValue] = {
         "attributes": {"type": spec.name, "url": record_url(version, spec.name, str(record["Id"]))}
     }
-    body.update({name: record.get(name) for name in names})
+    body.update({name: field_value(spec, record, name) for name in names})
     return body
 
 

@@ -205,7 +205,11 @@ def _plan(ctx: _Context, query: Query, shape: ObjectShape) -> _Plan:
     columns = tuple(_column(ctx, shape, item) for item in query.select)
     _check_aggregates(ctx, query)
     order = tuple(
-        (_resolve(ctx, shape, item.field), item.descending, item.nulls_last)
+        (
+            _simple(ctx, item.field, _resolve(ctx, shape, item.field), "sorted"),
+            item.descending,
+            item.nulls_last,
+        )
         for item in query.order_by
     )
     predicate = _compile(ctx, shape, query.where) if query.where else _always
@@ -269,7 +273,23 @@ def _follow(ctx: _Context, record: Record, resolved: _Resolved) -> object:
     current: Record | None = record
     for link in resolved.links:
         current = ctx.parent(link, current.get(link.field)) if current else None
-    return current.get(resolved.spec.name) if current else None
+    return _value(current, resolved.spec) if current else None
+
+
+def _value(record: Record, spec: FieldSpec) -> object:
+    """Return a field's value; a compound (``BillingAddress``) as its nested parts or null."""
+    if not spec.parts:
+        return record.get(spec.name)
+    nested = {key: record.get(name) for key, name in spec.parts}
+    return nested if any(v is not None for v in nested.values()) else None
+
+
+def _simple(ctx: _Context, path: FieldPath, resolved: _Resolved, use: str) -> _Resolved:
+    """Refuse a compound field where only its parts may go (``WHERE``, ``ORDER BY``)."""
+    if resolved.spec.parts:
+        detail = f"field '{resolved.spec.name}' can not be {use} in a query call"
+        raise SoqlError("INVALID_FIELD", pointed_field(ctx, path, detail))
+    return resolved
 
 
 def _put(ctx: _Context, row: Row, record: Record, resolved: _Resolved) -> None:
@@ -284,7 +304,7 @@ def _put(ctx: _Context, row: Row, record: Record, resolved: _Resolved) -> None:
             nested = _attributes(ctx, link.target, parent)
             target[link.name] = nested
         target, current = nested, parent
-    target[resolved.spec.name] = current.get(resolved.spec.name)
+    target[resolved.spec.name] = _value(current, resolved.spec)
 
 
 def _attributes(ctx: _Context, object_name: str, record: Record) -> Row:
@@ -306,7 +326,7 @@ def _compile(ctx: _Context, shape: ObjectShape, condition: Condition) -> Predica
     if isinstance(condition, NotCondition):
         inner = _compile(ctx, shape, condition.operand)
         return lambda record: not inner(record)
-    resolved = _resolve(ctx, shape, condition.field)
+    resolved = _simple(ctx, condition.field, _resolve(ctx, shape, condition.field), "filtered")
     values = condition.values if isinstance(condition, InCondition) else (condition.value,)
     for value in values:
         problem = literal_mismatch(resolved.spec.name, resolved.kind, value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from freshforce.sandbox.salesforce.addresses import address_parts
 from freshforce.sandbox.salesforce.objects import ObjectSpec
 from freshforce.sandbox.salesforce.soql_source import (
     ChildLink,
@@ -41,7 +42,7 @@ class StateRecordSource:
             ChildLink(r.relationship_name, r.child_sobject, r.field)
             for r in self._state.catalog.child_relationships(spec.name)
         )
-        fields = tuple(FieldSpec(f.name, f.type) for f in spec.fields)
+        fields = tuple(FieldSpec(f.name, f.type, address_parts(spec, f)) for f in spec.fields)
         return ObjectShape(spec.name, fields, parents, children)
 
     def records(self, object_name: str, *, include_deleted: bool) -> Iterable[Record]:

@@ -18,10 +18,12 @@ Record = Mapping[str, str | int | float | bool | None]
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A field's API name and its describe ``type`` (``string``, ``date``, ``datetime``, ...)."""
+    """A field's API name and describe ``type`` (``string``, ``date``, ``address``, ...)."""
 
     name: str
     type: str
+    # A compound field (``BillingAddress``): (JSON key, part field name) of each part.
+    parts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
+from freshforce.sandbox.salesforce import currency
 from freshforce.sandbox.salesforce.changes import ChangeLog, ChangeRecord, FieldValue
 from freshforce.sandbox.salesforce.errors import (
     entity_is_deleted,
@@ -40,6 +41,7 @@ from freshforce.sandbox.salesforce.transaction import (
     UpsertResult,
     WriteContext,
 )
+from freshforce.sandbox.salesforce.validation import ValidationRules
 from freshforce.sandbox.salesforce.wire import format_datetime
 
 __all__ = [
@@ -70,10 +72,14 @@ class SalesforceState:
         rng: random.Random | None = None,
         daily_api_limit: int = 15_000,
         pod: str = "8d",
+        multi_currency: bool = False,
     ) -> None:
         self.clock = clock
         self.changes = changes if changes is not None else ChangeLog()
         self.catalog = catalog if catalog is not None else standard_catalog()
+        if multi_currency:
+            currency.enable_multi_currency(self.catalog)
+        self.validation_rules = ValidationRules()
         self.rng = rng if rng is not None else random.Random(0)  # noqa: S311 - ids, not secrets
         self.allocation = ApiAllocation(clock=clock, max_calls=daily_api_limit)
         self.minter = IdMinter(pod=pod)
@@ -86,7 +92,7 @@ class SalesforceState:
     # ------------------------------------------------------------ setup
 
     def _bootstrap(self) -> None:
-        """Create what every org has: an admin user and the standard price book (no CDC)."""
+        """Create what every org has: an admin, the standard price book, its currencies (no CDC)."""
         self.admin_user_id = self.minter.mint("005")
         ctx = WriteContext(user_id=self.admin_user_id)
         with self.transaction(ctx, emit=False) as tx:
@@ -106,6 +112,7 @@ class SalesforceState:
                 {"Name": "Standard Price Book", "IsActive": True},
                 extra={"IsStandard": True},
             )
+            currency.set_up(tx)
 
     def reset(self) -> None:
         """Forget every record and start again from a fresh org.

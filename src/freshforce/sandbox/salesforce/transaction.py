@@ -1,9 +1,9 @@
 """One unit of writes to the org: create, update, delete, undelete, upsert, undoable to commit.
 
 A ``Transaction`` validates each write against the object metadata, applies the org's rules
-(``rules.py``), stores the result, and notes the change for CDC; ``savepoint``/``rollback_to``
-undo part of it (composite and collections with ``allOrNone``). ``SalesforceState.transaction``
-opens one and commits or undoes it.
+(``rules.py``) and validation rules (``validation.py``), stores the result, and notes the change
+for CDC; ``savepoint``/``rollback_to`` undo part of it (composite and collections with
+``allOrNone``). ``SalesforceState.transaction`` opens one and commits or undoes it.
 """
 
 from __future__ import annotations
@@ -144,6 +144,7 @@ class Transaction:
             record["OwnerId"] = self.ctx.user_id
         rules.derive(self, spec, None, record, given)
         self._check(spec, record, list(record))
+        self.state.validation_rules.check(spec, None, record, self.now)
         self._store(spec, new_id, record)
         fields_out = {k: v for k, v in record.items() if k not in _NO_CDC_FIELDS}
         self._log(spec, "CREATE", new_id, fields_out, ())  # changedFields is for updates only
@@ -163,6 +164,7 @@ class Transaction:
         """Store an updated record (checked, stamped, logged); rules use it for roll-ups."""
         changed = [k for k, v in new.items() if old.get(k) != v]
         self._check(spec, new, changed)
+        self.state.validation_rules.check(spec, old, new, self.now)
         new.update(
             LastModifiedDate=self.stamp,
             LastModifiedById=self.ctx.user_id,

@@ -1,0 +1,107 @@
+"""Match locks: a job holds its record's normalised match keys from before its reads to its commit.
+
+Per-key job exclusivity (one running job per record key) cannot see that a FreshBooks client
+``Acme, Inc.`` and a Salesforce Account ``ACME`` created in the same second are one business:
+their jobs have different keys, no link exists yet, and each would create the other's twin. So
+before it reads, a flow takes a lock on each match key of each record (``org:acme``,
+``email:ann@acme.com``) in one short transaction; it releases them in its commit transaction,
+together with the link it stores. The second job waits (is retried shortly) and, once it holds
+the key, reads the link the first one stored.
+
+A lock is a row per (tenant, flow, key) taken by compare-and-set, like a lease: free, expired
+(the database's clock), or already the holder's. Taking several keys is all or nothing (a
+savepoint), in sorted order so two takers never deadlock on PostgreSQL. On SQLite every
+transaction is ``BEGIN IMMEDIATE``, so takers are serialised by the write lock; on PostgreSQL
+the primary key makes the second ``INSERT … ON CONFLICT`` wait for the first to commit and
+then see its row. Release is fenced by the holder: ``False`` means another job took a key after
+this one's lock expired, and the caller's commit should roll back and retry (the re-check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from freshforce.store.dbtime import db_now, db_time
+from freshforce.store.schema import match_locks
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from freshforce.store.scope import Scope
+
+__all__ = ["DEFAULT_TTL_SECONDS", "match_lock_holders", "release_match_locks", "take_match_locks"]
+
+# Longer than a batch's reads and remote writes; a holder that dies frees its keys after this.
+DEFAULT_TTL_SECONDS = 120.0
+
+
+async def take_match_locks(
+    db: AsyncConnection,
+    scope: Scope,
+    keys: Iterable[str],
+    holder: str,
+    *,
+    ttl: float = DEFAULT_TTL_SECONDS,
+) -> bool:
+    """Take every key for ``holder`` for ``ttl`` seconds, or none: ``False`` means wait."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return True
+    dialect = db.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    expires = db_time(dialect, ttl)
+    rows = [
+        {
+            "tenant": scope.tenant,
+            "flow": scope.flow,
+            "key": k,
+            "holder": holder,
+            "expires_at": expires,
+        }
+        for k in wanted
+    ]
+    upsert = insert(match_locks).values(rows)
+    statement = upsert.on_conflict_do_update(
+        index_elements=[match_locks.c.tenant, match_locks.c.flow, match_locks.c.key],
+        set_={"holder": holder, "expires_at": expires},
+        where=sa.or_(match_locks.c.expires_at <= db_now(dialect), match_locks.c.holder == holder),
+    ).returning(match_locks.c.key)
+    async with db.begin_nested() as savepoint:
+        taken = (await db.execute(statement)).scalars().all()
+        if len(taken) == len(wanted):
+            return True
+        await savepoint.rollback()
+    return False
+
+
+async def release_match_locks(
+    db: AsyncConnection, scope: Scope, keys: Iterable[str], holder: str
+) -> bool:
+    """Release ``holder``'s keys; ``False`` if any of them is no longer ``holder``'s."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return True
+    statement = sa.delete(match_locks).where(
+        match_locks.c.tenant == scope.tenant,
+        match_locks.c.flow == scope.flow,
+        match_locks.c.key.in_(wanted),
+        match_locks.c.holder == holder,
+    )
+    return (await db.execute(statement)).rowcount == len(wanted)
+
+
+async def match_lock_holders(
+    db: AsyncConnection, scope: Scope, keys: Iterable[str]
+) -> dict[str, str]:
+    """Return who holds each of ``keys`` now (unexpired), for diagnostics and tests."""
+    query = sa.select(match_locks.c.key, match_locks.c.holder).where(
+        match_locks.c.tenant == scope.tenant,
+        match_locks.c.flow == scope.flow,
+        match_locks.c.key.in_(sorted(set(keys))),
+        match_locks.c.expires_at > db_now(db.dialect.name),
+    )
+    return {row.key: row.holder for row in (await db.execute(query)).all()}

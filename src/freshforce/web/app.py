@@ -1,0 +1,95 @@
+"""Build the dashboard app from its dependencies: the store, a clock and the settings.
+
+``create_app`` builds no global: everything lives on ``app.state.deps``, so tests and the runtime
+can each build their own app.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from freshforce import __version__
+from freshforce.engine.queue import JobQueue, QueueConfig
+from freshforce.settings import Settings
+from freshforce.web import api, health, login, pages
+from freshforce.web.auth import LoginRequiredError
+from freshforce.web.deps import Clock, WebDeps
+from freshforce.web.health import WebMetrics
+from freshforce.web.ratelimit import LoginLimiter
+from freshforce.web.sessions import SessionSigner, session_key
+from freshforce.web.views import when
+
+__all__ = ["create_app"]
+
+_HERE = Path(__file__).parent
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    engine: AsyncEngine,
+    *,
+    settings: Settings,
+    clock: Clock = _utc_now,
+    limiter: LoginLimiter | None = None,
+) -> FastAPI:
+    """Return the dashboard: pages, ``/api/``, ``/healthz``, ``/readyz`` and ``/metrics``."""
+    registry = CollectorRegistry()
+    queue_config = QueueConfig(
+        lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
+    )
+    deps = WebDeps(
+        engine=engine,
+        clock=clock,
+        queue=JobQueue(engine, clock=clock, config=queue_config),
+        signer=SessionSigner(session_key(settings)),
+        limiter=limiter or LoginLimiter(clock=clock),
+        templates=Jinja2Templates(directory=_HERE / "templates"),
+        registry=registry,
+        metrics=WebMetrics(registry),
+    )
+    deps.templates.env.filters["when"] = when
+    app = FastAPI(
+        title="freshforce dashboard",
+        version=__version__,
+        description="Monitor the sync: queue, dead letters, connections, alerts, audit log.",
+    )
+    app.state.deps = deps
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    for router in (health.router, login.router, api.router, pages.router):
+        app.include_router(router)
+
+    @app.exception_handler(LoginRequiredError)
+    async def _to_login(request: Request, exc: LoginRequiredError) -> Response:
+        if request.headers.get("HX-Request"):
+            # htmx would swap the login page into a panel; have it load the whole page instead,
+            # coming back afterwards to the page the panel is on.
+            page = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
+            location = LoginRequiredError(page).location
+            return Response(status_code=401, headers={"HX-Redirect": location})
+        return RedirectResponse(exc.location, status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+            "accept", ""
+        ):
+            return await http_exception_handler(request, exc)
+        return pages.render(
+            deps, request, "error.html", None, status_code=exc.status_code, detail=exc.detail
+        )
+
+    return app

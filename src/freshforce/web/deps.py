@@ -1,0 +1,44 @@
+"""What every route needs, built once per app: the store, the clock, the queue, the signer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from freshforce.engine.queue import JobQueue
+
+if TYPE_CHECKING:
+    from freshforce.web.health import WebMetrics
+from freshforce.web.ratelimit import LoginLimiter
+from freshforce.web.sessions import SessionSigner
+
+__all__ = ["Clock", "WebDeps", "web_deps"]
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class WebDeps:
+    """The app's dependencies, kept on ``app.state.deps``."""
+
+    engine: AsyncEngine
+    clock: Clock
+    queue: JobQueue
+    signer: SessionSigner
+    limiter: LoginLimiter
+    templates: Jinja2Templates
+    registry: CollectorRegistry
+    metrics: WebMetrics
+
+
+def web_deps(request: Request) -> WebDeps:
+    """Return the app's :class:`WebDeps` (a FastAPI dependency)."""
+    deps: WebDeps = request.app.state.deps
+    return deps
