@@ -3,8 +3,9 @@
 A command example is a line of a fenced shell block (``sh``, ``console``, ``bash``, ``shell`` or
 no language) that starts with ``freshforce`` or ``uv run freshforce`` (after ``$ `` in console
 blocks). Each runs in a fresh data directory; ``freshforce sandbox`` runs on free ports until it
-says it is ready. ``SHAPES`` gives the exit code and the phrases a command's output must contain;
-an example not listed must exit 0. ``SKIP`` names the long-running or interactive ones, with why.
+says it is ready. ``SHAPES`` gives the exit code and the phrases a command's output must contain
+(and what to type at its prompts); an example not listed must exit 0. ``SKIP`` names the
+long-running or interactive ones, with why.
 """
 
 import os
@@ -34,6 +35,7 @@ SANDBOX_READY = "Ready. Ctrl-C stops."
 class Shape:
     exit_code: int = 0
     phrases: tuple[str, ...] = ()
+    stdin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,11 @@ _SANDBOX = Shape(
     0, ("FreshBooks sandbox", "Salesforce sandbox", "Salesforce Pub/Sub", SANDBOX_READY)
 )
 _NO_LETTER = "no dead letter 7 waiting for replay"
+_PASSWORD_TWICE = "a-long-doc-password\n" * 2
+_SERVES = (
+    "serves until stopped; tests/integration/web/test_web_cli.py's "
+    "test_web_serves_over_a_real_socket runs it"
+)
 
 SHAPES: dict[str, Shape] = {
     "freshforce --help": Shape(0, ("Usage: freshforce", "sandbox", "worker", "FRESHFORCE_PROFILE")),
@@ -60,6 +67,12 @@ SHAPES: dict[str, Shape] = {
     "freshforce jobs dead show 7 --json": Shape(1, ("no dead letter 7",)),
     'freshforce jobs dead edit 7 --payload {"hints": ["fb/client/42"]}': Shape(1, (_NO_LETTER,)),
     "freshforce jobs dead replay 7": Shape(1, (_NO_LETTER,)),
+    "freshforce config init ./freshforce": Shape(0, ("wrote", "clients.yaml", "values.yaml")),
+    "freshforce config validate ./freshforce": Shape(0, ("ok clients",)),
+    "freshforce users add ana --role operator": Shape(
+        0, ("added ana (operator)",), stdin=_PASSWORD_TWICE
+    ),
+    "freshforce users add vic": Shape(0, ("added vic (viewer)",), stdin=_PASSWORD_TWICE),
     "freshforce sandbox --records 20 --auto-approve": _SANDBOX,
     "freshforce sandbox --salesforce-port 8102 --pubsub-port 8103 --tls": Shape(
         0, (*_SANDBOX.phrases, "TLS CA file", "(gRPC, TLS, same CA)")
@@ -70,6 +83,8 @@ SKIP: dict[str, str] = {
     "freshforce worker --concurrency 8 --batch-size 50": (
         "runs until SIGTERM; tests/integration/queue/test_worker_process.py runs worker processes"
     ),
+    "freshforce web --port 8000": _SERVES,
+    "freshforce web --host 0.0.0.0 --port 8000": _SERVES,
     "freshforce connect salesforce --no-browser": (
         "waits for someone to open the printed URL; test_connect_command.py's "
         "test_connect_salesforce_completes_headless_with_auto_approve does exactly that"
@@ -178,7 +193,7 @@ def test_documented_command_runs_as_shown(example: Example, doc_env: dict[str, s
     if example.argv[1:2] == ["sandbox"]:
         code, output = _run_sandbox(example.argv, doc_env)
     else:
-        result = CliRunner().invoke(app, example.argv[1:], env=doc_env)
+        result = CliRunner().invoke(app, example.argv[1:], env=doc_env, input=shape.stdin)
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             f"{example.where}: {example.command} raised {result.exception!r}"
         )
