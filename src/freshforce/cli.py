@@ -1,20 +1,31 @@
-"""The ``freshforce`` command line: argument checks, then one ``asyncio.run`` per command."""
+"""The ``freshforce`` command line: argument checks, then one ``asyncio.run`` per command.
+
+Importing this module registers every command without importing what the commands use
+(SQLAlchemy, FastAPI, httpx, gRPC, pydantic): each command imports its own modules when it runs,
+so ``freshforce --help`` answers at once. A test pins which modules the import loads.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from freshforce import __version__
 from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
 from freshforce.commands.connect import connect
 from freshforce.commands.users import app as users_app
 from freshforce.commands.web import web
+from freshforce.envvars import ENV_PREFIX, unknown_variables
 from freshforce.sandbox.command import sandbox
-from freshforce.settings import ENV_PREFIX
+
+# Help is drawn in boxes as wide as the console; when not on a terminal, this wide instead of 80,
+# so option help and env var names are never cut.
+_PIPED_HELP_WIDTH = 120
 
 app = typer.Typer(
     name="freshforce",
@@ -24,7 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app)
 app.add_typer(config_app)
-app.add_typer(worker.app, name="worker")
+app.command("worker")(worker.worker)
 app.add_typer(jobs.app, name="jobs")
 app.command("connect")(connect)
 app.add_typer(users_app, name="users")
@@ -54,12 +65,33 @@ def root(
 ) -> None:
     """Keep FreshBooks and Salesforce in step, in near real time."""
     ctx.obj = CliContext(profile=profile, config_file=config)
+    _warn_unknown_variables(ctx)
+
+
+def _warn_unknown_variables(ctx: typer.Context) -> None:
+    known = set(_option_envvars(ctx.find_root().command))
+    if not unknown_variables(os.environ, known):
+        return
+    from freshforce.settings import Settings  # noqa: PLC0415 - only when a name is not an option
+
+    known.update(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)
+    for warning in unknown_variables(os.environ, known):
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _option_envvars(command: object) -> Iterator[str]:
+    # typer's own click commands and groups: read by attribute, whichever click they come from.
+    for param in getattr(command, "params", []):
+        envvar = getattr(param, "envvar", None)
+        yield from [envvar] if isinstance(envvar, str) else envvar or []
+    for sub in getattr(command, "commands", {}).values():
+        yield from _option_envvars(sub)
 
 
 @app.command()
 def version() -> None:
     """Print the installed version."""
-    Console().print(__version__)
+    typer.echo(__version__)
 
 
 @app.command()
@@ -90,6 +122,9 @@ app.command(help="Run the local FreshBooks and Salesforce sandboxes; flags show 
 
 def main() -> None:
     """Entry point of the ``freshforce`` console script."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        # typer reads TERMINAL_WIDTH when it loads its help renderer, which only help needs.
+        os.environ.setdefault("TERMINAL_WIDTH", str(_PIPED_HELP_WIDTH))
     app()
 
 

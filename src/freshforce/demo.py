@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 
-from freshforce.sandbox.launch import VENDORS, SandboxSettings, StartedVendor
+from freshforce.errors import ConfigError
+from freshforce.sandbox.core.server import ListenError
+from freshforce.sandbox.launch import SandboxSettings, StartedVendor, build_vendors, wait_started
 from freshforce.settings import Settings
 from freshforce.store.migrate import prepare_database
 
@@ -49,14 +51,24 @@ async def run_demo(
     *,
     keep_running: bool,
 ) -> DemoResult:
-    """Start everything, play the scenario, and serve until a signal when ``keep_running``."""
-    await prepare_database(settings.database_url, auto_migrate=True)
-    echo(f"store                {settings.database_url} (migrated)")
-    vendors = [start(sandbox) for _, start in VENDORS]
+    """Start everything, play the scenario, and serve until a signal when ``keep_running``.
+
+    A sandbox port that cannot be bound is a :class:`ConfigError` naming it; the store is not
+    touched until every sandbox listens.
+    """
+    try:
+        vendors = build_vendors(sandbox)
+    except ListenError as exc:
+        raise _port_problem(exc) from None
     servers = [server for vendor in vendors for server in vendor.servers]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
-        await _wait_started(vendors, tasks)
+        try:
+            await wait_started(servers, tasks)
+        except ListenError as exc:
+            raise _port_problem(exc) from None
+        await prepare_database(settings.database_url, auto_migrate=True)
+        echo(f"store                {settings.database_url} (migrated)")
         for vendor in vendors:
             for line in vendor.describe():
                 echo(line)
@@ -75,15 +87,11 @@ async def run_demo(
             await vendor.aclose()
 
 
-async def _wait_started(vendors: list[StartedVendor], tasks: list[asyncio.Task[None]]) -> None:
-    servers = [server for vendor in vendors for server in vendor.servers]
-    while not all(server.started for server in servers):
-        failed = [task for task in tasks if task.done()]
-        if failed:
-            await failed[0]  # re-raises why the server could not start (a port in use, ...)
-            msg = "a sandbox server stopped while starting"
-            raise RuntimeError(msg)
-        await asyncio.sleep(0.02)
+def _port_problem(exc: ListenError) -> ConfigError:
+    return ConfigError(
+        f"the demo's sandboxes {exc}: another `freshforce demo` or `freshforce sandbox` may be "
+        f"running; stop it, or run `freshforce demo --check`, which picks free ports"
+    )
 
 
 def _urls(vendors: list[StartedVendor]) -> dict[str, str]:

@@ -35,14 +35,23 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from freshforce.envvars import ENV_PREFIX
 from freshforce.errors import ConfigError
-from freshforce.settings_file import SettingsFile, read_settings_file
+from freshforce.settings_file import PROFILE_SECTIONS, SettingsFile, read_settings_file
 
-__all__ = ["ENV_PREFIX", "Profile", "Settings", "default_data_dir", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "Profile",
+    "Settings",
+    "default_data_dir",
+    "load_settings",
+    "resolve_database_url",
+]
 
-ENV_PREFIX = "FRESHFORCE_"
 _KEY_FILE_NAME = "secret.key"
 _SECRET_FILE_MODE = 0o600
+# sqlite[+driver]:///<path>: three slashes then a relative path, four for an absolute one.
+_SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$")
 
 
 class Profile(StrEnum):
@@ -185,7 +194,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'freshforce.db'}"
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir.absolute() / 'freshforce.db'}"
+        self.database_url = resolve_database_url(self.database_url, self.data_dir)
         if self.log_json is None:
             self.log_json = self.profile is not Profile.DEV
         return self
@@ -194,6 +204,21 @@ class Settings(BaseSettings):
     def json_logs(self) -> bool:
         """Say whether logs are JSON lines (resolved from the profile when not set)."""
         return bool(self.log_json)
+
+
+def resolve_database_url(url: str, data_dir: Path) -> str:
+    """Return ``url`` with a relative SQLite path made absolute under ``data_dir``.
+
+    ``sqlite:///x.db`` means ``data_dir/x.db``, whichever directory freshforce starts in; an
+    absolute path (``sqlite:////srv/x.db``), ``:memory:`` and other databases are kept as they are.
+    """
+    found = _SQLITE_URL.match(url)
+    if found is None:
+        return url
+    path = found["path"]
+    if not path or path.startswith(("/", ":memory:", "file:")):
+        return url
+    return f"{found['scheme']}{data_dir.expanduser().absolute() / path}{found['query'] or ''}"
 
 
 def load_settings(
@@ -216,19 +241,44 @@ def load_settings(
         env=env,
         overrides={k: v for k, v in overrides.items() if v is not None},
     )
-    values = layers.merged()
+    problems: list[str] = []
+    settings = None
     try:
-        settings = Settings.model_validate(values)
+        settings = Settings.model_validate(layers.merged())
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, layers)) from None
+        problems.extend(_describe(exc, layers))
+    problems.extend(_inactive_section_problems(file, chosen))
+    if problems or settings is None:
+        count = len(problems)
+        heading = f"invalid settings ({count} error{'s' if count != 1 else ''}):\n"
+        raise ConfigError(heading + "\n".join(problems))
     if not settings.encryption_keys:
         settings.encryption_keys = [_dev_key(settings.data_dir)]
     return settings
 
 
+def _inactive_section_problems(file: SettingsFile | None, active: str | None) -> list[str]:
+    """Check each profile section not in use, so a typo in ``[prod]`` shows up in dev too.
+
+    Only problems with keys of that section are reported; the common keys were checked already.
+    """
+    if file is None:
+        return []
+    problems = []
+    for name, section in sorted(file.sections.items()):
+        if name == active or not section:
+            continue
+        layers = _Layers(file=file, profile=(name, "section"), env={}, overrides={})
+        try:
+            Settings.model_validate(layers.merged())
+        except ValidationError as exc:
+            problems.extend(_describe(exc, layers, only=set(section)))
+    return problems
+
+
 def _choose_profile(
     explicit: str | None, env: Mapping[str, Any], file: SettingsFile | None
-) -> tuple[str | None, str]:
+) -> tuple[str, str]:
     # Any: values read from the environment or a file are untyped until validated.
     if explicit is not None:
         return explicit, "option --profile (FRESHFORCE_PROFILE)"
@@ -236,7 +286,8 @@ def _choose_profile(
         return str(env["profile"]), f"environment {ENV_PREFIX}PROFILE"
     if file is not None and "profile" in file.common:
         return str(file.common["profile"]), f"{file.where('profile', None)} profile"
-    return None, "setting profile"
+    # Nothing chose one: dev, whose file section applies as it would with --profile dev.
+    return Profile.DEV.value, "setting profile (default dev)"
 
 
 class _Layers:
@@ -283,22 +334,29 @@ class _Layers:
         return f"setting {key} ({ENV_PREFIX}{key.upper()})"
 
 
-def _describe(exc: ValidationError, layers: _Layers) -> str:
+def _describe(exc: ValidationError, layers: _Layers, only: set[str] | None = None) -> list[str]:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
+        if only is not None and (not loc or loc[0] not in only):
+            continue
         where = layers.origin(loc[0]) if loc else "settings"
         path = ".".join(loc[1:])
         suffix = f".{path}" if path else ""
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = _unknown(loc[-1])
+            message = _unknown(loc[-1], layers)
+        elif loc == ["profile"]:
+            message = f"{layers.profile!r} is not a profile; choose dev, qa or prod"
         lines.append(f"  {where}{suffix}: {message}")
-    count = len(lines)
-    return f"invalid settings ({count} error{'s' if count != 1 else ''}):\n" + "\n".join(lines)
+    return lines
 
 
-def _unknown(key: str) -> str:
+def _unknown(key: str, layers: _Layers) -> str:
+    if layers.file is not None and isinstance(layers.file.common.get(key), dict):
+        close = difflib.get_close_matches(key, sorted(PROFILE_SECTIONS), n=1, cutoff=0.5)
+        hint = f" (did you mean [{close[0]}]?)" if close else ""
+        return f"unknown section [{key}]; profile sections are [dev], [qa] and [prod]{hint}"
     close = difflib.get_close_matches(key, Settings.model_fields, n=1)
     if close:
         return f"unknown setting (did you mean {close[0]!r}?)"

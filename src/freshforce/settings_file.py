@@ -90,6 +90,9 @@ def _find_line(lines: list[str], key: str, profile: str | None, *, toml: bool) -
     for number in span:
         if pattern.match(lines[number]):
             return number + 1
+    if toml and profile is None:  # a table: its header is the line to show
+        header = re.compile(rf"""^\s*\[\s*["']?{re.escape(key)}["']?\s*\]""")
+        return next((n + 1 for n, line in enumerate(lines) if header.match(line)), None)
     return None
 
 

@@ -79,8 +79,8 @@ def test_config_show_masks_secrets(invoke, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
-        (["--profile", "staging"], {}, "option --profile (FRESHFORCE_PROFILE): Input should be"),
-        ([], {"FRESHFORCE_PROFILE": "live"}, "Input should be 'dev', 'qa' or 'prod'"),
+        (["--profile", "staging"], {}, "option --profile (FRESHFORCE_PROFILE): 'staging' is not"),
+        ([], {"FRESHFORCE_PROFILE": "live"}, "'live' is not a profile; choose dev, qa or prod"),
         ([], {"FRESHFORCE_JOB_MAX_ATTEMPTS": "many"}, "FRESHFORCE_JOB_MAX_ATTEMPTS: Input should"),
         (["--profile", "prod"], {}, "the prod profile needs encryption keys"),
     ],
@@ -109,7 +109,9 @@ def test_bad_settings_file_names_file_line_and_key(invoke, tmp_path: Path) -> No
 def test_unreachable_database_exits_1(invoke) -> None:
     result = invoke("db", "upgrade", FRESHFORCE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: database:")
+    assert result.stderr.startswith(
+        "error: cannot use the database postgresql://nobody@127.0.0.1:1/none:"
+    )
 
 
 def test_new_key_prints_a_fernet_key(invoke) -> None:
@@ -170,5 +172,5 @@ def test_console_script_exits_2_on_bad_profile(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2
-    assert "option --profile (FRESHFORCE_PROFILE): Input should be" in done.stderr
+    assert "option --profile (FRESHFORCE_PROFILE): 'staging' is not a profile" in done.stderr
     assert done.stdout == ""

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from freshforce.cli import app
-from freshforce.commands import worker as worker_command
+from freshforce.commands import store as store_command
 from freshforce.commands.context import cli_context
 from freshforce.runtime import Runtime
 from freshforce.settings import ENV_PREFIX, Profile, Settings, load_settings
@@ -161,7 +161,8 @@ def test_worker_flags_override_their_settings(monkeypatch: pytest.MonkeyPatch) -
         del work
         seen.append(cli_context(ctx).settings_with(**overrides))
 
-    monkeypatch.setattr(worker_command, "run_with_runtime", capture)
+    # The worker imports run_with_runtime when it runs, so the store module's one is what it calls.
+    monkeypatch.setattr(store_command, "run_with_runtime", capture)
     monkeypatch.setenv(f"{ENV_PREFIX}JOB_LEASE_SECONDS", "40")
     monkeypatch.setenv(f"{ENV_PREFIX}WORKER_CONCURRENCY", "5")
     flags = ["--lease-seconds", "9", "--batch-size", "3", "--max-attempts", "2"]

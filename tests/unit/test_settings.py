@@ -117,11 +117,12 @@ def test_bad_profile_names_where_it_came_from(
 ) -> None:
     with pytest.raises(
         ConfigError,
-        match=r"option --profile \(FRESHFORCE_PROFILE\): Input should be 'dev', 'qa' or 'prod'",
+        match=r"option --profile \(FRESHFORCE_PROFILE\): 'staging' is not a profile; "
+        r"choose dev, qa or prod",
     ):
         load_settings("staging")
     monkeypatch.setenv("FRESHFORCE_PROFILE", "live")
-    with pytest.raises(ConfigError, match="environment FRESHFORCE_PROFILE: Input should be"):
+    with pytest.raises(ConfigError, match="environment FRESHFORCE_PROFILE: 'live' is not a"):
         load_settings()
 
 
@@ -182,3 +183,33 @@ def test_dev_key_problems_are_config_errors(tmp_path: Path) -> None:
     write(tmp_path / "secret.key", "not a key\n")
     with pytest.raises(ConfigError, match=r"secret.key: not a Fernet key; delete it"):
         load_settings(data_dir=tmp_path)
+
+
+def test_sections_of_other_profiles_are_checked_too(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "ff.toml",
+        "log_level = 'info'\n\n[qa]\nworker_concurrency = 2\n\n[prod]\njob_lease_secs = 5\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings("dev", config)
+    message = str(caught.value)
+    assert (
+        f"{config}:7 [prod] job_lease_secs: unknown setting (did you mean 'job_lease_seconds'?)"
+    ) in message
+    assert "(1 error)" in message  # the valid [qa] section and the common keys pass
+
+
+def test_an_unknown_section_names_its_line(tmp_path: Path) -> None:
+    config = write(tmp_path / "ff.toml", "log_level = 'info'\n\n[production]\nlog_json = true\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, config)
+    assert (
+        f"{config}:3 production: unknown section [production]; profile sections are [dev], [qa] "
+        "and [prod] (did you mean [prod]?)"
+    ) in str(caught.value)
+
+
+def test_the_dev_section_applies_when_no_profile_is_chosen(tmp_path: Path) -> None:
+    config = write(tmp_path / "ff.toml", "log_level = 'info'\n\n[dev]\nlog_level = 'debug'\n")
+    assert load_settings(None, config).log_level == "debug"
+    assert load_settings("qa", config).log_level == "info"

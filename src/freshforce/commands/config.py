@@ -1,18 +1,23 @@
-"""``freshforce config``: show the settings, make keys, write and validate the mapping files."""
+"""``freshforce config``: show the settings, make keys, write and validate the mapping files.
+
+Settings, the store and the mapping language are imported inside each command, so registering
+them costs nothing at start-up.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from freshforce.commands.context import EXIT_BAD_CONFIG, EXIT_FAILED, cli_context, print_json
-from freshforce.commands.store import safe_url
-from freshforce.settings import ENV_PREFIX, Settings
-from freshforce.store.crypto import new_key
+from freshforce.envvars import ENV_PREFIX
+
+if TYPE_CHECKING:
+    from freshforce.settings import Settings
 
 __all__ = ["app", "masked_settings"]
 
@@ -44,6 +49,8 @@ def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("new-key")
 def new_key_command() -> None:
     """Print a new Fernet key for encryption_keys (put it first to start a key rotation)."""
+    from freshforce.store.crypto import new_key  # noqa: PLC0415 - see module doc
+
     typer.echo(new_key())
 
 
@@ -123,6 +130,8 @@ def validate(
 
 def masked_settings(settings: Settings) -> dict[str, object]:
     """Return the settings as plain values with every secret masked."""
+    from freshforce.commands.store import safe_url  # noqa: PLC0415 - see module doc
+
     values = settings.model_dump(mode="json")
     values["database_url"] = safe_url(settings.database_url)
     values["log_json"] = settings.json_logs

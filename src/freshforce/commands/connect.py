@@ -3,25 +3,30 @@
 Starts a one-shot callback server on 127.0.0.1 at the configured redirect URI's port and path,
 prints the authorize URL (and opens it unless ``--no-browser``), checks ``state`` on the
 redirect, trades the code for tokens (with PKCE for Salesforce), looks up which account was
-granted, and stores the connection with its tokens encrypted.
+granted, and stores the connection with its tokens encrypted. The connectors and the store are
+imported when the command runs, so registering it costs nothing at start-up.
 """
 
 from __future__ import annotations
 
 import webbrowser
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 from urllib.parse import urlsplit
 
 import typer
 
 from freshforce.commands.context import CliContext, cli_context, run
-from freshforce.connectors.callback import CallbackServer
-from freshforce.connectors.oauth import OAuthProvider, exchange_code, start_authorization
-from freshforce.connectors.providers import System, connection_from_grant, provider_for
+from freshforce.envvars import ENV_PREFIX
 from freshforce.errors import AuthError, ConfigError
-from freshforce.runtime import Runtime
-from freshforce.settings import ENV_PREFIX
-from freshforce.store.connections import NewConnection, save_connection
+
+if TYPE_CHECKING:
+    from freshforce.connectors.oauth import OAuthProvider
+    from freshforce.runtime import Runtime
+    from freshforce.store.connections import NewConnection
+
+# The same as connectors.providers.System; spelled here so the command line need not import the
+# connectors (httpx, authlib) to register this command.
+System = Literal["freshbooks", "salesforce"]
 
 __all__ = ["connect"]
 
@@ -61,7 +66,9 @@ def connect(
     cli = cli_context(ctx)
     connection_id = name or system
     summary = run(
-        cli, lambda: _connect(cli, system, connection_id, browser=browser, wait_seconds=timeout)
+        cli,
+        lambda: _connect(cli, system, connection_id, browser=browser, wait_seconds=timeout),
+        database_url=cli.settings.database_url,
     )
     cli.stdout.print(summary)
 
@@ -69,6 +76,9 @@ def connect(
 async def _connect(
     cli: CliContext, system: System, connection_id: str, *, browser: bool, wait_seconds: float
 ) -> str:
+    from freshforce.connectors.providers import provider_for  # noqa: PLC0415 - see module doc
+    from freshforce.runtime import Runtime  # noqa: PLC0415 - same
+
     settings = cli.settings
     provider = provider_for(system, settings)
     redirect = urlsplit(provider.redirect_uri)
@@ -93,10 +103,25 @@ async def _authorise(  # noqa: PLR0917 - the one caller passes what it checked
     browser: bool,
     wait_seconds: float,
 ) -> NewConnection:
+    from freshforce.connectors.callback import CallbackServer  # noqa: PLC0415 - see module doc
+    from freshforce.connectors.oauth import exchange_code, start_authorization  # noqa: PLC0415
+    from freshforce.connectors.providers import connection_from_grant  # noqa: PLC0415 - same
+    from freshforce.store.connections import save_connection  # noqa: PLC0415 - same
+
     system = cast("System", provider.system)
     redirect = urlsplit(provider.redirect_uri)
-    server = CallbackServer("127.0.0.1", redirect.port or _DEFAULT_PORT, redirect.path)
-    await server.start()
+    port = redirect.port or _DEFAULT_PORT
+    server = CallbackServer("127.0.0.1", port, redirect.path)
+    try:
+        await server.start()
+    except OSError as exc:
+        msg = (
+            f"cannot listen for the OAuth callback on 127.0.0.1:{port} "
+            f"({exc.strerror or exc}): stop the program using that port, or set "
+            f"{system}_redirect_uri ({ENV_PREFIX}{system.upper()}_REDIRECT_URI) to another port "
+            "that the OAuth app allows"
+        )
+        raise ConfigError(msg) from None
     request = start_authorization(provider)
     cli.stdout.print(f"Open this URL to authorise freshforce at {system}:", soft_wrap=True)
     typer.echo(request.url)

@@ -2,32 +2,58 @@
 
 The root callback in ``cli.py`` puts one :class:`CliContext` in ``typer.Context.obj``; each command
 takes it from there. :func:`run` runs a command's coroutine once and turns expected failures into
-a message on stderr and an exit code: 2 for bad configuration or arguments, 1 for the rest.
+a message on stderr and an exit code: 2 for bad configuration or arguments, 1 for the rest. A
+command that uses the store passes its URL, so a database failure names the database (password
+masked) and a SQLite file the failed command created is removed again.
+
+Nothing heavy is imported here at module level: ``freshforce --help`` must not load SQLAlchemy or
+pydantic. Output goes to consoles that do not cut lines at 80 columns when stdout is not a
+terminal, so piped tables keep every value whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
 from freshforce.errors import ConfigError, FreshforceError
-from freshforce.logs import configure_logging
-from freshforce.settings import Settings, load_settings
 
-__all__ = ["EXIT_BAD_CONFIG", "EXIT_FAILED", "CliContext", "cli_context", "print_json", "run"]
+if TYPE_CHECKING:
+    from freshforce.settings import Settings
+
+__all__ = [
+    "EXIT_BAD_CONFIG",
+    "EXIT_FAILED",
+    "CliContext",
+    "cli_context",
+    "console",
+    "first_line",
+    "print_json",
+    "run",
+]
 
 EXIT_FAILED = 1
 EXIT_BAD_CONFIG = 2
+# Wide enough that no value is ever cut; rich tables only take the width their cells need.
+_PIPED_WIDTH = 10_000
 T = TypeVar("T")
+
+
+def console(*, stderr: bool = False) -> Console:
+    """Return a rich console; when not writing to a terminal, lines are never cut at 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=_PIPED_WIDTH if piped else None)
 
 
 @dataclass
@@ -36,14 +62,17 @@ class CliContext:
 
     profile: str | None
     config_file: Path | None
-    stdout: Console = field(default_factory=Console)
-    stderr: Console = field(default_factory=lambda: Console(stderr=True))
+    stdout: Console = field(default_factory=console)
+    stderr: Console = field(default_factory=lambda: console(stderr=True))
     _settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         """Return the settings, loading them (and configuring logging) the first time."""
         if self._settings is None:
+            from freshforce.logs import configure_logging  # noqa: PLC0415 - see module doc
+            from freshforce.settings import load_settings  # noqa: PLC0415 - same
+
             try:
                 self._settings = load_settings(self.profile, self.config_file)
             except ConfigError as exc:
@@ -57,6 +86,8 @@ class CliContext:
         settings = self.settings  # the first load also configures logging
         if not given:
             return settings
+        from freshforce.settings import load_settings  # noqa: PLC0415 - see module doc
+
         try:
             return load_settings(self.profile, self.config_file, **given)
         except ConfigError as exc:
@@ -77,16 +108,33 @@ def cli_context(ctx: typer.Context) -> CliContext:
     return obj
 
 
-def run(cli: CliContext, work: Callable[[], Coroutine[object, object, T]]) -> T:
-    """Run ``work`` in one event loop; report expected failures and exit non-zero."""
-    try:
-        return asyncio.run(work())
-    except ConfigError as exc:
-        cli.fail(exc.message, code=EXIT_BAD_CONFIG)
-    except FreshforceError as exc:
-        cli.fail(exc.message, code=EXIT_FAILED)
-    except (SQLAlchemyError, OSError) as exc:
-        cli.fail(f"database: {_first_line(exc)}", code=EXIT_FAILED)
+def run(
+    cli: CliContext,
+    work: Callable[[], Coroutine[object, object, T]],
+    *,
+    database_url: str | None = None,
+) -> T:
+    """Run ``work`` in one event loop; report expected failures and exit non-zero.
+
+    Give ``database_url`` when ``work`` uses the store: its failures then name that database.
+    """
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - see module doc
+
+    from freshforce.commands.store import database_problem, new_sqlite_file_removed  # noqa: PLC0415
+
+    with new_sqlite_file_removed(database_url):
+        try:
+            return asyncio.run(work())
+        except ConfigError as exc:
+            cli.fail(exc.message, code=EXIT_BAD_CONFIG)
+        except FreshforceError as exc:
+            cli.fail(exc.message, code=EXIT_FAILED)
+        except SQLAlchemyError as exc:
+            cli.fail(database_problem(database_url, exc), code=EXIT_FAILED)
+        except OSError as exc:
+            if database_url is None:
+                cli.fail(first_line(exc), code=EXIT_FAILED)
+            cli.fail(database_problem(database_url, exc), code=EXIT_FAILED)
 
 
 def print_json(data: object) -> None:
@@ -94,6 +142,7 @@ def print_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message (a driver's own, when wrapped)."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.splitlines()[0] if text else type(exc).__name__

@@ -1,4 +1,8 @@
-"""``freshforce jobs``: list jobs, make waiting ones due now, inspect/edit/replay dead letters."""
+"""``freshforce jobs``: list jobs, make waiting ones due now, inspect/edit/replay dead letters.
+
+The engine and the store are imported inside each command, so registering these commands costs
+the command line nothing at start-up.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,19 @@ from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from freshforce.commands.context import print_json
-from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_runtime
-from freshforce.engine import JobStatus
-from freshforce.engine.queue import DeadLetter, Job, payload_hints
-from freshforce.runtime import Runtime
+from freshforce.commands.context import console, print_json
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from freshforce.engine import JobStatus
+    from freshforce.engine.queue import DeadLetter, Job
+    from freshforce.runtime import Runtime
 
 __all__ = ["app"]
 
@@ -27,10 +33,12 @@ dead_app = typer.Typer(
 )
 app.add_typer(dead_app, name="dead")
 
+T = TypeVar("T")
+
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(
-        envvar=DATABASE_URL_ENVVAR,
+        envvar="FRESHFORCE_DATABASE_URL",
         help="The store's database URL (default: the settings' database_url).",
     ),
 ]
@@ -39,6 +47,14 @@ Limit = Annotated[
     int, typer.Option(min=1, max=100_000, envvar="FRESHFORCE_LIST_LIMIT", help="Most rows.")
 ]
 LetterId = Annotated[int, typer.Argument(help="Dead letter id.")]
+
+
+def _with_runtime(
+    ctx: typer.Context, work: Callable[[Runtime], Awaitable[T]], *, database_url: str | None
+) -> T:
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - see module doc
+
+    return run_with_runtime(ctx, work, database_url=database_url)
 
 
 def _plain(value: object) -> object:
@@ -69,6 +85,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _parse_status(status: str | None) -> JobStatus | None:
     if status is None:
         return None
+    from freshforce.engine import JobStatus  # noqa: PLC0415 - see module doc
+
     try:
         return JobStatus(status)
     except ValueError as exc:
@@ -98,7 +116,7 @@ def list_jobs(
     async def work(runtime: Runtime) -> list[Job]:
         return await runtime.queue().jobs(status=wanted, flow=flow, limit=limit)
 
-    found = run_with_runtime(ctx, work, database_url=database_url)
+    found = _with_runtime(ctx, work, database_url=database_url)
     if as_json:
         print_json([_job_dict(j) for j in found])
         return
@@ -113,7 +131,7 @@ def list_jobs(
             job.run_at.isoformat(timespec="seconds"),
             (job.last_error or "")[:60],
         )
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("retry")
@@ -129,7 +147,7 @@ def retry_jobs(
     async def work(runtime: Runtime) -> list[int]:
         return await runtime.queue().retry_now(job_ids)
 
-    due = run_with_runtime(ctx, work, database_url=database_url)
+    due = _with_runtime(ctx, work, database_url=database_url)
     missing = sorted(set(job_ids) - set(due))
     if as_json:
         print_json({"due_now": due, "not_pending": missing})
@@ -157,7 +175,7 @@ def dead_list(
         queue = runtime.queue()
         return await queue.dead_letters(include_replayed=include_replayed, limit=limit)
 
-    letters = run_with_runtime(ctx, work, database_url=database_url)
+    letters = _with_runtime(ctx, work, database_url=database_url)
     if as_json:
         print_json([_letter_dict(d) for d in letters])
         return
@@ -172,14 +190,14 @@ def dead_list(
             d.created_at.isoformat(timespec="seconds"),
             d.replayed_at.isoformat(timespec="seconds") if d.replayed_at else "",
         )
-    Console().print(table)
+    console().print(table)
 
 
 def _get_letter(ctx: typer.Context, database_url: str | None, letter_id: int) -> DeadLetter:
     async def work(runtime: Runtime) -> DeadLetter | None:
         return await runtime.queue().dead_letter(letter_id)
 
-    letter = run_with_runtime(ctx, work, database_url=database_url)
+    letter = _with_runtime(ctx, work, database_url=database_url)
     if letter is None:
         raise _fail(f"no dead letter {letter_id}")
     return letter
@@ -212,6 +230,8 @@ def _read_payload(payload: str | None, payload_file: Path | None) -> dict[str, o
     try:
         text = payload if payload is not None else Path(str(payload_file)).read_text("utf-8")
         data = json.loads(text)
+        from freshforce.engine.queue import payload_hints  # noqa: PLC0415 - see module doc
+
         payload_hints(data)
     except OSError as exc:
         raise typer.BadParameter(f"{source}: cannot read it ({exc.strerror})") from exc
@@ -248,7 +268,7 @@ def dead_edit(
     async def work(runtime: Runtime) -> bool:
         return await runtime.queue().edit_dead_letter(letter_id, new)
 
-    if not run_with_runtime(ctx, work, database_url=database_url):
+    if not _with_runtime(ctx, work, database_url=database_url):
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     typer.echo(f"dead letter {letter_id}: payload replaced")
 
@@ -266,7 +286,7 @@ def dead_replay(
     async def work(runtime: Runtime) -> int | None:
         return await runtime.queue().replay(letter_id)
 
-    job_id = run_with_runtime(ctx, work, database_url=database_url)
+    job_id = _with_runtime(ctx, work, database_url=database_url)
     if job_id is None:
         raise _fail(f"no dead letter {letter_id} waiting for replay")
     if as_json:

@@ -3,6 +3,8 @@
 Every flag overrides the settings key of the same meaning (``--concurrency`` →
 ``worker_concurrency``, ``--lease-seconds`` → ``job_lease_seconds``, ...) and its environment
 variable is that key's ``FRESHFORCE_*`` name; the worker is built by the runtime from the result.
+The runtime, the store and the metrics server are imported when the command runs, so registering
+it costs the command line nothing at start-up.
 """
 
 from __future__ import annotations
@@ -11,20 +13,23 @@ import asyncio
 import importlib
 import signal
 from collections.abc import Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
 
 from freshforce.commands.context import cli_context
-from freshforce.commands.store import DATABASE_URL_ENVVAR, run_with_runtime
-from freshforce.engine import Flow, JobHandler, QueueMetrics
-from freshforce.runtime import Runtime
-from freshforce.settings import ENV_PREFIX, Settings
+from freshforce.envvars import ENV_PREFIX
 
-__all__ = ["app"]
+if TYPE_CHECKING:
+    from freshforce.engine import Flow, JobHandler
+    from freshforce.runtime import Runtime
+    from freshforce.settings import Settings
 
-app = typer.Typer(help="Run workers that claim and run jobs.")
+__all__ = ["MAX_CONCURRENCY", "worker"]
+
+# The same bound as the worker_concurrency setting (FRESHFORCE_WORKER_CONCURRENCY).
+MAX_CONCURRENCY = 256
+DATABASE_URL_ENVVAR = f"{ENV_PREFIX}DATABASE_URL"  # as commands/store.py, without its imports
 
 
 def builtin_handlers() -> dict[str, Flow | JobHandler]:
@@ -52,7 +57,6 @@ def load_handlers(spec: str | None) -> Mapping[str, Flow | JobHandler]:
     return handlers
 
 
-@app.callback(invoke_without_command=True)
 def worker(
     ctx: typer.Context,
     *,
@@ -64,7 +68,7 @@ def worker(
         int | None,
         typer.Option(
             min=1,
-            max=256,
+            max=MAX_CONCURRENCY,
             envvar=f"{ENV_PREFIX}WORKER_CONCURRENCY",
             help="Jobs at once (worker_concurrency, default 4).",
         ),
@@ -129,6 +133,11 @@ def worker(
     ] = None,
 ) -> None:
     """Claim and run jobs until SIGTERM/SIGINT, then finish or release every lease."""
+    from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415 - module doc
+
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - same
+    from freshforce.engine import QueueMetrics  # noqa: PLC0415 - same
+
     overrides = {
         "database_url": database_url,
         "worker_concurrency": concurrency,

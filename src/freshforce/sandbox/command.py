@@ -1,7 +1,8 @@
 """The ``freshforce sandbox`` command line: flags (each with its env var), checks, then one run.
 
 The heavy imports (FastAPI, uvicorn, faker) happen inside the command, so the rest of the CLI
-stays quick to start.
+stays quick to start. Every flag applies to both sandboxes, FreshBooks and Salesforce. A port that
+cannot be bound is one line on stderr naming the port and the flag to change, and exit code 2.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Annotated, cast
 import typer
 
 __all__ = ["sandbox"]
+
+_EXIT_BAD_ARGUMENTS = 2
 
 
 def _flag(
@@ -38,17 +41,37 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
     seed: Annotated[int, _flag("SEED", "Seed for generated data, ids, tokens and faults.")] = 42,
     records: Annotated[int, _flag("RECORDS", "Generated records of each kind.", minimum=0)] = 0,
     state_file: Annotated[
-        Path | None, _flag("STATE_FILE", "Keep state in JSON files next to this path.")
+        Path | None,
+        _flag(
+            "STATE_FILE",
+            "Load and save both sandboxes' state: s.json keeps s.freshbooks.json and "
+            "s.salesforce.json beside it.",
+        ),
     ] = None,
     latency_ms: Annotated[
-        int, _flag("LATENCY_MS", "Delay every API request by this many ms.", minimum=0)
+        int,
+        _flag(
+            "LATENCY_MS", "Delay every API request of both sandboxes by this many ms.", minimum=0
+        ),
     ] = 0,
     auto_approve: Annotated[
-        bool, _flag("AUTO_APPROVE", "Approve OAuth consent without the page.", "--auto-approve")
+        bool,
+        _flag(
+            "AUTO_APPROVE",
+            "Approve OAuth at once, without consent page or Salesforce login form, so "
+            "`freshforce connect` completes headless.",
+            "--auto-approve",
+        ),
     ] = False,
     token_lifetime: Annotated[
-        int, _flag("TOKEN_LIFETIME", "Access-token lifetime in seconds.", minimum=1)
-    ] = 43_200,
+        int | None,
+        _flag(
+            "TOKEN_LIFETIME",
+            "Access-token lifetime in seconds, both sandboxes (default: FreshBooks 43200, "
+            "Salesforce sessions 7200).",
+            minimum=1,
+        ),
+    ] = None,
     single_currency: Annotated[
         bool,
         _flag(
@@ -58,7 +81,7 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
         ),
     ] = False,
 ) -> None:
-    """Run the local FreshBooks (and, when built, Salesforce) sandboxes until Ctrl-C."""
+    """Run the local FreshBooks and Salesforce sandboxes until Ctrl-C."""
     for name, port in (
         ("freshbooks", freshbooks_port),
         ("salesforce", salesforce_port),
@@ -68,7 +91,8 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
             raise typer.BadParameter(f"--{name}-port must be within 0..65535, got {port}")
     if state_file is not None and state_file.is_dir():
         raise typer.BadParameter(f"--state-file {state_file} is a directory; give a file path")
-    from freshforce.sandbox.core.tls import generate_certificate  # noqa: PLC0415 - see module doc
+    from freshforce.sandbox.core.server import ListenError  # noqa: PLC0415 - see module doc
+    from freshforce.sandbox.core.tls import generate_certificate  # noqa: PLC0415 - same
     from freshforce.sandbox.launch import SandboxSettings, run_sandboxes  # noqa: PLC0415 - same
 
     with tempfile.TemporaryDirectory(prefix="freshforce-sandbox-") as scratch:
@@ -86,4 +110,17 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
             token_lifetime=token_lifetime,
             multi_currency=not single_currency,
         )
-        asyncio.run(run_sandboxes(settings, typer.echo))
+        try:
+            asyncio.run(run_sandboxes(settings, typer.echo))
+        except ListenError as exc:
+            flag = {
+                freshbooks_port: "--freshbooks-port",
+                salesforce_port: "--salesforce-port",
+                pubsub_port: "--pubsub-port",
+            }.get(exc.port, "the port flags")
+            typer.echo(
+                f"error: {exc}: stop the program using port {exc.port}, or choose another "
+                f"with {flag} (0 picks a free one)",
+                err=True,
+            )
+            raise typer.Exit(_EXIT_BAD_ARGUMENTS) from None

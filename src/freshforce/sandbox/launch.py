@@ -2,7 +2,8 @@
 
 Vendors are a small list (``VENDORS``): each entry builds its servers from the shared
 ``SandboxSettings`` and returns what to print. Salesforce runs two servers on one org: REST/OAuth
-over HTTP and the Pub/Sub API over gRPC.
+over HTTP and the Pub/Sub API over gRPC. The state file, latency, auto-approve and token
+lifetime settings apply to every vendor alike.
 """
 
 from __future__ import annotations
@@ -11,15 +12,26 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from freshforce.sandbox.core import SandboxRuntime, SandboxServer, TlsFiles
+from freshforce.sandbox.core import FaultRule, SandboxRuntime, SandboxServer, TlsFiles
+from freshforce.sandbox.core.server import ListenError
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
-from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
+from freshforce.sandbox.salesforce.build import SalesforceSandbox, build_salesforce_sandbox
+from freshforce.sandbox.salesforce.persist import SaveAfterWrites, load_state, save_state
 from freshforce.sandbox.salesforce.pubsub import attach_pubsub
 
-__all__ = ["VENDORS", "SandboxSettings", "Serving", "StartedVendor", "run_sandboxes"]
+__all__ = [
+    "VENDORS",
+    "SandboxSettings",
+    "Serving",
+    "StartedVendor",
+    "build_vendors",
+    "run_sandboxes",
+    "wait_started",
+]
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,9 @@ class SandboxSettings:
     state_file: Path | None = None
     latency_ms: int = 0
     auto_approve: bool = False
-    token_lifetime: int = 43_200
+    # Access-token lifetime in seconds; None keeps each vendor's own (FreshBooks 12 h, Salesforce
+    # sessions 2 h).
+    token_lifetime: int | None = None
     multi_currency: bool = True
 
     def state_file_for(self, vendor: str) -> Path | None:
@@ -75,7 +89,7 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
             seed=settings.seed,
             records=settings.records,
             auto_approve=settings.auto_approve,
-            token_lifetime=settings.token_lifetime,
+            token_lifetime=settings.token_lifetime or FreshBooksOptions.token_lifetime,
             state_file=settings.state_file_for("freshbooks"),
             latency_ms=settings.latency_ms,
         )
@@ -108,6 +122,7 @@ def _salesforce(settings: SandboxSettings) -> StartedVendor:
         records=settings.records,
         multi_currency=settings.multi_currency,
     )
+    _apply_salesforce_settings(built, runtime, settings)
     rest = SandboxServer(built.app, settings.host, settings.salesforce_port, settings.tls)
     pubsub = attach_pubsub(
         built,
@@ -138,27 +153,68 @@ def _salesforce(settings: SandboxSettings) -> StartedVendor:
     return StartedVendor("salesforce", (rest, pubsub), describe, runtime.aclose)
 
 
+def _apply_salesforce_settings(
+    built: SalesforceSandbox, runtime: SandboxRuntime, settings: SandboxSettings
+) -> None:
+    if settings.token_lifetime is not None:
+        built.sessions.session_timeout = timedelta(seconds=settings.token_lifetime)
+    if settings.auto_approve:
+        built.sessions.auto_approve_user = built.state.admin_user_id
+    if settings.latency_ms:
+        runtime.faults.add(FaultRule(kind="latency", latency_ms=settings.latency_ms))
+    path = settings.state_file_for("salesforce")
+    if path is not None:
+        if not load_state(built.state, built.sessions, path):
+            save_state(built.state, built.sessions, path)
+        built.app.add_middleware(
+            SaveAfterWrites, save=lambda: save_state(built.state, built.sessions, path)
+        )
+
+
 VENDORS: tuple[tuple[str, Callable[[SandboxSettings], StartedVendor]], ...] = (
     ("freshbooks", _freshbooks),
     ("salesforce", _salesforce),
 )
 
 
+def build_vendors(settings: SandboxSettings) -> list[StartedVendor]:
+    """Build every vendor's servers; if a port cannot be bound, release the others and raise."""
+    vendors: list[StartedVendor] = []
+    try:
+        for _, start in VENDORS:
+            vendors.append(start(settings))
+    except ListenError:
+        for server in (s for vendor in vendors for s in vendor.servers):
+            if isinstance(server, SandboxServer):
+                server.close()
+        raise
+    return vendors
+
+
 async def run_sandboxes(settings: SandboxSettings, echo: Callable[[str], None]) -> None:
     """Serve every vendor until SIGINT/SIGTERM; print URLs and credentials once all listen."""
-    vendors = [start(settings) for _, start in VENDORS]
+    vendors = build_vendors(settings)
     servers = [server for vendor in vendors for server in vendor.servers]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stop_all, servers)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
-    while not all(server.started for server in servers):
-        if any(task.done() for task in tasks):
-            break
-        await asyncio.sleep(0.02)
-    else:
-        _announce(settings, vendors, echo)
+    await wait_started(servers, tasks)
+    _announce(settings, vendors, echo)
     await asyncio.gather(*tasks)
+
+
+async def wait_started(servers: list[Serving], tasks: list[asyncio.Task[None]]) -> None:
+    """Return once every server listens; if one fails to start, stop the rest and raise why."""
+    while not all(server.started for server in servers):
+        failed = [task for task in tasks if task.done()]
+        if failed:
+            _stop_all(servers)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await failed[0]  # re-raises why the server could not start (a port in use, ...)
+            msg = "a sandbox server stopped while starting"
+            raise RuntimeError(msg)
+        await asyncio.sleep(0.02)
 
 
 def _stop_all(servers: list[Serving]) -> None:
@@ -172,8 +228,6 @@ def _announce(
     for vendor in vendors:
         for line in vendor.describe():
             echo(line)
-    if "salesforce" not in {name for name, _ in VENDORS}:
-        echo("Salesforce sandbox   not part of this build yet: FreshBooks runs alone")
     if settings.tls is not None:
         echo(f"TLS CA file          {settings.tls.cert}")
     echo("Ready. Ctrl-C stops.")

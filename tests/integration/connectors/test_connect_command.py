@@ -8,6 +8,7 @@ import httpx
 
 from freshforce.sandbox.core import SandboxRuntime, SandboxServer
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.sandbox.launch import VENDORS, SandboxSettings
 from freshforce.sandbox.salesforce import build_salesforce_sandbox
 
 from .conftest import run_connect
@@ -61,4 +62,30 @@ async def test_connect_salesforce_stores_org_user_and_instance(tmp_path: Path) -
         await runtime.aclose()
     assert stored.remote_account == sandbox.state.org_id
     assert stored.remote_business == sandbox.state.admin_user_id
+    assert stored.instance_url == server.url
+
+
+async def test_connect_salesforce_completes_headless_with_auto_approve(tmp_path: Path) -> None:
+    # Built the way `freshforce sandbox --auto-approve` builds it: no login form to fill in.
+    vendor = dict(VENDORS)["salesforce"](
+        SandboxSettings(salesforce_port=0, pubsub_port=0, auto_approve=True)
+    )
+    server = vendor.servers[0]
+    assert isinstance(server, SandboxServer)
+    server.start_in_thread()
+    settings = {
+        "FRESHFORCE_SALESFORCE_CLIENT_ID": "freshforce-sandbox",
+        "FRESHFORCE_SALESFORCE_CLIENT_SECRET": "sandbox-secret",
+        "FRESHFORCE_SALESFORCE_LOGIN_URL": server.url,
+    }
+
+    async def follow(browser: httpx.AsyncClient, url: str) -> httpx.Response:
+        return await browser.get(url)  # one GET: the sandbox redirects straight to the callback
+
+    try:
+        out, stored = await run_connect("salesforce", settings, tmp_path, follow)
+    finally:
+        server.stop()
+        await vendor.aclose()
+    assert "Connected salesforce as 'salesforce'" in out
     assert stored.instance_url == server.url

@@ -3,7 +3,9 @@
 ``SandboxServer`` binds its socket up front (port 0 picks a free one), so ``url`` is known
 before the server starts. ``start_in_thread``/``stop`` suit synchronous callers (tests driving a
 sync SDK, benchmarks); ``serve`` is a coroutine for callers that own an event loop, and it leaves
-signal handling to the caller so several servers can share one loop.
+signal handling to the caller so several servers can share one loop. A socket that cannot be
+bound (the port in use, not allowed, or not an address of this machine) raises
+:class:`ListenError`, which names the address, so the command can say what to do in one line.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ import uvicorn
 from freshforce.sandbox.core.faults import ASGIApp, DroppedConnectionError
 from freshforce.sandbox.core.tls import TlsFiles
 
-__all__ = ["SandboxServer"]
+__all__ = ["ListenError", "SandboxServer"]
+
+
+class ListenError(OSError):
+    """A sandbox server could not listen on ``host:port``; ``reason`` says why."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port} ({reason})")
+        self.host = host
+        self.port = port
+        self.reason = reason
 
 
 class _QuietDrops(logging.Filter):
@@ -52,7 +64,11 @@ class SandboxServer:
     ) -> None:
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        try:
+            self._socket.bind((host, port))
+        except OSError as exc:
+            self._socket.close()
+            raise ListenError(host, port, exc.strerror or str(exc)) from exc
         self._socket.set_inheritable(True)
         bound_port = self._socket.getsockname()[1]
         scheme = "https" if tls else "http"
@@ -96,6 +112,10 @@ class SandboxServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"sandbox server at {self.url} did not start")
             time.sleep(0.01)
+
+    def close(self) -> None:
+        """Release the socket of a server that was never served."""
+        self._socket.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop a server started with ``start_in_thread`` and release its socket."""

@@ -183,6 +183,15 @@ def _authorize_routes(router: APIRouter, sessions: Sessions) -> None:
                 error_description="response type not supported",
                 state=params["state"],
             )
+        if sessions.auto_approve_user is not None:
+            code = sessions.authorize(
+                params["client_id"],
+                params["redirect_uri"],
+                sessions.auto_approve_user,
+                params["scope"] or "api refresh_token",
+                params["code_challenge"] or None,
+            )
+            return _redirect(params["redirect_uri"], code=code, state=params["state"])
         return _login_page({k: v for k, v in params.items() if v})
 
     @router.post("/services/oauth2/authorize")

@@ -106,6 +106,8 @@ class Sessions:
     clock: Clock
     rng: random.Random = field(default_factory=random.SystemRandom)
     session_timeout: timedelta | None = timedelta(hours=2)
+    # Set by ``freshforce sandbox --auto-approve``: authorize as this user without the login form.
+    auto_approve_user: str | None = None
     _apps: dict[str, ConnectedApp] = field(default_factory=dict)
     _passwords: dict[str, tuple[str, str]] = field(default_factory=dict)
     _codes: dict[str, _Code] = field(default_factory=dict)

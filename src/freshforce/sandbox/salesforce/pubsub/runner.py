@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from freshforce.sandbox.core.server import ListenError
 from freshforce.sandbox.core.tls import TlsFiles
 from freshforce.sandbox.salesforce.avro import CdcField
 from freshforce.sandbox.salesforce.build import SalesforceSandbox
@@ -68,9 +70,13 @@ class PubSubRunner:
         tls = (
             None if self._tls is None else (self._tls.key.read_bytes(), self._tls.cert.read_bytes())
         )
-        self._server = await start_pubsub_server(
-            self.service, host=self._host, port=self._port, tls=tls
-        )
+        _check_free(self._host, self._port)
+        try:
+            self._server = await start_pubsub_server(
+                self.service, host=self._host, port=self._port, tls=tls
+            )
+        except RuntimeError as exc:  # grpc's only signal that the port could not be bound
+            raise ListenError(self._host, self._port, "address in use or not allowed") from exc
         self._ready.set()
         try:
             await self._stop.wait()
@@ -80,6 +86,23 @@ class PubSubRunner:
     def request_stop(self) -> None:
         """Ask ``serve`` to return after a short grace period for open streams."""
         self._stop.set()
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raise ListenError with the system's reason if ``host:port`` cannot be bound.
+
+    gRPC reports a failed bind only as "Failed to bind", and logs the cause to stderr itself.
+    """
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as exc:
+        raise ListenError(host, port, exc.strerror or str(exc)) from exc
+    finally:
+        probe.close()
 
 
 def attach_pubsub(
