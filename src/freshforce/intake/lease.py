@@ -72,6 +72,7 @@ class LeaseKeeper:
     async def renew(self, db: AsyncConnection) -> None:
         """Extend the lease inside ``db``'s transaction; raise ``LeaseLostError`` when lost."""
         if not await renew_lease(db, self.name, self.holder, ttl=self.ttl, now=self._clock()):
+            log.warning("lease_lost", lease=self.name, holder=self.holder)
             msg = f"lost the lease {self.name}; another process took the stream over"
             raise LeaseLostError(msg)
         self.renewals += 1
@@ -107,9 +108,6 @@ class LeaseKeeper:
                 async with self.engine.begin() as db:
                     await self.renew(db)
                 last = self._clock()
-            except LeaseLostError:
-                log.warning("lease_lost", lease=self.name, holder=self.holder)
-                raise
             except (SQLAlchemyError, OSError) as exc:
                 if self._clock() - last >= self.ttl:
                     msg = f"could not renew the lease {self.name} before it expired: {exc}"
