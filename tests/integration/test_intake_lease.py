@@ -26,7 +26,7 @@ def keeper(engine: AsyncEngine, holder: str, ttl: float = 0.6) -> LeaseKeeper:
 
 async def holder_now(engine: AsyncEngine) -> str | None:
     async with engine.connect() as db:
-        return await lease_holder(db, STREAM.lease_name, now=system_clock())
+        return await lease_holder(db, STREAM.lease_name)
 
 
 async def test_work_outlives_the_ttl_and_keeps_the_lease(store_engine: AsyncEngine) -> None:

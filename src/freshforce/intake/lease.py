@@ -67,11 +67,11 @@ class LeaseKeeper:
     async def acquire(self) -> bool:
         """Take the lease if it is free, expired or already ours; ``False`` means stand aside."""
         async with self.engine.begin() as db:
-            return await acquire_lease(db, self.name, self.holder, ttl=self.ttl, now=self._clock())
+            return await acquire_lease(db, self.name, self.holder, ttl=self.ttl)
 
     async def renew(self, db: AsyncConnection) -> None:
         """Extend the lease inside ``db``'s transaction; raise ``LeaseLostError`` when lost."""
-        if not await renew_lease(db, self.name, self.holder, ttl=self.ttl, now=self._clock()):
+        if not await renew_lease(db, self.name, self.holder, ttl=self.ttl):
             log.warning("lease_lost", lease=self.name, holder=self.holder)
             msg = f"lost the lease {self.name}; another process took the stream over"
             raise LeaseLostError(msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from freshforce.store.cursors import load_cursor
 from freshforce.store.lease import acquire_lease, lease_holder, release_lease, renew_lease
 from freshforce.store.schema import events
 
-from .conftest import CONNECTION, FbWorld, now
+from .conftest import CONNECTION, FbWorld
 
 EASTERN = ZoneInfo("America/New_York")
 CLIENTS = RESOURCES["clients"]
@@ -102,11 +103,10 @@ async def test_only_one_poller_per_stream_and_a_lost_lease_commits_nothing(
     assert await first.poll("clients") is not None
     assert await second.poll("clients") is None  # a still holds the lease
 
-    async with fb_world.engine.begin() as db:  # b takes over after a's lease expired
-        later = now() + timedelta(minutes=5)
-        assert await acquire_lease(
-            db, first.keeper("clients").name, "b", ttl=timedelta(minutes=1), now=later
-        )
+    name = first.keeper("clients").name
+    async with fb_world.engine.begin() as db:  # a's lease runs out; b takes over
+        assert await renew_lease(db, name, "a", ttl=timedelta(seconds=-1))
+        assert await acquire_lease(db, name, "b", ttl=timedelta(minutes=1))
     await (await fb_world.client()).create(CLIENTS, {"email": "two@example.com"})
     with pytest.raises(LeaseLostError):
         await first._run("clients", first.keeper("clients"), Cursor("2000-01-01T00:00:00+00:00"))
@@ -114,16 +114,19 @@ async def test_only_one_poller_per_stream_and_a_lost_lease_commits_nothing(
 
 
 async def test_lease_compare_and_set(fb_world: FbWorld) -> None:
-    ttl, t0 = timedelta(seconds=30), now()
+    ttl, short = timedelta(seconds=30), timedelta(seconds=0.3)
     async with fb_world.engine.begin() as db:
-        assert await acquire_lease(db, "L", "a", ttl=ttl, now=t0)
-        assert await acquire_lease(db, "L", "a", ttl=ttl, now=t0)  # re-entrant
-        assert not await acquire_lease(db, "L", "b", ttl=ttl, now=t0)
-        assert not await renew_lease(db, "L", "b", ttl=ttl, now=t0)
-        assert await renew_lease(db, "L", "a", ttl=ttl, now=t0)
-        assert await lease_holder(db, "L", now=t0) == "a"
-        assert not await renew_lease(db, "L", "a", ttl=ttl, now=t0 + timedelta(minutes=1))
-        assert await acquire_lease(db, "L", "b", ttl=ttl, now=t0 + timedelta(minutes=1))
+        assert await acquire_lease(db, "L", "a", ttl=ttl)
+        assert await acquire_lease(db, "L", "a", ttl=ttl)  # re-entrant
+        assert not await acquire_lease(db, "L", "b", ttl=ttl)
+        assert not await renew_lease(db, "L", "b", ttl=ttl)
+        assert await renew_lease(db, "L", "a", ttl=short)
+        assert await lease_holder(db, "L") == "a"
+    await asyncio.sleep(0.6)  # the database's clock runs the lease out
+    async with fb_world.engine.begin() as db:
+        assert await lease_holder(db, "L") is None
+        assert not await renew_lease(db, "L", "a", ttl=ttl)
+        assert await acquire_lease(db, "L", "b", ttl=ttl)
         assert not await release_lease(db, "L", "a")
         assert await release_lease(db, "L", "b")
-        assert await lease_holder(db, "L", now=t0) is None
+        assert await lease_holder(db, "L") is None
