@@ -8,36 +8,29 @@ a match key each, 200 snapshots, 200 fingerprints, 1,000 field writes and the lo
 one transaction. Prints p50/p95 per phase and records per second for the whole batch.
 """
 
-# Run as a script, bench/ comes first on sys.path, where bench/queue.py would shadow the
-# standard library's ``queue`` (aiosqlite imports it). Drop it first, as bench/queue.py does.
-import sys
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
 from pathlib import Path
 
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
-
-from freshforce.engine.fingerprint import fingerprint  # noqa: E402
-from freshforce.store.conflicts import open_conflicts  # noqa: E402
-from freshforce.store.engine import create_engine  # noqa: E402
-from freshforce.store.fingerprints import Written, record_fingerprints  # noqa: E402
-from freshforce.store.linking import NewLink, create_links  # noqa: E402
-from freshforce.store.links import find_links  # noqa: E402
-from freshforce.store.matchlocks import release_match_locks, take_match_locks  # noqa: E402
-from freshforce.store.migrate import upgrade  # noqa: E402
-from freshforce.store.scope import Scope  # noqa: E402
-from freshforce.store.snapshots import Snapshot, load_snapshots, save_snapshots  # noqa: E402
-from freshforce.store.writelog import FieldWrite, record_field_writes  # noqa: E402
+from freshforce.engine.fingerprint import fingerprint
+from freshforce.store.conflicts import open_conflicts
+from freshforce.store.engine import create_engine
+from freshforce.store.fingerprints import Written, record_fingerprints
+from freshforce.store.linking import NewLink, create_links
+from freshforce.store.links import find_links
+from freshforce.store.matchlocks import release_match_locks, take_match_locks
+from freshforce.store.migrate import upgrade
+from freshforce.store.scope import Scope
+from freshforce.store.snapshots import Snapshot, load_snapshots, save_snapshots
+from freshforce.store.writelog import FieldWrite, record_field_writes
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "FRESHFORCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -12,36 +12,30 @@ SQLite file, 2 s). PostgreSQL: an empty database of its own.
 
 from __future__ import annotations
 
-# bench/queue.py sits beside this file: run as a script, this directory comes first on sys.path
-# and shadows the standard library's ``queue`` (which aiosqlite imports). Drop it first.
+import asyncio
+import logging
+import statistics
 import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
+import httpx
+import structlog
+from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-import asyncio  # noqa: E402
-import logging  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timedelta  # noqa: E402
-
-import httpx  # noqa: E402
-import structlog  # noqa: E402
-from pydantic import SecretStr  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
-
-from freshforce.connectors.core import build_http_client  # noqa: E402
-from freshforce.connectors.oauth import BearerAuth, OAuthProvider, TokenSource  # noqa: E402
-from freshforce.sandbox.core import SandboxRuntime  # noqa: E402
-from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks  # noqa: E402
-from freshforce.store.connections import NewConnection, Tokens, save_connection  # noqa: E402
-from freshforce.store.crypto import TokenCipher, new_key  # noqa: E402
-from freshforce.store.engine import create_engine  # noqa: E402
-from freshforce.store.migrate import upgrade  # noqa: E402
-from freshforce.store.queue import JobRequest, enqueue  # noqa: E402
+from freshforce.connectors.core import build_http_client
+from freshforce.connectors.oauth import BearerAuth, OAuthProvider, TokenSource
+from freshforce.sandbox.core import SandboxRuntime
+from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.store.connections import NewConnection, Tokens, save_connection
+from freshforce.store.crypto import TokenCipher, new_key
+from freshforce.store.engine import create_engine
+from freshforce.store.migrate import upgrade
+from freshforce.store.queue import JobRequest, enqueue
 
 API = "http://fb.bench"
 TOKEN = "/auth/oauth/token"  # noqa: S105 - a path

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "queue.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "jobqueue.py"
 
 
 def test_reduced_benchmark_drains_every_job_exactly_once(tmp_path) -> None:

@@ -10,37 +10,30 @@ transaction, ack, attempt row, commit) with a handler that does nothing. Every c
 fresh database. The run checks that every distinct key ran exactly once.
 """
 
-# This file is bench/queue.py; run as a script its directory comes first on sys.path, where it
-# would shadow the standard library's ``queue`` for everything imported after. Drop it first.
-import sys
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing as mp
+import os
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
+import sqlalchemy as sa
+import structlog
+from prometheus_client import CollectorRegistry
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import resource  # noqa: E402
-import signal  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
-
-import sqlalchemy as sa  # noqa: E402
-import structlog  # noqa: E402
-from prometheus_client import CollectorRegistry  # noqa: E402
-
-from freshforce.engine import (  # noqa: E402
+from freshforce.engine import (
     JobQueue,
     JobRequest,
     JobStatus,
@@ -50,8 +43,8 @@ from freshforce.engine import (  # noqa: E402
     Worker,
     WorkerConfig,
 )
-from freshforce.store.engine import create_engine  # noqa: E402
-from freshforce.store.schema import attempts, metadata  # noqa: E402
+from freshforce.store.engine import create_engine
+from freshforce.store.schema import attempts, metadata
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "FRESHFORCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -297,7 +290,7 @@ def _commit() -> str:
             capture_output=True,
             text=True,
             check=True,
-            cwd=_HERE,
+            cwd=Path(__file__).resolve().parent,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
