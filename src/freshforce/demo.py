@@ -240,8 +240,9 @@ def _summary(result: DemoResult, echo: Callable[[str], None]) -> None:
     echo("")
     echo("What runs now: both sandboxes, the store, and the scenario above through their APIs.")
     echo(
-        "Not built yet: the sync flows that make steps 2-3 happen by themselves, and the "
-        "dashboard. Until then the demo plays those steps itself."
+        "Not built yet: the sync flows that make steps 2-3 happen by themselves; until then "
+        "the demo plays those steps itself. The dashboard (`uv run freshforce web`) shows "
+        "the queue, dead letters, connections and alerts, not yet these records."
     )
     echo(
         f"Done: client {result.freshbooks_client_id} ↔ account {result.salesforce_account_id}, "
