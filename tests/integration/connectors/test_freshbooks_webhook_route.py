@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -11,8 +10,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from freshforce.connectors.freshbooks.client import RESOURCES
@@ -22,36 +19,12 @@ from freshforce.sandbox.freshbooks.webhooks import sign
 from freshforce.store.callbacks import load_verifiers, save_verifier
 from freshforce.store.connections import NewConnection, Tokens, save_connection
 from freshforce.store.schema import events, jobs, webhook_callbacks
-from freshforce.web import create_app
 
 from .conftest import CONNECTION, FbWorld, now
+from .live_web import web_app
 
 ACCOUNT = "SBX7QK"
 KNOWN = "known-verifier-0123456789abcdef"
-
-
-def _app(world: FbWorld) -> FastAPI:
-    return create_app(world.engine, settings=world.runtime.settings, transport=world.transport)
-
-
-@pytest.fixture
-async def live_url(fb_world: FbWorld) -> AsyncIterator[str]:
-    """The web app served by uvicorn on a real socket at 127.0.0.1:<free port>."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(_app(fb_world), log_config=None, access_log=False, lifespan="off")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
-    sock.close()
 
 
 async def _until(check: Callable[[], Any], what: str) -> None:
@@ -101,7 +74,7 @@ async def test_sandbox_callback_is_verified_then_its_signed_deliveries_become_on
 async def asgi(fb_world: FbWorld) -> AsyncIterator[httpx.AsyncClient]:
     async with fb_world.engine.begin() as db:
         await save_verifier(db, fb_world.cipher, CONNECTION, "600001", SecretStr(KNOWN), now=now())
-    transport = httpx.ASGITransport(app=_app(fb_world))
+    transport = httpx.ASGITransport(app=web_app(fb_world))
     async with httpx.AsyncClient(transport=transport, base_url="http://ff.test") as web:
         yield web
 
