@@ -11,6 +11,7 @@ from rich.console import Console
 from freshforce import __version__
 from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
 from freshforce.commands.connect import connect
+from freshforce.commands.connections import app as connections_app
 from freshforce.commands.users import app as users_app
 from freshforce.commands.web import web
 from freshforce.sandbox.command import sandbox
@@ -27,6 +28,7 @@ app.add_typer(config_app)
 app.add_typer(worker.app, name="worker")
 app.add_typer(jobs.app, name="jobs")
 app.command("connect")(connect)
+app.add_typer(connections_app, name="connections")
 app.add_typer(users_app, name="users")
 app.command("web")(web)
 

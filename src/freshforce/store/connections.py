@@ -198,7 +198,12 @@ async def replace_tokens(
         sa.update(connections)
         .where(connections.c.id == connection_id)
         .where(connections.c.token_version == expected_version)
-        .values(**_encrypted(cipher, tokens), token_version=expected_version + 1, updated_at=now)
+        .values(
+            **_encrypted(cipher, tokens),
+            token_version=expected_version + 1,
+            token_refreshed_at=now,
+            updated_at=now,
+        )
     )
     result = await db.execute(statement)
     return result.rowcount == 1

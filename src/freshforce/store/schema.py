@@ -59,6 +59,7 @@ connections = sa.Table(
     sa.Column("refresh_token_enc", sa.Text),
     sa.Column("token_expires_at", UTCDateTime),
     sa.Column("token_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("token_refreshed_at", UTCDateTime),  # the last refresh that stored new tokens
     sa.Column("scopes", sa.Text),
     sa.Column("status_reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),

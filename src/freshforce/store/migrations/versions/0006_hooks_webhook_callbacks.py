@@ -1,5 +1,7 @@
 """FreshBooks webhook callbacks: the encrypted verifier of each confirmed callback.
 
+Connections also record when their tokens were last refreshed (`freshforce connections`).
+
 Revision ID: 0003_hooks
 Revises: 0003_web
 Create Date: 2026-12-04 18:40:00.000000
@@ -19,6 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.add_column(
+        "connections", sa.Column("token_refreshed_at", sa.DateTime(timezone=True), nullable=True)
+    )
     op.create_table(
         "webhook_callbacks",
         sa.Column("connection_id", sa.String(length=64), nullable=False),
@@ -37,3 +42,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("webhook_callbacks")
+    with op.batch_alter_table("connections") as batch:
+        batch.drop_column("token_refreshed_at")
