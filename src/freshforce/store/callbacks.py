@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from freshforce.store.crypto import TokenCipher
 
-__all__ = ["load_verifiers", "save_verifier"]
+__all__ = ["load_verifiers", "rotate_verifiers", "save_verifier"]
 
 
 async def save_verifier(
@@ -58,3 +58,16 @@ async def load_verifiers(
         .order_by(webhook_callbacks.c.verified_at.desc(), webhook_callbacks.c.callback_id)
     )
     return [SecretStr(cipher.decrypt(stored)) for (stored,) in rows]
+
+
+async def rotate_verifiers(db: AsyncConnection, cipher: TokenCipher) -> int:
+    """Re-encrypt every stored verifier with the first key; return how many were rewritten."""
+    rows = (await db.execute(sa.select(webhook_callbacks))).all()
+    for row in rows:
+        await db.execute(
+            sa.update(webhook_callbacks)
+            .where(webhook_callbacks.c.connection_id == row.connection_id)
+            .where(webhook_callbacks.c.callback_id == row.callback_id)
+            .values(verifier_enc=cipher.rotate(row.verifier_enc))
+        )
+    return len(rows)
