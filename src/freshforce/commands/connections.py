@@ -19,7 +19,10 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Stored connections: list, show health, remove.", no_args_is_help=True)
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Json = Annotated[
+    bool,
+    typer.Option("--json", envvar="FRESHFORCE_JSON", help="Print JSON instead of a table."),
+]
 Name = Annotated[str, typer.Argument(help="The connection id (as given to `connect --name`).")]
 
 

@@ -79,7 +79,7 @@ def create_app(
     )
     app.state.deps = deps
     app.state.webhooks = webhooks.FreshBooksHooks(
-        Runtime(settings, engine, clock=clock, transport=transport)
+        lambda: Runtime(settings, engine, clock=clock, transport=transport)
     )
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     for router in (health.router, webhooks.router, login.router, api.router, pages.router):

@@ -21,13 +21,15 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
 from freshforce.connectors.freshbooks.signature import SIGNATURE_HEADER, verify_signature
-from freshforce.errors import FreshforceError
+from freshforce.errors import ConfigError, FreshforceError
 from freshforce.intake.webhooks import WebhookOutcome, receive_freshbooks
 from freshforce.store.callbacks import load_verifiers, save_verifier
 from freshforce.store.connections import load_connection
 from freshforce.web.deps import web_deps
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from freshforce.connectors.freshbooks.client import FreshBooksClient
     from freshforce.runtime import Runtime
 
@@ -40,11 +42,23 @@ _VERIFY = "callback.verify"
 
 
 class FreshBooksHooks:
-    """The runtime the route confirms callbacks with, and one FreshBooks client per connection."""
+    """The runtime the route confirms callbacks with, and one FreshBooks client per connection.
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    The runtime is built on the first post, so a dashboard without ``encryption_keys`` (and so
+    without connections) still starts.
+    """
+
+    def __init__(self, make_runtime: Callable[[], Runtime]) -> None:
+        self._make_runtime = make_runtime
+        self._runtime: Runtime | None = None
         self._clients: dict[str, FreshBooksClient] = {}
+
+    @property
+    def runtime(self) -> Runtime:
+        """Return the runtime, building it once."""
+        if self._runtime is None:
+            self._runtime = self._make_runtime()
+        return self._runtime
 
     async def client(self, connection: str) -> FreshBooksClient:
         """Return this app's FreshBooks client of ``connection``, opening it once."""
@@ -74,7 +88,10 @@ async def freshbooks_webhook(  # noqa: PLR0911 - one refusal per way a post can 
     """Verify a new callback or store a signed delivery; refuse anything else."""
     deps = web_deps(request)
     hooks: FreshBooksHooks = request.app.state.webhooks
-    cipher = hooks.runtime.cipher
+    try:
+        cipher = hooks.runtime.cipher
+    except ConfigError:
+        return _refuse(503, "webhooks need encryption_keys to be set")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return _refuse(413, f"delivery larger than {MAX_BODY_BYTES} bytes")
