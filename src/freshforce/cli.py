@@ -18,6 +18,7 @@ import typer
 from freshforce import __version__
 from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
 from freshforce.commands.connect import connect
+from freshforce.commands.connections import app as connections_app
 from freshforce.commands.users import app as users_app
 from freshforce.commands.web import web
 from freshforce.envvars import ENV_PREFIX, unknown_variables
@@ -38,6 +39,7 @@ app.add_typer(config_app)
 app.command("worker")(worker.worker)
 app.add_typer(jobs.app, name="jobs")
 app.command("connect")(connect)
+app.add_typer(connections_app, name="connections")
 app.add_typer(users_app, name="users")
 app.command("web")(web)
 

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=0, le=65535)
     web_session_key: SecretStr = SecretStr("")
+    # Where FreshBooks reaches this install's webhook route (docs/operations.md, "Webhooks").
+    public_url: str = ""
 
     @classmethod
     def settings_customise_sources(
@@ -174,6 +176,14 @@ class Settings(BaseSettings):
             msg = "must be an absolute http(s) URL without a query string"
             raise ValueError(msg)
         return value.rstrip("/") if (info.field_name or "").endswith("_url") else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            msg = "must be empty or an absolute http(s) URL without a query string"
+            raise ValueError(msg)
+        return value.rstrip("/")
 
     @field_validator("web_session_key")
     @classmethod

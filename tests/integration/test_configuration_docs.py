@@ -61,6 +61,7 @@ SAMPLES: dict[str, tuple[str, Callable[[Any], Any], Any]] = {
     "web_host": ("0.0.0.0", lambda v: v, "0.0.0.0"),  # noqa: S104 - a sample value, not a bind
     "web_port": ("8123", lambda v: v, 8123),
     "web_session_key": ("k" * 40, secret, "k" * 40),
+    "public_url": ("https://sync.example/", lambda v: v, "https://sync.example"),
 }  # fmt: skip
 
 

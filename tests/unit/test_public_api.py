@@ -157,7 +157,9 @@ def test_mapping_imports_nothing_of_the_rest() -> None:
 
 def test_intake_exports() -> None:
     assert freshforce.intake.__all__ == [
+        "CALLBACK_EVENTS",
         "Batch",
+        "CallbackAction",
         "CdcConfig",
         "CdcSubscriber",
         "Cursor",
@@ -167,12 +169,15 @@ def test_intake_exports() -> None:
         "PollResult",
         "PollTarget",
         "PollerConfig",
+        "RegisteredCallback",
         "SalesforcePoller",
         "Stream",
         "WebhookOutcome",
         "WebhookResult",
         "commit",
         "receive_freshbooks",
+        "register_callbacks",
+        "webhook_uri",
     ]
     for name in freshforce.intake.__all__:
         assert getattr(freshforce.intake, name) is not None

@@ -33,7 +33,7 @@ __all__ = ["connect"]
 _DEFAULT_PORT = 80
 
 
-def connect(
+def connect(  # noqa: PLR0917 - one parameter per CLI option
     ctx: typer.Context,
     system: Annotated[System, typer.Argument(help="Which system to connect.")],
     name: Annotated[
@@ -61,10 +61,37 @@ def connect(
             envvar=f"{ENV_PREFIX}CONNECT_TIMEOUT",
         ),
     ] = 300.0,
+    refresh_token: Annotated[
+        str | None,
+        typer.Option(
+            "--refresh-token",
+            help="Headless: store this refresh token (checked by refreshing it once) instead "
+            "of the browser flow. Prefer the environment variable, out of shell history.",
+            envvar=f"{ENV_PREFIX}CONNECT_REFRESH_TOKEN",
+            show_envvar=True,
+        ),
+    ] = None,
+    instance_url: Annotated[
+        str | None,
+        typer.Option(
+            "--instance-url",
+            help="Headless Salesforce: the org's instance URL (https://<domain>.my.salesforce.com).",
+            envvar=f"{ENV_PREFIX}CONNECT_INSTANCE_URL",
+        ),
+    ] = None,
 ) -> None:
     """Authorise freshforce at FreshBooks or Salesforce and store the connection."""
     cli = cli_context(ctx)
     connection_id = name or system
+    if refresh_token is not None or instance_url is not None:
+        from freshforce.commands.headless import connect_headless  # noqa: PLC0415
+
+        summary = run(
+            cli,
+            lambda: connect_headless(cli, system, connection_id, refresh_token or "", instance_url),
+        )
+        cli.stdout.print(summary)
+        return
     summary = run(
         cli,
         lambda: _connect(cli, system, connection_id, browser=browser, wait_seconds=timeout),

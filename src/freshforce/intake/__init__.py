@@ -7,6 +7,13 @@ cursor in one transaction. Streams are named ``<system>/<method>/<what>`` and le
 :func:`receive_freshbooks`) are checked here and committed with ``keeper=None`` and no cursor.
 """
 
+from freshforce.intake.callbacks import (
+    CALLBACK_EVENTS,
+    CallbackAction,
+    RegisteredCallback,
+    register_callbacks,
+    webhook_uri,
+)
 from freshforce.intake.cdc import CdcConfig, CdcSubscriber, Fallback
 from freshforce.intake.commit import Batch, commit
 from freshforce.intake.freshbooks_poller import FreshBooksPoller, PollerConfig
@@ -17,7 +24,9 @@ from freshforce.intake.stream import Cursor, Stream
 from freshforce.intake.webhooks import WebhookOutcome, WebhookResult, receive_freshbooks
 
 __all__ = [
+    "CALLBACK_EVENTS",
     "Batch",
+    "CallbackAction",
     "CdcConfig",
     "CdcSubscriber",
     "Cursor",
@@ -27,10 +36,13 @@ __all__ = [
     "PollResult",
     "PollTarget",
     "PollerConfig",
+    "RegisteredCallback",
     "SalesforcePoller",
     "Stream",
     "WebhookOutcome",
     "WebhookResult",
     "commit",
     "receive_freshbooks",
+    "register_callbacks",
+    "webhook_uri",
 ]

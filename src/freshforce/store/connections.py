@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy.dialects import postgresql, sqlite
 
 from freshforce.store.alerts import AlertKind, resolve_alerts
+from freshforce.store.callbacks import rotate_verifiers
 from freshforce.store.schema import connections
 
 if TYPE_CHECKING:
@@ -198,7 +199,12 @@ async def replace_tokens(
         sa.update(connections)
         .where(connections.c.id == connection_id)
         .where(connections.c.token_version == expected_version)
-        .values(**_encrypted(cipher, tokens), token_version=expected_version + 1, updated_at=now)
+        .values(
+            **_encrypted(cipher, tokens),
+            token_version=expected_version + 1,
+            token_refreshed_at=now,
+            updated_at=now,
+        )
     )
     result = await db.execute(statement)
     return result.rowcount == 1
@@ -240,7 +246,7 @@ async def list_connections(
 
 
 async def rotate_keys(db: AsyncConnection, cipher: TokenCipher) -> int:
-    """Re-encrypt every stored token with the first key; return how many rows were rewritten.
+    """Re-encrypt every stored token and webhook verifier with the first key; count the rows.
 
     Each row is rewritten only if its tokens did not change meanwhile (same ``token_version``);
     a row changed concurrently was written with the current first key anyway.
@@ -265,6 +271,7 @@ async def rotate_keys(db: AsyncConnection, cipher: TokenCipher) -> int:
             )
         )
         rewritten += (await db.execute(statement)).rowcount
+    rewritten += await rotate_verifiers(db, cipher)
     return rewritten
 
 

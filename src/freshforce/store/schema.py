@@ -30,6 +30,7 @@ __all__ = [
     "metadata",
     "snapshots",
     "users",
+    "webhook_callbacks",
     "write_fingerprints",
 ]
 
@@ -58,6 +59,7 @@ connections = sa.Table(
     sa.Column("refresh_token_enc", sa.Text),
     sa.Column("token_expires_at", UTCDateTime),
     sa.Column("token_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("token_refreshed_at", UTCDateTime),  # the last refresh that stored new tokens
     sa.Column("scopes", sa.Text),
     sa.Column("status_reason", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -398,4 +400,20 @@ users = sa.Table(
     sa.Column("api_token_hash", sa.String(64), unique=True),  # sha256 of a bearer token
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# FreshBooks callbacks confirmed by the webhook route: the verifier FreshBooks posted is the HMAC
+# secret of that callback's deliveries, so it is kept Fernet-encrypted like tokens.
+webhook_callbacks = sa.Table(
+    "webhook_callbacks",
+    metadata,
+    sa.Column(
+        "connection_id",
+        sa.String(64),
+        sa.ForeignKey("connections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("callback_id", sa.String(32), primary_key=True),
+    sa.Column("verifier_enc", sa.Text, nullable=False),
+    sa.Column("verified_at", UTCDateTime, nullable=False),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
@@ -21,14 +22,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freshforce import __version__
 from freshforce.engine.queue import JobQueue, QueueConfig
+from freshforce.runtime import Runtime
 from freshforce.settings import Settings
-from freshforce.web import api, health, login, pages
+from freshforce.web import api, health, login, pages, webhooks
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner, session_key
 from freshforce.web.views import when
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["create_app"]
 
@@ -45,8 +50,13 @@ def create_app(
     settings: Settings,
     clock: Clock = _utc_now,
     limiter: LoginLimiter | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """Return the dashboard: pages, ``/api/``, ``/healthz``, ``/readyz`` and ``/metrics``."""
+    """Return the dashboard: pages, ``/api/``, ``/healthz``, ``/readyz`` and ``/metrics``.
+
+    It also serves the FreshBooks webhook route (``/webhooks/freshbooks/{connection}``), which
+    needs no login; ``transport`` routes its FreshBooks calls elsewhere (a sandbox in tests).
+    """
     registry = CollectorRegistry()
     queue_config = QueueConfig(
         lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
@@ -68,8 +78,11 @@ def create_app(
         description="Monitor the sync: queue, dead letters, connections, alerts, audit log.",
     )
     app.state.deps = deps
+    app.state.webhooks = webhooks.FreshBooksHooks(
+        lambda: Runtime(settings, engine, clock=clock, transport=transport)
+    )
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    for router in (health.router, login.router, api.router, pages.router):
+    for router in (health.router, webhooks.router, login.router, api.router, pages.router):
         app.include_router(router)
 
     @app.exception_handler(LoginRequiredError)

@@ -45,6 +45,8 @@ from freshforce.store.connections import (
 from freshforce.store.crypto import TokenCipher, new_key
 from freshforce.store.engine import create_engine
 
+from .live_web import LiveWeb
+
 CONNECTION = "fb-main"
 API = "http://fb.test"
 
@@ -274,3 +276,16 @@ async def run_connect(
     assert stored.tokens.refresh_token is not None
     assert stored.tokens.access_token.get_secret_value() not in out
     return out, stored
+
+
+@pytest.fixture
+async def live_web(fb_world: FbWorld) -> AsyncIterator[LiveWeb]:
+    web = LiveWeb(fb_world)
+    yield web
+    await web.stop()
+
+
+@pytest.fixture
+async def live_url(live_web: LiveWeb) -> str:
+    await live_web.start()
+    return live_web.url

@@ -206,6 +206,12 @@ class FreshBooksClient:
         response = await self.api.request("PUT", self._callbacks(callback_id), json=body)
         return _callback(_result(response)["callback"])
 
+    async def resend_verification(self, callback_id: int) -> Callback:
+        """Ask FreshBooks to post the verifier of an unverified callback again."""
+        body = {"callback": {"resend": True}}
+        response = await self.api.request("PUT", self._callbacks(callback_id), json=body)
+        return _callback(_result(response)["callback"])
+
     async def list_callbacks(self) -> list[Callback]:
         """Return every callback of the account."""
         found: list[Callback] = []
