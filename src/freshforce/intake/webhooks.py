@@ -1,6 +1,6 @@
 """FreshBooks webhook intake: a signed delivery becomes a raw event and a reconcile job.
 
-The web app's route (``create_app(runtime)`` mounts it, so ``freshforce run`` is one process)
+The web app's route (``create_app`` mounts it, so ``freshforce run`` will be one process)
 hands :func:`receive_freshbooks` the raw body, the ``X-FreshBooks-Hmac-SHA256`` header and the
 callback's stored verifier. A delivery whose signature does not verify is refused with nothing
 stored. A verified one (``name=invoice.update&object_id=…&account_id=…``; FreshBooks sends no
