@@ -39,6 +39,7 @@ from freshforce.connectors.salesforce import (
 )
 from freshforce.connectors.salesforce.pubsub import PubSubClient, token_metadata
 from freshforce.engine import JobQueue, QueueConfig, QueueMetrics, RetryPolicy, Worker, WorkerConfig
+from freshforce.engine.pair import Pair, pair_connections
 from freshforce.errors import ConfigError
 from freshforce.intake import (
     CdcConfig,
@@ -84,6 +85,7 @@ class Runtime:
     governor: Governor = field(init=False)
     _sources: dict[str, TokenSource] = field(init=False, default_factory=dict)
     _http: list[httpx.AsyncClient] = field(init=False, default_factory=list)
+    _pairs: dict[str, Pair] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.cipher = TokenCipher(self.settings.encryption_keys)
@@ -121,6 +123,7 @@ class Runtime:
         for http in self._http:
             await http.aclose()
         self._http.clear()
+        self._pairs.clear()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Self:
@@ -239,6 +242,21 @@ class Runtime:
             counter=self.counter,
             sleep=self.sleep,
         )
+
+    async def pair(self, tenant: str) -> Pair:
+        """Return ``tenant``'s two connections with their clients, opened once per process."""
+        found = self._pairs.get(tenant)
+        if found is None:
+            freshbooks, salesforce = await pair_connections(self.engine, tenant)
+            found = Pair(
+                tenant,
+                freshbooks,
+                salesforce,
+                await self.freshbooks(freshbooks),
+                await self.salesforce(salesforce),
+            )
+            self._pairs[tenant] = found
+        return found
 
     def _http_client(self, base_url: str, name: str, system: System) -> httpx.AsyncClient:
         http = build_http_client(

@@ -1,1 +1,23 @@
-"""Business flows: clients, invoices, payments."""
+"""Business flows: clients, invoices, payments; each one file of rules on the engine.
+
+``builtin_flows(runtime, maps)`` is what ``freshforce run`` and ``freshforce worker`` register:
+flow name → :class:`~freshforce.engine.Flow`, built from the runtime (clients, store, clock)
+and the compiled flow maps of the configuration directory.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from freshforce.engine import Flow
+    from freshforce.mapping import MapSet
+    from freshforce.runtime import Runtime
+
+__all__ = ["builtin_flows"]
+
+
+def builtin_flows(runtime: Runtime, maps: MapSet) -> dict[str, Flow]:
+    """Return the shipped flows whose maps ``maps`` holds (none are built yet)."""
+    del runtime, maps
+    return {}
