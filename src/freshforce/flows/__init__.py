@@ -18,6 +18,10 @@ __all__ = ["builtin_flows"]
 
 
 def builtin_flows(runtime: Runtime, maps: MapSet) -> dict[str, Flow]:
-    """Return the shipped flows whose maps ``maps`` holds (none are built yet)."""
-    del runtime, maps
-    return {}
+    """Return the shipped flows whose maps ``maps`` holds."""
+    from freshforce.flows.clients import ClientsFlow  # noqa: PLC0415 - commands import this lazily
+
+    flows: dict[str, Flow] = {}
+    if "clients" in maps.flows:
+        flows["clients"] = ClientsFlow(maps["clients"], runtime.pair, runtime.engine)
+    return flows

@@ -39,6 +39,7 @@ __all__ = [
     "open_conflicts",
     "park_conflict",
     "resolve_conflict",
+    "settled_conflicts",
 ]
 
 
@@ -226,3 +227,28 @@ async def list_conflicts_of_links(
         .order_by(conflicts.c.created_at, conflicts.c.id)
     )
     return [_conflict(r) for r in (await db.execute(query)).all()]
+
+
+async def settled_conflicts(
+    db: AsyncConnection, scope: Scope, link_ids: Iterable[int]
+) -> dict[int, list[Conflict]]:
+    """Return, per link of a batch, its settled conflicts in the order they were settled."""
+    wanted = sorted(set(link_ids))
+    if not wanted:
+        return {}
+    c = conflicts.c
+    query = (
+        sa.select(conflicts)
+        .where(
+            c.tenant == scope.tenant,
+            c.flow == scope.flow,
+            c.link_id.in_(wanted),
+            c.status == ConflictStatus.RESOLVED.value,
+        )
+        .order_by(c.resolved_at, c.id)
+    )
+    found: dict[int, list[Conflict]] = {}
+    for row in (await db.execute(query)).all():
+        conflict = _conflict(row)
+        found.setdefault(conflict.parked.link_id, []).append(conflict)
+    return found

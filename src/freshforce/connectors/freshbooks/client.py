@@ -13,7 +13,7 @@ Built on ``ApiClient`` (retries, error mapping, counting). Rules it carries from
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -112,15 +112,20 @@ class FreshBooksClient:
         page: int = 1,
         *,
         search: Mapping[str, str] | None = None,
+        any_of: Mapping[str, Sequence[str]] | None = None,
         sort: str | None = None,
         per_page: int = PER_PAGE,
     ) -> Page:
-        """Return one page of ``resource``, filtered by ``search[...]``."""
+        """Return one page of ``resource``, filtered by ``search[...]`` and ``search[...][]``.
+
+        ``any_of`` holds "in" filters by their plural name: ``{"userids": ["1", "2"]}``.
+        """
         pairs: list[tuple[str, str | int | float | bool | None]] = [
             ("page", page),
             ("per_page", per_page),
         ]
         pairs += [(f"search[{k}]", v) for k, v in (search or {}).items()]
+        pairs += [(f"search[{k}][]", v) for k, vs in (any_of or {}).items() for v in vs]
         pairs += [("include[]", i) for i in resource.includes]
         if sort:
             pairs.append(("sort", sort))
@@ -136,12 +141,13 @@ class FreshBooksClient:
         resource: Resource,
         *,
         search: Mapping[str, str] | None = None,
+        any_of: Mapping[str, Sequence[str]] | None = None,
         sort: str | None = None,
     ) -> AsyncIterator[Page]:
         """Yield every page, 100 records a call, until the last page."""
         page = 1
         while True:
-            found = await self.list_page(resource, page, search=search, sort=sort)
+            found = await self.list_page(resource, page, search=search, any_of=any_of, sort=sort)
             yield found
             if page >= found.pages or not found.records:
                 return

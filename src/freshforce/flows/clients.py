@@ -1,0 +1,250 @@
+"""The clients flow: a FreshBooks client ↔ a Salesforce Account and its primary Contact.
+
+A batch of jobs (keys ``freshbooks/client/<id>``, ``salesforce/Account/<id>``,
+``salesforce/Contact/<id>`` or ``link/<id>``) becomes one unit per business record. The flow
+reads the links and both sides for the whole batch, takes the match locks of each unit (so two
+jobs about one business never run at once, linked or not), then per unit:
+
+- linked and alive on both sides: the three-way merge (engine/twoway.py) and its writes;
+- unlinked: match in the map's order (stored link, external id, e-mail, normalised name); one
+  candidate links, none creates on the far side (an Account is upserted on its FreshBooks id;
+  a FreshBooks client is recorded in the ledger before it is posted), several go to review as a
+  dead letter listing them — never a guess;
+- deleted, archived or merged on one side: the map's delete policy.
+
+Writes are batched per object (Collections, 200 a call) and FreshBooks' one call per record;
+everything the unit learned is committed with its job's ack (engine/syncstate.Record).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from freshforce.connectors.salesforce.governor import Priority
+from freshforce.connectors.salesforce.ids import to_18
+from freshforce.engine.flow import Outcome
+from freshforce.engine.syncstate import Record, load_state
+from freshforce.errors import PermanentError, TransientError
+from freshforce.flows.clients_plan import Unit, decide
+from freshforce.flows.clients_read import (
+    Remote,
+    find_freshbooks_candidates,
+    find_salesforce_candidates,
+    read_freshbooks,
+    read_salesforce,
+    refs_of,
+)
+from freshforce.flows.clients_write import write_units
+from freshforce.store.matchlocks import take_match_locks
+from freshforce.store.scope import Scope
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from freshforce.engine.flow import FlowContext
+    from freshforce.engine.pair import Pair, PairSource
+    from freshforce.engine.queue import Job
+    from freshforce.mapping import FlowMap
+
+__all__ = ["ClientsFlow", "MatchBusyError"]
+
+log = structlog.get_logger(__name__)
+
+
+class MatchBusyError(TransientError):
+    """Another job holds a match key of this record: this one waits its turn."""
+
+
+@dataclass
+class ClientsFlow:
+    """The clients flow on the engine's batch contract."""
+
+    map: FlowMap
+    pairs: PairSource
+    engine: AsyncEngine
+    name: str = "clients"
+    batch_size: int = 50
+    priority: Priority = Priority.CLIENTS
+    lock_seconds: float = 120.0
+    _units: list[Unit] = field(init=False, default_factory=list)
+
+    async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        by_tenant = itertools.groupby(sorted(jobs, key=lambda j: j.tenant), key=lambda j: j.tenant)
+        for tenant, group in by_tenant:
+            tenant_jobs = list(group)
+            try:
+                outcomes += await self._tenant(tenant, tenant_jobs, ctx)
+            except Exception as exc:  # noqa: BLE001 - the batch's reads failed: each job retries
+                log.warning("clients_batch_failed", tenant=tenant, error=str(exc))
+                outcomes += [Outcome.retry(job, exc) for job in tenant_jobs]
+        return outcomes
+
+    async def _tenant(self, tenant: str, jobs: list[Job], ctx: FlowContext) -> list[Outcome]:
+        scope = Scope(tenant, self.name)
+        pair = await self.pairs(tenant)
+        units, refused = _units(jobs, scope)
+        remote = Remote()
+        await self._resolve(units, scope, pair, remote, ctx)
+        units = _merge(units)
+        await self._lock(units, scope, remote, ctx)
+        await self._match(units, pair, remote)
+        for unit in units:
+            if unit.error is None:
+                decide(self.map, unit, remote)
+        await write_units(
+            self.map, units=units, pair=pair, remote=remote, engine=self.engine,
+            priority=self.priority,
+        )  # fmt: skip
+        return refused + [outcome for unit in units for outcome in unit.outcomes()]
+
+    async def _resolve(
+        self, units: list[Unit], scope: Scope, pair: Pair, remote: Remote, ctx: FlowContext
+    ) -> None:
+        """Find each unit's link and read both sides of every unit."""
+        sf = pair.salesforce
+        refs = refs_of(self.map)
+        loose = [u.contact_id for u in units if u.contact_id and not u.account_id]
+        async with ctx.read() as db:
+            state = await load_state(
+                db,
+                scope,
+                freshbooks_ids=[u.fb_id for u in units if u.fb_id],
+                salesforce_ids=[i for u in units for i in (u.account_id, u.contact_id) if i],
+                link_ids=[u.link_id for u in units if u.link_id],
+            )
+        unlinked_contacts = [c for c in loose if c not in state.by_salesforce]
+        if unlinked_contacts:
+            await read_salesforce(
+                sf, refs, accounts=(), contacts=unlinked_contacts, priority=self.priority,
+                remote=remote,
+            )  # fmt: skip
+            parents = [remote.contacts[c].get("AccountId") for c in unlinked_contacts
+                       if c in remote.contacts]  # fmt: skip
+            async with ctx.read() as db:
+                more = await load_state(db, scope, salesforce_ids=[to_18(p) for p in parents if p])
+            for found in more.by_id.values():
+                state.add(found)
+        for unit in units:
+            unit.attach(state, remote)
+        await read_freshbooks(pair.freshbooks, [u.fb_id for u in units if u.fb_id], remote)
+        await read_salesforce(
+            sf, refs,
+            accounts=[u.account_id for u in units if u.account_id],
+            contacts=[u.contact_id for u in units if u.contact_id],
+            priority=self.priority, remote=remote,
+        )  # fmt: skip
+
+    async def _lock(
+        self, units: list[Unit], scope: Scope, remote: Remote, ctx: FlowContext
+    ) -> None:
+        """Take each unit's match keys, or make it wait (retry) when another job holds one."""
+        async with self.engine.begin() as db:
+            for unit in units:
+                holder = f"{ctx.worker}#{unit.jobs[0].id}"
+                keys = unit.lock_keys(remote)
+                if await take_match_locks(db, scope, keys, holder, ttl=self.lock_seconds):
+                    unit.record.locks = (holder, keys)
+                else:
+                    unit.error = MatchBusyError(
+                        f"another job is syncing {unit.describe()}; this one runs after it"
+                    )
+            relinked = await load_state(
+                db,
+                scope,
+                freshbooks_ids=[u.fb_id for u in units if u.fb_id and u.state is None],
+                salesforce_ids=[u.account_id for u in units if u.account_id and u.state is None],
+            )
+        for unit in units:
+            if unit.state is None and unit.error is None and unit.linked_in(relinked):
+                unit.error = MatchBusyError(
+                    f"{unit.describe()} was linked meanwhile; syncing again"
+                )
+
+    async def _match(self, units: list[Unit], pair: Pair, remote: Remote) -> None:
+        """Find the partner of each unlinked unit: candidates from the far side."""
+        from_fb = {
+            u.fb_id: remote.clients[u.fb_id]
+            for u in units
+            if u.error is None and u.state is None and u.fb_id and u.fb_alive(remote)
+        }
+        candidates = await find_salesforce_candidates(
+            pair.salesforce, from_fb, priority=self.priority
+        )
+        for unit in units:
+            if unit.error is not None or unit.state is not None:
+                continue
+            if unit.fb_id in candidates:
+                unit.candidates = candidates[unit.fb_id]
+            elif unit.account_id and unit.account_id in remote.accounts:
+                account = remote.accounts[unit.account_id]
+                unit.candidates = await find_freshbooks_candidates(
+                    pair.freshbooks, account, remote.first_contact.get(unit.account_id)
+                )
+        await self._read_candidates(units, pair, remote)
+
+    async def _read_candidates(self, units: list[Unit], pair: Pair, remote: Remote) -> None:
+        """Drop candidates linked to another record; read the far side of the rest."""
+        scope = Scope(units[0].record.scope.tenant, self.name) if units else None
+        wanted_fb = {c for u in units if u.account_id and u.state is None for c in u.candidates}
+        wanted_sf = {c for u in units if u.fb_id and u.state is None for c in u.candidates}
+        if scope is None or not (wanted_fb or wanted_sf):
+            return
+        async with self.engine.connect() as db:
+            taken = await load_state(db, scope, freshbooks_ids=wanted_fb, salesforce_ids=wanted_sf)
+        for unit in units:
+            if unit.state is None:
+                unit.candidates = {
+                    c
+                    for c in unit.candidates
+                    if c not in taken.by_freshbooks and c not in taken.by_salesforce
+                }
+        await read_freshbooks(pair.freshbooks, wanted_fb - set(taken.by_freshbooks), remote)
+        await read_salesforce(
+            pair.salesforce, refs_of(self.map),
+            accounts=wanted_sf - set(taken.by_salesforce), contacts=(),
+            priority=self.priority, remote=remote,
+        )  # fmt: skip
+
+
+def _merge(units: list[Unit]) -> list[Unit]:
+    """Fold the units about one business record (two keys of one link) into the first."""
+    kept: dict[str, Unit] = {}
+    for unit in units:
+        first = kept.setdefault(unit.identity(), unit)
+        if first is not unit:
+            first.jobs += unit.jobs
+    return list(kept.values())
+
+
+def _units(jobs: list[Job], scope: Scope) -> tuple[list[Unit], list[Outcome]]:
+    """One unit per job key; a key this flow does not know fails its job with the reason."""
+    units: list[Unit] = []
+    refused: list[Outcome] = []
+    for job in jobs:
+        parts = job.key.split("/")
+        unit = Unit(jobs=[job], record=Record(scope, job.id))
+        match parts:
+            case ["freshbooks", "client", ident] if ident.isdigit():
+                unit.fb_id = ident
+            case ["salesforce", "Account", ident] if ident != "*":
+                unit.account_id = to_18(ident)
+            case ["salesforce", "Contact", ident] if ident != "*":
+                unit.contact_id = to_18(ident)
+            case ["link", ident] if ident.isdigit():
+                unit.link_id = int(ident)
+            case ["salesforce", _, "*"]:
+                refused.append(Outcome.skipped(job))
+                log.info("clients_resync_requested", key=job.key, hint="run freshforce reconcile")
+                continue
+            case _:
+                error = PermanentError(f"the clients flow cannot sync {job.key!r}")
+                refused.append(Outcome.fail(job, error))
+                continue
+        units.append(unit)
+    return units, refused

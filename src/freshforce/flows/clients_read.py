@@ -1,0 +1,213 @@
+"""Reading the clients flow's records for a whole batch: one call per object per side.
+
+FreshBooks clients come by id in pages of 100 (``search[userids][]``); one that the list no
+longer shows (deleted) is fetched alone to see its state. Accounts and Contacts come by id, 200
+to a query; an Account the query misses is looked up with ``queryAll`` for ``IsDeleted`` and
+``MasterRecordId`` (a merge). Candidates for matching an unlinked record are found in batches
+too: Accounts by external id or by a word of their name, Contacts by e-mail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from freshforce.connectors.freshbooks.client import RESOURCES
+from freshforce.connectors.salesforce.ids import to_18
+from freshforce.connectors.salesforce.soql import by_ids, literal
+from freshforce.engine.matchkey import email_key, organisation_key
+from freshforce.errors import RecordGoneError
+
+if TYPE_CHECKING:
+    from freshforce.connectors.freshbooks import FreshBooksClient
+    from freshforce.connectors.salesforce import SalesforceClient
+    from freshforce.connectors.salesforce.governor import Priority
+    from freshforce.mapping import FlowMap
+
+__all__ = [
+    "EXTERNAL_ID",
+    "Remote",
+    "find_freshbooks_candidates",
+    "find_salesforce_candidates",
+    "read_first_contacts",
+    "read_freshbooks",
+    "read_salesforce",
+    "refs_of",
+]
+
+CLIENTS = RESOURCES["clients"]
+EXTERNAL_ID = "FreshBooks_Client_Id__c"
+_IN_CHUNK = 100
+_ALWAYS = {
+    "Account": ("Id", "LastModifiedDate"),
+    "Contact": ("Id", "AccountId", "LastModifiedDate"),
+}
+
+Wire = dict[str, Any]
+
+
+@dataclass
+class Remote:
+    """What one batch read from both sides."""
+
+    clients: dict[str, Wire] = field(default_factory=dict)  # FreshBooks id → wire client
+    client_updated: dict[str, dt.datetime | None] = field(default_factory=dict)
+    accounts: dict[str, Wire] = field(default_factory=dict)  # 18-char id → record
+    contacts: dict[str, Wire] = field(default_factory=dict)
+    first_contact: dict[str, Wire] = field(default_factory=dict)  # Account id → oldest Contact
+    gone: dict[str, str | None] = field(default_factory=dict)  # deleted Account → master id
+
+
+def refs_of(flow: FlowMap) -> list[str]:
+    """Every Salesforce field ref the flow's rules name, and the external id."""
+    refs = dict.fromkeys(ref for rule in flow.rules for ref in rule.salesforce)
+    refs[f"Account.{EXTERNAL_ID}"] = None
+    return list(refs)
+
+
+def fields_of(refs: Iterable[str], obj: str) -> list[str]:
+    """Return the fields of ``obj`` among ``refs`` plus the ones every read needs."""
+    wanted = dict.fromkeys(_ALWAYS[obj])
+    wanted.update(dict.fromkeys(r.partition(".")[2] for r in refs if r.startswith(f"{obj}.")))
+    return list(wanted)
+
+
+async def read_freshbooks(fb: FreshBooksClient, ids: Iterable[str], remote: Remote) -> None:
+    """Read the clients ``ids`` into ``remote`` (deleted ones too)."""
+    wanted = sorted({i for i in ids if i not in remote.clients}, key=int)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        async for page in fb.list_all(CLIENTS, any_of={"userids": chunk}):
+            for record in page.records:
+                remote.clients[str(record.id)] = dict(record.raw)
+                remote.client_updated[str(record.id)] = record.updated
+    for missing in (i for i in wanted if i not in remote.clients):
+        try:
+            record = await fb.get(CLIENTS, int(missing))
+        except RecordGoneError:
+            continue
+        remote.clients[missing] = dict(record.raw)
+        remote.client_updated[missing] = record.updated
+
+
+async def read_salesforce(
+    sf: SalesforceClient,
+    refs: Sequence[str],
+    *,
+    accounts: Iterable[str],
+    contacts: Iterable[str],
+    priority: Priority,
+    remote: Remote,
+) -> None:
+    """Read Accounts and Contacts by id, each Account's oldest Contact, and what is gone."""
+    account_fields, contact_fields = fields_of(refs, "Account"), fields_of(refs, "Contact")
+    wanted_contacts = sorted({to_18(c) for c in contacts} - set(remote.contacts))
+    if wanted_contacts:
+        found = await sf.get_by_ids("Contact", wanted_contacts, contact_fields, priority=priority)
+        remote.contacts.update(found)
+    parents = {to_18(c["AccountId"]) for c in remote.contacts.values() if c.get("AccountId")}
+    wanted = sorted(({to_18(a) for a in accounts} | parents) - set(remote.accounts))
+    if wanted:
+        found = await sf.get_by_ids("Account", wanted, account_fields, priority=priority)
+        remote.accounts.update(found)
+        await _gone(sf, [a for a in wanted if a not in found], priority, remote)
+        await read_first_contacts(
+            sf, [a for a in wanted if a in found], contact_fields, priority, remote
+        )
+
+
+async def _gone(sf: SalesforceClient, ids: list[str], priority: Priority, remote: Remote) -> None:
+    if not ids:
+        return
+    soql = f"{by_ids('Account', ['Id', 'IsDeleted', 'MasterRecordId'], ids)} "
+    pages = sf.query_pages(soql.strip(), priority=priority, include_deleted=True)
+    async for page in pages:
+        for record in page:
+            master = record.get("MasterRecordId")
+            remote.gone[to_18(record["Id"])] = to_18(master) if master else None
+    for missing in ids:
+        remote.gone.setdefault(missing, None)
+
+
+async def read_first_contacts(
+    sf: SalesforceClient, ids: list[str], fields: list[str], priority: Priority, remote: Remote
+) -> None:
+    for start in range(0, len(ids), 200):
+        listed = ", ".join(literal(i) for i in ids[start : start + 200])
+        soql = (
+            f"SELECT {', '.join(fields)} FROM Contact WHERE AccountId IN ({listed}) "  # noqa: S608 - SOQL, values quoted
+            "ORDER BY CreatedDate, Id"
+        )
+        for contact in await sf.query(soql, priority=priority):
+            remote.contacts.setdefault(to_18(contact["Id"]), contact)
+            remote.first_contact.setdefault(to_18(contact["AccountId"]), contact)
+
+
+async def find_salesforce_candidates(
+    sf: SalesforceClient,
+    clients: Mapping[str, Wire],
+    *,
+    priority: Priority,
+) -> dict[str, set[str]]:
+    """Return, per unlinked FreshBooks client, the Account ids that match it (any strategy).
+
+    Three queries for the whole batch: external id, Contact e-mail, a word of the name.
+    """
+    found: dict[str, set[str]] = {fb: set() for fb in clients}
+    if not clients:
+        return found
+    listed = ", ".join(literal(fb) for fb in clients)
+    soql = f"SELECT Id, {EXTERNAL_ID} FROM Account WHERE {EXTERNAL_ID} IN ({listed})"  # noqa: S608 - SOQL, values quoted
+    for account in await sf.query(soql, priority=priority):
+        found[str(account[EXTERNAL_ID])].add(to_18(account["Id"]))
+    by_email = {email_key(c.get("email")): fb for fb, c in clients.items()}
+    by_email.pop(None, None)
+    if by_email:
+        emails = ", ".join(literal(k.removeprefix("email:")) for k in by_email if k)
+        soql = f"SELECT Id, AccountId, Email FROM Contact WHERE Email IN ({emails})"  # noqa: S608 - SOQL, values quoted
+        for contact in await sf.query(soql, priority=priority):
+            fb = by_email.get(email_key(contact.get("Email")))
+            if fb is not None and contact.get("AccountId"):
+                found[fb].add(to_18(contact["AccountId"]))
+    by_org = {organisation_key(_org(c)): fb for fb, c in clients.items()}
+    by_org.pop(None, None)
+    if by_org:
+        likes = " OR ".join(f"Name LIKE {literal('%' + _word(k) + '%')}" for k in by_org if k)
+        soql = f"SELECT Id, Name FROM Account WHERE {likes}"  # noqa: S608 - values quoted
+        for account in await sf.query(soql, priority=priority):
+            fb = by_org.get(organisation_key(account.get("Name")))
+            if fb is not None:
+                found[fb].add(to_18(account["Id"]))
+    return found
+
+
+async def find_freshbooks_candidates(
+    fb: FreshBooksClient, account: Wire, contact: Wire | None
+) -> set[str]:
+    """Return the FreshBooks clients that match one unlinked Account (and its Contact)."""
+    found: set[str] = set()
+    external = account.get(EXTERNAL_ID)
+    if external:
+        found.add(str(external))
+    email = email_key((contact or {}).get("Email"))
+    if email:
+        page = await fb.list_page(CLIENTS, search={"email": email.removeprefix("email:")})
+        found.update(str(r.id) for r in page.records)
+    org = organisation_key(account.get("Name"))
+    if org:
+        async for page in fb.list_all(CLIENTS, search={"organization_like": _word(org)}):
+            found.update(
+                str(r.id) for r in page.records if organisation_key(_org(dict(r.raw))) == org
+            )
+    return found
+
+
+def _org(client: Mapping[str, Any]) -> str | None:
+    return client.get("organization") or None
+
+
+def _word(key: str) -> str:
+    """Return the name's first word: a part every spelling of the organisation shares."""
+    return key.removeprefix("org:").split()[0]

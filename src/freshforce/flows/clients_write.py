@@ -1,0 +1,338 @@
+"""The clients flow's writes for a whole batch, and what each unit records afterwards.
+
+Order: FreshBooks first (creates, each recorded in the ledger before its POST, then updates
+and archive/restore/delete), then Salesforce in Collections calls: Accounts upserted on their
+FreshBooks id (new ones) and updated (changes, and the FreshBooks id of clients just created),
+then Contacts created and updated. A failed record fails its unit only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from freshforce.connectors.salesforce.errors import classify
+from freshforce.connectors.salesforce.ids import to_18
+from freshforce.engine.matchkey import email_key, organisation_key
+from freshforce.engine.twoway import Plan, Sides, plan_sync, salesforce_view
+from freshforce.errors import FreshforceError, PermanentError
+from freshforce.flows.clients_plan import ARCHIVED_FOR, Action, Unit, fb_view_of, sides_of
+from freshforce.flows.clients_read import CLIENTS, EXTERNAL_ID, Remote, read_first_contacts
+from freshforce.store.conflicts import Parked
+from freshforce.store.idempotency import CreateRef, LedgerState, begin_create
+from freshforce.store.linking import NewLink
+from freshforce.store.snapshots import Snapshot
+from freshforce.store.writelog import FieldWrite
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from freshforce.connectors.salesforce.governor import Priority
+    from freshforce.connectors.salesforce.models import WriteResult
+    from freshforce.engine.pair import Pair
+    from freshforce.mapping import FieldTrace, FlowMap
+
+__all__ = ["write_units"]
+
+
+async def write_units(
+    flow: FlowMap,
+    *,
+    units: list[Unit],
+    pair: Pair,
+    remote: Remote,
+    engine: AsyncEngine,
+    priority: Priority,
+) -> None:
+    """Perform every unit's writes, then fill in what each unit records."""
+    live = [u for u in units if u.error is None]
+    await _freshbooks(flow, live, pair, remote, engine)
+    live = [u for u in live if u.error is None]
+    writer = _Salesforce(pair, priority, remote)
+    creates = [u for u in live if u.action is Action.CREATE_SALESFORCE and u.plan]
+    await writer.upsert_accounts(creates, remote)
+    updates = [u for u in live if u.error is None and u.plan and u.account_id]
+    await writer.update("Account", updates, lambda u: u.account_id)
+    await writer.contacts([u for u in updates if u.error is None], remote)
+    for unit in live:
+        if unit.error is None:
+            _finish(flow, unit, remote)
+
+
+async def _freshbooks(
+    flow: FlowMap, units: list[Unit], pair: Pair, remote: Remote, engine: AsyncEngine
+) -> None:
+    fb = pair.freshbooks
+    creates = [u for u in units if u.action is Action.CREATE_FRESHBOOKS and u.plan]
+    ledger = await _begin(engine, units[0].record.scope if units else None, creates)
+    for unit in units:
+        try:
+            if unit.action is Action.CREATE_FRESHBOOKS and unit.plan is not None:
+                entry = ledger[unit.account_id or ""]
+                if entry is not None:
+                    made = await fb.get(CLIENTS, int(entry))  # created by an earlier attempt
+                else:
+                    made = await fb.create(CLIENTS, unit.plan.freshbooks)
+                unit.fb_id = str(made.id)
+                remote.clients[unit.fb_id] = dict(made.raw)
+                remote.client_updated[unit.fb_id] = made.updated
+                ref = CreateRef("freshbooks", "client", unit.account_id or "")
+                unit.record.created.append((ref, unit.fb_id))
+                _log(
+                    unit, unit.plan, ("freshbooks", "client", unit.fb_id),
+                    written=unit.plan.freshbooks, before={},
+                )  # fmt: skip
+                # The new client's id goes back to the Account (a one-way rule of the map).
+                unit.plan = _after_create(flow, unit, remote, unit.plan)
+            elif unit.action is Action.SYNC and unit.plan and unit.plan.freshbooks and unit.fb_id:
+                before = remote.clients[unit.fb_id]
+                made = await fb.update(CLIENTS, int(unit.fb_id), unit.plan.freshbooks)
+                remote.clients[unit.fb_id] = dict(made.raw)
+                where = ("freshbooks", "client", unit.fb_id)
+                _log(unit, unit.plan, where, written=unit.plan.freshbooks, before=before)
+            elif unit.action is Action.ARCHIVE_FRESHBOOKS and unit.fb_id:
+                await fb.set_vis_state(CLIENTS, int(unit.fb_id), 2)
+                unit.record.extra_ids = {ARCHIVED_FOR: unit.account_id or ""}
+            elif unit.action is Action.RESTORE_FRESHBOOKS and unit.fb_id:
+                await fb.set_vis_state(CLIENTS, int(unit.fb_id), 0)
+                unit.record.extra_ids = {}
+            elif unit.action is Action.DELETE_FRESHBOOKS and unit.fb_id:
+                await fb.set_vis_state(CLIENTS, int(unit.fb_id), 1)
+                unit.record.forget = True
+        except FreshforceError as exc:
+            unit.error = exc
+
+
+async def _begin(engine: AsyncEngine, scope: Any, creates: list[Unit]) -> dict[str, str | None]:  # noqa: ANN401
+    """Record each FreshBooks create as pending before its POST; adopt ones already done."""
+    found: dict[str, str | None] = {}
+    if not creates:
+        return found
+    async with engine.begin() as db:
+        for unit in creates:
+            ref = CreateRef("freshbooks", "client", unit.account_id or "")
+            entry, _new = await begin_create(db, scope, ref)
+            done = entry.state is LedgerState.DONE and entry.remote_id
+            found[unit.account_id or ""] = entry.remote_id if done else None
+    return found
+
+
+def _after_create(flow: FlowMap, unit: Unit, remote: Remote, created: Plan) -> Plan:
+    sides = sides_of(unit, remote, unit.fb_id, unit.account_id)
+    follow = plan_sync(flow, sides, created.snapshot)
+    follow.freshbooks.clear()  # the client was written just now from these very values
+    follow.snapshot = created.snapshot
+    return follow
+
+
+class _Salesforce:
+    """Batched Salesforce writes for a list of units, failing units one by one."""
+
+    def __init__(self, pair: Pair, priority: Priority, remote: Remote) -> None:
+        self.sf = pair.salesforce
+        self.priority = priority
+        self.remote = remote
+
+    async def upsert_accounts(self, units: list[Unit], remote: Remote) -> None:
+        rows = [(u, dict(u.plan.salesforce.get("Account", {}))) for u in units if u.plan]
+        for unit, row in rows:
+            row[EXTERNAL_ID] = unit.fb_id
+        results = await self._call(
+            units, lambda: self.sf.upsert("Account", EXTERNAL_ID, [r for _, r in rows],
+                                          priority=self.priority)
+        )  # fmt: skip
+        existing: list[str] = []
+        for (unit, row), result in zip(rows, results, strict=True):
+            if self._failed(unit, result, "upsert Account"):
+                continue
+            if result.created is False:
+                existing.append(to_18(str(result.id)))  # an earlier attempt made it: adopt
+            unit.account_id = to_18(str(result.id))
+            remote.accounts[unit.account_id] = {"Id": unit.account_id, **row}
+            assert unit.plan is not None  # noqa: S101 - rows come from planned units
+            _log(
+                unit, unit.plan, ("salesforce", "Account", unit.account_id), written=row, before={}
+            )
+            unit.plan.salesforce.pop("Account", None)
+        await read_first_contacts(self.sf, existing, ["Id", "AccountId"], self.priority, remote)
+
+    async def update(
+        self, obj: str, units: list[Unit], ident: Callable[[Unit], str | None]
+    ) -> None:
+        rows = [
+            (u, {"Id": ident(u), **u.plan.salesforce[obj]})
+            for u in units
+            if u.plan and u.plan.salesforce.get(obj) and ident(u)
+        ]
+        if not rows:
+            return
+        chosen = [u for u, _ in rows]
+        results = await self._call(
+            chosen, lambda: self.sf.update(obj, [r for _, r in rows], priority=self.priority)
+        )
+        for (unit, row), result in zip(rows, results, strict=True):
+            if not self._failed(unit, result, f"update {obj}"):
+                assert unit.plan is not None  # noqa: S101 - rows come from planned units
+                record_id = str(row.pop("Id"))
+                known = self.remote.accounts if obj == "Account" else self.remote.contacts
+                before = dict(known.get(record_id, {}))
+                known.setdefault(record_id, {}).update(row)
+                _log(unit, unit.plan, ("salesforce", obj, record_id), written=row, before=before)
+
+    async def contacts(self, units: list[Unit], remote: Remote) -> None:
+        """Update linked Contacts; create one where the Account has none and there is a name."""
+        for unit in units:
+            if unit.contact_id is None and unit.account_id in remote.first_contact:
+                unit.contact_id = to_18(remote.first_contact[unit.account_id]["Id"])
+        await self.update("Contact", units, lambda u: u.contact_id)
+        new = [
+            u for u in units
+            if u.error is None and u.contact_id is None and u.plan
+            and (u.plan.salesforce.get("Contact") or {}).get("LastName")
+        ]  # fmt: skip
+        rows = [{"AccountId": u.account_id, **(u.plan.salesforce["Contact"] if u.plan else {})}
+                for u in new]  # fmt: skip
+        if not rows:
+            return
+        results = await self._call(
+            new, lambda: self.sf.create("Contact", rows, priority=self.priority)
+        )
+        for unit, row, result in zip(new, rows, results, strict=True):
+            if not self._failed(unit, result, "create Contact"):
+                unit.contact_id = to_18(str(result.id))
+                remote.contacts[unit.contact_id] = {"Id": unit.contact_id, **row}
+                assert unit.plan is not None  # noqa: S101 - rows come from planned units
+                _log(
+                    unit,
+                    unit.plan,
+                    ("salesforce", "Contact", unit.contact_id),
+                    written=row,
+                    before={},
+                )
+
+    async def _call(self, units: list[Unit], call: Callable[[], Any]) -> Sequence[WriteResult]:
+        if not units:
+            return []
+        try:
+            return list(await call())
+        except FreshforceError as exc:
+            for unit in units:
+                unit.error = exc
+            return [_FAILED] * len(units)
+
+    @staticmethod
+    def _failed(unit: Unit, result: WriteResult, what: str) -> bool:
+        if result is _FAILED:
+            return True
+        if result.success:
+            return False
+        if result.errors:
+            unit.error = classify(400, result.errors[0], what=what)
+        else:
+            unit.error = PermanentError(f"Salesforce {what} failed without a reason")
+        return True
+
+
+class _Failed:
+    success = False
+    errors = ()
+    id = None
+
+
+_FAILED: Any = _Failed()
+
+
+def _finish(flow: FlowMap, unit: Unit, remote: Remote) -> None:
+    """Fill the unit's record: link, snapshot, keys and fingerprints of what both sides hold."""
+    record = unit.record
+    if unit.action is Action.UNLINK:
+        record.forget = True
+        return
+    if unit.plan is None:
+        return
+    sides = sides_of(unit, remote, unit.fb_id, unit.account_id)
+    record.snapshot = Snapshot(unit.plan.snapshot, sides.freshbooks_modified, _newest(sides))
+    keys = _keys(unit.plan.snapshot)
+    if record.link is None and unit.fb_id and unit.account_id:
+        record.new_link = NewLink(unit.fb_id, unit.account_id, unit.contact_id, keys=keys)
+    else:
+        record.keys = keys
+    record.parked = [
+        Parked(
+            0, c.field, _json(c.base), _json(c.freshbooks), _json(c.salesforce),
+            freshbooks_changed_at=sides.freshbooks_modified,
+            salesforce_changed_at=sides.salesforce_modified.get(c.field.partition(".")[0]),
+        )
+        for c in unit.plan.parked
+    ]  # fmt: skip
+    if record.link is not None and unit.contact_id != record.link.salesforce_secondary_id:
+        record.secondary = unit.contact_id
+    if unit.plan.writes or record.new_link is not None:
+        record.fingerprint("freshbooks", "client", unit.fb_id or "", unit.plan.snapshot)
+        record.fingerprint("salesforce", "Account", unit.account_id or "", unit.plan.snapshot)
+    else:
+        record.probe = _probe(flow, unit, remote, sides)
+
+
+def _probe(
+    flow: FlowMap, unit: Unit, remote: Remote, sides: Sides
+) -> tuple[str, str, str, dict[str, Any]]:
+    """Return the state the job's own side shows now (an echo if a fingerprint matches)."""
+    key = unit.jobs[0].key
+    if key.startswith("freshbooks/"):
+        view = fb_view_of(flow, dict(remote.clients.get(unit.fb_id or "", {})))
+        return ("freshbooks", "client", unit.fb_id or "", view)
+    return ("salesforce", "Account", unit.account_id or "", salesforce_view(flow, sides.salesforce))
+
+
+def _newest(sides: Sides) -> Any:  # noqa: ANN401 - an aware datetime or None
+    times = [t for t in sides.salesforce_modified.values() if t is not None]
+    return max(times) if times else None
+
+
+def _keys(snapshot: dict[str, Any]) -> frozenset[str]:
+    found = {
+        organisation_key(snapshot.get("Account.Name")),
+        email_key(snapshot.get("Contact.Email")),
+    }
+    return frozenset(k for k in found if k)
+
+
+def _log(
+    unit: Unit,
+    plan: Plan,
+    where: tuple[str, str, str],
+    *,
+    written: dict[str, Any],
+    before: dict[str, Any],
+) -> None:
+    system, obj, record_id = where
+    for name, after in written.items():
+        ref = f"{obj}.{name}" if system == "salesforce" else name
+        trace = plan.traces.get(ref)
+        unit.record.writes.append(
+            FieldWrite(
+                system, obj, record_id, name, _json(before.get(name)), _json(after),
+                _json(trace.source_value) if trace else None, _steps(trace),
+            )
+        )  # fmt: skip
+
+
+def _steps(trace: FieldTrace | None) -> list[dict[str, Any]]:
+    if trace is None:
+        return []
+    head = {"rule": trace.rule, "line": trace.line, "from": list(trace.source_fields)}
+    return [head, *({"step": name, "value": _json(value)} for name, value in trace.steps)]
+
+
+def _json(value: Any) -> Any:  # noqa: ANN401 - a wire value made JSON-safe
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
