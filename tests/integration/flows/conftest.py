@@ -148,6 +148,11 @@ class World:
 
         return await sf.query(query, priority=Priority.CLIENTS)
 
+    async def advance(self, seconds: float) -> None:
+        """Move both sandboxes' clock (one runtime) forward."""
+        response = await self.fb_admin.post("/_sandbox/clock/advance", json={"seconds": seconds})
+        assert response.status_code == 200, response.text
+
     async def fault(self, system: str, **rule: Any) -> None:
         admin = self.fb_admin if system == "freshbooks" else self.sf_admin
         response = await admin.post("/_sandbox/faults", json=rule)
