@@ -57,7 +57,8 @@ async def test_several_candidates_go_to_review_listing_them(world: World) -> Non
         [dead] = (await db.execute(sa.select(dead_letters))).all()
         assert (await db.execute(sa.select(links))).all() == []
     assert dead.error_class == "AmbiguousMatchError"
-    assert first in dead.error_message and second in dead.error_message
+    assert first in dead.error_message
+    assert second in dead.error_message
     assert await _count(world, "SELECT Id FROM Account") == 2
 
 
