@@ -19,6 +19,7 @@ from freshforce import __version__
 from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
 from freshforce.commands.connect import connect
 from freshforce.commands.connections import app as connections_app
+from freshforce.commands.sync import reconcile, sync
 from freshforce.commands.users import app as users_app
 from freshforce.commands.web import web
 from freshforce.envvars import ENV_PREFIX, unknown_variables
@@ -42,6 +43,8 @@ app.command("connect")(connect)
 app.add_typer(connections_app, name="connections")
 app.add_typer(users_app, name="users")
 app.command("web")(web)
+app.command("sync")(sync)
+app.command("reconcile")(reconcile)
 
 
 @app.callback()

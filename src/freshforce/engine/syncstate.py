@@ -117,7 +117,7 @@ class Record:
     """Everything one job's sync records locally, committed with its ack."""
 
     scope: Scope
-    job_id: int
+    job_id: int | None  # None: a first sync's record, made by no job
     link: Link | None = None
     new_link: NewLink | None = None
     snapshot: Snapshot | None = None
@@ -196,7 +196,7 @@ class Record:
             return
         system, obj, record_id, view = self.probe
         seen = Written(system, obj, record_id, fingerprint(view))
-        if await consume_fingerprint(db, self.scope.tenant, seen):
+        if self.job_id is not None and await consume_fingerprint(db, self.scope.tenant, seen):
             self.echoes.append(Echo(system, obj, record_id, self.job_id, seen.fingerprint))
 
 
@@ -205,6 +205,6 @@ def _on(parked: Parked, link_id: int) -> Parked:
     return Parked(**(values | {"link_id": link_id}))
 
 
-def _with(write: FieldWrite, link_id: int | None, job_id: int) -> FieldWrite:
+def _with(write: FieldWrite, link_id: int | None, job_id: int | None) -> FieldWrite:
     values = {name: getattr(write, name) for name in write.__dataclass_fields__}
     return FieldWrite(**(values | {"link_id": link_id, "job_id": job_id}))

@@ -33,6 +33,7 @@ from freshforce.errors import PermanentError, TransientError
 from freshforce.flows.clients_plan import Unit, decide
 from freshforce.flows.clients_read import (
     Remote,
+    choose,
     find_freshbooks_candidates,
     find_salesforce_candidates,
     read_freshbooks,
@@ -180,10 +181,10 @@ class ClientsFlow:
             if unit.error is not None or unit.state is not None:
                 continue
             if unit.fb_id in candidates:
-                unit.candidates = candidates[unit.fb_id]
+                unit.found = candidates[unit.fb_id]
             elif unit.account_id and unit.account_id in remote.accounts:
                 account = remote.accounts[unit.account_id]
-                unit.candidates = await find_freshbooks_candidates(
+                unit.found = await find_freshbooks_candidates(
                     pair.freshbooks, account, remote.first_contact.get(unit.account_id)
                 )
         await self._read_candidates(units, pair, remote)
@@ -191,19 +192,16 @@ class ClientsFlow:
     async def _read_candidates(self, units: list[Unit], pair: Pair, remote: Remote) -> None:
         """Drop candidates linked to another record; read the far side of the rest."""
         scope = Scope(units[0].record.scope.tenant, self.name) if units else None
-        wanted_fb = {c for u in units if u.account_id and u.state is None for c in u.candidates}
-        wanted_sf = {c for u in units if u.fb_id and u.state is None for c in u.candidates}
+        unlinked = [u for u in units if u.state is None and u.error is None]
+        wanted_fb = {c for u in unlinked if not u.fb_id for s in u.found.values() for c in s}
+        wanted_sf = {c for u in unlinked if u.fb_id for s in u.found.values() for c in s}
         if scope is None or not (wanted_fb or wanted_sf):
             return
         async with self.engine.connect() as db:
             taken = await load_state(db, scope, freshbooks_ids=wanted_fb, salesforce_ids=wanted_sf)
-        for unit in units:
-            if unit.state is None:
-                unit.candidates = {
-                    c
-                    for c in unit.candidates
-                    if c not in taken.by_freshbooks and c not in taken.by_salesforce
-                }
+        linked = {*taken.by_freshbooks, *taken.by_salesforce}
+        for unit in unlinked:
+            unit.candidates = choose([str(m) for m in self.map.match], unit.found, linked)
         await read_freshbooks(pair.freshbooks, wanted_fb - set(taken.by_freshbooks), remote)
         await read_salesforce(
             pair.salesforce, refs_of(self.map),

@@ -56,7 +56,8 @@ class Unit:
     contact_id: str | None = None
     link_id: int | None = None
     state: LinkState | None = None
-    candidates: set[str] = field(default_factory=set)
+    found: dict[str, set[str]] = field(default_factory=dict)  # strategy → candidates
+    candidates: set[str] = field(default_factory=set)  # of the first strategy finding any
     action: Action = Action.NOTHING
     plan: Plan | None = None
     error: BaseException | None = None

@@ -10,7 +10,7 @@ too: Accounts by external id or by a word of their name, Contacts by e-mail.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXTERNAL_ID",
+    "Found",
     "Remote",
+    "choose",
     "find_freshbooks_candidates",
     "find_salesforce_candidates",
     "read_first_contacts",
@@ -46,6 +48,8 @@ _ALWAYS = {
 }
 
 Wire = dict[str, Any]
+Found = dict[str, set[str]]  # match strategy → candidate ids
+EXTERNAL, EMAIL, ORGANISATION = "external_id", "email", "organization_normalised"
 
 
 @dataclass
@@ -150,18 +154,18 @@ async def find_salesforce_candidates(
     clients: Mapping[str, Wire],
     *,
     priority: Priority,
-) -> dict[str, set[str]]:
-    """Return, per unlinked FreshBooks client, the Account ids that match it (any strategy).
+) -> dict[str, Found]:
+    """Return, per unlinked FreshBooks client and strategy, the Account ids that match it.
 
     Three queries for the whole batch: external id, Contact e-mail, a word of the name.
     """
-    found: dict[str, set[str]] = {fb: set() for fb in clients}
+    found: dict[str, Found] = {fb: {} for fb in clients}
     if not clients:
         return found
     listed = ", ".join(literal(fb) for fb in clients)
     soql = f"SELECT Id, {EXTERNAL_ID} FROM Account WHERE {EXTERNAL_ID} IN ({listed})"  # noqa: S608 - SOQL, values quoted
     for account in await sf.query(soql, priority=priority):
-        found[str(account[EXTERNAL_ID])].add(to_18(account["Id"]))
+        _add(found[str(account[EXTERNAL_ID])], EXTERNAL, to_18(account["Id"]))
     by_email = {email_key(c.get("email")): fb for fb, c in clients.items()}
     by_email.pop(None, None)
     if by_email:
@@ -170,7 +174,7 @@ async def find_salesforce_candidates(
         for contact in await sf.query(soql, priority=priority):
             fb = by_email.get(email_key(contact.get("Email")))
             if fb is not None and contact.get("AccountId"):
-                found[fb].add(to_18(contact["AccountId"]))
+                _add(found[fb], EMAIL, to_18(contact["AccountId"]))
     by_org = {organisation_key(_org(c)): fb for fb, c in clients.items()}
     by_org.pop(None, None)
     if by_org:
@@ -179,29 +183,46 @@ async def find_salesforce_candidates(
         for account in await sf.query(soql, priority=priority):
             fb = by_org.get(organisation_key(account.get("Name")))
             if fb is not None:
-                found[fb].add(to_18(account["Id"]))
+                _add(found[fb], ORGANISATION, to_18(account["Id"]))
     return found
 
 
 async def find_freshbooks_candidates(
     fb: FreshBooksClient, account: Wire, contact: Wire | None
-) -> set[str]:
-    """Return the FreshBooks clients that match one unlinked Account (and its Contact)."""
-    found: set[str] = set()
+) -> Found:
+    """Return, per strategy, the FreshBooks clients that match one unlinked Account."""
+    found: Found = {}
     external = account.get(EXTERNAL_ID)
     if external:
-        found.add(str(external))
+        _add(found, EXTERNAL, str(external))
     email = email_key((contact or {}).get("Email"))
     if email:
         page = await fb.list_page(CLIENTS, search={"email": email.removeprefix("email:")})
-        found.update(str(r.id) for r in page.records)
+        for record in page.records:
+            _add(found, EMAIL, str(record.id))
     org = organisation_key(account.get("Name"))
     if org:
         async for page in fb.list_all(CLIENTS, search={"organization_like": _word(org)}):
-            found.update(
-                str(r.id) for r in page.records if organisation_key(_org(dict(r.raw))) == org
-            )
+            for record in page.records:
+                if organisation_key(_org(dict(record.raw))) == org:
+                    _add(found, ORGANISATION, str(record.id))
     return found
+
+
+def choose(order: Sequence[str], found: Found, taken: Container[str]) -> set[str]:
+    """Return the candidates of the first strategy, in the map's order, that finds any.
+
+    A candidate linked to another record (``taken``) is no candidate.
+    """
+    for strategy in order:
+        left = {c for c in found.get(str(strategy), ()) if c not in taken}
+        if left:
+            return left
+    return set()
+
+
+def _add(found: Found, strategy: str, candidate: str) -> None:
+    found.setdefault(strategy, set()).add(candidate)
 
 
 def _org(client: Mapping[str, Any]) -> str | None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Link",
+    "all_links",
     "find_links",
     "find_links_by_key",
     "get_link",
@@ -126,3 +127,9 @@ def ids_of(found: Sequence[Link]) -> tuple[set[str], set[str]]:
 def sf_ids(link: Link) -> set[str | None]:
     """Return both Salesforce ids of ``link`` (either may be ``None``)."""
     return {link.salesforce_id, link.salesforce_secondary_id}
+
+
+async def all_links(db: AsyncConnection, scope: Scope) -> list[Link]:
+    """Return every link of ``scope`` in id order (reconcile reads them all)."""
+    query = sa.select(links).where(in_scope(scope)).order_by(links.c.id)
+    return [_link(r) for r in (await db.execute(query)).all()]
