@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from freshforce.commands.context import cli_context
-from freshforce.commands.store import run_with_runtime
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -96,6 +95,8 @@ def sync(
         for error in done.errors[:20]:
             cli.stdout.print(f"[yellow]not synced:[/] {error}", soft_wrap=True)
 
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - lazy CLI imports
+
     run_with_runtime(ctx, work)
 
 
@@ -124,6 +125,8 @@ def reconcile(
         if repair:
             cli.stdout.print(f"enqueued {len(drift.repairs)} repair jobs")
         return 1
+
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - lazy CLI imports
 
     if run_with_runtime(ctx, work) and not repair:
         raise typer.Exit(1)
