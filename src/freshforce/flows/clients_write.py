@@ -51,10 +51,10 @@ async def write_units(
     live = [u for u in live if u.error is None]
     writer = _Salesforce(pair, priority, remote)
     creates = [u for u in live if u.action is Action.CREATE_SALESFORCE and u.plan]
-    await writer.upsert_accounts(creates, remote)
+    await writer.upsert_accounts(creates)
     updates = [u for u in live if u.error is None and u.plan and u.account_id]
-    await writer.update("Account", updates, lambda u: u.account_id)
-    await writer.contacts([u for u in updates if u.error is None], remote)
+    await writer.update(updates)
+    await writer.create_contacts(updates)
     for unit in live:
         if unit.error is None:
             _finish(flow, unit, remote)
@@ -134,14 +134,17 @@ class _Salesforce:
         self.priority = priority
         self.remote = remote
 
-    async def upsert_accounts(self, units: list[Unit], remote: Remote) -> None:
+    async def upsert_accounts(self, units: list[Unit]) -> None:
+        """Create (or find again, after a lost answer) the Accounts of new clients."""
         rows = [(u, dict(u.plan.salesforce.get("Account", {}))) for u in units if u.plan]
         for unit, row in rows:
             row[EXTERNAL_ID] = unit.fb_id
         results = await self._call(
-            units, lambda: self.sf.upsert("Account", EXTERNAL_ID, [r for _, r in rows],
-                                          priority=self.priority)
-        )  # fmt: skip
+            [u for u, _ in rows],
+            lambda: self.sf.upsert(
+                "Account", EXTERNAL_ID, [r for _, r in rows], priority=self.priority
+            ),
+        )
         existing: list[str] = []
         for (unit, row), result in zip(rows, results, strict=True):
             if self._failed(unit, result, "upsert Account"):
@@ -149,50 +152,51 @@ class _Salesforce:
             if result.created is False:
                 existing.append(to_18(str(result.id)))  # an earlier attempt made it: adopt
             unit.account_id = to_18(str(result.id))
-            remote.accounts[unit.account_id] = {"Id": unit.account_id, **row}
+            self.remote.accounts[unit.account_id] = {"Id": unit.account_id, **row}
             assert unit.plan is not None  # noqa: S101 - rows come from planned units
-            _log(
-                unit, unit.plan, ("salesforce", "Account", unit.account_id), written=row, before={}
-            )
+            where = ("salesforce", "Account", unit.account_id)
+            _log(unit, unit.plan, where, written=row, before={})
             unit.plan.salesforce.pop("Account", None)
-        await read_first_contacts(self.sf, existing, ["Id", "AccountId"], self.priority, remote)
+        fields = ["Id", "AccountId"]
+        await read_first_contacts(self.sf, existing, fields, self.priority, self.remote)
 
-    async def update(
-        self, obj: str, units: list[Unit], ident: Callable[[Unit], str | None]
-    ) -> None:
-        rows = [
-            (u, {"Id": ident(u), **u.plan.salesforce[obj]})
-            for u in units
-            if u.plan and u.plan.salesforce.get(obj) and ident(u)
-        ]
+    async def update(self, units: list[Unit]) -> None:
+        """Update each unit's Account and Contact, both objects in the same Collections calls."""
+        rows: list[tuple[Unit, str, dict[str, Any]]] = []
+        for unit in units:
+            if unit.contact_id is None and unit.account_id in self.remote.first_contact:
+                unit.contact_id = to_18(self.remote.first_contact[unit.account_id]["Id"])
+            for obj, ident in (("Account", unit.account_id), ("Contact", unit.contact_id)):
+                changed = unit.plan.salesforce.get(obj) if unit.plan else None
+                if changed and ident:
+                    rows.append((unit, obj, {"Id": ident, **changed}))
         if not rows:
             return
-        chosen = [u for u, _ in rows]
         results = await self._call(
-            chosen, lambda: self.sf.update(obj, [r for _, r in rows], priority=self.priority)
+            [u for u, _, _ in rows],
+            lambda: self.sf.update_mixed([(o, r) for _, o, r in rows], priority=self.priority),
         )
-        for (unit, row), result in zip(rows, results, strict=True):
+        for (unit, obj, row), result in zip(rows, results, strict=True):
             if not self._failed(unit, result, f"update {obj}"):
                 assert unit.plan is not None  # noqa: S101 - rows come from planned units
                 record_id = str(row.pop("Id"))
                 known = self.remote.accounts if obj == "Account" else self.remote.contacts
                 before = dict(known.get(record_id, {}))
                 known.setdefault(record_id, {}).update(row)
-                _log(unit, unit.plan, ("salesforce", obj, record_id), written=row, before=before)
+                where = ("salesforce", obj, record_id)
+                _log(unit, unit.plan, where, written=row, before=before)
 
-    async def contacts(self, units: list[Unit], remote: Remote) -> None:
-        """Update linked Contacts; create one where the Account has none and there is a name."""
-        for unit in units:
-            if unit.contact_id is None and unit.account_id in remote.first_contact:
-                unit.contact_id = to_18(remote.first_contact[unit.account_id]["Id"])
-        await self.update("Contact", units, lambda u: u.contact_id)
+    async def create_contacts(self, units: list[Unit]) -> None:
+        """Give an Account that has no Contact one, when the client has a last name."""
         new = [
             u for u in units
             if u.error is None and u.contact_id is None and u.plan
             and (u.plan.salesforce.get("Contact") or {}).get("LastName")
         ]  # fmt: skip
-        rows = [{"AccountId": u.account_id, **(u.plan.salesforce["Contact"] if u.plan else {})}
-                for u in new]  # fmt: skip
+        rows = [
+            {"AccountId": u.account_id, **(u.plan.salesforce["Contact"] if u.plan else {})}
+            for u in new
+        ]
         if not rows:
             return
         results = await self._call(
@@ -201,17 +205,13 @@ class _Salesforce:
         for unit, row, result in zip(new, rows, results, strict=True):
             if not self._failed(unit, result, "create Contact"):
                 unit.contact_id = to_18(str(result.id))
-                remote.contacts[unit.contact_id] = {"Id": unit.contact_id, **row}
+                self.remote.contacts[unit.contact_id] = {"Id": unit.contact_id, **row}
                 assert unit.plan is not None  # noqa: S101 - rows come from planned units
-                _log(
-                    unit,
-                    unit.plan,
-                    ("salesforce", "Contact", unit.contact_id),
-                    written=row,
-                    before={},
-                )
+                where = ("salesforce", "Contact", unit.contact_id)
+                _log(unit, unit.plan, where, written=row, before={})
 
     async def _call(self, units: list[Unit], call: Callable[[], Any]) -> Sequence[WriteResult]:
+        """Run one batched call for ``units`` (one per row); a failed call fails them all."""
         if not units:
             return []
         try:
@@ -223,7 +223,7 @@ class _Salesforce:
 
     @staticmethod
     def _failed(unit: Unit, result: WriteResult, what: str) -> bool:
-        if result is _FAILED:
+        if result is _FAILED or unit.error is not None:
             return True
         if result.success:
             return False

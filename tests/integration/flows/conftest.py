@@ -11,33 +11,19 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.connectors.core import CallRetryPolicy
-from freshforce.connectors.salesforce.governor import GovernorConfig
+from freshforce.embedded import FB_ACCOUNT, open_embedded
 from freshforce.engine import JobQueue, JobRequest, JobStatus, RetryPolicy, Worker, WorkerConfig
 from freshforce.flows import builtin_flows
 from freshforce.mapping import MapSet, load_maps, write_defaults
 from freshforce.runtime import Runtime
-from freshforce.sandbox.core import SandboxRuntime
-from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
-from freshforce.sandbox.router import HostRouter
-from freshforce.sandbox.salesforce.build import build_salesforce_sandbox
-from freshforce.settings import Settings
-from freshforce.store.connections import NewConnection, Tokens, save_connection
-from freshforce.store.crypto import new_key
-
-FB_API = "http://fb.test"
-SF_INSTANCE = "https://sandbox.my.salesforce.com"
-FB_ACCOUNT = "SBX7QK"
-REDIRECT = "http://127.0.0.1:8765/callback"
 
 
 def now() -> datetime:
@@ -168,75 +154,19 @@ class World:
             await admin.delete("/_sandbox/requests")
 
 
-def _settings(database_url: str, sf_client_id: str, sf_secret: str, config_dir: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        encryption_keys=[SecretStr(new_key())],
-        config_dir=config_dir,
-        freshbooks_api_url=FB_API,
-        freshbooks_client_id=DEFAULT_APP.client_id,
-        freshbooks_client_secret=SecretStr(DEFAULT_APP.client_secret),
-        salesforce_login_url=SF_INSTANCE,
-        salesforce_client_id=sf_client_id,
-        salesforce_client_secret=SecretStr(sf_secret),
-        salesforce_redirect_uri=REDIRECT,
-    )
-
-
 @pytest.fixture
 async def world(
     database_url: str, store_engine: AsyncEngine, tmp_path: Path
 ) -> AsyncIterator[World]:
     del store_engine  # migrated by the fixture; the runtime opens its own engine on it
-    sandbox_runtime = SandboxRuntime.create(7)
-    fb = build_freshbooks(FreshBooksOptions(seed=7), sandbox_runtime)
-    sf = build_salesforce_sandbox(sandbox_runtime, seed=7, daily_api_limit=1_000_000)
-    fb_transport = httpx.ASGITransport(app=fb.app)
-    sf_transport = httpx.ASGITransport(app=sf.app)
-    router = HostRouter({"fb.test": fb_transport, "sandbox.my.salesforce.com": sf_transport})
     config_dir = tmp_path / "freshforce"
     write_defaults(config_dir)
-    settings = _settings(database_url, sf.client_id, sf.client_secret, config_dir)
-    runtime = await Runtime.open(
-        settings,
-        transport=router,
-        call_retry=CallRetryPolicy(attempts=3, base_seconds=0, cap_seconds=0),
-        job_retry=RetryPolicy.zero_wait(),
-        governor_config=GovernorConfig(reserve=0, step_fraction=0.0),
-    )
-    fb_admin = httpx.AsyncClient(transport=fb_transport, base_url=FB_API)
-    sf_admin = httpx.AsyncClient(transport=sf_transport, base_url=SF_INSTANCE)
-    ours = (await fb_admin.post("/_sandbox/tokens", json={})).json()
-    theirs = (await fb_admin.post("/_sandbox/tokens", json={})).json()
-    fb_tokens = Tokens(
-        SecretStr(ours["access_token"]),
-        SecretStr(ours["refresh_token"]),
-        now() + timedelta(seconds=ours["expires_in"]),
-    )
-    code = sf.sessions.authorize(
-        sf.client_id, REDIRECT, sf.state.admin_user_id, "api refresh_token"
-    )
-    grant = sf.sessions.exchange_code(sf.client_id, sf.client_secret, code, REDIRECT)
-    assert grant.refresh_token is not None
-    sf_tokens = Tokens(SecretStr(grant.session.access_token), SecretStr(grant.refresh_token), None)
-    async with runtime.engine.begin() as db:
-        fb_conn = NewConnection("fb-main", "freshbooks", fb_tokens, remote_account=FB_ACCOUNT)
-        await save_connection(db, runtime.cipher, fb_conn, now=now())
-        sf_conn = NewConnection(
-            "sf-main", "salesforce", sf_tokens, remote_account=sf.state.org_id,
-            instance_url=SF_INSTANCE,
-        )  # fmt: skip
-        await save_connection(db, runtime.cipher, sf_conn, now=now())
-    fb_user = httpx.AsyncClient(
-        transport=fb_transport,
-        base_url=FB_API,
-        headers={"Authorization": f"Bearer {theirs['access_token']}"},
-    )
+    embedded = await open_embedded(database_url, config_dir)
     maps = load_maps(config_dir, profile="dev")
     try:
-        yield World(runtime, maps, fb_user, fb_admin, sf_admin, config_dir)
+        yield World(
+            embedded.runtime, maps, embedded.fb_user, embedded.fb_admin, embedded.sf_admin,
+            config_dir,
+        )  # fmt: skip
     finally:
-        for client in (fb_user, fb_admin, sf_admin):
-            await client.aclose()
-        await runtime.aclose()
-        await sandbox_runtime.aclose()
+        await embedded.aclose()

@@ -290,6 +290,30 @@ class SalesforceClient:
             what=f"update {sobject}",
         )
 
+    async def update_mixed(
+        self, records: Sequence[tuple[str, Record]], *, priority: Priority
+    ) -> list[WriteResult]:
+        """Update records of several objects, ``(sobject, record)`` pairs, in order.
+
+        Collections take mixed types, so an Account and its Contact cost one call; above the
+        bulk threshold each object goes to its own Bulk API job.
+        """
+        if len(records) > self.bulk_threshold:
+            results: list[WriteResult | None] = [None] * len(records)
+            for sobject in dict.fromkeys(obj for obj, _ in records):
+                where = [i for i, (obj, _) in enumerate(records) if obj == sobject]
+                done = await self.update(sobject, [records[i][1] for i in where], priority=priority)
+                for i, result in zip(where, done, strict=True):
+                    results[i] = result
+            return [r for r in results if r is not None]
+        typed = [
+            {"attributes": {"type": check_name(obj)}, **r, "Id": to_18(str(r["Id"]))}
+            for obj, r in records
+        ]
+        return await self._collection(
+            "PATCH", f"{self.org.base}/composite/sobjects", typed, priority=priority, what="update"
+        )
+
     async def upsert(
         self, sobject: str, external_field: str, records: Sequence[Record], *, priority: Priority
     ) -> list[WriteResult]:
