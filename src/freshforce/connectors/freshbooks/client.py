@@ -13,7 +13,7 @@ Built on ``ApiClient`` (retries, error mapping, counting). Rules it carries from
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -34,6 +34,8 @@ from freshforce.errors import AuthError, PermanentError
 __all__ = ["RESOURCES", "Callback", "FreshBooksClient", "Page", "Resource"]
 
 PER_PAGE = 100
+# ``search[...]`` filters: a text (equals, like, min/max) or texts for an "in" filter.
+Search = Mapping[str, str | Sequence[str]]
 VisState = Literal[0, 1, 2]  # active, deleted, archived
 
 
@@ -111,16 +113,20 @@ class FreshBooksClient:
         resource: Resource,
         page: int = 1,
         *,
-        search: Mapping[str, str] | None = None,
+        search: Search | None = None,
         sort: str | None = None,
         per_page: int = PER_PAGE,
     ) -> Page:
-        """Return one page of ``resource``, filtered by ``search[...]``."""
+        """Return one page of ``resource``, filtered by ``search[...]``.
+
+        A text value is an equals or like filter (``search[email]=x``); a sequence of texts is
+        an "in" filter sent once per value (``search[logids][]=1&search[logids][]=2``).
+        """
         pairs: list[tuple[str, str | int | float | bool | None]] = [
             ("page", page),
             ("per_page", per_page),
         ]
-        pairs += [(f"search[{k}]", v) for k, v in (search or {}).items()]
+        pairs += _search_pairs(search or {})
         pairs += [("include[]", i) for i in resource.includes]
         if sort:
             pairs.append(("sort", sort))
@@ -135,7 +141,7 @@ class FreshBooksClient:
         self,
         resource: Resource,
         *,
-        search: Mapping[str, str] | None = None,
+        search: Search | None = None,
         sort: str | None = None,
     ) -> AsyncIterator[Page]:
         """Yield every page, 100 records a call, until the last page."""
@@ -273,6 +279,16 @@ def _result(response: httpx.Response) -> dict[str, Any]:
         msg = f"FreshBooks answered {response.status_code} without response.result"
         raise PermanentError(msg, system="freshbooks", http_status=response.status_code) from exc
     return dict(result)
+
+
+def _search_pairs(search: Search) -> list[tuple[str, str | int | float | bool | None]]:
+    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    for name, value in search.items():
+        if isinstance(value, str):
+            pairs.append((f"search[{name}]", value))
+        else:
+            pairs += [(f"search[{name}][]", v) for v in value]
+    return pairs
 
 
 def _wire_fields(fields: Mapping[str, Any], *, allow_vis_state: bool) -> dict[str, Any]:
