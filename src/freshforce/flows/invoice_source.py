@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce import Priority, to_18
 from freshforce.connectors.salesforce.soql import check_name, literal
 from freshforce.engine.fieldlog import jsonable
@@ -20,12 +21,16 @@ from freshforce.errors import ConfigError, PermanentError
 from freshforce.mapping import Direction
 
 if TYPE_CHECKING:
+    from freshforce.connectors.freshbooks import FreshBooksClient
+    from freshforce.connectors.freshbooks.models import Invoice
     from freshforce.connectors.salesforce import SalesforceClient
     from freshforce.mapping import FlowMap, MappedRecord
 
 __all__ = [
     "InvoiceSettings",
     "Opportunity",
+    "find_invoice",
+    "get_invoice",
     "invoice_body",
     "opportunity_query",
     "read_opportunities",
@@ -108,9 +113,14 @@ def _map_fields(flow_map: FlowMap, obj: str) -> set[str]:
     return names
 
 
-def opportunity_query(flow_map: FlowMap, ids: Sequence[str]) -> str:
-    """Return the one query reading ``ids`` with their Account, Contact and line items."""
-    head = dict.fromkeys([*_OPPORTUNITY_FIELDS, *sorted(_map_fields(flow_map, "Opportunity"))])
+def opportunity_query(flow_map: FlowMap, ids: Sequence[str], *, currency: bool) -> str:
+    """Return the one query reading ``ids`` with their Account, Contact and line items.
+
+    ``currency``: the org is multi-currency, so ``CurrencyIsoCode`` exists and is read.
+    """
+    extra = ["CurrencyIsoCode"] if currency else []
+    own = sorted(_map_fields(flow_map, "Opportunity"))
+    head = dict.fromkeys([*_OPPORTUNITY_FIELDS, *extra, *own])
     account = {"Name", "FreshBooks_Client_Id__c", *_map_fields(flow_map, "Account")}
     head |= dict.fromkeys(f"Account.{n}" for n in sorted(account))
     lines = dict.fromkeys([*_LINE_FIELDS, *sorted(_map_fields(flow_map, "OpportunityLineItem"))])
@@ -156,7 +166,10 @@ def invoice_body(mapped: MappedRecord, opportunity: Opportunity) -> dict[str, An
         msg = f"Opportunity {opportunity.id} has no Account: an invoice needs a client"
         raise PermanentError(msg, flow="invoices", system="salesforce")
     header = _fields(mapped.by_object().get("", {}))
-    currency = str(header.get("currency_code") or "USD")
+    # A multi-currency org's deal is in its own currency; elsewhere the map's (home) currency.
+    currency = opportunity.record["Opportunity"].get("CurrencyIsoCode")
+    currency = str(currency or header.get("currency_code") or "USD")
+    header["currency_code"] = currency
     lines = [_fields(line.by_object().get("", {})) for line in mapped.lines]
     if not lines:
         lines = [_amount_line(opportunity, currency)]
@@ -185,3 +198,21 @@ def _amount_line(opportunity: Opportunity, currency: str) -> dict[str, Any]:
         "qty": "1",
         "unit_cost": {"amount": str(amount), "code": currency},
     }
+
+
+async def get_invoice(client: FreshBooksClient, invoice_id: int) -> Invoice:
+    """Return invoice ``invoice_id`` with its lines."""
+    return await client.get(RESOURCES["invoices"], invoice_id)  # type: ignore[return-value]
+
+
+async def find_invoice(client: FreshBooksClient, client_id: int, reference: str) -> Invoice | None:
+    """Return the client's invoice whose ``po_number`` is ``reference``, if one exists.
+
+    ``customerid`` is a documented invoice filter; ``po_number`` is compared here, page by page.
+    """
+    search = {"customerid": str(client_id)}
+    async for page in client.list_all(RESOURCES["invoices"], search=search):
+        for record in page.records:
+            if record.raw.get("po_number") == reference:
+                return record  # type: ignore[return-value]  # an Invoice
+    return None

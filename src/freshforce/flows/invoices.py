@@ -26,18 +26,27 @@ import structlog
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce import Priority, to_18
 from freshforce.engine.batch import by_tenant, outcome_for
+from freshforce.engine.create_once import completed, create_once
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Effect, Outcome
-from freshforce.errors import ConfigError, FreshforceError, PermanentError, TransientError
+from freshforce.errors import (
+    ConfigError,
+    FreshforceError,
+    PermanentError,
+    RecordGoneError,
+    TransientError,
+)
 from freshforce.flows.invoice_source import (
     InvoiceSettings,
     Opportunity,
+    find_invoice,
+    get_invoice,
     invoice_body,
     opportunity_query,
     read_opportunities,
 )
 from freshforce.mapping import Direction, LookupKey, System
-from freshforce.store.idempotency import CreateRef, LedgerState, begin_create, complete_create
+from freshforce.store.idempotency import CreateRef, complete_create
 from freshforce.store.linking import NewLink, create_link
 from freshforce.store.links import find_links
 from freshforce.store.scope import Scope
@@ -151,14 +160,19 @@ class InvoicesFlow:
                 outcomes[job.id] = Outcome.skipped(job)  # the same deal twice in one batch
             else:
                 wanted[opportunity_id] = job
-        soql = opportunity_query(self.map, list(wanted))
+        if not wanted:
+            return outcomes
+        described = await pair.salesforce.describe("Opportunity", priority=Priority.INVOICES)
+        multi_currency = "CurrencyIsoCode" in described.field_names()
+        soql = opportunity_query(self.map, list(wanted), currency=multi_currency)
         found = await read_opportunities(pair.salesforce, soql)
         work = []
         for opportunity_id, job in wanted.items():
             opportunity = found.get(opportunity_id)
             if opportunity is None:
                 msg = f"Opportunity {opportunity_id} no longer exists in Salesforce"
-                outcomes[job.id] = Outcome.fail(job, _gone(msg, job))
+                error = RecordGoneError(msg, flow=FLOW, record_key=job.key, system="salesforce")
+                outcomes[job.id] = Outcome.fail(job, error)
             elif reason := self._skip_reason(opportunity):
                 log.info("invoice_skipped", record_key=job.key, reason=reason)
                 outcomes[job.id] = Outcome.skipped(job, *self._settled(job, opportunity))
@@ -230,22 +244,25 @@ class InvoicesFlow:
     async def _create_once(
         self, pair: Pair, job: Job, client_id: int, body: Mapping[str, Any], reference: str
     ) -> Invoice:
-        entry, new = await self._begin(job.tenant, reference)
-        if not new and entry.state is LedgerState.DONE and entry.remote_id:
-            log.info("invoice_adopted", record_key=job.key, invoice_id=entry.remote_id)
-            return await _get_invoice(pair, int(entry.remote_id))
-        if not new:
-            found = await _find_by_reference(pair, client_id, reference)
+        async def create() -> Invoice:
+            created: Invoice = await pair.freshbooks.create(_INVOICES, body)  # type: ignore[assignment]
+            log.info("invoice_created", record_key=job.key, invoice_id=created.id)
+            return created
+
+        async def fetch(invoice_id: str) -> Invoice:
+            log.info("invoice_adopted", record_key=job.key, invoice_id=invoice_id)
+            return await get_invoice(pair.freshbooks, int(invoice_id))
+
+        async def find() -> Invoice | None:
+            found = await find_invoice(pair.freshbooks, client_id, reference)
             if found is not None:
                 log.info("invoice_adopted", record_key=job.key, invoice_id=found.id)
-                return found
-        created = await pair.freshbooks.create(_INVOICES, body)
-        log.info("invoice_created", record_key=job.key, invoice_id=created.id)
-        return created  # type: ignore[return-value]  # parse_record gives an Invoice here
+            return found
 
-    async def _begin(self, tenant: str, reference: str) -> tuple[Any, bool]:
-        async with self.engine.begin() as db:  # short: committed before the POST
-            return await begin_create(db, Scope(tenant, FLOW), _ref(reference))
+        scope = Scope(job.tenant, FLOW)
+        return await create_once(
+            self.engine, scope, _ref(reference), fetch=fetch, find=find, create=create
+        )
 
     async def _send(self, pair: Pair, opportunity: Opportunity, invoice: Invoice) -> Invoice:
         if not self.settings.send or invoice.status != 1:  # 1: draft
@@ -254,12 +271,22 @@ class InvoicesFlow:
         if opportunity.contact_email:
             action["email_recipients"] = [opportunity.contact_email]
         await pair.freshbooks.update(_INVOICES, invoice.id, action)
-        return await _get_invoice(pair, invoice.id)
+        return await get_invoice(pair.freshbooks, invoice.id)
 
     async def _write_back(self, pair: Pair, ready: list[_Ready]) -> dict[int, Outcome]:
         if not ready:
             return {}
-        updates = [self._back_fields(pair, r) for r in ready]
+        outcomes: dict[int, Outcome] = {}
+        updates: list[dict[str, Any]] = []
+        for item in list(ready):
+            try:
+                updates.append(self._back_fields(pair, item))
+            except FreshforceError as exc:
+                ready.remove(item)
+                kept = self._ledger_effect(item.job, item.invoice)
+                outcomes[item.job.id] = outcome_for(item.job, exc, kept)
+        if not ready:
+            return outcomes
         try:
             results = await pair.salesforce.update(
                 "Opportunity",
@@ -267,9 +294,10 @@ class InvoicesFlow:
                 priority=Priority.INVOICES,
             )
         except FreshforceError as exc:
-            return {r.job.id: outcome_for(r.job, exc, self._ledger_effect(r.job, r.invoice))
-                    for r in ready}  # fmt: skip
-        outcomes: dict[int, Outcome] = {}
+            return outcomes | {
+                r.job.id: outcome_for(r.job, exc, self._ledger_effect(r.job, r.invoice))
+                for r in ready
+            }
         for item, fields, result in zip(ready, updates, results, strict=True):
             if result.success:
                 outcomes[item.job.id] = Outcome.done(item.job, *self._effects(item, fields))
@@ -312,12 +340,7 @@ class InvoicesFlow:
 
     def _ledger_effect(self, job: Job, invoice: Invoice) -> Effect:
         """Record the invoice as created, whatever failed after: the next attempt adopts it."""
-        ref = _ref(_opportunity_id(job) or "")
-
-        async def complete(db: AsyncConnection) -> None:
-            await complete_create(db, job.tenant, ref, str(invoice.id))
-
-        return complete
+        return completed(job.tenant, _ref(_opportunity_id(job) or ""), str(invoice.id))
 
     def _done_effect(self, tenant: str, opportunity_id: str, invoice_id: str) -> Effect:
         async def done(db: AsyncConnection) -> None:
@@ -340,26 +363,6 @@ def _opportunity_id(job: Job) -> str | None:
         return to_18(ident)
     except ValueError:
         return None
-
-
-def _gone(message: str, job: Job) -> FreshforceError:
-    from freshforce.errors import RecordGoneError  # noqa: PLC0415 - one use
-
-    return RecordGoneError(message, flow=FLOW, record_key=job.key, system="salesforce")
-
-
-async def _get_invoice(pair: Pair, invoice_id: int) -> Invoice:
-    return await pair.freshbooks.get(_INVOICES, invoice_id)  # type: ignore[return-value]
-
-
-async def _find_by_reference(pair: Pair, client_id: int, reference: str) -> Invoice | None:
-    """Return the client's invoice whose ``po_number`` is ``reference``, if one exists."""
-    search = {"customerid": str(client_id)}
-    async for page in pair.freshbooks.list_all(_INVOICES, search=search):
-        for record in page.records:
-            if record.raw.get("po_number") == reference:
-                return record  # type: ignore[return-value]  # an Invoice
-    return None
 
 
 def invoices_flow(

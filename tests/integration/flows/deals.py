@@ -60,6 +60,7 @@ async def deal(
     linked: bool = True,
     contact_email: str | None = None,
     name: str = "Acme expansion",
+    currency: str | None = None,
 ) -> Deal:
     """Create client, Account, Opportunity (open), its line items, then move it to ``stage``."""
     client_id = await client(world)
@@ -75,6 +76,8 @@ async def deal(
     }
     if amount is not None:
         opportunity["Amount"] = amount
+    if currency is not None:
+        opportunity["CurrencyIsoCode"] = currency
     if contact_email:
         opportunity["ContactId"] = await _create(
             world,

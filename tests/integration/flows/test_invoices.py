@@ -240,3 +240,17 @@ async def test_lost_deal_moved_back_to_won_is_invoiced_once(world: FlowWorld) ->
     await world.work([invoices])
 
     assert len(await invoices_of(world, made.client_id)) == 1
+
+
+async def test_a_multi_currency_deal_is_invoiced_in_its_currency(world: FlowWorld) -> None:
+    switched = await world.sf_admin.post("/_sandbox/salesforce/multi-currency")
+    codes = {c["IsoCode"] for c in switched.json()["currencies"] if c["IsActive"]}
+    foreign = min(codes - {"USD"})
+    made = await deal(world, amount=70.0, currency=foreign)
+    await world.enqueue("invoices", key(made.opportunity_id))
+    await world.work([flow(world)])
+
+    [invoice] = await invoices_of(world, made.client_id)
+    assert invoice.currency_code == foreign
+    assert invoice.amount is not None
+    assert (invoice.amount.amount, invoice.amount.code) == (Decimal("70.00"), foreign)
