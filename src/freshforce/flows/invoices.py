@@ -36,6 +36,7 @@ from freshforce.errors import (
     RecordGoneError,
     TransientError,
 )
+from freshforce.flows.client_link import LinkedClientResolver
 from freshforce.flows.invoice_source import (
     InvoiceSettings,
     Opportunity,
@@ -48,7 +49,6 @@ from freshforce.flows.invoice_source import (
 from freshforce.mapping import Direction, LookupKey, System
 from freshforce.store.idempotency import CreateRef, complete_create
 from freshforce.store.linking import NewLink, create_link
-from freshforce.store.links import find_links
 from freshforce.store.scope import Scope
 from freshforce.store.writelog import FieldWrite, record_field_writes
 
@@ -79,43 +79,6 @@ class ClientResolver(Protocol):
 
 
 @dataclass(frozen=True)
-class LinkedClientResolver:
-    """The clients flow's link of the Account, else ``Account.FreshBooks_Client_Id__c``.
-
-    Neither: a retryable error saying the Account is not linked yet. It creates nothing.
-    """
-
-    engine: AsyncEngine
-
-    async def freshbooks_client_for(self, pair: Pair, account_id: str, tenant: str) -> int:
-        account_id = to_18(account_id)
-        async with self.engine.connect() as db:
-            found = await find_links(db, Scope(tenant, "clients"), salesforce_ids=[account_id])
-        linked = [k.freshbooks_id for k in found if k.salesforce_id == account_id]
-        if linked and linked[0]:
-            return _client_id(linked[0], account_id)
-        accounts = await pair.salesforce.get_by_ids(
-            "Account", [account_id], ["FreshBooks_Client_Id__c"], priority=Priority.INVOICES
-        )
-        stored = (accounts.get(account_id) or {}).get("FreshBooks_Client_Id__c")
-        if stored:
-            return _client_id(str(stored), account_id)
-        msg = (
-            f"Account {account_id} is not linked to a FreshBooks client yet: the invoice waits "
-            "until the clients flow links it"
-        )
-        raise TransientError(msg, flow=FLOW, record_key=f"salesforce/Account/{account_id}")
-
-
-def _client_id(value: str, account_id: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        msg = f"Account {account_id}: FreshBooks client id {value!r} is not a number"
-        raise PermanentError(msg, flow=FLOW, system="salesforce") from None
-
-
-@dataclass(frozen=True)
 class _Ready:
     """A job whose invoice exists: what to write back and what to record."""
 
@@ -138,7 +101,7 @@ class InvoicesFlow:
     name: str = field(default=FLOW, init=False)
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
-        del ctx  # the ledger needs a writing transaction of its own: see ``_begin``
+        del ctx  # the ledger writes in short transactions of its own (engine/create_once.py)
         outcomes: dict[int, Outcome] = {}
         for tenant, group in by_tenant(jobs).items():
             try:

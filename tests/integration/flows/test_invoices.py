@@ -254,3 +254,20 @@ async def test_a_multi_currency_deal_is_invoiced_in_its_currency(world: FlowWorl
     assert invoice.currency_code == foreign
     assert invoice.amount is not None
     assert (invoice.amount.amount, invoice.amount.code) == (Decimal("70.00"), foreign)
+
+
+async def test_a_deleted_opportunity_fails_with_its_reason(world: FlowWorld) -> None:
+    made = await deal(world, amount=12.0)
+    deleted = await world.sf_admin.post(
+        "/_sandbox/salesforce/ui/delete", json={"id": made.opportunity_id}
+    )
+    assert deleted.status_code == 200, deleted.text
+    await world.enqueue("invoices", key(made.opportunity_id))
+    await world.work([flow(world)])
+
+    [job] = await world.jobs()
+    [attempt] = await world.runtime.queue().attempts(job.id)
+    assert (job.status.value, attempt.error_class) == ("dead", "RecordGoneError")
+    assert attempt.failure is not None
+    assert f"Opportunity {made.opportunity_id} no longer exists" in attempt.failure.message
+    assert await invoices_of(world, made.client_id) == []
