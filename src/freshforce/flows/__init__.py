@@ -19,9 +19,16 @@ __all__ = ["builtin_flows"]
 
 def builtin_flows(runtime: Runtime, maps: MapSet) -> dict[str, Flow]:
     """Return the shipped flows whose maps ``maps`` holds."""
-    from freshforce.flows.clients import ClientsFlow  # noqa: PLC0415 - commands import this lazily
+    # Commands import the flows lazily, so the CLI starts without them.
+    from freshforce.flows.clients import ClientsFlow  # noqa: PLC0415
+    from freshforce.flows.invoices import invoices_flow  # noqa: PLC0415
+    from freshforce.flows.payments import payments_flow  # noqa: PLC0415
 
     flows: dict[str, Flow] = {}
     if "clients" in maps.flows:
         flows["clients"] = ClientsFlow(maps["clients"], runtime.pair, runtime.engine)
+    if "invoices" in maps.flows:
+        flows["invoices"] = invoices_flow(runtime, maps)
+    if "payments" in maps.flows:
+        flows["payments"] = payments_flow(runtime, maps)
     return flows

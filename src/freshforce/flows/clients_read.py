@@ -84,7 +84,7 @@ async def read_freshbooks(fb: FreshBooksClient, ids: Iterable[str], remote: Remo
     wanted = sorted({i for i in ids if i not in remote.clients}, key=int)
     for start in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[start : start + _IN_CHUNK]
-        async for page in fb.list_all(CLIENTS, any_of={"userids": chunk}):
+        async for page in fb.list_all(CLIENTS, search={"userids": chunk}):
             for record in page.records:
                 remote.clients[str(record.id)] = dict(record.raw)
                 remote.client_updated[str(record.id)] = record.updated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from datetime import UTC
 from decimal import Decimal
 
@@ -49,6 +50,17 @@ async def test_invoices_come_with_lines_and_decimal_money(fb_world: FbWorld) -> 
     assert [ln.amount for ln in invoice.lines] == [Money(Decimal("21.00"), "USD")] * 2
     assert invoice.amount is not None
     assert invoice.amount.amount == Decimal("42.00")
+
+
+async def test_a_sequence_search_value_is_an_in_filter(fb_world: FbWorld) -> None:
+    client = await fb_world.client()
+    made = [await client.create(CLIENTS, {"email": f"in{n}@example.com"}) for n in range(3)]
+    wanted = [str(made[0].id), str(made[2].id)]
+    page = await client.list_page(CLIENTS, search={"userids": wanted})
+    assert sorted(r.id for r in page.records) == sorted(int(i) for i in wanted)
+    [request] = (await fb_world.requests("/accounting/account/SBX7QK/users/clients"))[-1:]
+    sent = urllib.parse.parse_qsl(request["query"])
+    assert [v for k, v in sent if k == "search[userids][]"] == wanted
 
 
 async def test_writes_never_mix_vis_state_with_fields(fb_world: FbWorld) -> None:

@@ -34,6 +34,8 @@ from freshforce.errors import AuthError, PermanentError
 __all__ = ["RESOURCES", "Callback", "FreshBooksClient", "Page", "Resource"]
 
 PER_PAGE = 100
+# ``search[...]`` filters: a text (equals, like, min/max) or texts for an "in" filter.
+Search = Mapping[str, str | Sequence[str]]
 VisState = Literal[0, 1, 2]  # active, deleted, archived
 
 
@@ -111,21 +113,20 @@ class FreshBooksClient:
         resource: Resource,
         page: int = 1,
         *,
-        search: Mapping[str, str] | None = None,
-        any_of: Mapping[str, Sequence[str]] | None = None,
+        search: Search | None = None,
         sort: str | None = None,
         per_page: int = PER_PAGE,
     ) -> Page:
-        """Return one page of ``resource``, filtered by ``search[...]`` and ``search[...][]``.
+        """Return one page of ``resource``, filtered by ``search[...]``.
 
-        ``any_of`` holds "in" filters by their plural name: ``{"userids": ["1", "2"]}``.
+        A text value is an equals or like filter (``search[email]=x``); a sequence of texts is
+        an "in" filter sent once per value (``search[logids][]=1&search[logids][]=2``).
         """
         pairs: list[tuple[str, str | int | float | bool | None]] = [
             ("page", page),
             ("per_page", per_page),
         ]
-        pairs += [(f"search[{k}]", v) for k, v in (search or {}).items()]
-        pairs += [(f"search[{k}][]", v) for k, vs in (any_of or {}).items() for v in vs]
+        pairs += _search_pairs(search or {})
         pairs += [("include[]", i) for i in resource.includes]
         if sort:
             pairs.append(("sort", sort))
@@ -140,14 +141,13 @@ class FreshBooksClient:
         self,
         resource: Resource,
         *,
-        search: Mapping[str, str] | None = None,
-        any_of: Mapping[str, Sequence[str]] | None = None,
+        search: Search | None = None,
         sort: str | None = None,
     ) -> AsyncIterator[Page]:
         """Yield every page, 100 records a call, until the last page."""
         page = 1
         while True:
-            found = await self.list_page(resource, page, search=search, any_of=any_of, sort=sort)
+            found = await self.list_page(resource, page, search=search, sort=sort)
             yield found
             if page >= found.pages or not found.records:
                 return
@@ -279,6 +279,16 @@ def _result(response: httpx.Response) -> dict[str, Any]:
         msg = f"FreshBooks answered {response.status_code} without response.result"
         raise PermanentError(msg, system="freshbooks", http_status=response.status_code) from exc
     return dict(result)
+
+
+def _search_pairs(search: Search) -> list[tuple[str, str | int | float | bool | None]]:
+    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    for name, value in search.items():
+        if isinstance(value, str):
+            pairs.append((f"search[{name}]", value))
+        else:
+            pairs += [(f"search[{name}][]", v) for v in value]
+    return pairs
 
 
 def _wire_fields(fields: Mapping[str, Any], *, allow_vis_state: bool) -> dict[str, Any]:
