@@ -52,6 +52,7 @@ PublicUrl = Annotated[
 PollInterval = Annotated[
     float | None,
     typer.Option(
+        "--poll-seconds",
         min=0.01,
         envvar=f"{ENV_PREFIX}POLL_INTERVAL_SECONDS",
         help="Seconds between polls of each stream (poll_interval_seconds, default 60).",

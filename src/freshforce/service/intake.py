@@ -159,7 +159,7 @@ async def register_webhooks(runtime: Runtime, intake: TenantIntake) -> None:
         log.info(
             "webhook_registered",
             connection=connection,
-            event=callback.event,
+            callback_event=callback.event,
             action=str(callback.action),
             verified=callback.verified,
         )
