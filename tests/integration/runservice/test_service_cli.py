@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +40,43 @@ def test_a_bad_mapping_file_refuses_to_start_with_file_and_line(
     assert "clients.yaml:4:37: fields[0].salesforce:" in done.stderr
     assert "unknown salesforce field Contact.Emial (did you mean 'Email'?)" in done.stderr
     assert not (tmp_path / "data" / "freshforce.db").exists()  # refused before the store opened
+
+
+@pytest.mark.parametrize(("command", "started"), [("run", "running"), ("listen", "listening")])
+def test_the_service_starts_and_drains_on_sigterm(
+    command: str, started: str, tmp_path: Path
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FRESHFORCE_")},
+        "FRESHFORCE_DATA_DIR": str(tmp_path / "data"),
+        "FRESHFORCE_CONFIG_DIR": str(tmp_path / "maps"),  # absent: the shipped maps
+        "FRESHFORCE_LOG_JSON": "true",
+    }
+    proc = subprocess.Popen(
+        [FRESHFORCE, command, "--port", "0"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith(f"freshforce {started}:"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    output = "".join(lines) + rest
+    assert proc.returncode == 0, output
+    assert re.search(
+        rf"freshforce {started}: web app and webhooks on http://127\.0\.0\.1:\d+/", output
+    )
+    assert "0 tenant(s)" in output
+    assert '"event": "service_stopped"' in output
+    assert output.rstrip().endswith("stopped")
