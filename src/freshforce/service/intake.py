@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["TenantIntake", "open_intake", "register_webhooks"]
 
 log = structlog.get_logger("freshforce.service.intake")
+# Intake stores its events and jobs under the default tenant; another tenant's changes would be
+# run against the default tenant's pair, so only it is watched until intake names tenants.
+WATCHED_TENANTS = frozenset({"default"})
 ChannelFactory = Callable[[], "grpc.aio.Channel"]
 
 
@@ -98,6 +101,10 @@ async def open_intake(
         tenants = sorted({c.tenant for c in await list_connections(db)})
     opened: list[TenantIntake] = []
     for tenant in tenants:
+        if tenant not in WATCHED_TENANTS:
+            reason = "intake records changes for the 'default' tenant only"
+            log.warning("tenant_not_watched", tenant=tenant, reason=reason)
+            continue
         try:
             pair = await runtime.pair(tenant)
         except ConfigError as exc:

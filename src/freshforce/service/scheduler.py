@@ -68,7 +68,10 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every task until ``stop`` is set; return once each loop has ended."""
-        loops = [asyncio.create_task(self._loop(entry, stop)) for entry in self._entries.values()]
+        loops = [
+            asyncio.create_task(self._loop(entry, stop), name=entry.name)
+            for entry in self._entries.values()
+        ]
         if not loops:
             await stop.wait()
             return
@@ -80,7 +83,6 @@ class Scheduler:
         await asyncio.gather(*loops, return_exceptions=True)
 
     async def _loop(self, entry: _Entry, stop: asyncio.Event) -> None:
-        asyncio.current_task().set_name(entry.name)  # type: ignore[union-attr]  # in a task
         if not entry.at_start and await _wait(stop, self._delay(entry)):
             return
         while not stop.is_set():

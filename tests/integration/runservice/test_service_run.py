@@ -13,10 +13,11 @@ from structlog.testing import capture_logs
 from freshforce.engine import JobStatus
 from freshforce.sandbox.salesforce.pubsub import PubSubControls, attach_pubsub
 from freshforce.service import Service
+from freshforce.store.connections import NewConnection, Tokens, save_connection
 from freshforce.store.cursors import load_cursor
 from freshforce.store.lease import lease_holder
 
-from .conftest import FB, SF, Recorder, World, eventually
+from .conftest import FB, SF, Recorder, World, eventually, now
 
 POLL_STREAMS = [
     "default:freshbooks/poll/clients",
@@ -174,3 +175,20 @@ async def test_a_salesforce_change_arrives_by_cdc_when_cdc_is_on(world: World) -
         runner.request_stop()
         await serving
     assert "default:salesforce/cdc/data/ContactChangeEvent" in service.scheduler.names
+
+
+async def test_only_the_default_tenant_is_watched_while_intake_records_no_other(
+    world: World,
+) -> None:
+    recorder = Recorder()
+    service, _ = await world.service(recorder)
+    other = NewConnection("fb-globex", "freshbooks", Tokens(None, None, None), tenant="globex")
+    async with service.runtime.engine.begin() as db:
+        await save_connection(db, service.runtime.cipher, other, now=now())
+    with capture_logs() as logs:
+        stop, task = await running(service)
+        await stopped(stop, task)
+    assert [t.tenant for t in service.intake] == ["default"]
+    assert service.scheduler.names == POLL_STREAMS
+    [skipped] = [e for e in logs if e["event"] == "tenant_not_watched"]
+    assert skipped["tenant"] == "globex"
