@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import structlog
 import uvicorn
 
+from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
 from freshforce.service.intake import ChannelFactory, TenantIntake, open_intake, register_webhooks
 from freshforce.service.scheduler import Scheduler
@@ -30,7 +31,7 @@ from freshforce.service.targets import IntakeTargets, intake_targets
 from freshforce.web import create_app
 
 if TYPE_CHECKING:
-    from freshforce.engine import Flow, JobHandler, QueueMetrics
+    from freshforce.engine import Flow, JobHandler
     from freshforce.mapping import MapSet
     from freshforce.runtime import Runtime
     from freshforce.service.periodic import Periodic
@@ -60,7 +61,7 @@ class Service:
     periodic: Sequence[Periodic] = ()
     pubsub_channel: ChannelFactory | None = None  # default: the runtime's; used when cdc is on
     sock: socket.socket | None = None  # a bound socket to serve on instead of web_host:web_port
-    metrics: QueueMetrics | None = None
+    metrics: QueueMetrics | None = None  # default: on the web app's /metrics registry
     started: asyncio.Event = field(default_factory=asyncio.Event)
     scheduler: Scheduler = field(init=False)
     targets: IntakeTargets = field(init=False)
@@ -125,6 +126,8 @@ class Service:
             lifespan="off",
             timeout_graceful_shutdown=_WEB_GRACE_SECONDS,
         )
+        if self.metrics is None and self.work:  # the worker's metrics on the app's /metrics
+            self.metrics = QueueMetrics(app.state.deps.registry)
         server = _Server(config)
         task = asyncio.create_task(self._serve_web(server))
         while not server.started:

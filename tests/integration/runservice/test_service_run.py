@@ -93,6 +93,9 @@ async def test_a_poll_tick_finds_changes_on_both_sides_and_the_worker_runs_them(
             ),
             "the polled changes' jobs",
         )
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{service.url}/metrics")).text
+        assert 'freshforce_jobs_finished_total{flow="clients",outcome="done"}' in metrics
     finally:
         await stopped(stop, task)
     assert all(service.scheduler.failures(name) == 0 for name in POLL_STREAMS)
