@@ -1,11 +1,13 @@
 """Intake of a running service: each tenant's pollers and CDC subscribers, on one scheduler.
 
-For every tenant with a pair of connections (one FreshBooks, one Salesforce) it registers the
-FreshBooks callbacks of the watched resources against ``public_url`` (idempotently; skipped with
-a warning when ``public_url`` is empty), schedules the FreshBooks and Salesforce pollers every
-``poll_interval_seconds`` and, when ``cdc`` is on, one CDC subscriber per watched entity. Every
-stream is leased (docs/operations.md, "Change capture"): of several processes running intake on
-one store, one reads each stream and the others stand by and take over if it stops.
+For the watched tenant with a pair of connections (one FreshBooks, one Salesforce) it schedules
+the FreshBooks callback check (register the callbacks of the watched resources against
+``public_url``, idempotently, then wait for FreshBooks to verify them; at start and hourly; a
+check that fails is logged, e.g. ``public_url`` unreachable; skipped with a warning when
+``public_url`` is empty), the FreshBooks and Salesforce pollers every ``poll_interval_seconds``
+and, when ``cdc`` is on, one CDC subscriber per watched entity. Every stream is leased
+(docs/operations.md, "Change capture"): of several processes running intake on one store, one
+reads each stream and the others stand by and take over if it stops.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from freshforce.connectors.freshbooks.client import RESOURCES
-from freshforce.errors import ConfigError, FreshforceError, LeaseLostError
+from freshforce.errors import ConfigError, LeaseLostError
 from freshforce.intake import CdcConfig, PollerConfig, register_callbacks
 from freshforce.service.targets import cdc_topic
 from freshforce.store.connections import list_connections
@@ -34,12 +36,16 @@ if TYPE_CHECKING:
     from freshforce.service.scheduler import Scheduler
     from freshforce.service.targets import IntakeTargets
 
-__all__ = ["TenantIntake", "open_intake", "register_webhooks"]
+__all__ = ["TenantIntake", "open_intake"]
 
 log = structlog.get_logger("freshforce.service.intake")
 # Intake stores its events and jobs under the default tenant; another tenant's changes would be
 # run against the default tenant's pair, so only it is watched until intake names tenants.
 WATCHED_TENANTS = frozenset({"default"})
+# Callbacks are registered at start and checked again hourly (FreshBooks may disable one); each
+# check waits this long for FreshBooks to verify new ones through the webhook route.
+CALLBACK_CHECK_SECONDS = 3600.0
+CALLBACK_VERIFY_SECONDS = 30.0
 ChannelFactory = Callable[[], "grpc.aio.Channel"]
 
 
@@ -58,8 +64,27 @@ class TenantIntake:
     def tenant(self) -> str:
         return self.pair.tenant
 
-    def schedule(self, scheduler: Scheduler, seconds: float, stop: asyncio.Event) -> None:
-        """Register this tenant's polls and subscriptions with ``scheduler``."""
+    def schedule(
+        self,
+        scheduler: Scheduler,
+        seconds: float,
+        stop: asyncio.Event,
+        *,
+        public_url: str,
+        verify_seconds: float = CALLBACK_VERIFY_SECONDS,
+    ) -> None:
+        """Register this tenant's callbacks, polls and subscriptions with ``scheduler``."""
+        connection = self.pair.freshbooks_connection
+        if not public_url:
+            log.warning(
+                "webhooks_not_registered",
+                connection=connection,
+                reason="public_url (FRESHFORCE_PUBLIC_URL) is empty; the poller alone sees changes",
+            )
+        elif self.targets.freshbooks:
+            name = f"{self.tenant}:freshbooks/callbacks"
+            register = partial(_register_webhooks, self, public_url, verify_seconds)
+            scheduler.every(CALLBACK_CHECK_SECONDS, name, register)
         for resource in self.targets.freshbooks:
             name = f"{self.tenant}:freshbooks/poll/{resource}"
             scheduler.every(seconds, name, partial(self.freshbooks.poll, resource))
@@ -143,25 +168,17 @@ async def _open_tenant(
     return intake
 
 
-async def register_webhooks(runtime: Runtime, intake: TenantIntake) -> None:
-    """Register the FreshBooks callbacks of ``intake``'s resources; log instead of failing."""
-    public_url = runtime.settings.public_url
+async def _register_webhooks(intake: TenantIntake, public_url: str, wait: float) -> None:
+    """Register the callbacks of ``intake``'s resources and wait until FreshBooks verified them."""
     connection = intake.pair.freshbooks_connection
-    if not public_url:
-        log.warning(
-            "webhooks_not_registered",
-            connection=connection,
-            reason="public_url (FRESHFORCE_PUBLIC_URL) is empty; the poller alone sees changes",
-        )
-        return
     events = [RESOURCES[name].singular for name in intake.targets.freshbooks]
-    try:
-        done = await register_callbacks(
-            intake.pair.freshbooks, public_url, connection, events=events
-        )
-    except FreshforceError as exc:
-        log.warning("webhooks_not_registered", connection=connection, reason=exc.message)
-        return
+    done = await register_callbacks(
+        intake.pair.freshbooks,
+        public_url,
+        connection,
+        events=events,
+        wait_seconds=wait,
+    )
     for callback in done:
         log.info(
             "webhook_registered",

@@ -25,7 +25,12 @@ import uvicorn
 
 from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
-from freshforce.service.intake import ChannelFactory, TenantIntake, open_intake, register_webhooks
+from freshforce.service.intake import (
+    CALLBACK_VERIFY_SECONDS,
+    ChannelFactory,
+    TenantIntake,
+    open_intake,
+)
 from freshforce.service.scheduler import Scheduler
 from freshforce.service.targets import IntakeTargets, intake_targets
 from freshforce.web import create_app
@@ -62,6 +67,7 @@ class Service:
     pubsub_channel: ChannelFactory | None = None  # default: the runtime's; used when cdc is on
     sock: socket.socket | None = None  # a bound socket to serve on instead of web_host:web_port
     metrics: QueueMetrics | None = None  # default: on the web app's /metrics registry
+    callback_verify_seconds: float = CALLBACK_VERIFY_SECONDS  # wait for FreshBooks to verify
     started: asyncio.Event = field(default_factory=asyncio.Event)
     scheduler: Scheduler = field(init=False)
     targets: IntakeTargets = field(init=False)
@@ -164,7 +170,13 @@ class Service:
             self.runtime, self.targets, holder=self.runtime.holder_name(), channel=channel
         )
         for tenant in self.intake:
-            await register_webhooks(self.runtime, tenant)
-            tenant.schedule(self.scheduler, settings.poll_interval_seconds, stop)
+            seconds = settings.poll_interval_seconds
+            tenant.schedule(
+                self.scheduler,
+                seconds,
+                stop,
+                public_url=settings.public_url,
+                verify_seconds=self.callback_verify_seconds,
+            )
         for task in self.periodic:
             self.scheduler.every(task.seconds, task.name, task.fn, at_start=task.at_start)

@@ -70,7 +70,27 @@ async def test_a_webhook_posted_to_the_running_service_becomes_a_job_the_worker_
         await eventually(holds(lambda: "webhook" in recorder.sources(key)), "the webhook's job")
     finally:
         await stopped(stop, task)
-    assert service.scheduler.names == POLL_STREAMS
+    assert service.scheduler.names == ["default:freshbooks/callbacks", *POLL_STREAMS]
+    assert service.scheduler.failures("default:freshbooks/callbacks") == 0
+
+
+async def test_callbacks_freshbooks_cannot_verify_are_reported(world: World) -> None:
+    recorder = Recorder()
+    service, _ = await world.service(recorder, public_url="http://127.0.0.1:9")  # nobody there
+    service.callback_verify_seconds = 0.5
+    with capture_logs() as logs:
+        stop, task = await running(service)
+        try:
+            await eventually(
+                holds(lambda: service.scheduler.runs("default:freshbooks/callbacks") >= 1),
+                "the callback check",
+            )
+        finally:
+            await stopped(stop, task)
+    [failed] = [e for e in logs if e["event"] == "scheduled_task_failed"]
+    assert failed["task"] == "default:freshbooks/callbacks"
+    assert "FreshBooks callbacks not verified after 0.5 s: client" in failed["detail"]
+    assert "is public_url reachable" in failed["detail"]
 
 
 async def test_a_poll_tick_finds_changes_on_both_sides_and_the_worker_runs_them(
