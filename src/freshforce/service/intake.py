@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ import structlog
 
 from freshforce.connectors.freshbooks.client import RESOURCES
 from freshforce.errors import ConfigError, LeaseLostError
-from freshforce.intake import CdcConfig, PollerConfig, register_callbacks
+from freshforce.intake import CdcConfig, LeaseKeeper, PollerConfig, Stream, register_callbacks
 from freshforce.service.targets import cdc_topic
 from freshforce.store.connections import list_connections
 
@@ -57,6 +58,7 @@ class TenantIntake:
     targets: IntakeTargets
     freshbooks: FreshBooksPoller
     salesforce: SalesforcePoller
+    callbacks: LeaseKeeper  # one process checks a connection's callbacks at a time
     subscribers: list[CdcSubscriber] = field(default_factory=list)
     channel: grpc.aio.Channel | None = None
 
@@ -155,6 +157,13 @@ async def _open_tenant(
         targets,
         await runtime.freshbooks_poller(pair.freshbooks_connection, holder=holder, config=config),
         await runtime.salesforce_poller(pair.salesforce_connection, holder=holder),
+        LeaseKeeper(
+            runtime.engine,
+            Stream(pair.freshbooks_connection, "freshbooks/callbacks"),
+            holder=holder,
+            ttl=timedelta(seconds=CALLBACK_VERIFY_SECONDS * 2),
+            clock=runtime.clock,
+        ),
     )
     if channel is not None:
         intake.channel = opened = channel()
@@ -169,15 +178,25 @@ async def _open_tenant(
 
 
 async def _register_webhooks(intake: TenantIntake, public_url: str, wait: float) -> None:
-    """Register the callbacks of ``intake``'s resources and wait until FreshBooks verified them."""
+    """Register the callbacks of ``intake``'s resources and wait until FreshBooks verified them.
+
+    Under the connection's ``freshbooks/callbacks`` lease, so listeners starting together on one
+    store do not each register the same callback.
+    """
+    if not await intake.callbacks.acquire():
+        log.info("callbacks_checked_elsewhere", lease=intake.callbacks.name)
+        return
+    try:
+        await intake.callbacks.guard(_register(intake, public_url, wait))
+    finally:
+        await intake.callbacks.release()
+
+
+async def _register(intake: TenantIntake, public_url: str, wait: float) -> None:
     connection = intake.pair.freshbooks_connection
     events = [RESOURCES[name].singular for name in intake.targets.freshbooks]
     done = await register_callbacks(
-        intake.pair.freshbooks,
-        public_url,
-        connection,
-        events=events,
-        wait_seconds=wait,
+        intake.pair.freshbooks, public_url, connection, events=events, wait_seconds=wait
     )
     for callback in done:
         log.info(

@@ -215,3 +215,33 @@ async def test_only_the_default_tenant_is_watched_while_intake_records_no_other(
     assert service.scheduler.names == POLL_STREAMS
     [skipped] = [e for e in logs if e["event"] == "tenant_not_watched"]
     assert skipped["tenant"] == "globex"
+
+
+async def test_listeners_starting_together_register_each_callback_once(world: World) -> None:
+    first, sock = await world.service(Recorder(), work=False, webhooks=True)
+    url = first.runtime.settings.public_url
+    second, _ = await world.service(Recorder(), work=False, public_url=url)
+    started = await asyncio.gather(running(first), running(second))
+    try:
+        fb = await first.runtime.freshbooks(FB)
+
+        async def verified() -> bool:
+            callbacks = await fb.list_callbacks()
+            return bool(callbacks) and all(c.verified for c in callbacks)
+
+        await eventually(verified, "the callback to be verified")
+        await eventually(
+            holds(
+                lambda: all(
+                    s.scheduler.runs("default:freshbooks/callbacks") for s in (first, second)
+                )
+            ),
+            "both callback checks",
+        )
+    finally:
+        for stop, task in started:
+            await stopped(stop, task)
+    assert [(c.event, c.uri) for c in await fb.list_callbacks()] == [
+        ("client", f"{url}/webhooks/freshbooks/fb")
+    ]
+    del sock
