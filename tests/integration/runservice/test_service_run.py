@@ -221,9 +221,9 @@ async def test_listeners_starting_together_register_each_callback_once(world: Wo
     first, sock = await world.service(Recorder(), work=False, webhooks=True)
     url = first.runtime.settings.public_url
     second, _ = await world.service(Recorder(), work=False, public_url=url)
-    slow_listing = {"kind": "latency", "method": "GET", "latency_ms": 300}
-    slow_listing["path"] = "/events/account/*/events/callbacks"  # both checks overlap
-    added = await world.fb_admin.post("/_sandbox/faults", json=slow_listing)
+    slow_create = {"kind": "latency", "method": "POST", "latency_ms": 300}
+    slow_create["path"] = "/events/account/*/events/callbacks"  # both checks overlap
+    added = await world.fb_admin.post("/_sandbox/faults", json=slow_create)
     assert added.status_code == 201, added.text
     started = await asyncio.gather(running(first), running(second))
     try:
