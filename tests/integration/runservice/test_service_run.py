@@ -218,7 +218,7 @@ async def test_only_the_default_tenant_is_watched_while_intake_records_no_other(
 
 
 async def test_listeners_starting_together_register_each_callback_once(world: World) -> None:
-    first, sock = await world.service(Recorder(), work=False, webhooks=True)
+    first, _ = await world.service(Recorder(), work=False, webhooks=True)
     url = first.runtime.settings.public_url
     second, _ = await world.service(Recorder(), work=False, public_url=url)
     slow_create = {"kind": "latency", "method": "POST", "latency_ms": 300}
@@ -248,4 +248,3 @@ async def test_listeners_starting_together_register_each_callback_once(world: Wo
     assert [(c.event, c.uri) for c in await fb.list_callbacks()] == [
         ("client", f"{url}/webhooks/freshbooks/fb")
     ]
-    del sock
