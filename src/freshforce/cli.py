@@ -17,9 +17,12 @@ import typer
 
 from freshforce import __version__
 from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
+from freshforce.commands.conflicts import app as conflicts_app
 from freshforce.commands.connect import connect
 from freshforce.commands.connections import app as connections_app
+from freshforce.commands.run import listen, run
 from freshforce.commands.sync import reconcile, sync
+from freshforce.commands.trace import trace
 from freshforce.commands.users import app as users_app
 from freshforce.commands.web import web
 from freshforce.envvars import ENV_PREFIX, unknown_variables
@@ -37,7 +40,11 @@ app = typer.Typer(
 )
 app.add_typer(db_app)
 app.add_typer(config_app)
+app.command("run")(run)
+app.command("listen")(listen)
 app.command("worker")(worker.worker)
+app.add_typer(conflicts_app, name="conflicts")
+app.command("trace")(trace)
 app.add_typer(jobs.app, name="jobs")
 app.command("connect")(connect)
 app.add_typer(connections_app, name="connections")

@@ -296,9 +296,14 @@ class Runtime:
         )
 
     def pubsub_channel(self) -> grpc.aio.Channel:
-        """Open a TLS channel to the Pub/Sub API at ``salesforce_pubsub_host`` (caller closes)."""
-        credentials = grpc.ssl_channel_credentials()
-        return grpc.aio.secure_channel(self.settings.salesforce_pubsub_host, credentials)
+        """Open a channel to the Pub/Sub API at ``salesforce_pubsub_host`` (caller closes).
+
+        TLS unless ``salesforce_pubsub_tls`` is off (a local sandbox without ``--tls``).
+        """
+        host = self.settings.salesforce_pubsub_host
+        if not self.settings.salesforce_pubsub_tls:
+            return grpc.aio.insecure_channel(host)
+        return grpc.aio.secure_channel(host, grpc.ssl_channel_credentials())
 
     async def cdc_subscriber(
         self,

@@ -107,7 +107,12 @@ class Settings(BaseSettings):
     salesforce_pubsub_host: str = Field(
         default="api.pubsub.salesforce.com:7443", pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$"
     )
+    salesforce_pubsub_tls: bool = True
     http_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Intake and periodic work of `freshforce run` / `listen` (docs/operations.md, "Running").
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
+    cdc: bool = True
+    reconcile_interval_seconds: float = Field(default=3600.0, gt=0)
     # The dashboard (docs/operations.md, "Dashboard").
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=0, le=65535)

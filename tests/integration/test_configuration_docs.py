@@ -57,7 +57,11 @@ SAMPLES: dict[str, tuple[str, Callable[[Any], Any], Any]] = {
     "salesforce_redirect_uri": ("http://localhost:9/cb", lambda v: v, "http://localhost:9/cb"),
     "salesforce_login_url": ("https://test.salesforce.com", lambda v: v, "https://test.salesforce.com"),
     "salesforce_pubsub_host": ("pubsub.example:443", lambda v: v, "pubsub.example:443"),
+    "salesforce_pubsub_tls": ("false", lambda v: v, False),
     "http_timeout_seconds": ("12", lambda v: v, 12.0),
+    "poll_interval_seconds": ("7.5", lambda v: v, 7.5),
+    "cdc": ("false", lambda v: v, False),
+    "reconcile_interval_seconds": ("120", lambda v: v, 120.0),
     "web_host": ("0.0.0.0", lambda v: v, "0.0.0.0"),  # noqa: S104 - a sample value, not a bind
     "web_port": ("8123", lambda v: v, 8123),
     "web_session_key": ("k" * 40, secret, "k" * 40),

@@ -49,6 +49,7 @@ _SANDBOX = Shape(
     0, ("FreshBooks sandbox", "Salesforce sandbox", "Salesforce Pub/Sub", SANDBOX_READY)
 )
 _NO_LETTER = "no dead letter 7 waiting for replay"
+_NO_CONFLICT = "no conflict 7 for tenant 'default'"
 _PASSWORD_TWICE = "a-long-doc-password\n" * 2
 _SERVES = (
     "serves until stopped; tests/integration/web/test_web_cli.py's "
@@ -73,13 +74,26 @@ SHAPES: dict[str, Shape] = {
         0, ("added ana (operator)",), stdin=_PASSWORD_TWICE
     ),
     "freshforce users add vic": Shape(0, ("added vic (viewer)",), stdin=_PASSWORD_TWICE),
+    "freshforce conflicts list": Shape(0, ("no open conflicts for tenant 'default'",)),
+    "freshforce conflicts show 7": Shape(1, (_NO_CONFLICT,)),
+    "freshforce conflicts resolve 7 --take salesforce": Shape(1, (_NO_CONFLICT,)),
+    "freshforce conflicts resolve 7 --value ann@example.com --by ana": Shape(1, (_NO_CONFLICT,)),
+    "freshforce trace client/42": Shape(0, ("nothing recorded for client/42",)),
+    "freshforce trace ann@example.com --json": Shape(0, ('"links": []', '"timeline": []')),
     "freshforce sandbox --records 20 --auto-approve": _SANDBOX,
     "freshforce sandbox --salesforce-port 8102 --pubsub-port 8103 --tls": Shape(
         0, (*_SANDBOX.phrases, "TLS CA file", "(gRPC, TLS, same CA)")
     ),
 }
 
+_SERVICE = (
+    "serves until SIGTERM; tests/integration/runservice/ starts the service in process and "
+    "test_service_cli.py runs the command"
+)
+
 SKIP: dict[str, str] = {
+    "freshforce run --public-url https://sync.example.com": _SERVICE,
+    "freshforce listen --public-url https://sync.example.com": _SERVICE,
     "freshforce worker --concurrency 8 --batch-size 50": (
         "runs until SIGTERM; tests/integration/queue/test_worker_process.py runs worker processes"
     ),

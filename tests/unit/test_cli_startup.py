@@ -34,7 +34,17 @@ def test_importing_the_cli_loads_no_heavy_package() -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["worker", "--help"], ["jobs", "list", "--help"], ["sandbox", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["worker", "--help"],
+        ["jobs", "list", "--help"],
+        ["sandbox", "--help"],
+        ["run", "--help"],
+        ["listen", "--help"],
+        ["conflicts", "resolve", "--help"],
+        ["trace", "--help"],
+    ],
 )
 def test_help_loads_no_heavy_package(args: list[str]) -> None:
     code = (

@@ -9,15 +9,14 @@ it costs the command line nothing at start-up.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import signal
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from freshforce.commands.context import cli_context
+from freshforce.commands.run import load_flow_maps, stop_on_signals
 from freshforce.envvars import ENV_PREFIX
 
 if TYPE_CHECKING:
@@ -32,15 +31,8 @@ MAX_CONCURRENCY = 256
 DATABASE_URL_ENVVAR = f"{ENV_PREFIX}DATABASE_URL"  # as commands/store.py, without its imports
 
 
-def builtin_handlers() -> dict[str, Flow | JobHandler]:
-    """Return the handlers of the flows shipped with freshforce (none are built yet)."""
-    return {}
-
-
-def load_handlers(spec: str | None) -> Mapping[str, Flow | JobHandler]:
-    """Import ``module:factory`` and call it for a flow → flow-or-handler mapping; default: ours."""
-    if not spec:
-        return builtin_handlers()
+def load_handlers(spec: str) -> Mapping[str, Flow | JobHandler]:
+    """Import ``module:factory`` and call it for a flow → flow-or-handler mapping."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         msg = f"{spec!r}: expected 'package.module:factory'"
@@ -119,7 +111,7 @@ def worker(
         typer.Option(
             envvar=f"{ENV_PREFIX}WORKER_HANDLERS",
             help="'package.module:factory' returning flow name → Flow or single-job handler "
-            "(worker_handlers); default: built-in flows.",
+            "(worker_handlers); default: the built-in flows on the mapping directory.",
         ),
     ] = None,
     metrics_port: Annotated[
@@ -137,6 +129,7 @@ def worker(
 
     from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - same
     from freshforce.engine import QueueMetrics  # noqa: PLC0415 - same
+    from freshforce.flows import builtin_flows  # noqa: PLC0415 - same
 
     overrides = {
         "database_url": database_url,
@@ -150,18 +143,18 @@ def worker(
         "worker_metrics_port": metrics_port,
     }
     settings = cli_settings(ctx, overrides)
-    flow_handlers = load_handlers(settings.worker_handlers)
+    chosen = load_handlers(settings.worker_handlers) if settings.worker_handlers else None
+    maps = None if chosen else load_flow_maps(cli_context(ctx), settings)
     registry = CollectorRegistry()
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, registry=registry)
 
     async def serve(runtime: Runtime) -> None:
+        flow_handlers = chosen or {}
+        if maps is not None:
+            flow_handlers = builtin_flows(runtime, maps)
         runner = runtime.worker(flow_handlers, metrics=QueueMetrics(registry))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await runner.run(stop)
+        await runner.run(stop_on_signals())
 
     run_with_runtime(ctx, serve, **overrides)
 

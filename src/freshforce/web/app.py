@@ -51,11 +51,14 @@ def create_app(
     clock: Clock = _utc_now,
     limiter: LoginLimiter | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    runtime: Runtime | None = None,
 ) -> FastAPI:
     """Return the dashboard: pages, ``/api/``, ``/healthz``, ``/readyz`` and ``/metrics``.
 
     It also serves the FreshBooks webhook route (``/webhooks/freshbooks/{connection}``), which
     needs no login; ``transport`` routes its FreshBooks calls elsewhere (a sandbox in tests).
+    The route confirms callbacks with ``runtime`` (``freshforce run`` passes its own); without
+    one it builds one on the first post.
     """
     registry = CollectorRegistry()
     queue_config = QueueConfig(
@@ -79,7 +82,7 @@ def create_app(
     )
     app.state.deps = deps
     app.state.webhooks = webhooks.FreshBooksHooks(
-        lambda: Runtime(settings, engine, clock=clock, transport=transport)
+        lambda: runtime or Runtime(settings, engine, clock=clock, transport=transport)
     )
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     for router in (health.router, webhooks.router, login.router, api.router, pages.router):

@@ -70,3 +70,21 @@ async def test_reconcile_finds_a_silent_edit_and_repairs_it(world: World) -> Non
     )
     assert account["Phone"] == "555-0666"
     assert dict((await reconcile(flow, pair, world.engine, tenant="default")).counts) == {}
+
+
+async def test_the_service_schedules_a_repairing_reconcile(world: World) -> None:
+    from freshforce.service import reconcile_tasks  # noqa: PLC0415
+
+    fb_id = await world.fb_create(organization="Scheduled Ltd", lname="Cron")
+    await world.sync(f"freshbooks/client/{fb_id}")
+    body = {"resource": "clients", "id": fb_id, "fields": {"p_city": "Regina"}}
+    assert (await world.fb_admin.post("/_sandbox/freshbooks/silent", json=body)).status_code == 200
+    assert reconcile_tasks(world.runtime, world.maps, {"invoices"}) == []
+    [task] = reconcile_tasks(world.runtime, world.maps, {"clients", "invoices"})
+    assert task.seconds == world.runtime.settings.reconcile_interval_seconds
+    await task.fn()
+    await world.sync()
+    [account] = await world.soql(
+        f"SELECT BillingCity FROM Account WHERE FreshBooks_Client_Id__c = '{fb_id}'"  # noqa: S608
+    )
+    assert account["BillingCity"] == "Regina"

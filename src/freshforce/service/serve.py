@@ -1,0 +1,182 @@
+"""The service: web app, intake, scheduler and (for ``run``) the worker, in one process.
+
+:class:`Service` is what ``freshforce run`` (``work=True``) and ``freshforce listen``
+(``work=False``) start. ``serve(stop)`` brings the parts up in this order: the web app (the
+dashboard and the FreshBooks webhook route) on ``web_host:web_port``, then each tenant's
+intake (callbacks registered once the route answers, pollers and CDC subscribers on the
+scheduler), the periodic tasks, and the worker on the given flows. When ``stop`` is set (the
+command sets it on SIGTERM or SIGINT) it drains: the web app stops taking posts, the scheduler
+lets running polls finish, the worker finishes or releases its jobs (``Worker.run``), and the
+poll leases are given up. If any part fails, the others are stopped the same way and the
+failure is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+import uvicorn
+
+from freshforce.engine import QueueMetrics
+from freshforce.errors import FreshforceError
+from freshforce.service.intake import (
+    CALLBACK_VERIFY_SECONDS,
+    ChannelFactory,
+    TenantIntake,
+    open_intake,
+)
+from freshforce.service.scheduler import Scheduler
+from freshforce.service.targets import IntakeTargets, intake_targets
+from freshforce.web import create_app
+
+if TYPE_CHECKING:
+    from freshforce.engine import Flow, JobHandler
+    from freshforce.mapping import MapSet
+    from freshforce.runtime import Runtime
+    from freshforce.service.periodic import Periodic
+
+__all__ = ["Service"]
+
+log = structlog.get_logger("freshforce.service")
+_WEB_GRACE_SECONDS = 5
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service owns SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Service:
+    """One process's web app, intake, scheduler and worker, started and drained together."""
+
+    runtime: Runtime
+    maps: MapSet
+    flows: Mapping[str, Flow | JobHandler]  # run by the worker; their maps decide what intake reads
+    work: bool = True  # False: intake only (`freshforce listen`)
+    periodic: Sequence[Periodic] = ()
+    pubsub_channel: ChannelFactory | None = None  # default: the runtime's; used when cdc is on
+    sock: socket.socket | None = None  # a bound socket to serve on instead of web_host:web_port
+    metrics: QueueMetrics | None = None  # default: on the web app's /metrics registry
+    callback_verify_seconds: float = CALLBACK_VERIFY_SECONDS  # wait for FreshBooks to verify
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    scheduler: Scheduler = field(init=False)
+    targets: IntakeTargets = field(init=False)
+    intake: list[TenantIntake] = field(init=False, default_factory=list)
+    _bound: socket.socket | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.scheduler = Scheduler(self.runtime.rng)
+        self.targets = intake_targets(self.maps, set(self.flows))
+
+    @property
+    def url(self) -> str:
+        """Return the web app's base URL (with the port bound, once started)."""
+        if self._bound is not None:
+            host, port = self._bound.getsockname()[:2]
+            return f"http://{host}:{port}"
+        settings = self.runtime.settings
+        return f"http://{settings.web_host}:{settings.web_port}"
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Run every part until ``stop`` is set (or one fails), then drain them all."""
+        web, web_task = await self._start_web()
+        parts = [asyncio.create_task(self._web_until(stop, web, web_task), name="web")]
+        try:
+            await self._start_intake(stop)
+            parts.append(asyncio.create_task(self.scheduler.run(stop), name="scheduler"))
+            if self.work:
+                worker = self.runtime.worker(self.flows, metrics=self.metrics)
+                parts.append(asyncio.create_task(worker.run(stop), name="worker"))
+            self.started.set()
+            log.info("service_started", url=self.url, worker=self.work, tasks=self.scheduler.names)
+            await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            stop.set()
+            await asyncio.gather(*parts, return_exceptions=True)
+            if not web_task.done():
+                web.should_exit = True
+                await asyncio.gather(web_task, return_exceptions=True)
+            for tenant in self.intake:
+                await tenant.release()
+            log.info("service_stopped")
+        for part in parts:
+            if not part.cancelled() and part.exception() is not None:
+                raise part.exception()  # type: ignore[misc]  # checked just above
+
+    async def _start_web(self) -> tuple[_Server, asyncio.Task[None]]:
+        settings = self.runtime.settings
+        app = create_app(
+            self.runtime.engine,
+            settings=settings,
+            clock=self.runtime.clock,
+            transport=self.runtime.transport,
+            runtime=self.runtime,
+        )
+        config = uvicorn.Config(
+            app,
+            host=settings.web_host,
+            port=settings.web_port,
+            proxy_headers=True,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=_WEB_GRACE_SECONDS,
+        )
+        if self.metrics is None and self.work:  # the worker's metrics on the app's /metrics
+            self.metrics = QueueMetrics(app.state.deps.registry)
+        server = _Server(config)
+        task = asyncio.create_task(self._serve_web(server))
+        while not server.started:
+            if task.done():
+                await task  # raises why it did not start
+            await asyncio.sleep(0.01)
+        bound = [sock for srv in server.servers for sock in srv.sockets]
+        self._bound = self.sock or (bound[0] if bound else None)
+        return server, task
+
+    async def _serve_web(self, server: _Server) -> None:
+        try:
+            await server.serve(sockets=None if self.sock is None else [self.sock])
+        except SystemExit as exc:  # uvicorn exits when it cannot bind
+            msg = f"cannot serve the web app on {self.url} (web_host, web_port): see the log above"
+            raise FreshforceError(msg) from exc
+
+    async def _web_until(self, stop: asyncio.Event, web: _Server, task: asyncio.Task[None]) -> None:
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopped, task}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        web.should_exit = True
+        await task
+        if not stop.is_set():
+            msg = "the web app stopped by itself"
+            raise FreshforceError(msg)
+
+    async def _start_intake(self, stop: asyncio.Event) -> None:
+        settings = self.runtime.settings
+        channel = None
+        if settings.cdc and self.targets.cdc:
+            channel = self.pubsub_channel or self.runtime.pubsub_channel
+        self.intake = await open_intake(
+            self.runtime, self.targets, holder=self.runtime.holder_name(), channel=channel
+        )
+        for tenant in self.intake:
+            seconds = settings.poll_interval_seconds
+            tenant.schedule(
+                self.scheduler,
+                seconds,
+                stop,
+                public_url=settings.public_url,
+                verify_seconds=self.callback_verify_seconds,
+            )
+        for task in self.periodic:
+            self.scheduler.every(task.seconds, task.name, task.fn, at_start=task.at_start)

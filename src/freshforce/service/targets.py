@@ -1,0 +1,81 @@
+"""Intake targets: what to poll and subscribe to, read from the loaded maps of the running flows.
+
+Each flow map names its FreshBooks object (``client``) and its Salesforce objects (``Account``,
+``Contact``). Only flows that are registered with the worker are watched, so intake never
+enqueues jobs nobody runs. A FreshBooks resource or a Salesforce change event topic feeds one
+flow: when two flows name the same one, the first flow in map order takes it (its pollers and
+the Salesforce modstamp poller, which is per flow, still cover the other).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import structlog
+
+from freshforce.connectors.freshbooks.client import RESOURCES
+from freshforce.intake.salesforce_poller import PollTarget
+from freshforce.mapping import MapSet
+
+__all__ = ["IntakeTargets", "cdc_topic", "intake_targets"]
+
+log = structlog.get_logger("freshforce.service.targets")
+# FreshBooks objects a flow derives from another resource's records.
+_DERIVED: Mapping[str, str] = MappingProxyType({"payment_summary": "payments"})
+
+
+@dataclass(frozen=True)
+class IntakeTargets:
+    """FreshBooks resources to poll, Salesforce objects to poll and CDC entities, each → flow."""
+
+    freshbooks: Mapping[str, str]  # resource name (``clients``) → flow
+    salesforce: tuple[PollTarget, ...]
+    cdc: Mapping[str, str]  # entity (``Account``) → flow
+
+    @property
+    def empty(self) -> bool:
+        return not (self.freshbooks or self.salesforce or self.cdc)
+
+
+def cdc_topic(entity: str) -> str:
+    """Return the change event topic of ``entity`` (``/data/AccountChangeEvent``)."""
+    if entity.endswith("__c"):
+        return f"/data/{entity.removesuffix('__c')}__ChangeEvent"
+    return f"/data/{entity}ChangeEvent"
+
+
+def intake_targets(maps: MapSet, flows: Collection[str]) -> IntakeTargets:
+    """Return the targets of the flows in ``flows`` that ``maps`` has a map for."""
+    freshbooks: dict[str, str] = {}
+    salesforce: list[PollTarget] = []
+    cdc: dict[str, str] = {}
+    for name, flow_map in maps.flows.items():
+        if name not in flows:
+            continue
+        resource = _resource(flow_map.freshbooks_object)
+        if resource is None:
+            log.warning(
+                "freshbooks_object_not_polled", flow=name, object=flow_map.freshbooks_object
+            )
+        else:
+            _claim(freshbooks, resource, name, "freshbooks_resource_shared")
+        for sobject in flow_map.salesforce_objects:
+            salesforce.append(PollTarget(sobject, name))
+            _claim(cdc, sobject, name, "cdc_entity_shared")
+    return IntakeTargets(freshbooks, tuple(salesforce), cdc)
+
+
+def _resource(freshbooks_object: str) -> str | None:
+    if freshbooks_object in _DERIVED:
+        return _DERIVED[freshbooks_object]
+    found = [r.name for r in RESOURCES.values() if freshbooks_object in {r.singular, r.name}]
+    return found[0] if found else None
+
+
+def _claim(taken: dict[str, str], what: str, flow: str, event: str) -> None:
+    if what in taken:
+        log.warning(event, target=what, flow=taken[what], also=flow)
+        return
+    taken[what] = flow

@@ -1,0 +1,106 @@
+"""The scheduler runs each task on its own period, survives failing runs and stops on request."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from structlog.testing import capture_logs
+
+from freshforce.service import Scheduler
+
+
+async def until(check: object, within: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():  # type: ignore[operator]
+        assert loop.time() < deadline, "condition not met"
+        await asyncio.sleep(0.005)
+
+
+async def test_tasks_repeat_and_a_failing_run_is_logged_without_stopping_its_task() -> None:
+    scheduler = Scheduler(random.Random(1))
+    calls: list[str] = []
+
+    async def tick() -> None:
+        calls.append("tick")
+
+    async def flaky() -> None:
+        calls.append("flaky")
+        if calls.count("flaky") == 1:
+            raise RuntimeError("remote said no")
+
+    scheduler.every(0.01, "tick", tick)
+    scheduler.every(0.01, "flaky", flaky)
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        task = asyncio.create_task(scheduler.run(stop))
+        await until(lambda: scheduler.runs("tick") >= 3 and scheduler.runs("flaky") >= 3)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert scheduler.failures("flaky") == 1
+    assert scheduler.failures("tick") == 0
+    [failed] = [e for e in logs if e["event"] == "scheduled_task_failed"]
+    assert (failed["task"], failed["error"], failed["detail"]) == (
+        "flaky",
+        "RuntimeError",
+        "remote said no",
+    )
+    assert scheduler.names == ["tick", "flaky"]
+
+
+async def test_a_task_not_at_start_waits_its_period_and_stop_ends_the_wait() -> None:
+    scheduler = Scheduler(random.Random(1))
+    ran = asyncio.Event()
+
+    async def hourly() -> None:
+        ran.set()
+
+    scheduler.every(3600, "hourly", hourly, at_start=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert not ran.is_set()
+    assert scheduler.runs("hourly") == 0
+
+
+async def test_a_run_still_going_after_the_grace_is_cancelled() -> None:
+    scheduler = Scheduler(random.Random(1), grace=0.05)
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def stuck() -> None:
+        started.set()
+        await asyncio.Event().wait()
+        finished.set()
+
+    scheduler.every(1, "stuck", stuck)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await asyncio.wait_for(started.wait(), 10)
+    with capture_logs() as logs:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert not finished.is_set()
+    assert [e["task"] for e in logs if e["event"] == "scheduled_task_cancelled"] == ["stuck"]
+
+
+def test_waits_are_jittered_by_the_injected_random_source() -> None:
+    delays = []
+    for seed in (1, 1, 2):
+        scheduler = Scheduler(random.Random(seed), jitter=0.5)
+        scheduler.every(10, "t", lambda: asyncio.sleep(0))
+        delays.append(scheduler._delay(scheduler._entries["t"]))
+    assert delays[0] == delays[1] != delays[2]
+    assert all(10 <= d <= 15 for d in delays)
+
+
+def test_bad_periods_and_duplicate_names_are_refused() -> None:
+    scheduler = Scheduler(random.Random(1))
+    scheduler.every(1, "poll", lambda: asyncio.sleep(0))
+    with pytest.raises(ValueError, match="'poll' is registered already"):
+        scheduler.every(1, "poll", lambda: asyncio.sleep(0))
+    with pytest.raises(ValueError, match="must be > 0 seconds"):
+        scheduler.every(0, "never", lambda: asyncio.sleep(0))
