@@ -24,7 +24,7 @@ from freshforce import __version__
 from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
-from freshforce.web import api, health, login, pages, webhooks
+from freshforce.web import api, health, login, pages, review, review_api, webhooks
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
@@ -82,8 +82,9 @@ def create_app(
         lambda: Runtime(settings, engine, clock=clock, transport=transport)
     )
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    for router in (health.router, webhooks.router, login.router, api.router, pages.router):
-        app.include_router(router)
+    routers = (health, webhooks, login, api, review_api, pages, review)
+    for module in routers:
+        app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)
     async def _to_login(request: Request, exc: LoginRequiredError) -> Response:
