@@ -6,6 +6,9 @@ can each build their own app.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freshforce import __version__
+from freshforce.alerting import AlertTimer, channels_from_settings, load_rules
 from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
@@ -55,12 +59,16 @@ def create_app(
     """Return the dashboard: pages, ``/api/``, ``/healthz``, ``/readyz`` and ``/metrics``.
 
     It also serves the FreshBooks webhook route (``/webhooks/freshbooks/{connection}``), which
-    needs no login; ``transport`` routes its FreshBooks calls elsewhere (a sandbox in tests).
+    needs no login; ``transport`` routes its FreshBooks calls (and the Slack-style alert
+    webhook) elsewhere, a sandbox or a receiver in tests. While the app runs (its lifespan), the
+    alert timer evaluates the alert rules every ``alert_interval_seconds``.
     """
     registry = CollectorRegistry()
     queue_config = QueueConfig(
         lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
+    rules = load_rules(settings.alerts_file)
+    channels = channels_from_settings(settings, transport=transport)
     deps = WebDeps(
         engine=engine,
         clock=clock,
@@ -70,9 +78,36 @@ def create_app(
         templates=Jinja2Templates(directory=_HERE / "templates"),
         registry=registry,
         metrics=WebMetrics(registry),
+        alert_rules=rules,
+        alert_channels=tuple(channel.name for channel in channels),
     )
     deps.templates.env.filters["when"] = when
+    timer = None
+    if settings.alert_interval_seconds:
+        timer = AlertTimer(
+            engine,
+            clock,
+            rules,
+            channels,
+            settings.alert_interval_seconds,
+            dashboard_url=settings.public_url,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if timer is None:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(timer.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
     app = FastAPI(
+        lifespan=lifespan,
         title="freshforce dashboard",
         version=__version__,
         description="Monitor the sync: queue, dead letters, connections, alerts, audit log.",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from freshforce.engine.queue import JobQueue
 
 if TYPE_CHECKING:
+    from freshforce.alerting.rules import AlertRule
     from freshforce.web.health import WebMetrics
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner
@@ -36,6 +37,8 @@ class WebDeps:
     templates: Jinja2Templates
     registry: CollectorRegistry
     metrics: WebMetrics
+    alert_rules: tuple[AlertRule, ...] = ()
+    alert_channels: tuple[str, ...] = ()  # names only: addresses and passwords stay out
 
 
 def web_deps(request: Request) -> WebDeps:

@@ -25,6 +25,7 @@ from freshforce.store.overview import (
 from freshforce.web.deps import WebDeps
 
 __all__ = [
+    "alert_rules_view",
     "alerts_view",
     "audit_view",
     "connections_view",
@@ -114,6 +115,14 @@ async def alerts_view(deps: WebDeps, state: str = "open") -> list[Json]:
         a for a in reversed(found) if state == "all" or (a.resolved_at is None) == (state == "open")
     ]
     return [{k: plain(v) for k, v in asdict(a).items()} for a in chosen]
+
+
+def alert_rules_view(deps: WebDeps) -> Json:
+    """Return the alert rules in force and the channels alerts go to (by name only)."""
+    return {
+        "rules": [{k: plain(v) for k, v in asdict(rule).items()} for rule in deps.alert_rules],
+        "channels": list(deps.alert_channels),
+    }
 
 
 async def audit_view(deps: WebDeps, *, actor: str | None = None, limit: int = 200) -> list[Json]:
