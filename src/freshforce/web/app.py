@@ -34,6 +34,7 @@ from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner, session_key
+from freshforce.web.sparkline import Line, sparkline
 from freshforce.web.views import when
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def create_app(
         alert_channels=tuple(channel.name for channel in channels),
     )
     deps.templates.env.filters["when"] = when
+    deps.templates.env.globals["sparkline"] = sparkline
+    deps.templates.env.globals["Line"] = Line
     timer = None
     if settings.alert_interval_seconds:
         timer = AlertTimer(
