@@ -28,7 +28,7 @@ from freshforce.alerting import AlertTimer, channels_from_settings, load_rules
 from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
-from freshforce.web import api, health, login, pages, review, review_api, webhooks
+from freshforce.web import api, connect, health, login, pages, review, review_api, webhooks
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
@@ -81,6 +81,8 @@ def create_app(
         metrics=WebMetrics(registry),
         alert_rules=rules,
         alert_channels=tuple(channel.name for channel in channels),
+        settings=settings,
+        transport=transport,
     )
     deps.templates.env.filters["when"] = when
     deps.templates.env.globals["sparkline"] = sparkline
@@ -120,7 +122,7 @@ def create_app(
         lambda: Runtime(settings, engine, clock=clock, transport=transport)
     )
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    routers = (health, webhooks, login, api, review_api, pages, review)
+    routers = (health, webhooks, login, api, review_api, pages, review, connect)
     for module in routers:
         app.include_router(module.router)
 
