@@ -11,7 +11,7 @@ import contextlib
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,10 @@ LEASE_NAME = "alerts"
 _log = structlog.get_logger(__name__)
 
 
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 @dataclass(frozen=True)
 class AlertTimer:
     """Evaluate ``rules`` and deliver to ``channels`` every ``interval`` seconds."""
@@ -46,7 +50,7 @@ class AlertTimer:
     channels: Sequence[Channel]
     interval: float
     dashboard_url: str = ""
-    holder: str = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    holder: str = field(default_factory=_holder)
 
     async def round(self) -> tuple[AlertChanges, Deliveries] | None:
         """Run one round if this process holds the lease; ``None`` when another one does."""
