@@ -10,12 +10,15 @@ import pytest
 from pydantic import SecretStr
 from web_support import csrf, login
 
-from freshforce.sandbox.core import SandboxRuntime
+from freshforce.sandbox.core import SandboxRuntime, SandboxServer
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.sandbox.salesforce import build_salesforce_sandbox
 from freshforce.settings import Settings
 from freshforce.store.audit import list_audit
 from freshforce.store.connections import list_connections
 from freshforce.store.crypto import new_key
+from freshforce.store.linking import NewLink, create_links
+from freshforce.store.scope import Scope
 from freshforce.web import create_app
 
 SANDBOX = "http://fb.sandbox"
@@ -45,11 +48,15 @@ async def world(store_engine, clock, users, tmp_path: Path) -> AsyncIterator[dic
     await runtime.aclose()
 
 
-async def _start(dashboard: httpx.AsyncClient, name: str = "fb-main") -> httpx.Response:
+async def _start_system(dashboard: httpx.AsyncClient, system: str, name: str) -> httpx.Response:
     token = await csrf(dashboard)
     return await dashboard.post(
-        "/connections/freshbooks/connect", data={"name": name, "csrf_token": token}
+        f"/connections/{system}/connect", data={"name": name, "csrf_token": token}
     )
+
+
+async def _start(dashboard: httpx.AsyncClient, name: str = "fb-main") -> httpx.Response:
+    return await _start_system(dashboard, "freshbooks", name)
 
 
 async def test_connect_freshbooks_through_the_browser_pages(world):
@@ -150,3 +157,52 @@ async def test_disconnect_forgets_the_connection_and_audits(world):
         assert await list_connections(db) == []
         [entry] = await list_audit(db, action="connection.disconnect")
     assert entry.target == "connection:fb-main"
+
+
+async def test_connect_salesforce_with_pkce_over_a_socket(store_engine, clock, users, tmp_path):
+    runtime = SandboxRuntime.create(6)
+    sandbox = build_salesforce_sandbox(runtime)
+    server = SandboxServer(sandbox.app)
+    server.start_in_thread()
+    settings = Settings(
+        data_dir=tmp_path,
+        web_session_key="k" * 40,
+        encryption_keys=[SecretStr(new_key())],
+        salesforce_client_id=sandbox.client_id,
+        salesforce_client_secret=SecretStr(sandbox.client_secret),
+        salesforce_login_url=server.url,
+    )
+    app = create_app(store_engine, settings=settings, clock=clock)
+    try:
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as dashboard,
+            httpx.AsyncClient() as browser,
+        ):
+            await login(dashboard, "olga")
+            started = await _start_system(dashboard, "salesforce", "sf")
+            authorize = httpx.URL(started.headers["location"])
+            assert authorize.params["code_challenge_method"] == "S256"
+            form = dict(authorize.params)
+            form.update(username=sandbox.username, password=sandbox.password, action="approve")
+            approved = await browser.post(f"{server.url}/services/oauth2/authorize", data=form)
+            assert approved.status_code in {302, 303}, approved.text
+            back = await dashboard.get(approved.headers["location"])
+            assert back.status_code == 303, back.text
+    finally:
+        server.stop()
+        await runtime.aclose()
+    async with store_engine.connect() as db:
+        [stored] = await list_connections(db)
+    assert (stored.id, stored.instance_url) == ("sf", server.url)
+    assert stored.remote_account == sandbox.state.org_id
+    timeline_link = f"{server.url}/001000000000001AAA"
+    async with store_engine.begin() as db:
+        await create_links(db, Scope("default", "clients"), [NewLink("1", "001000000000001AAA")])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as dashboard:
+        await login(dashboard, "vic")
+        record = (await dashboard.get("/api/records/timeline", params={"q": "1"})).json()
+    assert record["links"][0]["salesforce"][0]["url"] == timeline_link
