@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from freshforce.store.conflicts import Resolution
@@ -27,6 +27,7 @@ Deps = Annotated[WebDeps, Depends(web_deps)]
 Viewer = Annotated[Principal, Depends(page_user)]
 Operator = Annotated[Principal, Depends(page_operator)]
 Tenant = Annotated[str, Query(min_length=1, max_length=64)]
+ConflictId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT id
 _STATES = ("open", "resolved", "all")
 
 
@@ -92,7 +93,11 @@ async def _conflict_page(
 
 @router.get("/conflicts/{conflict_id}")
 async def conflict_page(
-    request: Request, deps: Deps, principal: Viewer, conflict_id: int, tenant: Tenant = "default"
+    request: Request,
+    deps: Deps,
+    principal: Viewer,
+    conflict_id: ConflictId,
+    tenant: Tenant = "default",
 ) -> HTMLResponse:
     return await _conflict_page(request, deps, principal, tenant, conflict_id)
 
@@ -103,7 +108,7 @@ async def resolve_conflict(
     request: Request,
     deps: Deps,
     principal: Operator,
-    conflict_id: int,
+    conflict_id: ConflictId,
     take: Annotated[str, Form()] = "",
     value: Annotated[str, Form(max_length=100_000)] = "",
     value_type: Annotated[str, Form()] = "text",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from freshforce.store.conflicts import Resolution
@@ -25,6 +25,7 @@ Deps = Annotated[WebDeps, Depends(web_deps)]
 Viewer = Annotated[Principal, Depends(api_user)]
 Operator = Annotated[Principal, Depends(api_operator)]
 Tenant = Annotated[str, Query(min_length=1, max_length=64)]
+ConflictId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a BIGINT id
 # Any: JSON answers of the shapes ``timeline.py`` and ``conflict_views.py`` document.
 Json = dict[str, Any]
 
@@ -64,7 +65,9 @@ async def conflicts(
 
 
 @router.get("/conflicts/{conflict_id}", summary="One conflict with both sides' values")
-async def conflict(deps: Deps, _: Viewer, conflict_id: int, tenant: Tenant = "default") -> Json:
+async def conflict(
+    deps: Deps, _: Viewer, conflict_id: ConflictId, tenant: Tenant = "default"
+) -> Json:
     try:
         return await conflict_views.conflict_view(deps, tenant, conflict_id)
     except NotFoundError as exc:
@@ -72,7 +75,7 @@ async def conflict(deps: Deps, _: Viewer, conflict_id: int, tenant: Tenant = "de
 
 
 @router.post("/conflicts/{conflict_id}/resolve", summary="Settle a conflict and re-sync its link")
-async def resolve(deps: Deps, principal: Operator, conflict_id: int, body: Settle) -> Json:
+async def resolve(deps: Deps, principal: Operator, conflict_id: ConflictId, body: Settle) -> Json:
     try:
         return await conflict_views.resolve(
             deps,

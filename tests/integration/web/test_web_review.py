@@ -238,6 +238,7 @@ async def test_resolve_refusals(app_client, store_engine, queue, clock, operator
     )
     assert wrong.status_code == 422
     assert (await app_client.get("/api/conflicts/999")).status_code == 404
+    assert (await app_client.get(f"/api/conflicts/{2**64}")).status_code == 422
     assert (
         await app_client.get("/conflicts/999", headers={"accept": "text/html"})
     ).status_code == 404
