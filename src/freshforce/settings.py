@@ -119,6 +119,17 @@ class Settings(BaseSettings):
     web_session_key: SecretStr = SecretStr("")
     # Where FreshBooks reaches this install's webhook route (docs/operations.md, "Webhooks").
     public_url: str = ""
+    # Alerts: rules, how often they are evaluated, where they are sent (docs/operations.md).
+    alerts_file: Path | None = None
+    alert_interval_seconds: float = Field(default=60.0, ge=0)
+    alert_slack_webhook_url: SecretStr = SecretStr("")
+    alert_smtp_host: str = ""
+    alert_smtp_port: int = Field(default=587, ge=1, le=65535)
+    alert_smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    alert_smtp_username: str = ""
+    alert_smtp_password: SecretStr = SecretStr("")
+    alert_smtp_from: str = ""
+    alert_smtp_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -136,6 +147,26 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("alerts_file")
+    @classmethod
+    def _expand_alerts_file(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @field_validator("alert_smtp_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("alert_slack_webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and not re.match(r"^https?://\S+$", value.get_secret_value()):
+            msg = "must be empty or an http(s) URL"
+            raise ValueError(msg)
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

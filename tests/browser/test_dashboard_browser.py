@@ -1,4 +1,5 @@
-"""A real browser on the dashboard: log in, see the overview, replay a dead letter.
+"""A real browser on the dashboard: log in, see the overview, replay a dead letter, read a
+record's timeline and settle its conflict.
 
 Drives Debian's chromium (``apt-get install -y chromium``) through Playwright; no browser is
 downloaded. Set ``FRESHFORCE_SAVE_SCREENSHOTS=1`` to refresh the pictures in docs/screenshots/.
@@ -21,9 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from freshforce.engine.queue import Failure, JobQueue, JobStatus, Settlement
 from freshforce.settings import Settings
 from freshforce.store.alerts import raise_alert
+from freshforce.store.conflicts import Parked, park_conflict
 from freshforce.store.connections import NewConnection, Tokens, save_connection
 from freshforce.store.crypto import TokenCipher, new_key
+from freshforce.store.events import NewEvent, record_events
+from freshforce.store.linking import NewLink, create_links
+from freshforce.store.scope import Scope
 from freshforce.store.users import Role, add_user
+from freshforce.store.writelog import FieldWrite, record_field_writes
 from freshforce.web import create_app
 from freshforce.web.passwords import hash_password
 
@@ -122,3 +128,79 @@ async def test_log_in_see_the_overview_and_replay_a_dead_letter(
             await browser.close()
     keys = {j.key for j in await queue.jobs(status=JobStatus.PENDING)}
     assert "fb:payment:4" in keys
+
+
+async def _two_sided_edit(engine: AsyncEngine) -> int:
+    """Link client 42, log a write to it and park a conflict on its e-mail; return the conflict."""
+    scope = Scope("default", "clients")
+    async with engine.begin() as db:
+        keys = frozenset({"email:ann@acme.com", "org:acme"})
+        [link] = await create_links(db, scope, [NewLink("42", "001000000000042AAA", keys=keys)])
+        assert link is not None
+        await record_events(
+            db,
+            [NewEvent("webhook", "freshbooks", "client", "42", {"name": "client.update"})],
+            now=_now(),
+        )
+        write = FieldWrite(
+            "salesforce",
+            "Account",
+            "001000000000042AAA",
+            "Name",
+            before="Acme",
+            after="Acme Corp",
+            source_value="Acme Corp",
+            link_id=link.id,
+            trace=({"transform": "trim", "in": " Acme Corp", "out": "Acme Corp"},),
+        )
+        await record_field_writes(db, scope, [write])
+        parked = Parked(
+            link.id,
+            "email",
+            base_value="ann@acme.com",
+            freshbooks_value="ann@acme.io",
+            salesforce_value="billing@acme.com",
+            freshbooks_changed_by="Ann Smith",
+            freshbooks_changed_at=_now(),
+            salesforce_changed_by="Sam Rep",
+            salesforce_changed_at=_now(),
+        )
+        conflict = await park_conflict(db, scope, parked)
+    return conflict.id
+
+
+async def test_find_a_timeline_and_settle_its_conflict(
+    dashboard: str, store_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect  # noqa: PLC0415 - dev only
+
+    queue = JobQueue(store_engine, clock=_now)
+    await _seed(store_engine, queue)
+    conflict = await _two_sided_edit(store_engine)
+    shots = SCREENSHOTS if os.environ.get("FRESHFORCE_SAVE_SCREENSHOTS") else tmp_path
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            await page.goto(f"{dashboard}/records")
+            await page.fill("input[name=username]", "ana")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await expect(page.locator("h1")).to_have_text("Record timeline")
+            await page.fill("input[name=q]", "Ann@Acme.com")
+            await page.click("form[role=search] button[type=submit]")
+            await expect(page.locator("a.fb-link")).to_have_text("42")
+            await expect(page.locator(".timeline li.kind-field_write")).to_contain_text(
+                "wrote salesforce Account Name"
+            )
+            await page.screenshot(path=str(shots / "timeline.png"), full_page=True)
+            await page.click("nav >> text=Conflicts")
+            await page.click(f"a[href='/conflicts/{conflict}?tenant=default']")
+            await expect(page.locator("#sf-value")).to_have_text('"billing@acme.com"')
+            await page.screenshot(path=str(shots / "conflict.png"), full_page=True)
+            await page.click("#take-salesforce")
+            await expect(page.locator("#resolution")).to_contain_text("took salesforce")
+        finally:
+            await browser.close()
+    keys = {j.key for j in await queue.jobs(status=JobStatus.PENDING)}
+    assert any(key.startswith("link/") for key in keys)

@@ -66,6 +66,16 @@ SAMPLES: dict[str, tuple[str, Callable[[Any], Any], Any]] = {
     "web_port": ("8123", lambda v: v, 8123),
     "web_session_key": ("k" * 40, secret, "k" * 40),
     "public_url": ("https://sync.example/", lambda v: v, "https://sync.example"),
+    "alerts_file": ("/srv/ff/alerts.yaml", str, "/srv/ff/alerts.yaml"),
+    "alert_interval_seconds": ("15", lambda v: v, 15.0),
+    "alert_slack_webhook_url": ("https://hooks.example/T/B/x", secret, "https://hooks.example/T/B/x"),
+    "alert_smtp_host": ("smtp.example", lambda v: v, "smtp.example"),
+    "alert_smtp_port": ("465", lambda v: v, 465),
+    "alert_smtp_security": ("tls", lambda v: v, "tls"),
+    "alert_smtp_username": ("ff", lambda v: v, "ff"),
+    "alert_smtp_password": ("pw", secret, "pw"),
+    "alert_smtp_from": ("ff@example.com", lambda v: v, "ff@example.com"),
+    "alert_smtp_to": ("a@x.example,b@x.example", lambda v: v, ["a@x.example", "b@x.example"]),
 }  # fmt: skip
 
 

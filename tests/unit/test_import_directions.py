@@ -60,6 +60,8 @@ def _under(name: str, *prefixes: str) -> bool:
                         "freshforce.web", "freshforce.runtime")),
         ("store", ("freshforce.engine", "freshforce.intake", "freshforce.runtime")),
         ("engine", ("freshforce.web",)),
+        ("alerting", ("freshforce.engine", "freshforce.intake", "freshforce.flows",
+                      "freshforce.web", "freshforce.commands", "freshforce.connectors")),
     ],
 )  # fmt: skip
 def test_lower_layers_never_import_upper_ones(package: str, forbidden: tuple[str, ...]) -> None:

@@ -181,3 +181,27 @@ def test_intake_exports() -> None:
     ]
     for name in freshforce.intake.__all__:
         assert getattr(freshforce.intake, name) is not None
+
+
+def test_alerting_exports() -> None:
+    import freshforce.alerting  # noqa: PLC0415 - the package under test
+
+    assert freshforce.alerting.__all__ == [
+        "DEFAULT_RULES",
+        "AlertChanges",
+        "AlertRule",
+        "AlertTimer",
+        "Channel",
+        "Deliveries",
+        "DeliveryError",
+        "EmailChannel",
+        "Notice",
+        "RuleKind",
+        "SlackChannel",
+        "channels_from_settings",
+        "deliver_alerts",
+        "evaluate_alerts",
+        "load_rules",
+    ]
+    for name in freshforce.alerting.__all__:
+        assert getattr(freshforce.alerting, name) is not None

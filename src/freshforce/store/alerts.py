@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -21,7 +21,16 @@ from freshforce.store.schema import alerts
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["Alert", "AlertKind", "list_alerts", "raise_alert", "resolve_alerts"]
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "claim_undelivered",
+    "list_alerts",
+    "open_alert_connections",
+    "raise_alert",
+    "release_delivery",
+    "resolve_alerts",
+]
 
 
 class AlertKind(StrEnum):
@@ -44,6 +53,12 @@ class Alert:
     resolved_at: datetime | None
 
 
+def _of_connection(connection_id: str | None) -> sa.ColumnElement[bool]:
+    if connection_id is None:
+        return alerts.c.connection_id.is_(None)
+    return alerts.c.connection_id == connection_id
+
+
 async def raise_alert(
     db: AsyncConnection,
     *,
@@ -55,11 +70,7 @@ async def raise_alert(
 ) -> int | None:
     """Record an alert unless the same one is still open; return the new id or ``None``."""
     open_one = sa.select(alerts.c.id).where(
-        alerts.c.kind == kind,
-        alerts.c.resolved_at.is_(None),
-        alerts.c.connection_id.is_(None)
-        if connection_id is None
-        else alerts.c.connection_id == connection_id,
+        alerts.c.kind == kind, alerts.c.resolved_at.is_(None), _of_connection(connection_id)
     )
     if (await db.execute(open_one.limit(1))).first() is not None:
         return None
@@ -78,12 +89,14 @@ async def resolve_alerts(
     db: AsyncConnection,
     *,
     kind: str,
-    connection_id: str,
+    connection_id: str | None,
     notice_kind: str,
     message: str,
     now: datetime,
 ) -> int | None:
     """Resolve the connection's open ``kind`` alerts; if any was open, record a recovery notice.
+
+    ``connection_id=None`` resolves the ``kind`` alerts that belong to no connection.
 
     Return the notice's id, or ``None`` when nothing was open. Two processes resolving at once
     record one notice: the second ``UPDATE`` finds the alerts already resolved.
@@ -92,7 +105,7 @@ async def resolve_alerts(
         sa.update(alerts)
         .where(
             alerts.c.kind == kind,
-            alerts.c.connection_id == connection_id,
+            _of_connection(connection_id),
             alerts.c.resolved_at.is_(None),
         )
         .values(resolved_at=now)
@@ -114,20 +127,56 @@ async def resolve_alerts(
     return int(result.scalar_one())
 
 
+async def open_alert_connections(db: AsyncConnection, kind: str) -> set[str | None]:
+    """Return the connections (``None``: no connection) with an open ``kind`` alert."""
+    query = sa.select(alerts.c.connection_id).where(
+        alerts.c.kind == kind, alerts.c.resolved_at.is_(None)
+    )
+    return set((await db.execute(query.distinct())).scalars())
+
+
+async def claim_undelivered(db: AsyncConnection, *, now: datetime, limit: int = 50) -> list[Alert]:
+    """Mark up to ``limit`` undelivered alerts delivered and return them, oldest first.
+
+    Each is a compare-and-set on ``delivered_at IS NULL``: of two processes delivering at once,
+    one gets each alert. A sender that fails hands it back with :func:`release_delivery`.
+    """
+    pending = sa.select(alerts.c.id).where(alerts.c.delivered_at.is_(None))
+    ids = list((await db.execute(pending.order_by(alerts.c.id).limit(limit))).scalars())
+    claimed: list[Alert] = []
+    for alert_id in ids:
+        statement = (
+            sa.update(alerts)
+            .where(alerts.c.id == alert_id, alerts.c.delivered_at.is_(None))
+            .values(delivered_at=now)
+            .returning(*alerts.c)
+        )
+        claimed += [_alert(row) for row in await db.execute(statement)]
+    return claimed
+
+
+async def release_delivery(db: AsyncConnection, alert_ids: list[int]) -> None:
+    """Mark alerts undelivered again, so the next round sends them."""
+    if alert_ids:
+        statement = sa.update(alerts).where(alerts.c.id.in_(alert_ids)).values(delivered_at=None)
+        await db.execute(statement)
+
+
+def _alert(row: sa.Row[Any]) -> Alert:
+    return Alert(
+        id=row.id,
+        at=row.at,
+        severity=row.severity,
+        kind=row.kind,
+        message=row.message,
+        connection_id=row.connection_id,
+        resolved_at=row.resolved_at,
+    )
+
+
 async def list_alerts(db: AsyncConnection, *, connection_id: str | None = None) -> list[Alert]:
     """Return alerts (of one connection when given), oldest first."""
     query = sa.select(alerts).order_by(alerts.c.id)
     if connection_id is not None:
         query = query.where(alerts.c.connection_id == connection_id)
-    return [
-        Alert(
-            id=row.id,
-            at=row.at,
-            severity=row.severity,
-            kind=row.kind,
-            message=row.message,
-            connection_id=row.connection_id,
-            resolved_at=row.resolved_at,
-        )
-        for row in await db.execute(query)
-    ]
+    return [_alert(row) for row in await db.execute(query)]

@@ -6,6 +6,9 @@ can each build their own app.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,15 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freshforce import __version__
+from freshforce.alerting import AlertTimer, channels_from_settings, load_rules
 from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
-from freshforce.web import api, health, login, pages, webhooks
+from freshforce.web import api, connect, health, login, pages, review, review_api, webhooks
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner, session_key
+from freshforce.web.sparkline import Line, sparkline
 from freshforce.web.views import when
 
 if TYPE_CHECKING:
@@ -56,14 +61,18 @@ def create_app(
     """Return the dashboard: pages, ``/api/``, ``/healthz``, ``/readyz`` and ``/metrics``.
 
     It also serves the FreshBooks webhook route (``/webhooks/freshbooks/{connection}``), which
-    needs no login; ``transport`` routes its FreshBooks calls elsewhere (a sandbox in tests).
-    The route confirms callbacks with ``runtime`` (``freshforce run`` passes its own); without
-    one it builds one on the first post.
+    needs no login; ``transport`` routes its FreshBooks calls (and the Slack-style alert
+    webhook) elsewhere, a sandbox or a receiver in tests. The route confirms callbacks with
+    ``runtime`` (``freshforce run`` passes its own); without one it builds one on the first
+    post. While the app runs (its lifespan), the alert timer evaluates the alert rules every
+    ``alert_interval_seconds``.
     """
     registry = CollectorRegistry()
     queue_config = QueueConfig(
         lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
+    rules = load_rules(settings.alerts_file)
+    channels = channels_from_settings(settings, transport=transport)
     deps = WebDeps(
         engine=engine,
         clock=clock,
@@ -73,9 +82,40 @@ def create_app(
         templates=Jinja2Templates(directory=_HERE / "templates"),
         registry=registry,
         metrics=WebMetrics(registry),
+        alert_rules=rules,
+        alert_channels=tuple(channel.name for channel in channels),
+        settings=settings,
+        transport=transport,
     )
     deps.templates.env.filters["when"] = when
+    deps.templates.env.globals["sparkline"] = sparkline
+    deps.templates.env.globals["Line"] = Line
+    timer = None
+    if settings.alert_interval_seconds:
+        timer = AlertTimer(
+            engine,
+            clock,
+            rules,
+            channels,
+            settings.alert_interval_seconds,
+            dashboard_url=settings.public_url,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if timer is None:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(timer.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
     app = FastAPI(
+        lifespan=lifespan,
         title="freshforce dashboard",
         version=__version__,
         description="Monitor the sync: queue, dead letters, connections, alerts, audit log.",
@@ -85,8 +125,9 @@ def create_app(
         lambda: runtime or Runtime(settings, engine, clock=clock, transport=transport)
     )
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    for router in (health.router, webhooks.router, login.router, api.router, pages.router):
-        app.include_router(router)
+    routers = (health, webhooks, login, api, review_api, pages, review, connect)
+    for module in routers:
+        app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)
     async def _to_login(request: Request, exc: LoginRequiredError) -> Response:

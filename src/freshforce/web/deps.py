@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from freshforce.engine.queue import JobQueue
 
 if TYPE_CHECKING:
+    import httpx
+
+    from freshforce.alerting.rules import AlertRule
+    from freshforce.settings import Settings
     from freshforce.web.health import WebMetrics
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner
@@ -36,6 +40,10 @@ class WebDeps:
     templates: Jinja2Templates
     registry: CollectorRegistry
     metrics: WebMetrics
+    alert_rules: tuple[AlertRule, ...] = ()
+    alert_channels: tuple[str, ...] = ()  # names only: addresses and passwords stay out
+    settings: Settings | None = None  # for the OAuth connect pages
+    transport: httpx.AsyncBaseTransport | None = None  # their token calls (a sandbox in tests)
 
 
 def web_deps(request: Request) -> WebDeps:

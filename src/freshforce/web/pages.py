@@ -200,7 +200,8 @@ async def alerts_page(
     if state not in {"open", "resolved", "all"}:
         raise HTTPException(422, f"state: {state!r} is not one of open, resolved, all")
     found = await views.alerts_view(deps, state)
-    return render(deps, request, "alerts.html", principal, alerts=found, state=state)
+    config = views.alert_rules_view(deps)
+    return render(deps, request, "alerts.html", principal, alerts=found, state=state, config=config)
 
 
 @router.get("/audit")

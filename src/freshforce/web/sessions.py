@@ -113,6 +113,25 @@ class SessionSigner:
             issued_at=issued,
         )
 
+    def seal(self, purpose: str, data: dict[str, str | int | None]) -> str:
+        """Return ``data`` signed for ``purpose``, for a short-lived cookie of its own."""
+        body = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+        return f"{_b64(body)}.{_b64(self._mac(purpose.encode() + b':' + body))}"
+
+    def unseal(self, purpose: str, value: str | None) -> dict[str, str | int | None] | None:
+        """Return what :meth:`seal` signed for ``purpose``, or None when missing or forged."""
+        if not value or value.count(".") != 1:
+            return None
+        body_text, mac_text = value.split(".")
+        try:
+            body, mac = _unb64(body_text), _unb64(mac_text)
+        except ValueError:
+            return None
+        if not hmac.compare_digest(mac, self._mac(purpose.encode() + b":" + body)):
+            return None
+        data: dict[str, str | int | None] = json.loads(body)
+        return data
+
     def csrf_token(self, session: Session) -> str:
         """Return the CSRF token every form of ``session`` must post back."""
         return _b64(self._mac(f"csrf:{session.nonce}".encode()))

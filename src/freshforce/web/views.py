@@ -14,6 +14,7 @@ from typing import Any
 
 from freshforce.store.alerts import list_alerts
 from freshforce.store.audit import list_audit
+from freshforce.store.charts import minute_series
 from freshforce.store.connections import ConnectionInfo, list_connections
 from freshforce.store.dead_letters import DeadLetter
 from freshforce.store.overview import (
@@ -25,6 +26,7 @@ from freshforce.store.overview import (
 from freshforce.web.deps import WebDeps
 
 __all__ = [
+    "alert_rules_view",
     "alerts_view",
     "audit_view",
     "connections_view",
@@ -116,6 +118,14 @@ async def alerts_view(deps: WebDeps, state: str = "open") -> list[Json]:
     return [{k: plain(v) for k, v in asdict(a).items()} for a in chosen]
 
 
+def alert_rules_view(deps: WebDeps) -> Json:
+    """Return the alert rules in force and the channels alerts go to (by name only)."""
+    return {
+        "rules": [{k: plain(v) for k, v in asdict(rule).items()} for rule in deps.alert_rules],
+        "channels": list(deps.alert_channels),
+    }
+
+
 async def audit_view(deps: WebDeps, *, actor: str | None = None, limit: int = 200) -> list[Json]:
     """Audit rows, newest first."""
     async with deps.engine.connect() as conn:
@@ -146,12 +156,17 @@ async def dead_letters_view(
 
 
 async def overview(deps: WebDeps) -> Json:
-    """Queue depth per status and flow, oldest waiting job, dead letters, connections, alerts."""
+    """Queue depth per status and flow, oldest waiting job, dead letters, connections, alerts.
+
+    ``per_minute`` holds the last hour, oldest minute first: attempts done and failed, and the
+    jobs waiting or running at the end of each minute.
+    """
     now = deps.clock()
     async with deps.engine.connect() as conn:
         depth = await queue_depth(conn)
         oldest_age = await oldest_pending_age(conn)
         dead = await open_dead_letter_count(conn)
+        series = await minute_series(conn)
     by_status: dict[str, int] = dict.fromkeys(("pending", "running", "done", "dead"), 0)
     by_flow: dict[str, dict[str, int]] = {}
     for row in depth:
@@ -165,4 +180,9 @@ async def overview(deps: WebDeps) -> Json:
         "dead_letters_open": dead,
         "connections": await connections_view(deps),
         "alerts_open": await alerts_view(deps, "open"),
+        "per_minute": {
+            "done": list(series.done),
+            "failed": list(series.failed),
+            "queue_depth": list(series.depth),
+        },
     }
