@@ -1,47 +1,45 @@
-"""The guided demo: start what exists, then walk one deal through both sandboxes.
+"""The guided demo: both sandboxes, freshforce running as a service, one deal from start to cash.
 
-It starts the FreshBooks and Salesforce sandboxes, prepares the embedded SQLite store, and plays
-the quote-to-cash story through the sandboxes' public APIs: a client, a won deal, an invoice and a
-payment. Every step prints what it did and where to see it. Parts of freshforce that are not built
-yet are named as such instead of being pretended.
+It starts the FreshBooks and Salesforce sandboxes on their ports, a fresh embedded SQLite store
+(``<data_dir>/demo.db``, made anew each run, since the sandboxes start empty each run), both
+connections made from tokens the sandboxes mint, and ``freshforce run``'s service: the web app
+(dashboard and webhook route), intake (signed webhooks, CDC, pollers as the safety net), the
+worker with the built-in flows and the reconciler. Then a person's actions, made through the
+sandboxes' public APIs, and what freshforce does with each (demo_story.py): a client appears as
+an Account, a won deal becomes an invoice, a payment marks the deal paid.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import secrets
 import signal
+import socket
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+from pydantic import SecretStr
 
+from freshforce.demo_story import DemoResult, play
 from freshforce.errors import ConfigError
 from freshforce.sandbox.core.server import ListenError
+from freshforce.sandbox.freshbooks import DEFAULT_APP
 from freshforce.sandbox.launch import SandboxSettings, StartedVendor, build_vendors, wait_started
-from freshforce.settings import Settings
-from freshforce.store.migrate import prepare_database
+from freshforce.store.crypto import new_key
+
+if TYPE_CHECKING:
+    from freshforce.runtime import Runtime
+    from freshforce.settings import Settings
 
 __all__ = ["DemoResult", "run_demo"]
 
-_SF_API = "/services/data/v59.0"
 _TIMEOUT = httpx.Timeout(10.0)
-# Wire bodies of both sandboxes are JSON of vendor-defined shape.
-JSON = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DemoResult:
-    """What the scenario created, by system, for the summary and the tests."""
-
-    freshbooks_client_id: int
-    salesforce_account_id: str
-    salesforce_opportunity_id: str
-    opportunity_won: bool
-    freshbooks_invoice_id: int
-    invoice_number: str
-    invoice_payment_status: str
+_SF_APP = ("freshforce-sandbox", "sandbox-secret")  # the Salesforce sandbox's documented app
+DEMO_USER = "demo"
 
 
 async def run_demo(
@@ -51,11 +49,7 @@ async def run_demo(
     *,
     keep_running: bool,
 ) -> DemoResult:
-    """Start everything, play the scenario, and serve until a signal when ``keep_running``.
-
-    A sandbox port that cannot be bound is a :class:`ConfigError` naming it; the store is not
-    touched until every sandbox listens.
-    """
+    """Start everything, play the story, and serve until a signal when ``keep_running``."""
     try:
         vendors = build_vendors(sandbox)
     except ListenError as exc:
@@ -67,24 +61,168 @@ async def run_demo(
             await wait_started(servers, tasks)
         except ListenError as exc:
             raise _port_problem(exc) from None
-        await prepare_database(settings.database_url, auto_migrate=True)
-        echo(f"store                {settings.database_url} (migrated)")
         for vendor in vendors:
-            for line in vendor.describe():
+            for line in vendor.describe()[:1]:
                 echo(line)
-        urls = _urls(vendors)
-        async with httpx.AsyncClient(timeout=_TIMEOUT, verify=False) as http:  # noqa: S501 - local self-signed sandbox
-            result = await _scenario(http, urls["freshbooks"], urls["salesforce"], echo)
-        _summary(result, echo)
-        if keep_running:
-            await _serve_until_signal(servers, tasks, echo)
-        return result
+        return await _with_service(settings, vendors, echo, keep_running=keep_running)
     finally:
         for server in servers:
             server.request_stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         for vendor in vendors:
             await vendor.aclose()
+
+
+async def _with_service(
+    settings: Settings,
+    vendors: list[StartedVendor],
+    echo: Callable[[str], None],
+    *,
+    keep_running: bool,
+) -> DemoResult:
+    from freshforce.flows import builtin_flows  # noqa: PLC0415 - the heavy half of the demo
+    from freshforce.mapping import load_maps, write_defaults  # noqa: PLC0415
+    from freshforce.runtime import Runtime  # noqa: PLC0415
+    from freshforce.service import Service, reconcile_tasks  # noqa: PLC0415
+
+    fb_url, sf_url, pubsub = _urls(vendors)
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    database = data / "demo.db"
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        stale.unlink(missing_ok=True)
+    config_dir = data / "demo-config"
+    if not (config_dir / "clients.yaml").exists():
+        write_defaults(config_dir)
+    sock = socket.socket()
+    sock.bind((settings.web_host, 0 if not keep_running else settings.web_port))
+    web_url = f"http://{settings.web_host}:{sock.getsockname()[1]}"
+    demo_settings = settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{database}",
+            "config_dir": config_dir,
+            "encryption_keys": [SecretStr(new_key())],
+            "freshbooks_api_url": fb_url,
+            "freshbooks_auth_url": fb_url,
+            "freshbooks_client_id": DEFAULT_APP.client_id,
+            "freshbooks_client_secret": SecretStr(DEFAULT_APP.client_secret),
+            "salesforce_login_url": sf_url,
+            "salesforce_client_id": _SF_APP[0],
+            "salesforce_client_secret": SecretStr(_SF_APP[1]),
+            "salesforce_pubsub_host": pubsub,
+            "salesforce_pubsub_tls": False,
+            "public_url": web_url,
+            "poll_interval_seconds": 5.0,
+            "worker_poll_interval": 0.1,
+        }
+    )
+    async with await Runtime.open(demo_settings) as runtime:
+        echo(f"store                {database} (new, migrated)")
+        async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
+            person = await _connect(runtime, http, fb_url, sf_url)
+            password = await _dashboard_user(runtime)
+            maps = load_maps(config_dir, profile=demo_settings.profile.value)
+            flows = builtin_flows(runtime, maps)
+            periodic = reconcile_tasks(runtime, maps, set(flows))
+            service = Service(runtime, maps, flows, periodic=periodic, sock=sock)
+            stop = asyncio.Event()
+            serving = asyncio.create_task(service.serve(stop))
+            try:
+                await _started(service, serving)
+                echo(f"freshforce run       {web_url}  (dashboard: {DEMO_USER} / {password})")
+                result = await play(http, person, echo)
+                echo("")
+                where = f"{web_url}/records?q={result.freshbooks_client_id}"
+                echo(f"See it all on the dashboard: {where}")
+                echo(f"or from the command line: freshforce trace {result.salesforce_account_id}")
+                if keep_running:
+                    await _until_signal(echo)
+                return result
+            finally:
+                stop.set()
+                await asyncio.gather(serving, return_exceptions=True)
+
+
+async def _started(service: Any, serving: asyncio.Task[None]) -> None:  # noqa: ANN401 - Service
+    waiting = asyncio.create_task(service.started.wait())
+    await asyncio.wait({waiting, serving}, return_when=asyncio.FIRST_COMPLETED)
+    if serving.done():
+        waiting.cancel()
+        serving.result()  # raises why the service stopped
+        raise ConfigError("the freshforce service stopped before it started")
+
+
+async def _connect(runtime: Runtime, http: httpx.AsyncClient, fb_url: str, sf_url: str) -> Any:  # noqa: ANN401
+    """Store both connections from tokens the sandboxes mint; return the person's sessions."""
+    from freshforce.demo_story import Person  # noqa: PLC0415
+    from freshforce.store.connections import (  # noqa: PLC0415
+        NewConnection,
+        Tokens,
+        save_connection,
+    )
+
+    now = datetime.now(UTC)
+    ours = await _post(http, f"{fb_url}/_sandbox/tokens", {})
+    me = (
+        await http.get(
+            f"{fb_url}/auth/api/v1/users/me",
+            headers={"Authorization": f"Bearer {ours['access_token']}"},
+        )
+    ).json()
+    account_id = me["response"]["business_memberships"][0]["business"]["account_id"]
+    fb_tokens = Tokens(SecretStr(ours["access_token"]), SecretStr(ours["refresh_token"]), None)
+    sf = await _post(http, f"{sf_url}/_sandbox/tokens", {})
+    sf_tokens = Tokens(SecretStr(sf["access_token"]), None, None)
+    async with runtime.engine.begin() as db:
+        await save_connection(
+            db,
+            runtime.cipher,
+            NewConnection("freshbooks", "freshbooks", fb_tokens, remote_account=account_id),
+            now=now,
+        )
+        await save_connection(
+            db,
+            runtime.cipher,
+            NewConnection(
+                "salesforce",
+                "salesforce",
+                sf_tokens,
+                remote_account=sf["organization_id"],
+                instance_url=sf_url,
+            ),
+            now=now,
+        )
+    theirs = await _post(http, f"{fb_url}/_sandbox/tokens", {})
+    person_sf = await _post(http, f"{sf_url}/_sandbox/tokens", {})
+    return Person(
+        fb_base=f"{fb_url}/accounting/account/{account_id}",
+        fb_headers={"Authorization": f"Bearer {theirs['access_token']}"},
+        sf_url=sf_url,
+        sf_headers={"Authorization": f"Bearer {person_sf['access_token']}"},
+    )
+
+
+async def _dashboard_user(runtime: Runtime) -> str:
+    from freshforce.store.users import Role, add_user  # noqa: PLC0415
+    from freshforce.web.passwords import hash_password  # noqa: PLC0415
+
+    password = secrets.token_urlsafe(9)
+    async with runtime.engine.begin() as db:
+        await add_user(
+            db,
+            username=DEMO_USER,
+            password_hash=hash_password(password),
+            role=Role.OPERATOR,
+            now=datetime.now(UTC),
+        )
+    return password
+
+
+async def _post(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await http.post(url, json=body)
+    response.raise_for_status()
+    found: dict[str, Any] = response.json()
+    return found
 
 
 def _port_problem(exc: ListenError) -> ConfigError:
@@ -94,167 +232,18 @@ def _port_problem(exc: ListenError) -> ConfigError:
     )
 
 
-def _urls(vendors: list[StartedVendor]) -> dict[str, str]:
-    urls: dict[str, str] = {}
-    for vendor in vendors:
-        first = vendor.servers[0]
-        urls[vendor.name] = str(getattr(first, "url", ""))
-    return urls
+def _urls(vendors: list[StartedVendor]) -> tuple[str, str, str]:
+    by_name = {vendor.name: vendor.servers for vendor in vendors}
+    fb, sf = by_name["freshbooks"][0], by_name["salesforce"]
+    target = str(getattr(sf[1], "target", ""))
+    return str(getattr(fb, "url", "")), str(getattr(sf[0], "url", "")), target
 
 
-async def _scenario(
-    http: httpx.AsyncClient, fb_url: str, sf_url: str, echo: Callable[[str], None]
-) -> DemoResult:
-    fb = await _freshbooks_session(http, fb_url)
-    sf_headers = await _salesforce_headers(http, sf_url)
-    echo("")
-    echo("1. A new client in FreshBooks")
-    client = await _post(
-        http,
-        f"{fb.base}/users/clients",
-        {
-            "client": {
-                "fname": "Ada",
-                "lname": "Lovelace",
-                "email": "ada@analytical.example",
-                "organization": "Analytical Engines Ltd",
-            }
-        },
-        fb.headers,
-    )
-    client_id = int(client["response"]["result"]["client"]["id"])
-    echo(f"   FreshBooks client {client_id}: Analytical Engines Ltd <ada@analytical.example>")
-    echo("2. The same company as a Salesforce Account with a deal, which is then won")
-    account = await _post(
-        http, f"{sf_url}{_SF_API}/sobjects/Account/", {"Name": "Analytical Engines Ltd"}, sf_headers
-    )
-    close_date = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
-    opportunity = await _post(
-        http,
-        f"{sf_url}{_SF_API}/sobjects/Opportunity/",
-        {
-            "Name": "Difference Engine No. 2",
-            "AccountId": account["id"],
-            "StageName": "Prospecting",
-            "CloseDate": close_date,
-            "Amount": 1200,
-        },
-        sf_headers,
-    )
-    response = await http.patch(
-        f"{sf_url}{_SF_API}/sobjects/Opportunity/{opportunity['id']}",
-        json={"StageName": "Closed Won"},
-        headers=sf_headers,
-    )
-    response.raise_for_status()
-    won = await _get(
-        http, f"{sf_url}{_SF_API}/sobjects/Opportunity/{opportunity['id']}", sf_headers
-    )
-    echo(f"   Account {account['id']}, Opportunity {opportunity['id']}: IsWon={won['IsWon']}")
-    echo("3. The invoice for the won deal, and its payment")
-    invoice = await _post(
-        http,
-        f"{fb.base}/invoices/invoices",
-        {
-            "invoice": {
-                "customerid": client_id,
-                "create_date": datetime.now(UTC).date().isoformat(),
-                "lines": [
-                    {
-                        "name": "Difference Engine No. 2",
-                        "qty": 1,
-                        "unit_cost": {"amount": "1200.00", "code": "USD"},
-                    }
-                ],
-            }
-        },
-        fb.headers,
-    )
-    invoice_body = invoice["response"]["result"]["invoice"]
-    invoice_id = int(invoice_body["id"])
-    await _post(
-        http,
-        f"{fb.base}/payments/payments",
-        {
-            "payment": {
-                "invoiceid": invoice_id,
-                "amount": {"amount": "1200.00", "code": "USD"},
-                "date": datetime.now(UTC).date().isoformat(),
-                "type": "Check",
-            }
-        },
-        fb.headers,
-    )
-    paid = await _get(http, f"{fb.base}/invoices/invoices/{invoice_id}", fb.headers)
-    paid_invoice = paid["response"]["result"]["invoice"]
-    echo(
-        f"   Invoice {paid_invoice['invoice_number']} ({invoice_id}): "
-        f"payment_status={paid_invoice['payment_status']}, outstanding="
-        f"{paid_invoice['outstanding']['amount']}"
-    )
-    return DemoResult(
-        freshbooks_client_id=client_id,
-        salesforce_account_id=str(account["id"]),
-        salesforce_opportunity_id=str(opportunity["id"]),
-        opportunity_won=bool(won["IsWon"]),
-        freshbooks_invoice_id=invoice_id,
-        invoice_number=str(paid_invoice["invoice_number"]),
-        invoice_payment_status=str(paid_invoice["payment_status"]),
-    )
-
-
-@dataclass(frozen=True)
-class _FreshBooks:
-    base: str
-    headers: dict[str, str]
-
-
-async def _freshbooks_session(http: httpx.AsyncClient, url: str) -> _FreshBooks:
-    token = await _post(http, f"{url}/_sandbox/tokens", {}, {})
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
-    me = await _get(http, f"{url}/auth/api/v1/users/me", headers)
-    account_id = me["response"]["business_memberships"][0]["business"]["account_id"]
-    return _FreshBooks(f"{url}/accounting/account/{account_id}", headers)
-
-
-async def _salesforce_headers(http: httpx.AsyncClient, url: str) -> dict[str, str]:
-    token = await _post(http, f"{url}/_sandbox/tokens", {}, {})
-    return {"Authorization": f"Bearer {token['access_token']}"}
-
-
-async def _post(http: httpx.AsyncClient, url: str, body: JSON, headers: dict[str, str]) -> JSON:
-    response = await http.post(url, json=body, headers=headers)
-    response.raise_for_status()
-    found: JSON = response.json()
-    return found
-
-
-async def _get(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> JSON:
-    response = await http.get(url, headers=headers)
-    response.raise_for_status()
-    found: JSON = response.json()
-    return found
-
-
-def _summary(result: DemoResult, echo: Callable[[str], None]) -> None:
-    echo("")
-    echo("What runs now: both sandboxes, the store, and the scenario above through their APIs.")
-    echo(
-        "Not built yet: the sync flows that make steps 2-3 happen by themselves; until then "
-        "the demo plays those steps itself. The dashboard (`uv run freshforce web`) shows "
-        "the queue, dead letters, connections and alerts, not yet these records."
-    )
-    echo(
-        f"Done: client {result.freshbooks_client_id} ↔ account {result.salesforce_account_id}, "
-        f"invoice {result.invoice_number} {result.invoice_payment_status}."
-    )
-
-
-async def _serve_until_signal(
-    servers: list[Any], tasks: list[asyncio.Task[None]], echo: Callable[[str], None]
-) -> None:
+async def _until_signal(echo: Callable[[str], None]) -> None:
+    done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: [server.request_stop() for server in servers])
-    echo("Sandboxes keep running for you to explore. Ctrl-C stops.")
-    await asyncio.gather(*tasks)
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, done.set)
+    echo("Everything keeps running for you to explore: edit either side and watch. Ctrl-C stops.")
+    await done.wait()

@@ -25,21 +25,21 @@ def test_flows_without_a_registered_handler_are_not_watched() -> None:
     assert intake_targets(load_maps(None), {"nope"}).empty
 
 
-def test_an_object_two_flows_share_feeds_cdc_of_the_first_and_polls_of_both() -> None:
+def test_one_way_flows_are_triggered_from_their_source_side_only() -> None:
     with capture_logs() as logs:
         targets = intake_targets(load_maps(None), {"clients", "invoices", "payments"})
     assert dict(targets.freshbooks) == {
         "clients": "clients",
-        "invoices": "invoices",
         "payments": "payments",  # payment_summary is built from payment records
+        "invoices": "payments",  # ... and an invoice's change moves its summary
     }
-    assert PollTarget("Opportunity", "invoices") in targets.salesforce
-    assert PollTarget("Opportunity", "payments") in targets.salesforce
-    assert targets.cdc["Opportunity"] == "invoices"
-    shared = [e for e in logs if e["event"] == "cdc_entity_shared"]
-    assert [(e["target"], e["flow"], e["also"]) for e in shared] == [
-        ("Opportunity", "invoices", "payments")
-    ]
+    assert set(targets.salesforce) == {
+        PollTarget("Account", "clients"),
+        PollTarget("Contact", "clients"),
+        PollTarget("Opportunity", "invoices"),
+    }
+    assert targets.cdc == {"Account": "clients", "Contact": "clients", "Opportunity": "invoices"}
+    assert [e for e in logs if e["event"].endswith("_shared")] == []
 
 
 def test_change_event_topics_follow_salesforce_naming() -> None:

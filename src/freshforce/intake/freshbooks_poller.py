@@ -52,7 +52,7 @@ class PollerConfig:
     flows: dict[str, str] = field(
         default_factory=lambda: {
             "clients": "clients",
-            "invoices": "invoices",
+            "invoices": "payments",  # an invoice's change moves its payment status
             "payments": "payments",
         }
     )

@@ -32,9 +32,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_FLOWS", "WebhookOutcome", "WebhookResult", "receive_freshbooks"]
 
-# The object kind of an event name (``client`` of ``client.update``) -> the flow it feeds.
+# The object kind of an event name (``client`` of ``client.update``) -> the flow it feeds. An
+# invoice's events feed the payments flow: the invoices flow is triggered by Opportunities only,
+# and a change to an invoice (a payment applied, the invoice deleted) moves its payment status.
 DEFAULT_FLOWS: Mapping[str, str] = MappingProxyType(
-    {"client": "clients", "invoice": "invoices", "payment": "payments"}
+    {"client": "clients", "invoice": "payments", "payment": "payments"}
 )
 _VERIFY = "callback.verify"
 

@@ -23,7 +23,12 @@ __all__ = ["IntakeTargets", "cdc_topic", "intake_targets"]
 
 log = structlog.get_logger("freshforce.service.targets")
 # FreshBooks objects a flow derives from another resource's records.
-_DERIVED: Mapping[str, str] = MappingProxyType({"payment_summary": "payments"})
+_SALESFORCE_TRIGGERED = frozenset({"invoices"})
+_FRESHBOOKS_TRIGGERED = frozenset({"payments"})
+# (An invoice's change, a payment applied or removed, moves its payment summary too.)
+_DERIVED: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"payment_summary": ("payments", "invoices")}
+)
 
 
 @dataclass(frozen=True)
@@ -54,24 +59,28 @@ def intake_targets(maps: MapSet, flows: Collection[str]) -> IntakeTargets:
     for name, flow_map in maps.flows.items():
         if name not in flows:
             continue
-        resource = _resource(flow_map.freshbooks_object)
-        if resource is None:
-            log.warning(
-                "freshbooks_object_not_polled", flow=name, object=flow_map.freshbooks_object
-            )
-        else:
-            _claim(freshbooks, resource, name, "freshbooks_resource_shared")
-        for sobject in flow_map.salesforce_objects:
-            salesforce.append(PollTarget(sobject, name))
-            _claim(cdc, sobject, name, "cdc_entity_shared")
+        # The invoices flow is triggered by Opportunities only (its write-backs go the other
+        # way), the payments flow by FreshBooks records only; other flows by both sides.
+        if name not in _SALESFORCE_TRIGGERED:
+            resources = _resources(flow_map.freshbooks_object)
+            if not resources:
+                log.warning(
+                    "freshbooks_object_not_polled", flow=name, object=flow_map.freshbooks_object
+                )
+            for resource in resources:
+                _claim(freshbooks, resource, name, "freshbooks_resource_shared")
+        if name not in _FRESHBOOKS_TRIGGERED:
+            for sobject in flow_map.salesforce_objects:
+                salesforce.append(PollTarget(sobject, name))
+                _claim(cdc, sobject, name, "cdc_entity_shared")
     return IntakeTargets(freshbooks, tuple(salesforce), cdc)
 
 
-def _resource(freshbooks_object: str) -> str | None:
+def _resources(freshbooks_object: str) -> tuple[str, ...]:
     if freshbooks_object in _DERIVED:
         return _DERIVED[freshbooks_object]
     found = [r.name for r in RESOURCES.values() if freshbooks_object in {r.singular, r.name}]
-    return found[0] if found else None
+    return tuple(found[:1])
 
 
 def _claim(taken: dict[str, str], what: str, flow: str, event: str) -> None:
