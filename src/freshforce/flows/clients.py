@@ -18,7 +18,6 @@ everything the unit learned is committed with its job's ack (engine/syncstate.Re
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ import structlog
 
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.ids import to_18
+from freshforce.engine.batch import per_tenant
 from freshforce.engine.flow import Outcome
 from freshforce.engine.syncstate import Record, load_state
 from freshforce.errors import PermanentError, TransientError
@@ -75,20 +75,13 @@ class ClientsFlow:
     _units: list[Unit] = field(init=False, default_factory=list)
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        by_tenant = itertools.groupby(sorted(jobs, key=lambda j: j.tenant), key=lambda j: j.tenant)
-        for tenant, group in by_tenant:
-            tenant_jobs = list(group)
-            try:
-                outcomes += await self._tenant(tenant, tenant_jobs, ctx)
-            except Exception as exc:  # noqa: BLE001 - the batch's reads failed: each job retries
-                log.warning("clients_batch_failed", tenant=tenant, error=str(exc))
-                outcomes += [Outcome.retry(job, exc) for job in tenant_jobs]
-        return outcomes
+        async def work(pair: Pair, group: list[Job]) -> dict[int, Outcome]:
+            return {o.job_id: o for o in await self._tenant(pair, group, ctx)}
 
-    async def _tenant(self, tenant: str, jobs: list[Job], ctx: FlowContext) -> list[Outcome]:
-        scope = Scope(tenant, self.name)
-        pair = await self.pairs(tenant)
+        return await per_tenant(jobs, self.pairs, work)
+
+    async def _tenant(self, pair: Pair, jobs: list[Job], ctx: FlowContext) -> list[Outcome]:
+        scope = Scope(pair.tenant, self.name)
         units, refused = _units(jobs, scope)
         remote = Remote()
         await self._resolve(units, scope, pair, remote, ctx)

@@ -25,7 +25,7 @@ import structlog
 
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce import Priority, to_18
-from freshforce.engine.batch import by_tenant, outcome_for
+from freshforce.engine.batch import outcome_for, per_tenant
 from freshforce.engine.create_once import completed, create_once
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Effect, Outcome
@@ -102,14 +102,7 @@ class InvoicesFlow:
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
         del ctx  # the ledger writes in short transactions of its own (engine/create_once.py)
-        outcomes: dict[int, Outcome] = {}
-        for tenant, group in by_tenant(jobs).items():
-            try:
-                pair = await self.pairs(tenant)
-                outcomes |= await self._tenant(pair, group)
-            except FreshforceError as exc:
-                outcomes |= {job.id: outcome_for(job, exc) for job in group}
-        return [outcomes[job.id] for job in jobs]
+        return await per_tenant(jobs, self.pairs, self._tenant)
 
     async def _tenant(self, pair: Pair, jobs: list[Job]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}

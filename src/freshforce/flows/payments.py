@@ -29,7 +29,7 @@ import structlog
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce import Priority
 from freshforce.connectors.salesforce.soql import check_name, literal
-from freshforce.engine.batch import by_tenant, outcome_for
+from freshforce.engine.batch import outcome_for, per_tenant
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Outcome
 from freshforce.errors import FreshforceError, PermanentError, RecordGoneError, TransientError
@@ -116,14 +116,7 @@ class PaymentsFlow:
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
         del ctx  # everything read here is remote
-        outcomes: dict[int, Outcome] = {}
-        for tenant, group in by_tenant(jobs).items():
-            try:
-                pair = await self.pairs(tenant)
-                outcomes |= await self._tenant(pair, group)
-            except FreshforceError as exc:
-                outcomes |= {job.id: outcome_for(job, exc) for job in group}
-        return [outcomes[job.id] for job in jobs]
+        return await per_tenant(jobs, self.pairs, self._tenant)
 
     async def _tenant(self, pair: Pair, jobs: list[Job]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
