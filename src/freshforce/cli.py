@@ -120,11 +120,19 @@ def demo(
     seed: Annotated[
         int, typer.Option(help="Seed for the sandboxes' data.", envvar=f"{ENV_PREFIX}DEMO_SEED")
     ] = 42,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="The demo's own folder (store, maps); default $XDG_DATA_HOME/freshforce-demo.",
+            envvar=f"{ENV_PREFIX}DEMO_DIR",
+        ),
+    ] = None,
 ) -> None:
-    """Run the guided demo: both sandboxes and the store on embedded SQLite, then a scenario."""
+    """Run the guided demo: sandboxes, freshforce as a service on its own store, one deal."""
     from freshforce.commands.demo import run_demo_command  # noqa: PLC0415 - heavy imports
 
-    run_demo_command(cli_context(ctx), check=check, seed=seed)
+    run_demo_command(cli_context(ctx), check=check, seed=seed, folder=folder)
 
 
 app.command(help="Run the local FreshBooks and Salesforce sandboxes; flags show their env var.")(

@@ -1,7 +1,8 @@
 """The guided demo: both sandboxes, freshforce running as a service, one deal from start to cash.
 
 It starts the FreshBooks and Salesforce sandboxes on their ports, a fresh embedded SQLite store
-(``<data_dir>/demo.db``, made anew each run, since the sandboxes start empty each run), both
+in the demo's own folder (never a real installation's data directory; made anew each run, as the
+sandboxes start empty, with an encryption key that lives only as long as the run), both
 connections made from tokens the sandboxes mint, and ``freshforce run``'s service: the web app
 (dashboard and webhook route), intake (signed webhooks, CDC, pollers as the safety net), the
 worker with the built-in flows and the reconciler. Then a person's actions, made through the
@@ -48,6 +49,7 @@ async def run_demo(
     echo: Callable[[str], None],
     *,
     keep_running: bool,
+    folder: Path,
 ) -> DemoResult:
     """Start everything, play the story, and serve until a signal when ``keep_running``."""
     try:
@@ -64,7 +66,9 @@ async def run_demo(
         for vendor in vendors:
             for line in vendor.describe()[:1]:
                 echo(line)
-        return await _with_service(settings, vendors, echo, keep_running=keep_running)
+        return await _with_service(
+            settings, vendors, echo, keep_running=keep_running, folder=folder
+        )
     finally:
         for server in servers:
             server.request_stop()
@@ -79,6 +83,7 @@ async def _with_service(
     echo: Callable[[str], None],
     *,
     keep_running: bool,
+    folder: Path,
 ) -> DemoResult:
     from freshforce.flows import builtin_flows  # noqa: PLC0415 - the heavy half of the demo
     from freshforce.mapping import load_maps, write_defaults  # noqa: PLC0415
@@ -86,12 +91,11 @@ async def _with_service(
     from freshforce.service import Service, reconcile_tasks  # noqa: PLC0415
 
     fb_url, sf_url, pubsub = _urls(vendors)
-    data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
-    database = data / "demo.db"
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything serves
+    database = folder / "demo.db"
     for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         stale.unlink(missing_ok=True)
-    config_dir = data / "demo-config"
+    config_dir = folder / "config"
     if not (config_dir / "clients.yaml").exists():
         write_defaults(config_dir)
     sock = socket.socket()
@@ -99,6 +103,7 @@ async def _with_service(
     web_url = f"http://{settings.web_host}:{sock.getsockname()[1]}"
     demo_settings = settings.model_copy(
         update={
+            "data_dir": folder,
             "database_url": f"sqlite:///{database}",
             "config_dir": config_dir,
             "encryption_keys": [SecretStr(new_key())],
@@ -117,7 +122,7 @@ async def _with_service(
         }
     )
     async with await Runtime.open(demo_settings) as runtime:
-        echo(f"store                {database} (new, migrated)")
+        echo(f"demo folder          {folder} (store made anew, key for this run only)")
         async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
             person = await _connect(runtime, http, fb_url, sf_url)
             password = await _dashboard_user(runtime)
@@ -134,7 +139,8 @@ async def _with_service(
                 echo("")
                 where = f"{web_url}/records?q={result.freshbooks_client_id}"
                 echo(f"See it all on the dashboard: {where}")
-                echo(f"or from the command line: freshforce trace {result.salesforce_account_id}")
+                trace = f"FRESHFORCE_DATABASE_URL=sqlite:///{database} freshforce trace"
+                echo(f"or from the command line: {trace} {result.salesforce_account_id}")
                 if keep_running:
                     await _until_signal(echo)
                 return result

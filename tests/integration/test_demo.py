@@ -18,7 +18,7 @@ def test_demo_check_plays_the_scenario_and_migrates_the_store(tmp_path: Path) ->
         "FRESHFORCE_DATABASE_URL": f"sqlite:///{database}",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "freshforce.cli", "demo", "--check"],
+        [sys.executable, "-m", "freshforce.cli", "demo", "--check", "--dir", str(tmp_path / "d")],
         env=env,
         capture_output=True,
         text=True,
@@ -26,11 +26,13 @@ def test_demo_check_plays_the_scenario_and_migrates_the_store(tmp_path: Path) ->
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "→ freshforce made Account" in done.stdout
-    assert "→ freshforce made invoice" in done.stdout
-    assert "→ freshforce marked the deal Paid" in done.stdout
-    assert "payment_status=paid" in done.stdout
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    assert "with its Contact Ada Lovelace in Salesforce" in done.stdout
+    assert "the FreshBooks client's city is Marylebone" in done.stdout
+    assert "in FreshBooks with 3 lines" in done.stdout
+    assert "the deal shows Partially Paid: paid 800" in done.stdout
+    assert "the deal shows Paid: paid 1800" in done.stdout
+    assert not (tmp_path / "demo.db").exists()  # never in the installation's data directory
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'd' / 'demo.db'}")
     with engine.connect() as conn:
         flows = dict(
             conn.execute(

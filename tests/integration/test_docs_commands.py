@@ -50,6 +50,7 @@ _SANDBOX = Shape(
 )
 _NO_LETTER = "no dead letter 7 waiting for replay"
 _NO_CONFLICT = "no conflict 7 for tenant 'default'"
+_NO_PAIR = "no freshbooks connection: connect one with `freshforce connect freshbooks`"
 _PASSWORD_TWICE = "a-long-doc-password\n" * 2
 _SERVES = (
     "serves until stopped; tests/integration/web/test_web_cli.py's "
@@ -78,6 +79,9 @@ SHAPES: dict[str, Shape] = {
     "freshforce conflicts show 7": Shape(1, (_NO_CONFLICT,)),
     "freshforce conflicts resolve 7 --take salesforce": Shape(1, (_NO_CONFLICT,)),
     "freshforce conflicts resolve 7 --value ann@example.com --by ana": Shape(1, (_NO_CONFLICT,)),
+    # A fresh data directory has no connections: both say what to do first.
+    "freshforce sync --initial --dry-run": Shape(2, (_NO_PAIR,)),
+    "freshforce sync --initial": Shape(2, (_NO_PAIR,)),
     "freshforce trace client/42": Shape(0, ("nothing recorded for client/42",)),
     "freshforce trace ann@example.com --json": Shape(0, ('"links": []', '"timeline": []')),
     "freshforce sandbox --records 20 --auto-approve": _SANDBOX,
