@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,14 @@ if TYPE_CHECKING:
     from freshforce.flows.clients_read import Remote
     from freshforce.mapping import FlowMap
 
-__all__ = ["Action", "AmbiguousMatchError", "Unit", "decide", "sf_time"]
+__all__ = [
+    "Action",
+    "AmbiguousMatchError",
+    "Unit",
+    "ambiguous_candidates",
+    "decide",
+    "sf_time",
+]
 
 # extra_ids marker: the FreshBooks client was archived because its Account was deleted.
 ARCHIVED_FOR = "archived_for_salesforce_delete"
@@ -249,6 +257,15 @@ def _ambiguous(unit: Unit, what: str, candidates: set[str]) -> AmbiguousMatchErr
         f"{unit.describe()} matches {len(candidates)} {what} ({listed}); link one by setting "
         "Account.FreshBooks_Client_Id__c, or make the names and e-mails differ, then replay"
     )
+
+
+_CANDIDATES = re.compile(r"matches \d+ (?:Accounts|FreshBooks clients) \(([^)]*)\)")
+
+
+def ambiguous_candidates(message: str) -> list[str]:
+    """Return the candidate ids an :class:`AmbiguousMatchError`'s message lists (or none)."""
+    found = _CANDIDATES.search(message)
+    return [c.strip() for c in found.group(1).split(",")] if found else []
 
 
 def sf_time(value: Any) -> dt.datetime | None:  # noqa: ANN401 - a wire value
