@@ -27,6 +27,11 @@ check: install
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(UV) run python $$f || exit 1; done
 
+# The chaos drill (bench/chaos.py): seed, changes and fault rate are arguments, e.g.
+# make chaos CHAOS_ARGS="--seed 7 --changes 1000 --fault-rate 0.3"
+chaos: install
+	$(UV) run python bench/chaos.py $(CHAOS_ARGS)
+
 # Regenerate the Pub/Sub API modules from src/freshforce/proto/pubsub_api.proto (commit the result).
 proto: install
 	$(UV) run python -m grpc_tools.protoc -Isrc --python_out=src --grpc_python_out=src --pyi_out=src \

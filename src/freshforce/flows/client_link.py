@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["LinkedClientResolver"]
 
 _FLOW = "invoices"
+# How long an invoice waits for the clients flow before it looks again: long enough for that
+# job to run (so the waiting does not spend the invoice job's attempts in a burst).
+_LINK_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,12 @@ class LinkedClientResolver:
             f"Account {account_id} is not linked to a FreshBooks client yet: the clients flow "
             "was asked to link it, and the invoice waits for that"
         )
-        raise TransientError(msg, flow=_FLOW, record_key=f"salesforce/Account/{account_id}")
+        raise TransientError(
+            msg,
+            retry_after=_LINK_WAIT_SECONDS,
+            flow=_FLOW,
+            record_key=f"salesforce/Account/{account_id}",
+        )
 
 
 def _client_id(value: str, account_id: str) -> int:

@@ -57,6 +57,10 @@ __all__ = ["ClientsFlow", "MatchBusyError"]
 log = structlog.get_logger(__name__)
 
 
+# A job waiting for another's match lock tries again after this (locks last one batch).
+_LOCK_WAIT_SECONDS = 0.5
+
+
 class MatchBusyError(TransientError):
     """Another job holds a match key of this record: this one waits its turn."""
 
@@ -146,7 +150,8 @@ class ClientsFlow:
                     unit.record.locks = (holder, keys)
                 else:
                     unit.error = MatchBusyError(
-                        f"another job is syncing {unit.describe()}; this one runs after it"
+                        f"another job is syncing {unit.describe()}; this one runs after it",
+                        retry_after=_LOCK_WAIT_SECONDS,
                     )
             relinked = await load_state(
                 db,
