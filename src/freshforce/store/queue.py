@@ -53,6 +53,7 @@ NOTIFY_CHANNEL = "freshforce_jobs"
 MAX_HINTS = 100
 _RACE_TRIES = 8
 _DEADLOCK = "40P01"
+_MERGE_CHUNK = 200  # identities per merge read: within SQLite's 500 branches of a UNION ALL
 
 # A hint is JSON from intake: a string or a small object of JSON values.
 Hint = str | dict[str, Any]
@@ -172,6 +173,17 @@ def _greatest(conn: AsyncConnection, *values: Any) -> sa.ColumnElement[Any]:  # 
 _PENDING = sa.text("status = 'pending'")
 
 
+def status_is(column: sa.ColumnElement[str], status: JobStatus) -> sa.ColumnElement[bool]:
+    """Return ``column = 'status'`` with the status written into the SQL, not bound.
+
+    The partial indexes (``… WHERE status = 'pending'`` / ``'running'``) match a query only when
+    its predicate is that literal: asyncpg prepares every statement, PostgreSQL switches a
+    prepared statement to a generic plan after five runs, and a generic plan with ``status = $1``
+    cannot prove the index predicate, so it would scan every row of that status instead.
+    """
+    return column == sa.literal_column(f"'{status.value}'", sa.String)
+
+
 def _fence(worker: str, held: Sequence[tuple[int, int]]) -> list[sa.ColumnElement[bool]]:
     """Return the compare-and-set guard: each (job id, attempt) still runs, leased to ``worker``."""
     if len(held) == 1:
@@ -183,7 +195,7 @@ def _fence(worker: str, held: Sequence[tuple[int, int]]) -> list[sa.ColumnElemen
             jobs.c.id.in_([job_id for job_id, _ in held]),
             sa.tuple_(jobs.c.id, jobs.c.attempts).in_(list(held)),
         )
-    return [owned, jobs.c.status == JobStatus.RUNNING.value, jobs.c.locked_by == worker]
+    return [owned, status_is(jobs.c.status, JobStatus.RUNNING), jobs.c.locked_by == worker]
 
 
 async def enqueue(
@@ -229,17 +241,13 @@ async def _enqueue_rows(
     waiting = rows
     while waiting:
         ids.update(await _insert_pending(conn, waiting))
-        claimed_meanwhile: list[dict[str, Any]] = []
-        for values in waiting:
-            identity = (values["tenant"], values["flow"], values["key"])
-            if identity in ids:
-                continue
-            job_id = await _merge_pending(conn, values)
-            if job_id is None:  # the pending job was claimed between insert and merge
-                claimed_meanwhile.append(values)
-            else:
-                ids[identity] = job_id
-        waiting = claimed_meanwhile
+        conflicting = [v for v in waiting if (v["tenant"], v["flow"], v["key"]) not in ids]
+        merged: dict[tuple[str, str, str], int] = {}
+        for start in range(0, len(conflicting), _MERGE_CHUNK):
+            merged.update(await _merge_pending(conn, conflicting[start : start + _MERGE_CHUNK]))
+        ids.update(merged)
+        # A pending job claimed between insert and merge leaves its request to insert again.
+        waiting = [v for v in conflicting if (v["tenant"], v["flow"], v["key"]) not in merged]
     return ids
 
 
@@ -288,31 +296,87 @@ async def _insert_pending(
     return {(tenant, flow, key): int(job_id) for job_id, tenant, flow, key in result.all()}
 
 
-async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
-    query = sa.select(jobs.c.id, jobs.c.hints).where(
-        jobs.c.tenant == values["tenant"],
-        jobs.c.flow == values["flow"],
-        jobs.c.key == values["key"],
-        jobs.c.status == JobStatus.PENDING.value,
+async def _merge_pending(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str, str], int]:
+    """Merge each row into the pending job of its identity; return the identities merged.
+
+    One locking read for all rows skips pending jobs another transaction holds (a claim or an
+    enqueue under way), so it never waits while holding locks of the others; those, and the
+    ones not found, are then taken one at a time, waiting. An identity still missing had its
+    pending job claimed meanwhile.
+    """
+    if not rows:
+        return {}
+    merged = await _merge_found(conn, rows, skip_locked=True)
+    for values in rows:
+        if (values["tenant"], values["flow"], values["key"]) not in merged:
+            merged.update(await _merge_found(conn, [values], skip_locked=False))
+    return merged
+
+
+def _pending_of(
+    conn: AsyncConnection, identities: list[tuple[str, str, str]], skip_locked: bool
+) -> sa.Executable:
+    """Select the pending jobs of these identities, each found by the partial unique index."""
+    columns = (jobs.c.tenant, jobs.c.flow, jobs.c.key)
+
+    def matching(identity: tuple[str, str, str]) -> sa.ColumnElement[bool]:
+        return sa.and_(*(c == value for c, value in zip(columns, identity, strict=True)))
+
+    if not _is_postgres(conn):  # SQLite's planner searches the index only one identity a branch
+        branches = [
+            sa.select(jobs.c.id, *columns, jobs.c.hints).where(
+                matching(identity), status_is(jobs.c.status, JobStatus.PENDING)
+            )
+            for identity in identities
+        ]
+        return branches[0] if len(branches) == 1 else sa.union_all(*branches)
+    # PostgreSQL ORs the index searches (BitmapOr) and locks the rows in identity order.
+    return (
+        sa.select(jobs.c.id, *columns, jobs.c.hints)
+        .where(sa.or_(*map(matching, identities)), status_is(jobs.c.status, JobStatus.PENDING))
+        .order_by(*columns)
+        .with_for_update(skip_locked=skip_locked)
     )
-    if _is_postgres(conn):
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
-    if row is None:
-        return None
-    due = sa.literal(values["run_at"], jobs.c.run_at.type)
+
+
+async def _merge_found(
+    conn: AsyncConnection, rows: list[dict[str, Any]], *, skip_locked: bool
+) -> dict[tuple[str, str, str], int]:
+    by_identity = {(v["tenant"], v["flow"], v["key"]): v for v in rows}
+    found = (await conn.execute(_pending_of(conn, list(by_identity), skip_locked))).all()
+    if not found:
+        return {}
+    # The rows stay locked (PostgreSQL) or the write lock is held (SQLite): each update hits.
+    due = sa.bindparam("m_run_at", type_=jobs.c.run_at.type)
     earliest = _least(conn, jobs.c.run_at, due)
-    result = await conn.execute(
+    update = (
         sa.update(jobs)
-        .where(jobs.c.id == row.id, jobs.c.status == JobStatus.PENDING.value)
+        .where(jobs.c.id == sa.bindparam("m_id"), status_is(jobs.c.status, JobStatus.PENDING))
         .values(
-            hints=merge_hints(list(row.hints or []), values["hints"]),
+            hints=sa.bindparam("m_hints", type_=jobs.c.hints.type),
             run_at=_greatest(conn, earliest, sa.func.coalesce(jobs.c.not_before, earliest)),
-            priority=_least(conn, jobs.c.priority, values["priority"]),
-            updated_at=values["updated_at"],
+            priority=_least(conn, jobs.c.priority, sa.bindparam("m_priority", type_=sa.Integer)),
+            updated_at=sa.bindparam("m_updated_at", type_=jobs.c.updated_at.type),
         )
     )
-    return int(row.id) if result.rowcount == 1 else None
+    merged: dict[tuple[str, str, str], int] = {}
+    params: list[dict[str, Any]] = []
+    for row in found:
+        values = by_identity[row.tenant, row.flow, row.key]
+        merged[row.tenant, row.flow, row.key] = int(row.id)
+        params.append(
+            {
+                "m_id": row.id,
+                "m_hints": merge_hints(list(row.hints or []), values["hints"]),
+                "m_run_at": values["run_at"],
+                "m_priority": values["priority"],
+                "m_updated_at": values["updated_at"],
+            }
+        )
+    await conn.execute(update, params)
+    return merged
 
 
 async def claim(
@@ -347,12 +411,12 @@ async def _claim_once(
     candidates = (
         sa.select(jobs.c.id, jobs.c.tenant, jobs.c.key, jobs.c.priority, jobs.c.run_at)
         .where(
-            jobs.c.status == JobStatus.PENDING.value,
+            status_is(jobs.c.status, JobStatus.PENDING),
             jobs.c.run_at <= db_now(dialect),
             ~sa.exists().where(
                 running.c.tenant == jobs.c.tenant,
                 running.c.key == jobs.c.key,
-                running.c.status == JobStatus.RUNNING.value,
+                status_is(running.c.status, JobStatus.RUNNING),
             ),
         )
         .order_by(jobs.c.status, jobs.c.priority, jobs.c.run_at, jobs.c.id)
@@ -369,7 +433,7 @@ async def _claim_once(
     picked = sa.select(ranked.c.id).where(ranked.c.rank == 1)
     stmt = (
         sa.update(jobs)
-        .where(jobs.c.id.in_(picked), jobs.c.status == JobStatus.PENDING.value)
+        .where(jobs.c.id.in_(picked), status_is(jobs.c.status, JobStatus.PENDING))
         .values(
             status=JobStatus.RUNNING.value,
             locked_by=worker,
@@ -393,7 +457,9 @@ async def reclaim_expired(
     dialect = conn.dialect.name
     query = (
         sa.select(jobs.c.id, jobs.c.attempts, jobs.c.locked_by, jobs.c.updated_at)
-        .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now(dialect))
+        .where(
+            status_is(jobs.c.status, JobStatus.RUNNING), jobs.c.lease_expires_at < db_now(dialect)
+        )
         .order_by(jobs.c.lease_expires_at)
         .limit(limit)
     )
@@ -523,7 +589,7 @@ async def requeue(
                 jobs.c.tenant == job.tenant,
                 jobs.c.flow == job.flow,
                 jobs.c.key == job.key,
-                jobs.c.status == JobStatus.PENDING.value,
+                status_is(jobs.c.status, JobStatus.PENDING),
             )
             .returning(jobs.c.hints, jobs.c.run_at)
         )
@@ -583,7 +649,7 @@ async def list_jobs(
     """Return jobs, newest first, optionally of one status and one flow."""
     query = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
     if status is not None:
-        query = query.where(jobs.c.status == status.value)
+        query = query.where(status_is(jobs.c.status, status))
     if flow is not None:
         query = query.where(jobs.c.flow == flow)
     return [_job(r) for r in (await conn.execute(query)).all()]
@@ -607,7 +673,7 @@ async def retry_now(conn: AsyncConnection, *, job_ids: list[int]) -> list[int]:
     now = db_now(conn.dialect.name)
     result = await conn.execute(
         sa.update(jobs)
-        .where(jobs.c.id.in_(job_ids), jobs.c.status == JobStatus.PENDING.value)
+        .where(jobs.c.id.in_(job_ids), status_is(jobs.c.status, JobStatus.PENDING))
         .values(run_at=now, not_before=None, updated_at=now)
         .returning(jobs.c.id)
     )
@@ -622,7 +688,7 @@ async def prune_done(conn: AsyncConnection, *, older_than: float, limit: int) ->
     oldest = (
         sa.select(jobs.c.id)
         .where(
-            jobs.c.status == JobStatus.DONE.value,
+            status_is(jobs.c.status, JobStatus.DONE),
             jobs.c.updated_at < db_time(conn.dialect.name, -older_than),
         )
         .limit(limit)
@@ -632,6 +698,6 @@ async def prune_done(conn: AsyncConnection, *, older_than: float, limit: int) ->
         return 0
     await conn.execute(sa.delete(attempts).where(attempts.c.job_id.in_(ids)))
     result = await conn.execute(
-        sa.delete(jobs).where(jobs.c.id.in_(ids), jobs.c.status == JobStatus.DONE.value)
+        sa.delete(jobs).where(jobs.c.id.in_(ids), status_is(jobs.c.status, JobStatus.DONE))
     )
     return result.rowcount
