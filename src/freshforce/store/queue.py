@@ -53,7 +53,7 @@ NOTIFY_CHANNEL = "freshforce_jobs"
 MAX_HINTS = 100
 _RACE_TRIES = 8
 _DEADLOCK = "40P01"
-_MERGE_CHUNK = 200  # identities per merge read: within SQLite's 500 branches of a UNION ALL
+_MERGE_CHUNK = 200  # identities per merge: within SQLite's 500 branches of a UNION ALL
 
 # A hint is JSON from intake: a string or a small object of JSON values.
 Hint = str | dict[str, Any]
@@ -301,82 +301,111 @@ async def _merge_pending(
 ) -> dict[tuple[str, str, str], int]:
     """Merge each row into the pending job of its identity; return the identities merged.
 
-    One locking read for all rows skips pending jobs another transaction holds (a claim or an
-    enqueue under way), so it never waits while holding locks of the others; those, and the
-    ones not found, are then taken one at a time, waiting. An identity still missing had its
-    pending job claimed meanwhile.
+    The pending jobs are read (on PostgreSQL locked, in identity order) and then all written by
+    one statement. An identity missing had its pending job claimed meanwhile.
     """
     if not rows:
         return {}
-    merged = await _merge_found(conn, rows, skip_locked=True)
-    for values in rows:
-        if (values["tenant"], values["flow"], values["key"]) not in merged:
-            merged.update(await _merge_found(conn, [values], skip_locked=False))
-    return merged
-
-
-def _pending_of(
-    conn: AsyncConnection, identities: list[tuple[str, str, str]], skip_locked: bool
-) -> sa.Executable:
-    """Select the pending jobs of these identities, each found by the partial unique index."""
-    columns = (jobs.c.tenant, jobs.c.flow, jobs.c.key)
-
-    def matching(identity: tuple[str, str, str]) -> sa.ColumnElement[bool]:
-        return sa.and_(*(c == value for c, value in zip(columns, identity, strict=True)))
-
-    if not _is_postgres(conn):  # SQLite's planner searches the index only one identity a branch
-        branches = [
-            sa.select(jobs.c.id, *columns, jobs.c.hints).where(
-                matching(identity), status_is(jobs.c.status, JobStatus.PENDING)
-            )
-            for identity in identities
-        ]
-        return branches[0] if len(branches) == 1 else sa.union_all(*branches)
-    # PostgreSQL ORs the index searches (BitmapOr) and locks the rows in identity order.
-    return (
-        sa.select(jobs.c.id, *columns, jobs.c.hints)
-        .where(sa.or_(*map(matching, identities)), status_is(jobs.c.status, JobStatus.PENDING))
-        .order_by(*columns)
-        .with_for_update(skip_locked=skip_locked)
-    )
-
-
-async def _merge_found(
-    conn: AsyncConnection, rows: list[dict[str, Any]], *, skip_locked: bool
-) -> dict[tuple[str, str, str], int]:
     by_identity = {(v["tenant"], v["flow"], v["key"]): v for v in rows}
-    found = (await conn.execute(_pending_of(conn, list(by_identity), skip_locked))).all()
+    found: list[tuple[int, tuple[str, str, str], list[Hint] | None]] = []
+    for query, identities in _pending_reads(conn, sorted(by_identity)):
+        for row in (await conn.execute(query)).all():
+            identity = identities[row.key]
+            found.append((int(row.id), identity, row.hints))
     if not found:
         return {}
+    merged: dict[tuple[str, str, str], int] = {}
+    changes: list[tuple[int, list[Hint], datetime, int, datetime]] = []
+    for job_id, identity, old_hints in found:
+        values = by_identity[identity]
+        merged[identity] = job_id
+        hints = merge_hints(list(old_hints or []), values["hints"])
+        changes.append((job_id, hints, values["run_at"], values["priority"], values["updated_at"]))
     # The rows stay locked (PostgreSQL) or the write lock is held (SQLite): each update hits.
-    due = sa.bindparam("m_run_at", type_=jobs.c.run_at.type)
-    earliest = _least(conn, jobs.c.run_at, due)
+    await _apply_merges(conn, changes)
+    return merged
+
+
+def _pending_reads(
+    conn: AsyncConnection, identities: list[tuple[str, str, str]]
+) -> list[tuple[sa.Executable, dict[str, tuple[str, str, str]]]]:
+    """Return the reads of these identities' pending jobs, each by the partial unique index.
+
+    Each identity is looked up equal on all three columns of the unique index: the only form
+    both planners keep an index lookup even before the table was ever analysed (``key IN (…)``
+    under tenant and flow is then planned as a scan of every pending job of the flow, or of
+    every pending job). PostgreSQL gets one statement per identity, each locking its row, in
+    identity order; SQLite, in process and holding the write lock, one ``UNION ALL``.
+    """
+
+    def read(tenant: str, flow: str, key: str) -> sa.Select[Any]:
+        return sa.select(jobs.c.id, jobs.c.key, jobs.c.hints).where(
+            jobs.c.tenant == tenant,
+            jobs.c.flow == flow,
+            jobs.c.key == key,
+            status_is(jobs.c.status, JobStatus.PENDING),
+        )
+
+    if _is_postgres(conn):
+        return [
+            (read(tenant, flow, key).with_for_update(), {key: (tenant, flow, key)})
+            for tenant, flow, key in identities
+        ]
+    reads: list[tuple[sa.Executable, dict[str, tuple[str, str, str]]]] = []
+    groups: dict[tuple[str, str], list[str]] = {}
+    for tenant, flow, key in identities:
+        groups.setdefault((tenant, flow), []).append(key)
+    for (tenant, flow), keys in groups.items():
+        branches = [read(tenant, flow, key) for key in keys]
+        query = branches[0] if len(branches) == 1 else sa.union_all(*branches)
+        reads.append((query, {key: (tenant, flow, key) for key in keys}))
+    return reads
+
+
+async def _apply_merges(
+    conn: AsyncConnection, changes: list[tuple[int, list[Hint], datetime, int, datetime]]
+) -> None:
+    """Write merged hints, due times and priorities: one statement on either backend.
+
+    PostgreSQL gets one ``UPDATE … FROM (VALUES …)``; SQLite, in process, an ``executemany``.
+    A merge keeps the earliest due time, never before the job's ``not_before`` floor, and the
+    most urgent priority.
+    """
+    names = ("m_id", "m_hints", "m_run_at", "m_priority", "m_updated_at")
+    types = (
+        sa.BigInteger(),
+        jobs.c.hints.type,
+        jobs.c.run_at.type,
+        sa.Integer(),
+        jobs.c.run_at.type,
+    )
+    if _is_postgres(conn):
+        merge = sa.values(
+            *(sa.column(n, t) for n, t in zip(names, types, strict=True)), name="merge"
+        ).data(changes)
+        new = dict(zip(names, merge.c, strict=True))
+        # No status test here: the rows are locked since the read found them pending, and a
+        # test the planner could answer from the status index would, on a table not yet
+        # analysed, turn the join into a scan of every pending job.
+        where = [jobs.c.id == new["m_id"]]
+    else:
+        new = {n: sa.bindparam(n, type_=t) for n, t in zip(names, types, strict=True)}
+        where = [jobs.c.id == new["m_id"], status_is(jobs.c.status, JobStatus.PENDING)]
+    earliest = _least(conn, jobs.c.run_at, new["m_run_at"])
     update = (
         sa.update(jobs)
-        .where(jobs.c.id == sa.bindparam("m_id"), status_is(jobs.c.status, JobStatus.PENDING))
+        .where(*where)
         .values(
-            hints=sa.bindparam("m_hints", type_=jobs.c.hints.type),
+            hints=new["m_hints"],
             run_at=_greatest(conn, earliest, sa.func.coalesce(jobs.c.not_before, earliest)),
-            priority=_least(conn, jobs.c.priority, sa.bindparam("m_priority", type_=sa.Integer)),
-            updated_at=sa.bindparam("m_updated_at", type_=jobs.c.updated_at.type),
+            priority=_least(conn, jobs.c.priority, new["m_priority"]),
+            updated_at=new["m_updated_at"],
         )
     )
-    merged: dict[tuple[str, str, str], int] = {}
-    params: list[dict[str, Any]] = []
-    for row in found:
-        values = by_identity[row.tenant, row.flow, row.key]
-        merged[row.tenant, row.flow, row.key] = int(row.id)
-        params.append(
-            {
-                "m_id": row.id,
-                "m_hints": merge_hints(list(row.hints or []), values["hints"]),
-                "m_run_at": values["run_at"],
-                "m_priority": values["priority"],
-                "m_updated_at": values["updated_at"],
-            }
-        )
-    await conn.execute(update, params)
-    return merged
+    if _is_postgres(conn):
+        await conn.execute(update)
+    else:
+        await conn.execute(update, [dict(zip(names, c, strict=True)) for c in changes])
 
 
 async def claim(
