@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -350,7 +351,7 @@ def run_all(plan: Plan, admin_url: str, queues: list[str]) -> list[Row]:
         version = _version(package)
         if version is None:
             reason = f"{package} is not installed (uv sync --group bench)"
-            print(f"skipping {name}: {reason}", flush=True)
+            print(f"skipping {name}: {reason}", file=sys.stderr, flush=True)
             rows.append(Row(name, "-", "postgresql", plan.jobs, skipped=reason))
             continue
         rows.append(_fresh_postgres(admin_url, lambda url, run=runner: asyncio.run(run(url, plan))))
