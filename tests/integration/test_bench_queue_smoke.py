@@ -1,18 +1,23 @@
-"""The queue benchmark, reduced: it runs, every distinct key runs once, nothing runs twice."""
+"""The queue benchmarks, reduced: they run, every job runs once, nothing runs twice."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "jobqueue.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def test_reduced_benchmark_drains_every_job_exactly_once(tmp_path) -> None:
-    command = [sys.executable, str(BENCH), "--jobs", "300", "--workers", "2", "--json"]
+def run_bench(*args: str) -> dict:
+    command = [sys.executable, str(BENCH / args[0]), *args[1:], "--json"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(done.stdout)["results"]
+    return json.loads(done.stdout)
+
+
+def test_reduced_benchmark_drains_every_job_exactly_once() -> None:
+    results = run_bench("jobqueue.py", "--jobs", "300", "--workers", "2")["results"]
     assert [(r["backend"], r["workers"]) for r in results] == [("sqlite", 2), ("postgres", 2)]
     for row in results:
         assert row["enqueued"] == 300
@@ -20,3 +25,62 @@ def test_reduced_benchmark_drains_every_job_exactly_once(tmp_path) -> None:
         assert row["done"] == row["distinct"]
         assert row["runs"] == row["done"]
         assert row["duplicates"] == 0
+
+
+def test_repeat_keys_sets_the_share_of_enqueues_that_coalesce() -> None:
+    args = ("--jobs", "200", "--workers", "1", "--backends", "postgres", "--repeat-keys", "0.5")
+    [row] = run_bench("jobqueue.py", *args)["results"]
+    assert (row["enqueued"], row["distinct"], row["done"], row["runs"]) == (200, 100, 100, 100)
+
+
+def test_side_by_side_comparison_runs_every_installed_queue_on_the_same_jobs() -> None:
+    rows = run_bench("compare_queues.py", "--jobs", "200", "--latency-jobs", "10")["rows"]
+    assert [(r["queue"], r["backend"]) for r in rows] == [
+        ("freshforce", "postgresql"),
+        ("freshforce", "sqlite"),
+        ("pgqueuer", "postgresql"),
+        ("procrastinate", "postgresql"),
+    ]
+    for row in rows:
+        if row["skipped"]:  # a peer of the bench group that is not installed says so
+            assert "not installed" in row["skipped"], row
+            continue
+        assert row["jobs"] == 200
+        assert row["ran"] == 200, row
+        assert row["enqueue_per_s"] > 0
+        assert row["drained_per_s"] > 0
+        assert row["latency_p99_ms"] > 0
+
+
+def test_a_peer_that_is_not_installed_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    """With pgqueuer hidden from the interpreter, its row says why and the others still run."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import importlib.metadata as m\n"
+        "_version = m.version\n"
+        "def version(name):\n"
+        "    if name == 'pgqueuer':\n"
+        "        raise m.PackageNotFoundError(name)\n"
+        "    return _version(name)\n"
+        "m.version = version\n"
+    )
+    command = [
+        sys.executable,
+        str(BENCH / "compare_queues.py"),
+        "--jobs",
+        "50",
+        "--latency-jobs",
+        "5",
+        "--queues",
+        "pgqueuer,freshforce",
+        "--json",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, check=False, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "skipping pgqueuer: pgqueuer is not installed" in done.stderr
+    rows = json.loads(done.stdout)["rows"]
+    assert rows[0]["queue"] == "pgqueuer"
+    assert rows[0]["skipped"] == "pgqueuer is not installed (uv sync --group bench)"
+    assert [r["ran"] for r in rows[1:]] == [50, 50]

@@ -53,6 +53,7 @@ NOTIFY_CHANNEL = "freshforce_jobs"
 MAX_HINTS = 100
 _RACE_TRIES = 8
 _DEADLOCK = "40P01"
+_MERGE_CHUNK = 200  # identities per merge: within SQLite's 500 branches of a UNION ALL
 
 # A hint is JSON from intake: a string or a small object of JSON values.
 Hint = str | dict[str, Any]
@@ -172,6 +173,17 @@ def _greatest(conn: AsyncConnection, *values: Any) -> sa.ColumnElement[Any]:  # 
 _PENDING = sa.text("status = 'pending'")
 
 
+def status_is(column: sa.ColumnElement[str], status: JobStatus) -> sa.ColumnElement[bool]:
+    """Return ``column = 'status'`` with the status written into the SQL, not bound.
+
+    The partial indexes (``… WHERE status = 'pending'`` / ``'running'``) match a query only when
+    its predicate is that literal: asyncpg prepares every statement, PostgreSQL switches a
+    prepared statement to a generic plan after five runs, and a generic plan with ``status = $1``
+    cannot prove the index predicate, so it would scan every row of that status instead.
+    """
+    return column == sa.literal_column(f"'{status.value}'", sa.String)
+
+
 def _fence(worker: str, held: Sequence[tuple[int, int]]) -> list[sa.ColumnElement[bool]]:
     """Return the compare-and-set guard: each (job id, attempt) still runs, leased to ``worker``."""
     if len(held) == 1:
@@ -183,7 +195,7 @@ def _fence(worker: str, held: Sequence[tuple[int, int]]) -> list[sa.ColumnElemen
             jobs.c.id.in_([job_id for job_id, _ in held]),
             sa.tuple_(jobs.c.id, jobs.c.attempts).in_(list(held)),
         )
-    return [owned, jobs.c.status == JobStatus.RUNNING.value, jobs.c.locked_by == worker]
+    return [owned, status_is(jobs.c.status, JobStatus.RUNNING), jobs.c.locked_by == worker]
 
 
 async def enqueue(
@@ -229,17 +241,13 @@ async def _enqueue_rows(
     waiting = rows
     while waiting:
         ids.update(await _insert_pending(conn, waiting))
-        claimed_meanwhile: list[dict[str, Any]] = []
-        for values in waiting:
-            identity = (values["tenant"], values["flow"], values["key"])
-            if identity in ids:
-                continue
-            job_id = await _merge_pending(conn, values)
-            if job_id is None:  # the pending job was claimed between insert and merge
-                claimed_meanwhile.append(values)
-            else:
-                ids[identity] = job_id
-        waiting = claimed_meanwhile
+        conflicting = [v for v in waiting if (v["tenant"], v["flow"], v["key"]) not in ids]
+        merged: dict[tuple[str, str, str], int] = {}
+        for start in range(0, len(conflicting), _MERGE_CHUNK):
+            merged.update(await _merge_pending(conn, conflicting[start : start + _MERGE_CHUNK]))
+        ids.update(merged)
+        # A pending job claimed between insert and merge leaves its request to insert again.
+        waiting = [v for v in conflicting if (v["tenant"], v["flow"], v["key"]) not in merged]
     return ids
 
 
@@ -288,31 +296,116 @@ async def _insert_pending(
     return {(tenant, flow, key): int(job_id) for job_id, tenant, flow, key in result.all()}
 
 
-async def _merge_pending(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
-    query = sa.select(jobs.c.id, jobs.c.hints).where(
-        jobs.c.tenant == values["tenant"],
-        jobs.c.flow == values["flow"],
-        jobs.c.key == values["key"],
-        jobs.c.status == JobStatus.PENDING.value,
+async def _merge_pending(
+    conn: AsyncConnection, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str, str], int]:
+    """Merge each row into the pending job of its identity; return the identities merged.
+
+    The pending jobs are read (on PostgreSQL locked, in identity order) and then all written by
+    one statement. An identity missing had its pending job claimed meanwhile.
+    """
+    if not rows:
+        return {}
+    by_identity = {(v["tenant"], v["flow"], v["key"]): v for v in rows}
+    found: list[tuple[int, tuple[str, str, str], list[Hint] | None]] = []
+    for query, identities in _pending_reads(conn, sorted(by_identity)):
+        for row in (await conn.execute(query)).all():
+            identity = identities[row.key]
+            found.append((int(row.id), identity, row.hints))
+    if not found:
+        return {}
+    merged: dict[tuple[str, str, str], int] = {}
+    changes: list[tuple[int, list[Hint], datetime, int, datetime]] = []
+    for job_id, identity, old_hints in found:
+        values = by_identity[identity]
+        merged[identity] = job_id
+        hints = merge_hints(list(old_hints or []), values["hints"])
+        changes.append((job_id, hints, values["run_at"], values["priority"], values["updated_at"]))
+    # The rows stay locked (PostgreSQL) or the write lock is held (SQLite): each update hits.
+    await _apply_merges(conn, changes)
+    return merged
+
+
+def _pending_reads(
+    conn: AsyncConnection, identities: list[tuple[str, str, str]]
+) -> list[tuple[sa.Executable, dict[str, tuple[str, str, str]]]]:
+    """Return the reads of these identities' pending jobs, each by the partial unique index.
+
+    Each identity is looked up equal on all three columns of the unique index: the only form
+    both planners keep an index lookup even before the table was ever analysed (``key IN (…)``
+    under tenant and flow is then planned as a scan of every pending job of the flow, or of
+    every pending job). PostgreSQL gets one statement per identity, each locking its row, in
+    identity order; SQLite, in process and holding the write lock, one ``UNION ALL``.
+    """
+
+    def read(tenant: str, flow: str, key: str) -> sa.Select[Any]:
+        return sa.select(jobs.c.id, jobs.c.key, jobs.c.hints).where(
+            jobs.c.tenant == tenant,
+            jobs.c.flow == flow,
+            jobs.c.key == key,
+            status_is(jobs.c.status, JobStatus.PENDING),
+        )
+
+    if _is_postgres(conn):
+        return [
+            (read(tenant, flow, key).with_for_update(), {key: (tenant, flow, key)})
+            for tenant, flow, key in identities
+        ]
+    reads: list[tuple[sa.Executable, dict[str, tuple[str, str, str]]]] = []
+    groups: dict[tuple[str, str], list[str]] = {}
+    for tenant, flow, key in identities:
+        groups.setdefault((tenant, flow), []).append(key)
+    for (tenant, flow), keys in groups.items():
+        branches = [read(tenant, flow, key) for key in keys]
+        query = branches[0] if len(branches) == 1 else sa.union_all(*branches)
+        reads.append((query, {key: (tenant, flow, key) for key in keys}))
+    return reads
+
+
+async def _apply_merges(
+    conn: AsyncConnection, changes: list[tuple[int, list[Hint], datetime, int, datetime]]
+) -> None:
+    """Write merged hints, due times and priorities: one statement on either backend.
+
+    PostgreSQL gets one ``UPDATE … FROM (VALUES …)``; SQLite, in process, an ``executemany``.
+    A merge keeps the earliest due time, never before the job's ``not_before`` floor, and the
+    most urgent priority.
+    """
+    names = ("m_id", "m_hints", "m_run_at", "m_priority", "m_updated_at")
+    types = (
+        sa.BigInteger(),
+        jobs.c.hints.type,
+        jobs.c.run_at.type,
+        sa.Integer(),
+        jobs.c.run_at.type,
     )
     if _is_postgres(conn):
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
-    if row is None:
-        return None
-    due = sa.literal(values["run_at"], jobs.c.run_at.type)
-    earliest = _least(conn, jobs.c.run_at, due)
-    result = await conn.execute(
+        merge = sa.values(
+            *(sa.column(n, t) for n, t in zip(names, types, strict=True)), name="merge"
+        ).data(changes)
+        new = dict(zip(names, merge.c, strict=True))
+        # No status test here: the rows are locked since the read found them pending, and a
+        # test the planner could answer from the status index would, on a table not yet
+        # analysed, turn the join into a scan of every pending job.
+        where = [jobs.c.id == new["m_id"]]
+    else:
+        new = {n: sa.bindparam(n, type_=t) for n, t in zip(names, types, strict=True)}
+        where = [jobs.c.id == new["m_id"], status_is(jobs.c.status, JobStatus.PENDING)]
+    earliest = _least(conn, jobs.c.run_at, new["m_run_at"])
+    update = (
         sa.update(jobs)
-        .where(jobs.c.id == row.id, jobs.c.status == JobStatus.PENDING.value)
+        .where(*where)
         .values(
-            hints=merge_hints(list(row.hints or []), values["hints"]),
+            hints=new["m_hints"],
             run_at=_greatest(conn, earliest, sa.func.coalesce(jobs.c.not_before, earliest)),
-            priority=_least(conn, jobs.c.priority, values["priority"]),
-            updated_at=values["updated_at"],
+            priority=_least(conn, jobs.c.priority, new["m_priority"]),
+            updated_at=new["m_updated_at"],
         )
     )
-    return int(row.id) if result.rowcount == 1 else None
+    if _is_postgres(conn):
+        await conn.execute(update)
+    else:
+        await conn.execute(update, [dict(zip(names, c, strict=True)) for c in changes])
 
 
 async def claim(
@@ -347,12 +440,12 @@ async def _claim_once(
     candidates = (
         sa.select(jobs.c.id, jobs.c.tenant, jobs.c.key, jobs.c.priority, jobs.c.run_at)
         .where(
-            jobs.c.status == JobStatus.PENDING.value,
+            status_is(jobs.c.status, JobStatus.PENDING),
             jobs.c.run_at <= db_now(dialect),
             ~sa.exists().where(
                 running.c.tenant == jobs.c.tenant,
                 running.c.key == jobs.c.key,
-                running.c.status == JobStatus.RUNNING.value,
+                status_is(running.c.status, JobStatus.RUNNING),
             ),
         )
         .order_by(jobs.c.status, jobs.c.priority, jobs.c.run_at, jobs.c.id)
@@ -369,7 +462,7 @@ async def _claim_once(
     picked = sa.select(ranked.c.id).where(ranked.c.rank == 1)
     stmt = (
         sa.update(jobs)
-        .where(jobs.c.id.in_(picked), jobs.c.status == JobStatus.PENDING.value)
+        .where(jobs.c.id.in_(picked), status_is(jobs.c.status, JobStatus.PENDING))
         .values(
             status=JobStatus.RUNNING.value,
             locked_by=worker,
@@ -393,7 +486,9 @@ async def reclaim_expired(
     dialect = conn.dialect.name
     query = (
         sa.select(jobs.c.id, jobs.c.attempts, jobs.c.locked_by, jobs.c.updated_at)
-        .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < db_now(dialect))
+        .where(
+            status_is(jobs.c.status, JobStatus.RUNNING), jobs.c.lease_expires_at < db_now(dialect)
+        )
         .order_by(jobs.c.lease_expires_at)
         .limit(limit)
     )
@@ -523,7 +618,7 @@ async def requeue(
                 jobs.c.tenant == job.tenant,
                 jobs.c.flow == job.flow,
                 jobs.c.key == job.key,
-                jobs.c.status == JobStatus.PENDING.value,
+                status_is(jobs.c.status, JobStatus.PENDING),
             )
             .returning(jobs.c.hints, jobs.c.run_at)
         )
@@ -583,7 +678,7 @@ async def list_jobs(
     """Return jobs, newest first, optionally of one status and one flow."""
     query = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
     if status is not None:
-        query = query.where(jobs.c.status == status.value)
+        query = query.where(status_is(jobs.c.status, status))
     if flow is not None:
         query = query.where(jobs.c.flow == flow)
     return [_job(r) for r in (await conn.execute(query)).all()]
@@ -607,7 +702,7 @@ async def retry_now(conn: AsyncConnection, *, job_ids: list[int]) -> list[int]:
     now = db_now(conn.dialect.name)
     result = await conn.execute(
         sa.update(jobs)
-        .where(jobs.c.id.in_(job_ids), jobs.c.status == JobStatus.PENDING.value)
+        .where(jobs.c.id.in_(job_ids), status_is(jobs.c.status, JobStatus.PENDING))
         .values(run_at=now, not_before=None, updated_at=now)
         .returning(jobs.c.id)
     )
@@ -622,7 +717,7 @@ async def prune_done(conn: AsyncConnection, *, older_than: float, limit: int) ->
     oldest = (
         sa.select(jobs.c.id)
         .where(
-            jobs.c.status == JobStatus.DONE.value,
+            status_is(jobs.c.status, JobStatus.DONE),
             jobs.c.updated_at < db_time(conn.dialect.name, -older_than),
         )
         .limit(limit)
@@ -632,6 +727,6 @@ async def prune_done(conn: AsyncConnection, *, older_than: float, limit: int) ->
         return 0
     await conn.execute(sa.delete(attempts).where(attempts.c.job_id.in_(ids)))
     result = await conn.execute(
-        sa.delete(jobs).where(jobs.c.id.in_(ids), jobs.c.status == JobStatus.DONE.value)
+        sa.delete(jobs).where(jobs.c.id.in_(ids), status_is(jobs.c.status, JobStatus.DONE))
     )
     return result.rowcount
