@@ -89,7 +89,9 @@ def test_demo_port_clash_is_not_called_a_database_problem(
     with pytest.raises(typer.Exit) as stopped:
         run(
             cli,
-            lambda: run_demo(settings, sandbox, print, keep_running=False),
+            lambda: run_demo(
+                settings, sandbox, print, keep_running=False, folder=tmp_path / "demo"
+            ),
             database_url=settings.database_url,
         )
     assert stopped.value.exit_code == 2
@@ -98,6 +100,7 @@ def test_demo_port_clash_is_not_called_a_database_problem(
     assert "freshforce demo --check" in err
     assert "database" not in err
     assert not (tmp_path / "data" / "freshforce.db").exists()  # the store was not touched
+    assert not list((tmp_path / "demo").glob("*.db"))  # nor was the demo's own
 
 
 def test_an_os_error_outside_the_store_is_not_labelled_database(
