@@ -360,6 +360,7 @@ async def drill(seed: int, changes: int, rate: float) -> dict[str, Any]:
             "repaired_by_reconcile": dict(drift.counts),
             "seconds_to_converge": round(converge, 1),
             "wrong": dict(wrong),
+            "drift_left": after.samples,
             "calls": world.runtime.counter.snapshot(),
         }
         await service.close()

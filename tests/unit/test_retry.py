@@ -2,7 +2,8 @@ import random
 
 import pytest
 
-from freshforce.engine.retry import Bury, Retry, RetryPolicy
+from freshforce.engine.queue import QueueConfig
+from freshforce.engine.retry import Bury, Retry, RetryPolicy, wait_delay
 from freshforce.errors import (
     AmbiguousWriteError,
     AuthError,
@@ -88,3 +89,11 @@ def test_zero_wait_policy_retries_immediately() -> None:
 def test_negative_delays_are_refused() -> None:
     with pytest.raises(ValueError, match="delays must be >= 0"):
         RetryPolicy(base_delay=-1.0)
+
+
+def test_a_wait_doubles_up_to_its_cap_and_outlasts_a_dead_holders_lease() -> None:
+    delays = [wait_delay(attempt, 0.5) for attempt in range(1, 11)]
+    assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
+    assert max(delays) == 30.0
+    assert sum(delays[:9]) > QueueConfig().lease_seconds * 2  # nine waits before the tenth try
+    assert wait_delay(0, 2.0) == 2.0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from freshforce.backoff import full_jitter
 from freshforce.errors import FreshforceError, TransientError
 
-__all__ = ["Bury", "Decision", "Retry", "RetryPolicy"]
+__all__ = ["Bury", "Decision", "Retry", "RetryPolicy", "wait_delay"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,12 @@ class RetryPolicy:
                 f"gave up: next try would be {age + decision.delay:.0f}s after the job was made"
             )
         return decision
+
+
+def wait_delay(attempt: int, first: float, *, cap: float = 30.0) -> float:
+    """Return how long a job that waits for another job waits before its next try.
+
+    Doubling from ``first`` up to ``cap``: a short wait is short, and a job's ten attempts
+    outlast the default 30 s lease of a holder that died (0.5 s first: ~2 minutes in all).
+    """
+    return min(first * 2.0 ** max(attempt - 1, 0), cap)

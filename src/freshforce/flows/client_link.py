@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from freshforce.connectors.salesforce import Priority, to_18
 from freshforce.engine.queue import JobQueue, JobRequest
+from freshforce.engine.retry import wait_delay
 from freshforce.errors import PermanentError, TransientError
 from freshforce.store.links import find_links
 from freshforce.store.scope import Scope
@@ -37,8 +38,14 @@ class LinkedClientResolver:
 
     engine: AsyncEngine
 
-    async def freshbooks_client_for(self, pair: Pair, account_id: str, tenant: str) -> int:
-        """Return the linked client's id, or raise ``TransientError`` (not linked yet)."""
+    async def freshbooks_client_for(
+        self, pair: Pair, account_id: str, tenant: str, *, attempt: int = 1
+    ) -> int:
+        """Return the linked client's id, or raise ``TransientError`` (not linked yet).
+
+        The wait doubles with ``attempt`` (the invoice job's), so the job outlasts a clients
+        job whose worker died and whose lease must expire before it runs again.
+        """
         account_id = to_18(account_id)
         async with self.engine.connect() as db:
             found = await find_links(db, Scope(tenant, "clients"), salesforce_ids=[account_id])
@@ -66,7 +73,7 @@ class LinkedClientResolver:
         )
         raise TransientError(
             msg,
-            retry_after=_LINK_WAIT_SECONDS,
+            retry_after=wait_delay(attempt, _LINK_WAIT_SECONDS),
             flow=_FLOW,
             record_key=f"salesforce/Account/{account_id}",
         )

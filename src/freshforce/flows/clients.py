@@ -28,6 +28,7 @@ from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.engine.batch import per_tenant
 from freshforce.engine.flow import Outcome
+from freshforce.engine.retry import wait_delay
 from freshforce.engine.syncstate import Record, load_state
 from freshforce.errors import PermanentError, TransientError
 from freshforce.flows.clients_plan import Unit, decide
@@ -41,7 +42,7 @@ from freshforce.flows.clients_read import (
     refs_of,
 )
 from freshforce.flows.clients_write import write_units
-from freshforce.store.matchlocks import take_match_locks
+from freshforce.store.matchlocks import job_holder, take_match_locks
 from freshforce.store.scope import Scope
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class ClientsFlow:
         remote = Remote()
         await self._resolve(units, scope, pair, remote, ctx)
         units = _merge(units)
-        await self._lock(units, scope, remote, ctx)
+        await self._lock(units, scope, remote)
         await self._match(units, pair, remote)
         for unit in units:
             if unit.error is None:
@@ -138,20 +139,18 @@ class ClientsFlow:
             priority=self.priority, remote=remote,
         )  # fmt: skip
 
-    async def _lock(
-        self, units: list[Unit], scope: Scope, remote: Remote, ctx: FlowContext
-    ) -> None:
+    async def _lock(self, units: list[Unit], scope: Scope, remote: Remote) -> None:
         """Take each unit's match keys, or make it wait (retry) when another job holds one."""
         async with self.engine.begin() as db:
             for unit in units:
-                holder = f"{ctx.worker}#{unit.jobs[0].id}"
+                holder = job_holder(unit.jobs[0].id)
                 keys = unit.lock_keys(remote)
                 if await take_match_locks(db, scope, keys, holder, ttl=self.lock_seconds):
                     unit.record.locks = (holder, keys)
                 else:
                     unit.error = MatchBusyError(
                         f"another job is syncing {unit.describe()}; this one runs after it",
-                        retry_after=_LOCK_WAIT_SECONDS,
+                        retry_after=wait_delay(unit.jobs[0].attempt, _LOCK_WAIT_SECONDS),
                     )
             relinked = await load_state(
                 db,

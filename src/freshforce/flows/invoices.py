@@ -73,7 +73,9 @@ log = structlog.get_logger("freshforce.flows.invoices")
 class ClientResolver(Protocol):
     """Finds the FreshBooks client of a Salesforce Account for an invoice."""
 
-    async def freshbooks_client_for(self, pair: Pair, account_id: str, tenant: str) -> int:
+    async def freshbooks_client_for(
+        self, pair: Pair, account_id: str, tenant: str, *, attempt: int = 1
+    ) -> int:
         """Return the client id; raise ``TransientError`` to wait, ``PermanentError`` to fail."""
         ...
 
@@ -160,7 +162,7 @@ class InvoicesFlow:
         invoice: Invoice | None = None
         try:
             client_id = await self.clients.freshbooks_client_for(
-                pair, opportunity.account_id, job.tenant
+                pair, opportunity.account_id, job.tenant, attempt=job.attempt
             )
             mapped = self.map.apply(
                 opportunity.record,

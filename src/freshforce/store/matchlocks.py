@@ -15,6 +15,12 @@ transaction is ``BEGIN IMMEDIATE``, so takers are serialised by the write lock; 
 the primary key makes the second ``INSERT … ON CONFLICT`` wait for the first to commit and
 then see its row. Release is fenced by the holder: ``False`` means another job took a key after
 this one's lock expired, and the caller's commit should roll back and retry (the re-check).
+
+A job holds its keys as ``job:<id>`` (:func:`job_holder`), not as the worker running it: when a
+worker dies mid-job, the job's next attempt takes its own keys back at once, and once the dead
+attempt's lease has expired anyone may take them (a key whose holder job is not running under a
+live lease is free), so nobody waits for the lock's own expiry. A stale attempt cannot release
+or commit anything: its effects are fenced by the job's lease in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,17 +32,46 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from freshforce.store.dbtime import db_now, db_time
-from freshforce.store.schema import match_locks
+from freshforce.store.queue import JobStatus
+from freshforce.store.schema import jobs, match_locks
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from freshforce.store.scope import Scope
 
-__all__ = ["DEFAULT_TTL_SECONDS", "match_lock_holders", "release_match_locks", "take_match_locks"]
+__all__ = [
+    "DEFAULT_TTL_SECONDS",
+    "job_holder",
+    "match_lock_holders",
+    "release_match_locks",
+    "take_match_locks",
+]
 
 # Longer than a batch's reads and remote writes; a holder that dies frees its keys after this.
 DEFAULT_TTL_SECONDS = 120.0
+
+
+_JOB_PREFIX = "job:"
+
+
+def job_holder(job_id: int) -> str:
+    """Return the holder name of job ``job_id``'s keys, the same for each of its attempts."""
+    return f"{_JOB_PREFIX}{job_id}"
+
+
+def _holder_job_gone(dialect: str) -> sa.ColumnElement[bool]:
+    """Select locks whose holder is a job no live lease is running (it died or ended)."""
+    running = (
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.status == JobStatus.RUNNING.value,
+            jobs.c.lease_expires_at > db_now(dialect),
+            sa.literal(_JOB_PREFIX) + sa.cast(jobs.c.id, sa.String) == match_locks.c.holder,
+        )
+        .exists()
+    )
+    return sa.and_(match_locks.c.holder.startswith(_JOB_PREFIX, autoescape=True), ~running)
 
 
 async def take_match_locks(
@@ -68,7 +103,11 @@ async def take_match_locks(
     statement = upsert.on_conflict_do_update(
         index_elements=[match_locks.c.tenant, match_locks.c.flow, match_locks.c.key],
         set_={"holder": holder, "expires_at": expires},
-        where=sa.or_(match_locks.c.expires_at <= db_now(dialect), match_locks.c.holder == holder),
+        where=sa.or_(
+            match_locks.c.expires_at <= db_now(dialect),
+            match_locks.c.holder == holder,
+            _holder_job_gone(dialect),
+        ),
     ).returning(match_locks.c.key)
     async with db.begin_nested() as savepoint:
         taken = (await db.execute(statement)).scalars().all()

@@ -5,10 +5,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.engine.matchkey import organisation_key
+from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.store.engine import create_engine
 from freshforce.store.linking import NewLink, create_link
 from freshforce.store.links import find_links, find_links_by_key
 from freshforce.store.matchlocks import (
+    job_holder,
     match_lock_holders,
     release_match_locks,
     take_match_locks,
@@ -39,6 +41,39 @@ async def test_several_keys_are_taken_all_or_none(store_engine: AsyncEngine) -> 
         assert not await take_match_locks(db, ACME, ["org:acme", "email:a@acme.com"], "job-2")
         holders = await match_lock_holders(db, ACME, ["org:acme", "email:a@acme.com"])
     assert holders == {"email:a@acme.com": "job-1"}
+
+
+async def test_a_dead_jobs_keys_are_free_once_its_lease_is_gone(store_engine: AsyncEngine) -> None:
+    """A worker died holding a job's keys: the job's next attempt, then anyone, takes them."""
+    queue = JobQueue(store_engine, config=QueueConfig(lease_seconds=0.2))
+    async with store_engine.begin() as conn:
+        job_id = await queue.enqueue(conn, "clients", "freshbooks/client/1", tenant="acme")
+    [job] = await queue.claim("worker-a", 1)
+    async with store_engine.begin() as db:
+        assert await take_match_locks(db, ACME, ["org:acme"], job_holder(job_id))
+    async with store_engine.begin() as db:  # its lease is live: everyone else waits
+        assert not await take_match_locks(db, ACME, ["org:acme"], job_holder(job_id + 1))
+        assert not await take_match_locks(db, ACME, ["org:acme"], "someone")
+    await asyncio.sleep(0.4)  # worker-a died: its lease runs out long before the lock's ttl
+    [again] = await queue.claim("worker-b", 1)
+    assert (again.id, again.attempt) == (job_id, job.attempt + 1)
+    async with store_engine.begin() as db:  # the job's new attempt takes its own keys back
+        assert await take_match_locks(db, ACME, ["org:acme"], job_holder(job_id))
+        assert not await take_match_locks(db, ACME, ["org:acme"], job_holder(job_id + 1))
+    await asyncio.sleep(0.4)  # and that attempt's worker dies too, with nobody taking the job
+    async with store_engine.begin() as db:
+        assert await take_match_locks(db, ACME, ["org:acme"], job_holder(job_id + 1))
+        assert await match_lock_holders(db, ACME, ["org:acme"]) == {
+            "org:acme": job_holder(job_id + 1)
+        }
+
+
+async def test_a_holder_that_is_no_job_keeps_its_keys_until_they_expire(
+    store_engine: AsyncEngine,
+) -> None:
+    async with store_engine.begin() as db:
+        assert await take_match_locks(db, ACME, ["org:acme"], "job-7")  # not a job's holder name
+        assert not await take_match_locks(db, ACME, ["org:acme"], job_holder(8))
 
 
 @dataclass
