@@ -27,6 +27,7 @@ import json
 import logging
 import random
 import socket
+import sqlite3
 import tempfile
 import time
 from collections import Counter
@@ -271,8 +272,11 @@ async def workload(person_: Person, rng: random.Random, changes: int, service: S
         await asyncio.sleep(rng.uniform(0, 0.02))
 
 
-async def check(world: Embedded, who: Person) -> Counter[str]:
-    """Count what is wrong, from the sandboxes' own state (zero everywhere is a pass)."""
+async def check(world: Embedded, who: Person, seen: list[str]) -> Counter[str]:
+    """Count what is wrong, from the sandboxes' own state (zero everywhere is a pass).
+
+    ``seen`` gets one line per wrong record, for the report.
+    """
     wrong: Counter[str] = Counter()
     clients = [c for page in [await _all(who, f"{FB}/users/clients", "clients")] for c in page]
     by_name = Counter(c["organization"] for c in clients)
@@ -283,13 +287,15 @@ async def check(world: Embedded, who: Person) -> Counter[str]:
     wrong["duplicate Accounts"] = sum(n - 1 for n in Counter(a["Name"] for a in accounts).values())
     by_fb = {str(a["FreshBooks_Client_Id__c"]): a for a in accounts if a["FreshBooks_Client_Id__c"]}
     for client_id, phone in who.phones.items():
-        if (by_fb.get(str(client_id)) or {}).get("Phone") != phone:
+        if (found := (by_fb.get(str(client_id)) or {}).get("Phone")) != phone:
             wrong["lost phone updates"] += 1
+            seen.append(f"client {client_id}: phone {phone!r} written, Account shows {found!r}")
     fb_of = {a["Id"]: a["FreshBooks_Client_Id__c"] for a in accounts}
     cities = {str(c["id"]): c.get("p_city") for c in clients}
     for account_id, city in who.cities.items():
-        if cities.get(str(fb_of.get(account_id))) != city:
+        if (found := cities.get(str(fb_of.get(account_id)))) != city:
             wrong["lost city updates"] += 1
+            seen.append(f"Account {account_id}: city {city!r} written, client shows {found!r}")
     invoices = await _all(who, f"{FB}/invoices/invoices", "invoices")
     per_deal = Counter(i.get("po_number") for i in invoices)
     deals = await sf_query(
@@ -317,7 +323,24 @@ async def _all(who: Person, path: str, plural: str) -> list[dict[str, Any]]:
         page += 1
 
 
-async def drill(seed: int, changes: int, rate: float) -> dict[str, Any]:
+async def _keep(world: Embedded, database: Path, keep: Path) -> None:
+    """Keep a failing run's store (a consistent copy) and both sandboxes' request logs."""
+    logs = {
+        name: (await admin.get("/_sandbox/requests")).text
+        for name, admin in (("freshbooks", world.fb_admin), ("salesforce", world.sf_admin))
+    }
+    await asyncio.to_thread(_write_kept, database, keep, logs)
+
+
+def _write_kept(database: Path, keep: Path, logs: dict[str, str]) -> None:
+    keep.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(database) as source, sqlite3.connect(keep / "chaos.db") as copy:
+        source.backup(copy)
+    for name, text in logs.items():
+        (keep / f"{name}-requests.json").write_text(text)
+
+
+async def drill(seed: int, changes: int, rate: float, keep: Path | None = None) -> dict[str, Any]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "freshforce"
@@ -347,7 +370,10 @@ async def drill(seed: int, changes: int, rate: float) -> dict[str, Any]:
         await service.quiet(300)
         after = await reconcile(maps["clients"], pair, world.runtime.engine, tenant="default")
         converge = time.monotonic() - started
-        wrong = await check(world, who)
+        seen: list[str] = []
+        wrong = await check(world, who, seen)
+        if keep is not None and (wrong or after.counts):
+            await _keep(world, Path(tmp) / "chaos.db", keep)
         wrong.update({f"drift: {k}": v for k, v in after.counts.items()})
         report = {
             "seed": seed,
@@ -361,6 +387,7 @@ async def drill(seed: int, changes: int, rate: float) -> dict[str, Any]:
             "seconds_to_converge": round(converge, 1),
             "wrong": dict(wrong),
             "drift_left": after.samples,
+            "wrong_records": seen,
             "calls": world.runtime.counter.snapshot(),
         }
         await service.close()
@@ -376,9 +403,12 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=400)
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--keep", type=Path, help="on a failure, copy the store and request logs into this folder"
+    )
     args = parser.parse_args()
     quiet()
-    report = asyncio.run(drill(args.seed, args.changes, args.fault_rate))
+    report = asyncio.run(drill(args.seed, args.changes, args.fault_rate, args.keep))
     if args.json:
         print(json.dumps(report))
     else:
