@@ -45,9 +45,16 @@ class SettingsFile:
 def read_settings_file(path: Path) -> SettingsFile:
     """Parse ``path`` (``.toml``, ``.yaml`` or ``.yml``); raise ConfigError saying what is wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read settings file: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); is the file corrupted?"
+        ) from None
     data = _parse(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a table of settings")
@@ -66,14 +73,26 @@ def _parse(path: Path, text: str) -> object:
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+            at = _TOML_LINE.search(str(exc))
+            line = at.group(1) if at else text.count("\n") + 1  # "at end of document"
+            where = f"{path}:{line}"
+            raise ConfigError(f"{where}: invalid TOML: {exc}") from None
     if suffix in {".yaml", ".yml"}:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from None
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            if mark is not None:
+                line = mark.line + 1
+            else:  # a character YAML does not accept: the reader gives its position
+                line = text.count("\n", 0, getattr(exc, "position", len(text))) + 1
+            where = f"{path}:{line}"
+            raise ConfigError(f"{where}: invalid YAML: {_yaml_problem(exc)}") from None
         return {} if data is None else data
     raise ConfigError(f"{path}: unknown settings file type; use .toml, .yaml or .yml")
+
+
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

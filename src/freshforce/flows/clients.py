@@ -29,7 +29,7 @@ from freshforce.connectors.salesforce.ids import to_18
 from freshforce.engine.batch import per_tenant
 from freshforce.engine.flow import Outcome
 from freshforce.engine.retry import wait_delay
-from freshforce.engine.syncstate import Record, load_state
+from freshforce.engine.syncstate import LinkState, Record, StoreState, load_state
 from freshforce.errors import PermanentError, TransientError
 from freshforce.flows.clients_plan import Unit, decide
 from freshforce.flows.clients_read import (
@@ -158,10 +158,19 @@ class ClientsFlow:
                 freshbooks_ids=[u.fb_id for u in units if u.fb_id and u.state is None],
                 salesforce_ids=[u.account_id for u in units if u.account_id and u.state is None],
             )
+            now = await load_state(
+                db, scope, link_ids=[u.state.link.id for u in units if u.state is not None]
+            )
         for unit in units:
             if unit.state is None and unit.error is None and unit.linked_in(relinked):
                 unit.error = MatchBusyError(
                     f"{unit.describe()} was linked meanwhile; syncing again"
+                )
+            elif unit.state is not None and unit.error is None and _moved(unit.state, now):
+                # Another job synced it between our reads and our lock: both our snapshot and
+                # our reads are stale, and merging them would take its writes for edits.
+                unit.error = MatchBusyError(
+                    f"{unit.describe()} was synced meanwhile; syncing again"
                 )
 
     async def _match(self, units: list[Unit], pair: Pair, remote: Remote) -> None:
@@ -205,6 +214,18 @@ class ClientsFlow:
             accounts=wanted_sf - set(taken.by_salesforce), contacts=(),
             priority=self.priority, remote=remote,
         )  # fmt: skip
+
+
+def _moved(read: LinkState, now: StoreState) -> bool:
+    """Whether a link or its snapshot changed since ``read`` was loaded."""
+    current = now.by_id.get(read.link.id)
+    if current is None:
+        return True
+    ids = (read.link.freshbooks_id, read.link.salesforce_id, read.link.salesforce_secondary_id)
+    moved = (current.link.freshbooks_id, current.link.salesforce_id,
+             current.link.salesforce_secondary_id)  # fmt: skip
+    fields = read.snapshot.fields if read.snapshot else None
+    return ids != moved or fields != (current.snapshot.fields if current.snapshot else None)
 
 
 def _merge(units: list[Unit]) -> list[Unit]:

@@ -8,6 +8,7 @@ decoder needs the schema to name the fields that changed.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -17,11 +18,23 @@ from typing import Any
 
 import fastavro
 
-__all__ = ["ChangeEvent", "SchemaCache", "decode_event", "field_names_from_bitmap"]
+from freshforce.errors import PermanentError
+
+__all__ = [
+    "ChangeEvent",
+    "SchemaCache",
+    "UndecodableEventError",
+    "decode_event",
+    "field_names_from_bitmap",
+]
 
 # fastavro's parsed schemas are plain dicts/lists of anything: the Avro wire description.
 Schema = Any
 _CLIENT = re.compile(r"(?:^|[;,])\s*client\s*=\s*([^;,\s]+)")
+
+
+class UndecodableEventError(PermanentError):
+    """A change event's payload is not Avro of its writer schema; its position is not passed."""
 
 
 class SchemaCache:
@@ -104,17 +117,32 @@ def field_names_from_bitmap(fields: Sequence[Schema], bitmap: Sequence[str]) -> 
 def decode_event(
     payload: bytes, replay_id: bytes, schema: Schema, fields: Sequence[Schema]
 ) -> ChangeEvent:
-    """Decode one Avro payload into a ``ChangeEvent``."""
-    record: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(payload), schema, None)  # type: ignore[assignment]
-    header = record.pop("ChangeEventHeader")
-    return ChangeEvent(
-        replay_id=replay_id,
-        entity=str(header["entityName"]),
-        change_type=str(header["changeType"]),
-        record_ids=tuple(header.get("recordIds") or ()),
-        change_origin=str(header.get("changeOrigin") or ""),
-        transaction_key=str(header.get("transactionKey") or ""),
-        commit_timestamp=int(header.get("commitTimestamp") or 0),
-        changed_fields=field_names_from_bitmap(fields, header.get("changedFields") or ()),
-        values={k: v for k, v in record.items() if v is not None},
-    )
+    """Decode one Avro payload into a ``ChangeEvent``.
+
+    A payload that does not decode to a whole change event (truncated, garbage, bytes left over,
+    no header) raises :class:`UndecodableEventError` naming the event's replay id and schema.
+    """
+    buffer = io.BytesIO(payload)
+    try:
+        record: dict[str, Any] = fastavro.schemaless_reader(buffer, schema, None)  # type: ignore[assignment]
+        if buffer.tell() != len(payload):
+            raise ValueError(f"{len(payload) - buffer.tell()} bytes left over")  # noqa: TRY301
+        header = record.pop("ChangeEventHeader")
+        return ChangeEvent(
+            replay_id=replay_id,
+            entity=str(header["entityName"]),
+            change_type=str(header["changeType"]),
+            record_ids=tuple(header.get("recordIds") or ()),
+            change_origin=str(header.get("changeOrigin") or ""),
+            transaction_key=str(header.get("transactionKey") or ""),
+            commit_timestamp=int(header.get("commitTimestamp") or 0),
+            changed_fields=field_names_from_bitmap(fields, header.get("changedFields") or ()),
+            values={k: v for k, v in record.items() if v is not None},
+        )
+    except Exception as exc:  # fastavro raises whatever its reader hit; all mean "not this"
+        name = schema.get("name", "?") if isinstance(schema, dict) else "?"
+        raise UndecodableEventError(
+            f"change event at replay id {base64.b64encode(replay_id).decode()} "
+            f"(schema {name}, {len(payload)} bytes) does not decode: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc

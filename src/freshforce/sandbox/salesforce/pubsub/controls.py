@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 __all__ = ["PubSubControls"]
@@ -20,3 +20,5 @@ class PubSubControls:
     keepalive_seconds: float = 270.0
     idle_close_seconds: float = 60.0
     unavailable: bool = False
+    # replay id → the payload sent instead of that event's (a corrupted event on the wire)
+    corrupt: dict[int, bytes] = field(default_factory=dict)

@@ -77,12 +77,22 @@ class Subscription:
         events = self._topic.since(self._cursor, self._pending)
         if not events:
             return None
+        events = [self._corrupted(e) for e in events]
         self._cursor = int.from_bytes(events[-1].replay_id, "big")
         self._pending -= len(events)
         self._last_sent = self._loop.time()
         if self._pending == 0:
             self._idle_since = self._last_sent
         return self._response(events, events[-1].replay_id)
+
+    def _corrupted(self, event: pb.ConsumerEvent) -> pb.ConsumerEvent:
+        garbage = self._controls.corrupt.get(int.from_bytes(event.replay_id, "big"))
+        if garbage is None:
+            return event
+        copy = pb.ConsumerEvent()
+        copy.CopyFrom(event)
+        copy.event.payload = garbage
+        return copy
 
     def _keepalive(self) -> pb.FetchResponse:
         """Build an empty response whose replay id is safe to resume from."""
