@@ -1,10 +1,12 @@
 """The invoices flow: a won Opportunity becomes exactly one FreshBooks invoice, written back.
 
-Jobs are keyed ``salesforce/Opportunity/<id>``. Per batch and tenant: one query reads the
-Opportunities with their Account, Contact and line items; a deal that is not won (``IsWon``, or
-a stage listed in ``won_stages``) or already has its invoice id is skipped. The client comes
-from a :class:`ClientResolver`, the invoice's fields and lines from the ``invoices`` map (one
-line for ``Amount`` when the deal has no line items), draft or sent by ``invoice_send``.
+Jobs are keyed ``salesforce/Opportunity/<id>`` (``link/<id>`` after a review is settled). Per
+batch and tenant: one query reads the Opportunities with their Account, Contact and line items;
+a deal that is not won (``IsWon``, or a stage listed in ``won_stages``) is skipped, and a deal
+that has its invoice already goes to ``invoice_changes.py`` (update a draft, or flag for
+review). The client comes from a :class:`ClientResolver`, the invoice's fields and lines from
+the ``invoices`` map (one line for ``Amount`` when the deal has no line items), draft or sent
+by ``invoice_send``.
 
 Exactly one invoice per Opportunity: the ledger records a pending create (reference: the
 Opportunity id) in its own transaction before the POST, and the invoice carries the reference
@@ -155,7 +157,7 @@ class InvoicesFlow:
         settled = await self._linked_deals(tenant, jobs)
         for job in jobs:
             opportunity_id = settled.get(job.id) or _opportunity_id(job)
-            if opportunity_id is None and job.key.startswith("link/"):
+            if opportunity_id is None and _is_link_key(job.key):
                 outcomes[job.id] = Outcome.skipped(job)  # a review settled on a forgotten link
             elif opportunity_id is None:
                 msg = f"invoices jobs are keyed salesforce/Opportunity/<id>, got {job.key!r}"
@@ -169,8 +171,7 @@ class InvoicesFlow:
     async def _linked_deals(self, tenant: str, jobs: Sequence[Job]) -> dict[int, str]:
         """Return the Opportunity of each ``link/<id>`` job (a settled review re-runs its deal)."""
         found: dict[int, str] = {}
-        keyed = [(job, job.key.removeprefix("link/")) for job in jobs]
-        keyed = [(job, i) for job, i in keyed if job.key.startswith("link/") and i.isdigit()]
+        keyed = [(job, job.key.removeprefix("link/")) for job in jobs if _is_link_key(job.key)]
         if not keyed:
             return found
         async with self.engine.connect() as db:
@@ -359,6 +360,10 @@ class InvoicesFlow:
 
 def _ref(opportunity_id: str) -> CreateRef:
     return CreateRef(_REF.system, _REF.object, opportunity_id)
+
+
+def _is_link_key(key: str) -> bool:
+    return key.startswith("link/") and key.removeprefix("link/").isdigit()
 
 
 def _opportunity_id(job: Job) -> str | None:

@@ -181,3 +181,11 @@ async def test_a_deleted_invoiced_deal_is_ignored_by_policy(world: FlowWorld) ->
     last = max(job.id for job in await world.jobs())
     attempts = await world.runtime.queue().attempts(last)
     assert attempts[-1].outcome == "skipped"
+
+
+async def test_a_settled_review_of_a_forgotten_link_is_skipped(world: FlowWorld) -> None:
+    await world.enqueue("invoices", "link/999", "link/x")
+    await world.work([flow(world)])
+
+    statuses = await world.statuses()
+    assert statuses == {"link/999": "done", "link/x": "dead"}
