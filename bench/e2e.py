@@ -1,4 +1,4 @@
-"""Benchmark the clients flow end to end: change → other side written, and a first sync.
+"""Benchmark the three flows end to end: change → other side written, and a first sync.
 
     uv run python bench/e2e.py                          # 200 changes a path; 10k + 10k first sync
     uv run python bench/e2e.py --changes 5 --records 20 --json   # the smoke test's reduced run
@@ -11,6 +11,11 @@ SQLite file, a real worker runs the built-in flows. Paths:
   of the field write (read back from the store).
 - Salesforce poll: a person edits an Account; a poller ticking every ``--poll`` seconds finds it;
   the worker writes the client.
+- Won deal: a person marks an open Opportunity Closed Won; the Opportunity poller (same tick)
+  finds it; the worker creates the invoice and writes its id back. Latency: the stage change to
+  the commit of the write-back.
+- Payment webhook: a person records a payment in FreshBooks; the sandbox delivers the signed
+  ``payment.create`` webhook; the worker writes the amounts to the Opportunity.
 
 Salesforce calls per change count every call of the Salesforce connection during the path. The
 first sync seeds ``--records`` clients and as many Accounts (half of them the same businesses)
@@ -39,12 +44,13 @@ from freshforce.embedded import FB_ACCOUNT, SF_CONNECTION, Embedded, open_embedd
 from freshforce.engine import RetryPolicy, Worker, WorkerConfig
 from freshforce.flows import builtin_flows
 from freshforce.flows.clients_bulk import apply_initial, plan_initial
-from freshforce.intake import PollTarget
+from freshforce.intake import PollTarget, SalesforcePoller
 from freshforce.mapping import load_maps, write_defaults
 from freshforce.store.schema import field_writes
 from freshforce.web import create_app
 
 CLIENTS = f"/accounting/account/{FB_ACCOUNT}/users/clients"
+PAYMENTS = f"/accounting/account/{FB_ACCOUNT}/payments/payments"
 
 
 def quiet() -> None:
@@ -68,6 +74,68 @@ async def written(world: Embedded, field: str, value: str, within: float = 30.0)
                 return time.monotonic()
         await asyncio.sleep(0.003)
     raise TimeoutError(f"{field}={value} was not written in {within} s")
+
+
+async def write_seen(world: Embedded, field: str, record_id: str, after: int) -> tuple[float, int]:
+    """Wait for a write of ``field`` on ``record_id`` in a row past ``after``; time, row id."""
+    t = field_writes.c
+    query = sa.select(sa.func.max(t.id)).where(t.field == field, t.record_id == record_id)
+    end = time.monotonic() + 30.0
+    while time.monotonic() < end:
+        async with world.runtime.engine.connect() as db:
+            found = (await db.execute(query)).scalar()
+        if found is not None and found > after:
+            return time.monotonic(), int(found)
+        await asyncio.sleep(0.003)
+    raise TimeoutError(f"{field} of {record_id} was not written in 30 s")
+
+
+async def won_path(
+    world: Embedded, account_id: str, changes: int, ticker: asyncio.Task[None]
+) -> tuple[dict[str, Any], str]:
+    """Won deal → invoice while the Opportunity poller ticks; the row and the first deal."""
+    sf = await world.runtime.salesforce(SF_CONNECTION)
+    deals = []
+    for i in range(changes):
+        opportunity = {"Name": f"Bench deal {i}", "AccountId": account_id, "Amount": 1000,
+                       "StageName": "Prospecting", "CloseDate": "2026-11-30"}  # fmt: skip
+        [made] = await sf.create("Opportunity", [opportunity], priority=Priority.CLIENTS)
+        deals.append(str(made.id))
+    waits: list[float] = []
+    calls0 = world.runtime.counter.calls(SF_CONNECTION)
+    for deal in deals:
+        t0 = time.monotonic()
+        body = {"id": deal, "fields": {"StageName": "Closed Won"}}
+        await world.sf_admin.post("/_sandbox/salesforce/ui/update", json=body)
+        waits.append((await write_seen(world, "FreshBooks_Invoice_Id__c", deal, 0))[0] - t0)
+    calls = world.runtime.counter.calls(SF_CONNECTION) - calls0
+    ticker.cancel()
+    return row("won deal (poll) → invoice", waits, calls / changes), deals[0]
+
+
+async def payment_path(world: Embedded, deal: str, changes: int) -> dict[str, Any]:
+    """Payment webhook → Opportunity written, with no poller running."""
+    sf = await world.runtime.salesforce(SF_CONNECTION)
+    field = "FreshBooks_Invoice_Id__c"
+    back = await sf.get_by_ids("Opportunity", [deal], [field], priority=Priority.CLIENTS)
+    invoice = int(back[deal][field])
+    waits: list[float] = []
+    seen = 0
+    calls0 = world.runtime.counter.calls(SF_CONNECTION)
+    for _ in range(changes):
+        t0 = time.monotonic()
+        pay = {"invoiceid": invoice, "amount": {"amount": "10.00"}, "date": "2026-12-01"}
+        await world.fb_user.post(PAYMENTS, json={"payment": pay})
+        at, seen = await write_seen(world, "FreshBooks_Amount_Paid__c", deal, seen)
+        waits.append(at - t0)
+    calls = world.runtime.counter.calls(SF_CONNECTION) - calls0
+    return row("payment webhook → Opportunity", waits, calls / changes)
+
+
+async def ticking(poller: SalesforcePoller, target: PollTarget, every: float) -> None:
+    while True:
+        await poller.poll(target)
+        await asyncio.sleep(every)
 
 
 async def start_web(
@@ -100,7 +168,7 @@ async def latency(changes: int, poll: float) -> list[dict[str, Any]]:
         running = asyncio.create_task(worker.run(stop))
         url, server, web, sock = await start_web(world)
         fb = (await world.runtime.pair("default")).freshbooks
-        for event in ("client.create", "client.update"):
+        for event in ("client.create", "client.update", "payment.create"):
             await fb.register_callback(event, f"{url}/webhooks/freshbooks/fb-main")
         while not all(c.verified for c in await fb.list_callbacks()):  # noqa: ASYNC110 - remote state
             await asyncio.sleep(0.02)
@@ -127,13 +195,7 @@ async def latency(changes: int, poll: float) -> list[dict[str, Any]]:
         )
         poller = await world.runtime.salesforce_poller(SF_CONNECTION)
         target = PollTarget("Account", "clients")
-
-        async def ticking() -> None:
-            while True:
-                await poller.poll(target)
-                await asyncio.sleep(poll)
-
-        ticker = asyncio.create_task(ticking())
+        ticker = asyncio.create_task(ticking(poller, target, poll))
         waits = []
         calls0 = world.runtime.counter.calls(SF_CONNECTION)
         for i in range(changes):
@@ -145,6 +207,9 @@ async def latency(changes: int, poll: float) -> list[dict[str, Any]]:
         calls = world.runtime.counter.calls(SF_CONNECTION) - calls0
         rows.append(row(f"Salesforce poll ({poll} s) → client", waits, calls / changes))
         ticker.cancel()
+        deals = asyncio.create_task(ticking(poller, PollTarget("Opportunity", "invoices"), poll))
+        won, deal = await won_path(world, str(found["Id"]), changes, deals)
+        rows += [won, await payment_path(world, deal, changes)]
         stop.set()
         await running
         server.should_exit = True

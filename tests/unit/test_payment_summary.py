@@ -99,3 +99,16 @@ def test_invoice_settings_read_values_and_name_bad_ones() -> None:
         InvoiceSettings.from_values({"invoice_send": "yes"})
     with pytest.raises(ConfigError, match="invoice_url must be a text containing"):
         InvoiceSettings.from_values({"invoice_url": "https://example.com/"})
+
+
+def test_invoice_change_policies_default_and_name_bad_ones() -> None:
+    default = InvoiceSettings.from_values({})
+    assert (default.draft_changes, default.deleted_deal) == ("update", "review")
+    read = InvoiceSettings.from_values(
+        {"invoice_draft_changes": "review", "invoice_deleted_deal": "ignore"}
+    )
+    assert (read.draft_changes, read.deleted_deal) == ("review", "ignore")
+    with pytest.raises(ConfigError, match="invoice_draft_changes must be update or review"):
+        InvoiceSettings.from_values({"invoice_draft_changes": "delete"})
+    with pytest.raises(ConfigError, match="invoice_deleted_deal must be review or ignore"):
+        InvoiceSettings.from_values({"invoice_deleted_deal": "void"})

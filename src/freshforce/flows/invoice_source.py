@@ -3,7 +3,10 @@
 ``values.yaml`` keys read here: ``invoice_send`` (false: leave invoices as drafts; true: send
 them by e-mail to the Opportunity's Contact), ``won_stages`` (stage names that count as won
 besides ``IsWon``), ``invoice_url`` (the invoice's page for a person, with ``{account_id}`` and
-``{invoice_id}``) and ``payment_status`` (its ``unpaid`` entry is the first payment status).
+``{invoice_id}``), ``payment_status`` (its ``unpaid`` entry is the first payment status),
+``invoice_draft_changes`` (``update``: a draft invoice follows its deal's changes; ``review``:
+they are flagged for review) and ``invoice_deleted_deal`` (``review``: an invoiced deal deleted
+in Salesforce is flagged for review; ``ignore``: the invoice stays and nothing is flagged).
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class InvoiceSettings:
     invoice_id_field: str = "FreshBooks_Invoice_Id__c"
     url_field: str = "FreshBooks_Invoice_Url__c"
     status_field: str = "FreshBooks_Payment_Status__c"
+    draft_changes: str = "update"  # update | review
+    deleted_deal: str = "review"  # review | ignore
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> InvoiceSettings:
@@ -74,7 +79,15 @@ class InvoiceSettings:
             raise _bad("invoice_url", "a text containing {invoice_id}", url)
         statuses = values.get("payment_status") or {}
         unpaid = statuses.get("unpaid", "Unpaid") if isinstance(statuses, Mapping) else "Unpaid"
-        return cls(send, frozenset(stages), url, str(unpaid))
+        draft = values.get("invoice_draft_changes", "update")
+        if draft not in {"update", "review"}:
+            raise _bad("invoice_draft_changes", "update or review", draft)
+        deleted = values.get("invoice_deleted_deal", "review")
+        if deleted not in {"review", "ignore"}:
+            raise _bad("invoice_deleted_deal", "review or ignore", deleted)
+        return cls(
+            send, frozenset(stages), url, str(unpaid), draft_changes=draft, deleted_deal=deleted
+        )
 
     def is_won(self, record: Mapping[str, Any]) -> bool:
         """Whether the Opportunity of a mapping record counts as won."""

@@ -1,10 +1,12 @@
 """The invoices flow: a won Opportunity becomes exactly one FreshBooks invoice, written back.
 
-Jobs are keyed ``salesforce/Opportunity/<id>``. Per batch and tenant: one query reads the
-Opportunities with their Account, Contact and line items; a deal that is not won (``IsWon``, or
-a stage listed in ``won_stages``) or already has its invoice id is skipped. The client comes
-from a :class:`ClientResolver`, the invoice's fields and lines from the ``invoices`` map (one
-line for ``Amount`` when the deal has no line items), draft or sent by ``invoice_send``.
+Jobs are keyed ``salesforce/Opportunity/<id>`` (``link/<id>`` after a review is settled). Per
+batch and tenant: one query reads the Opportunities with their Account, Contact and line items;
+a deal that is not won (``IsWon``, or a stage listed in ``won_stages``) is skipped, and a deal
+that has its invoice already goes to ``invoice_changes.py`` (update a draft, or flag for
+review). The client comes from a :class:`ClientResolver`, the invoice's fields and lines from
+the ``invoices`` map (one line for ``Amount`` when the deal has no line items), draft or sent
+by ``invoice_send``.
 
 Exactly one invoice per Opportunity: the ledger records a pending create (reference: the
 Opportunity id) in its own transaction before the POST, and the invoice carries the reference
@@ -17,8 +19,8 @@ Collections update per batch, keyed by Id, so repeating it changes nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -37,6 +39,7 @@ from freshforce.errors import (
     TransientError,
 )
 from freshforce.flows.client_link import LinkedClientResolver
+from freshforce.flows.invoice_changes import deleted_deal, follow_deal, unwon
 from freshforce.flows.invoice_source import (
     InvoiceSettings,
     Opportunity,
@@ -49,6 +52,7 @@ from freshforce.flows.invoice_source import (
 from freshforce.mapping import Direction, LookupKey, System
 from freshforce.store.idempotency import CreateRef, complete_create
 from freshforce.store.linking import NewLink, create_link
+from freshforce.store.links import find_links, get_link
 from freshforce.store.scope import Scope
 from freshforce.store.writelog import FieldWrite, record_field_writes
 
@@ -58,7 +62,7 @@ if TYPE_CHECKING:
     from freshforce.connectors.freshbooks.models import Invoice
     from freshforce.engine.flow import FlowContext
     from freshforce.engine.pair import Pair, PairSource
-    from freshforce.mapping import FlowMap, MapSet
+    from freshforce.mapping import FlowMap, MappedRecord, MapSet
     from freshforce.runtime import Runtime
     from freshforce.store.queue import Job
 
@@ -108,35 +112,37 @@ class InvoicesFlow:
 
     async def _tenant(self, pair: Pair, jobs: list[Job]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
-        wanted: dict[str, Job] = {}
-        for job in jobs:
-            opportunity_id = _opportunity_id(job)
-            if opportunity_id is None:
-                msg = f"invoices jobs are keyed salesforce/Opportunity/<id>, got {job.key!r}"
-                outcomes[job.id] = Outcome.fail(job, PermanentError(msg, flow=FLOW))
-            elif opportunity_id in wanted:
-                outcomes[job.id] = Outcome.skipped(job)  # the same deal twice in one batch
-            else:
-                wanted[opportunity_id] = job
+        wanted = await self._wanted(pair.tenant, jobs, outcomes)
         if not wanted:
             return outcomes
         described = await pair.salesforce.describe("Opportunity", priority=Priority.INVOICES)
         multi_currency = "CurrencyIsoCode" in described.field_names()
         soql = opportunity_query(self.map, list(wanted), currency=multi_currency)
         found = await read_opportunities(pair.salesforce, soql)
+        async with self.engine.connect() as db:
+            linked = await find_links(db, Scope(pair.tenant, FLOW), salesforce_ids=list(wanted))
+        invoiced = {link.salesforce_id: link for link in linked}
         work = []
+        after: list[Awaitable[Outcome]] = []
         for opportunity_id, job in wanted.items():
             opportunity = found.get(opportunity_id)
-            if opportunity is None:
+            link = invoiced.get(opportunity_id)
+            if opportunity is None and link is not None:
+                review = self.settings.deleted_deal == "review"
+                after.append(deleted_deal(self.engine, job, opportunity_id, link, review=review))
+            elif opportunity is None:
                 msg = f"Opportunity {opportunity_id} no longer exists in Salesforce"
                 error = RecordGoneError(msg, flow=FLOW, record_key=job.key, system="salesforce")
                 outcomes[job.id] = Outcome.fail(job, error)
-            elif reason := self._skip_reason(opportunity):
-                log.info("invoice_skipped", record_key=job.key, reason=reason)
-                outcomes[job.id] = Outcome.skipped(job, *self._settled(job, opportunity))
+            elif invoice_id := opportunity.invoice_id or (link and link.freshbooks_id):
+                after.append(self._after_invoice(pair, job, opportunity, invoice_id))
+            elif not self.settings.is_won(opportunity.record):
+                log.info("invoice_skipped", record_key=job.key, reason="not won")
+                outcomes[job.id] = Outcome.skipped(job)
             else:
                 work.append(self._invoice(pair, job, opportunity))
         ready: list[_Ready] = []
+        outcomes |= {o.job_id: o for o in await asyncio.gather(*after)}
         for result in await asyncio.gather(*work):
             if isinstance(result, _Ready):
                 ready.append(result)
@@ -145,32 +151,78 @@ class InvoicesFlow:
         outcomes |= await self._write_back(pair, ready)
         return outcomes
 
-    def _skip_reason(self, opportunity: Opportunity) -> str | None:
-        if not self.settings.is_won(opportunity.record):
-            return "not won"
-        if opportunity.invoice_id:
-            return f"has invoice {opportunity.invoice_id} already"
-        return None
+    async def _wanted(
+        self, tenant: str, jobs: Sequence[Job], outcomes: dict[int, Outcome]
+    ) -> dict[str, Job]:
+        """Return the batch's Opportunities, one job each; ``outcomes`` gets the others'."""
+        wanted: dict[str, Job] = {}
+        settled = await self._linked_deals(tenant, jobs)
+        for job in jobs:
+            opportunity_id = settled.get(job.id) or _opportunity_id(job)
+            if opportunity_id is None and _is_link_key(job.key):
+                outcomes[job.id] = Outcome.skipped(job)  # a review settled on a forgotten link
+            elif opportunity_id is None:
+                msg = f"invoices jobs are keyed salesforce/Opportunity/<id>, got {job.key!r}"
+                outcomes[job.id] = Outcome.fail(job, PermanentError(msg, flow=FLOW))
+            elif opportunity_id in wanted:
+                outcomes[job.id] = Outcome.skipped(job)  # the same deal twice in one batch
+            else:
+                wanted[opportunity_id] = job
+        return wanted
 
-    def _settled(self, job: Job, opportunity: Opportunity) -> tuple[Effect, ...]:
-        """Close the ledger and keep the link of a deal that shows its invoice already."""
-        if not opportunity.invoice_id:
-            return ()
-        return (self._done_effect(job.tenant, opportunity.id, opportunity.invoice_id),)
+    async def _linked_deals(self, tenant: str, jobs: Sequence[Job]) -> dict[int, str]:
+        """Return the Opportunity of each ``link/<id>`` job (a settled review re-runs its deal)."""
+        found: dict[int, str] = {}
+        keyed = [(job, job.key.removeprefix("link/")) for job in jobs if _is_link_key(job.key)]
+        if not keyed:
+            return found
+        async with self.engine.connect() as db:
+            for job, ident in keyed:
+                link = await get_link(db, Scope(tenant, FLOW), int(ident))
+                if link is not None and link.salesforce_id:
+                    found[job.id] = link.salesforce_id
+        return found
+
+    async def _after_invoice(
+        self, pair: Pair, job: Job, opportunity: Opportunity, invoice_id: str
+    ) -> Outcome:
+        """Follow an invoiced deal's changes or flag them (flows/invoice_changes.py)."""
+        try:
+            invoice = await get_invoice(pair.freshbooks, int(invoice_id))
+            if not self.settings.is_won(opportunity.record):
+                outcome = await unwon(self.engine, job, opportunity, invoice)
+            else:
+                _, _, body = await self._body(pair, job, opportunity)
+                update = self.settings.draft_changes == "update"
+                outcome = await follow_deal(
+                    self.engine, pair, job, opportunity, invoice, body=body, update_drafts=update
+                )
+        except FreshforceError as exc:
+            exc.flow, exc.record_key = exc.flow or FLOW, exc.record_key or job.key
+            return outcome_for(job, exc)
+        # Close the ledger and keep the link of a deal that shows its invoice already.
+        done = self._done_effect(job.tenant, opportunity.id, str(invoice.id))
+        return replace(outcome, effects=(done, *outcome.effects))
+
+    async def _body(
+        self, pair: Pair, job: Job, opportunity: Opportunity
+    ) -> tuple[int, MappedRecord, dict[str, Any]]:
+        """Return the deal's client, its mapped record and the invoice it gives."""
+        client_id = await self.clients.freshbooks_client_for(
+            pair, opportunity.account_id, job.tenant, attempt=job.attempt
+        )
+        mapped = self.map.apply(
+            opportunity.record,
+            Direction.TO_FRESHBOOKS,
+            lookups=self._client_lookups(opportunity, client_id),
+            record_key=job.key,
+        )
+        return client_id, mapped, invoice_body(mapped, opportunity)
 
     async def _invoice(self, pair: Pair, job: Job, opportunity: Opportunity) -> _Ready | Outcome:
         invoice: Invoice | None = None
         try:
-            client_id = await self.clients.freshbooks_client_for(
-                pair, opportunity.account_id, job.tenant, attempt=job.attempt
-            )
-            mapped = self.map.apply(
-                opportunity.record,
-                Direction.TO_FRESHBOOKS,
-                lookups=self._client_lookups(opportunity, client_id),
-                record_key=job.key,
-            )
-            body = invoice_body(mapped, opportunity)
+            client_id, mapped, body = await self._body(pair, job, opportunity)
             invoice = await self._create_once(pair, job, client_id, body, opportunity.id)
             invoice = await self._send(pair, opportunity, invoice)
         except FreshforceError as exc:
@@ -310,6 +362,10 @@ class InvoicesFlow:
 
 def _ref(opportunity_id: str) -> CreateRef:
     return CreateRef(_REF.system, _REF.object, opportunity_id)
+
+
+def _is_link_key(key: str) -> bool:
+    return key.startswith("link/") and key.removeprefix("link/").isdigit()
 
 
 def _opportunity_id(job: Job) -> str | None:

@@ -145,3 +145,24 @@ async def test_nothing_changed_writes_nothing(world: FlowWorld) -> None:
 
     assert len(await sf_writes(world)) == before
     assert paid(await world.opportunity(opportunity_id))[0] == "Paid"
+
+
+async def test_a_payment_in_another_currency_does_not_count(world: FlowWorld) -> None:
+    # FreshBooks' rule (docs/sandbox.md, invoice money rules): a payment in another currency
+    # than the invoice's is stored and listed, but not counted; the API has no exchange rates.
+    opportunity_id, invoice_id = await invoiced(world, amount=100.0)
+    await pay(world, invoice_id, "40.00", "2026-12-01")
+    foreign = await world.fb_pay(invoice_id, "60.00", code="EUR", date="2026-12-02")
+    await world.enqueue("payments", f"freshbooks/payment/{foreign['id']}")
+    await world.work([flow(world)])
+
+    assert paid(await world.opportunity(opportunity_id)) == (
+        "Partially Paid", 40.0, 60.0, "2026-12-01",
+    )  # fmt: skip
+    [invoice] = [
+        r async for page in world.freshbooks.list_all(
+            RESOURCES["invoices"], search={"invoiceid": str(invoice_id)}
+        ) for r in page.records
+    ]  # fmt: skip
+    assert invoice.paid is not None
+    assert invoice.paid.amount == 40  # FreshBooks' own total agrees with the ledger's
