@@ -87,7 +87,7 @@ def connect(  # noqa: PLR0917 - one parameter per CLI option
         typer.Option(
             "--tenant",
             help="The integration pair this connection belongs to (see `freshforce tenants`).",
-            envvar=f"{ENV_PREFIX}CONNECT_TENANT",
+            envvar=f"{ENV_PREFIX}TENANT",
         ),
     ] = "default",
 ) -> None:
