@@ -372,7 +372,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=10.0, help="changes per second in all")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--database-url", default=None, help="PostgreSQL to create a db next to")
-    parser.add_argument("--poll", type=float, default=60.0, help="pollers' interval (seconds)")
+    parser.add_argument("--poll", type=float, default=3600.0, help="pollers' interval (seconds)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait at the end")
