@@ -104,3 +104,23 @@ def test_bad_periods_and_duplicate_names_are_refused() -> None:
         scheduler.every(1, "poll", lambda: asyncio.sleep(0))
     with pytest.raises(ValueError, match="must be > 0 seconds"):
         scheduler.every(0, "never", lambda: asyncio.sleep(0))
+
+
+async def test_a_task_registered_while_running_starts_at_once_and_stops_with_the_rest() -> None:
+    scheduler = Scheduler(random.Random(1))
+    calls: list[str] = []
+
+    async def late() -> None:
+        calls.append("late")
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await asyncio.sleep(0.01)
+    scheduler.every(0.01, "late", late)
+    await until(lambda: scheduler.runs("late") >= 2)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    runs = scheduler.runs("late")
+    await asyncio.sleep(0.05)
+    assert scheduler.runs("late") == runs  # its loop ended with the scheduler
+    assert calls.count("late") == runs
