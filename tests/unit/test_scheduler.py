@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import pytest
 from structlog.testing import capture_logs
 
 from freshforce.service import Scheduler
+from freshforce.service.intake import poll_offset
 
 
 async def until(check: object, within: float = 10) -> None:
@@ -124,3 +126,19 @@ async def test_a_task_registered_while_running_starts_at_once_and_stops_with_the
     await asyncio.sleep(0.05)
     assert scheduler.runs("late") == runs  # its loop ended with the scheduler
     assert calls.count("late") == runs
+
+
+async def test_an_offset_delays_only_the_first_run_and_tenants_polls_spread() -> None:
+    scheduler = Scheduler(random.Random(1))
+    scheduler.every(0.01, "now", lambda: asyncio.sleep(0))
+    scheduler.every(0.01, "later", lambda: asyncio.sleep(0), offset=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await until(lambda: scheduler.runs("now") >= 3)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert scheduler.runs("later") == 0
+    offsets = sorted(poll_offset(i, 60.0) for i in range(10))
+    assert offsets[0] == 0.0  # the first tenant polls at once
+    assert all(0 <= o < 60 for o in offsets)
+    assert min(b - a for a, b in itertools.pairwise(offsets)) > 2  # none fall due together

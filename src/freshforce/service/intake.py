@@ -39,11 +39,12 @@ if TYPE_CHECKING:
     from freshforce.service.scheduler import Scheduler
     from freshforce.service.targets import IntakeTargets
 
-__all__ = ["TENANT_SCAN_SECONDS", "TenantIntake", "open_intake"]
+__all__ = ["TENANT_SCAN_SECONDS", "TenantIntake", "open_intake", "poll_offset"]
 
 log = structlog.get_logger("freshforce.service.intake")
 # How often a running service looks for tenants connected since it started.
 TENANT_SCAN_SECONDS = 30.0
+_GOLDEN = 0.6180339887498949
 # Callbacks are registered at start and checked again hourly (FreshBooks may disable one); each
 # check waits this long for FreshBooks to verify new ones through the webhook route.
 CALLBACK_CHECK_SECONDS = 3600.0
@@ -75,8 +76,12 @@ class TenantIntake:
         *,
         public_url: str,
         verify_seconds: float = CALLBACK_VERIFY_SECONDS,
+        offset: float = 0.0,
     ) -> None:
-        """Register this tenant's callbacks, polls and subscriptions with ``scheduler``."""
+        """Register this tenant's callbacks, polls and subscriptions with ``scheduler``.
+
+        The polls first run ``offset`` seconds in (see :func:`poll_offset`).
+        """
         connection = self.pair.freshbooks_connection
         if not public_url:
             log.warning(
@@ -90,10 +95,13 @@ class TenantIntake:
             scheduler.every(CALLBACK_CHECK_SECONDS, name, register)
         for resource in self.targets.freshbooks:
             name = f"{self.tenant}:freshbooks/poll/{resource}"
-            scheduler.every(seconds, name, partial(self.freshbooks.poll, resource))
+            scheduler.every(seconds, name, partial(self.freshbooks.poll, resource), offset=offset)
         for target in self.targets.salesforce:
             scheduler.every(
-                seconds, f"{self.tenant}:{target.stream}", partial(self.salesforce.poll, target)
+                seconds,
+                f"{self.tenant}:{target.stream}",
+                partial(self.salesforce.poll, target),
+                offset=offset,
             )
         for sub in self.subscribers:
             # A standby retries when the holder's lease could have expired.
@@ -108,6 +116,15 @@ class TenantIntake:
             await self.salesforce.release(target)
         if self.channel is not None:
             await self.channel.close(None)
+
+
+def poll_offset(index: int, seconds: float) -> float:
+    """Return when the ``index``-th watched tenant first polls, within its ``seconds`` period.
+
+    The first tenant polls at once; the others spread over the period by the golden ratio, so
+    the polls of many tenants never fall due together, however many are added later.
+    """
+    return (index * _GOLDEN % 1.0) * seconds
 
 
 async def _subscribe(sub: CdcSubscriber, stop: asyncio.Event) -> None:

@@ -31,6 +31,7 @@ class _Entry:
     seconds: float
     fn: TaskFn
     at_start: bool
+    offset: float = 0.0
     runs: int = 0
     failures: int = 0
 
@@ -46,15 +47,27 @@ class Scheduler:
     _stop: asyncio.Event | None = None  # set while running: tasks added then start at once
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def every(self, seconds: float, name: str, coro_fn: TaskFn, *, at_start: bool = True) -> None:
-        """Run ``coro_fn()`` every ``seconds`` (first at once unless ``at_start`` is false)."""
+    def every(
+        self,
+        seconds: float,
+        name: str,
+        coro_fn: TaskFn,
+        *,
+        at_start: bool = True,
+        offset: float = 0.0,
+    ) -> None:
+        """Run ``coro_fn()`` every ``seconds`` (first at once unless ``at_start`` is false).
+
+        ``offset`` delays the first run by that many seconds (tasks of several tenants spread
+        over their period instead of all falling due together).
+        """
         if seconds <= 0:
             msg = f"scheduled task {name!r}: the period must be > 0 seconds, got {seconds}"
             raise ValueError(msg)
         if name in self._entries:
             msg = f"scheduled task {name!r} is registered already"
             raise ValueError(msg)
-        entry = self._entries[name] = _Entry(name, seconds, coro_fn, at_start)
+        entry = self._entries[name] = _Entry(name, seconds, coro_fn, at_start, max(0.0, offset))
         if self._stop is not None and not self._stop.is_set():
             self._loops.append(asyncio.create_task(self._loop(entry, self._stop), name=name))
 
@@ -89,6 +102,8 @@ class Scheduler:
         await asyncio.gather(*loops, return_exceptions=True)
 
     async def _loop(self, entry: _Entry, stop: asyncio.Event) -> None:
+        if entry.offset and await _wait(stop, entry.offset):
+            return
         if not entry.at_start and await _wait(stop, self._delay(entry)):
             return
         while not stop.is_set():

@@ -31,6 +31,7 @@ from freshforce.service.intake import (
     ChannelFactory,
     TenantIntake,
     open_intake,
+    poll_offset,
 )
 from freshforce.service.scheduler import Scheduler
 from freshforce.service.targets import IntakeTargets, intake_targets
@@ -191,12 +192,14 @@ class Service:
             unpaired=self._unpaired,
         )
         for tenant in opened:
+            seconds = settings.poll_interval_seconds
             tenant.schedule(
                 self.scheduler,
-                settings.poll_interval_seconds,
+                seconds,
                 stop,
                 public_url=settings.public_url,
                 verify_seconds=self.callback_verify_seconds,
+                offset=poll_offset(len(self.intake), seconds),
             )
             self.intake.append(tenant)
             if self.started.is_set():
