@@ -22,6 +22,7 @@ from freshforce.commands.connect import connect
 from freshforce.commands.connections import app as connections_app
 from freshforce.commands.run import listen, run
 from freshforce.commands.sync import reconcile, sync
+from freshforce.commands.tenants import app as tenants_app
 from freshforce.commands.trace import trace
 from freshforce.commands.users import app as users_app
 from freshforce.commands.web import web
@@ -49,6 +50,7 @@ app.add_typer(jobs.app, name="jobs")
 app.command("connect")(connect)
 app.add_typer(connections_app, name="connections")
 app.add_typer(users_app, name="users")
+app.add_typer(tenants_app, name="tenants")
 app.command("web")(web)
 app.command("sync")(sync)
 app.command("reconcile")(reconcile)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import pytest
 from structlog.testing import capture_logs
 
 from freshforce.service import Scheduler
+from freshforce.service.intake import poll_offset
 
 
 async def until(check: object, within: float = 10) -> None:
@@ -104,3 +106,39 @@ def test_bad_periods_and_duplicate_names_are_refused() -> None:
         scheduler.every(1, "poll", lambda: asyncio.sleep(0))
     with pytest.raises(ValueError, match="must be > 0 seconds"):
         scheduler.every(0, "never", lambda: asyncio.sleep(0))
+
+
+async def test_a_task_registered_while_running_starts_at_once_and_stops_with_the_rest() -> None:
+    scheduler = Scheduler(random.Random(1))
+    calls: list[str] = []
+
+    async def late() -> None:
+        calls.append("late")
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await asyncio.sleep(0.01)
+    scheduler.every(0.01, "late", late)
+    await until(lambda: scheduler.runs("late") >= 2)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    runs = scheduler.runs("late")
+    await asyncio.sleep(0.05)
+    assert scheduler.runs("late") == runs  # its loop ended with the scheduler
+    assert calls.count("late") == runs
+
+
+async def test_an_offset_delays_only_the_first_run_and_tenants_polls_spread() -> None:
+    scheduler = Scheduler(random.Random(1))
+    scheduler.every(0.01, "now", lambda: asyncio.sleep(0))
+    scheduler.every(0.01, "later", lambda: asyncio.sleep(0), offset=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await until(lambda: scheduler.runs("now") >= 3)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert scheduler.runs("later") == 0
+    offsets = sorted(poll_offset(i, 60.0) for i in range(10))
+    assert offsets[0] == 0.0  # the first tenant polls at once
+    assert all(0 <= o < 60 for o in offsets)
+    assert min(b - a for a, b in itertools.pairwise(offsets)) > 2  # none fall due together

@@ -9,13 +9,15 @@ imported when the command runs, so registering it costs nothing at start-up.
 
 from __future__ import annotations
 
+import re
 import webbrowser
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 from urllib.parse import urlsplit
 
 import typer
 
-from freshforce.commands.context import CliContext, cli_context, run
+from freshforce.commands.context import EXIT_BAD_CONFIG, CliContext, cli_context, run
 from freshforce.envvars import ENV_PREFIX
 from freshforce.errors import AuthError, ConfigError
 
@@ -31,6 +33,7 @@ System = Literal["freshbooks", "salesforce"]
 __all__ = ["connect"]
 
 _DEFAULT_PORT = 80
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def connect(  # noqa: PLR0917 - one parameter per CLI option
@@ -79,29 +82,50 @@ def connect(  # noqa: PLR0917 - one parameter per CLI option
             envvar=f"{ENV_PREFIX}CONNECT_INSTANCE_URL",
         ),
     ] = None,
+    tenant: Annotated[
+        str,
+        typer.Option(
+            "--tenant",
+            help="The integration pair this connection belongs to (see `freshforce tenants`).",
+            envvar=f"{ENV_PREFIX}TENANT",
+        ),
+    ] = "default",
 ) -> None:
     """Authorise freshforce at FreshBooks or Salesforce and store the connection."""
     cli = cli_context(ctx)
-    connection_id = name or system
+    connection_id = name or (system if tenant == "default" else f"{system}-{tenant}")
+    if not _TENANT.fullmatch(tenant):
+        msg = f"--tenant {tenant!r}: use 1 to 64 letters, digits, '.', '_' or '-'"
+        cli.fail(msg, code=EXIT_BAD_CONFIG)
     if refresh_token is not None or instance_url is not None:
         from freshforce.commands.headless import connect_headless  # noqa: PLC0415
 
         summary = run(
             cli,
-            lambda: connect_headless(cli, system, connection_id, refresh_token or "", instance_url),
+            lambda: connect_headless(
+                cli, system, connection_id, refresh_token or "", instance_url, tenant=tenant
+            ),
         )
         cli.stdout.print(summary)
         return
     summary = run(
         cli,
-        lambda: _connect(cli, system, connection_id, browser=browser, wait_seconds=timeout),
+        lambda: _connect(
+            cli, system, connection_id, browser=browser, wait_seconds=timeout, tenant=tenant
+        ),
         database_url=cli.settings.database_url,
     )
     cli.stdout.print(summary)
 
 
 async def _connect(
-    cli: CliContext, system: System, connection_id: str, *, browser: bool, wait_seconds: float
+    cli: CliContext,
+    system: System,
+    connection_id: str,
+    *,
+    browser: bool,
+    wait_seconds: float,
+    tenant: str,
 ) -> str:
     from freshforce.connectors.providers import provider_for  # noqa: PLC0415 - see module doc
     from freshforce.runtime import Runtime  # noqa: PLC0415 - same
@@ -116,9 +140,10 @@ async def _connect(
         )
         raise ConfigError(msg)
     async with await Runtime.open(settings) as runtime:
-        new = await _authorise(cli, runtime, provider, connection_id, browser, wait_seconds)
-    return f"Connected {system} as {connection_id!r}: account {new.remote_account}" + (
-        f", business {new.remote_business}" if new.remote_business else ""
+        new = await _authorise(cli, runtime, provider, connection_id, browser, wait_seconds, tenant)
+    return (
+        f"Connected {system} as {connection_id!r} (tenant {tenant}): account {new.remote_account}"
+        + (f", business {new.remote_business}" if new.remote_business else "")
     )
 
 
@@ -129,6 +154,7 @@ async def _authorise(  # noqa: PLR0917 - the one caller passes what it checked
     connection_id: str,
     browser: bool,
     wait_seconds: float,
+    tenant: str,
 ) -> NewConnection:
     from freshforce.connectors.callback import CallbackServer  # noqa: PLC0415 - see module doc
     from freshforce.connectors.oauth import exchange_code, start_authorization  # noqa: PLC0415
@@ -176,6 +202,7 @@ async def _authorise(  # noqa: PLR0917 - the one caller passes what it checked
     new = await connection_from_grant(
         system, connection_id, grant, runtime.settings, transport=runtime.transport
     )
+    new = replace(new, tenant=tenant)
     async with runtime.engine.begin() as db:
         await save_connection(db, runtime.cipher, new, now=now)
     return new

@@ -8,6 +8,7 @@ URL), and the new pair is stored encrypted like any grant. The token is never pr
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
@@ -44,6 +45,8 @@ async def connect_headless(
     connection_id: str,
     refresh_token: str,
     instance_url: str | None,
+    *,
+    tenant: str = "default",
 ) -> str:
     """Refresh ``refresh_token`` once, store the connection, return a one-line summary."""
     import sqlalchemy as sa  # noqa: PLC0415 - lazy CLI imports
@@ -73,6 +76,7 @@ async def connect_headless(
         new = await connection_from_grant(
             system, connection_id, grant, settings, transport=runtime.transport
         )
+        new = replace(new, tenant=tenant)
         async with runtime.engine.begin() as db:
             await save_connection(db, runtime.cipher, new, now=now)
             await db.execute(
@@ -80,6 +84,7 @@ async def connect_headless(
                 .where(connections.c.id == connection_id)
                 .values(token_refreshed_at=now)
             )
-    return f"Connected {system} as {connection_id!r}: account {new.remote_account}" + (
-        f", business {new.remote_business}" if new.remote_business else ""
+    return (
+        f"Connected {system} as {connection_id!r} (tenant {tenant}): account {new.remote_account}"
+        + (f", business {new.remote_business}" if new.remote_business else "")
     )

@@ -69,8 +69,9 @@ async def receive_freshbooks(
     *,
     now: datetime,
     flows: Mapping[str, str] = DEFAULT_FLOWS,
+    tenant: str = "default",
 ) -> WebhookResult:
-    """Check and store one FreshBooks delivery; never raises for a bad one."""
+    """Check and store one FreshBooks delivery (for ``tenant``); never raises for a bad one."""
     form = _form(body)
     if form is None or not form.get("name"):
         return WebhookResult(WebhookOutcome.REFUSED)
@@ -80,11 +81,12 @@ async def receive_freshbooks(
     if verifier is None or not verify_signature(verifier, body, signature) or not object_id:
         return WebhookResult(WebhookOutcome.REFUSED, name, object_id)
     kind = name.split(".", 1)[0]
-    event = NewEvent("webhook", "freshbooks", kind, object_id, dict(form))
+    event = NewEvent("webhook", "freshbooks", kind, object_id, dict(form), tenant)
     flow = flows.get(kind)
     hint = {"source": "webhook", "event": name}
-    jobs = () if flow is None else (JobRequest(flow, f"freshbooks/{kind}/{object_id}", (hint,)),)
-    await commit(engine, queue, Batch((event,), jobs), keeper=None, now=now)
+    key = f"freshbooks/{kind}/{object_id}"
+    jobs = () if flow is None else (JobRequest(flow, key, (hint,), tenant=tenant),)
+    await commit(engine, queue, Batch((event,), jobs), keeper=None, now=now, tenant=tenant)
     return WebhookResult(WebhookOutcome.STORED, name, object_id, jobs)
 
 

@@ -1,18 +1,20 @@
 """Intake of a running service: each tenant's pollers and CDC subscribers, on one scheduler.
 
-For the watched tenant with a pair of connections (one FreshBooks, one Salesforce) it schedules
-the FreshBooks callback check (register the callbacks of the watched resources against
-``public_url``, idempotently, then wait for FreshBooks to verify them; at start and hourly; a
-check that fails is logged, e.g. ``public_url`` unreachable; skipped with a warning when
-``public_url`` is empty), the FreshBooks and Salesforce pollers every ``poll_interval_seconds``
-and, when ``cdc`` is on, one CDC subscriber per watched entity. Every stream is leased
-(docs/operations.md, "Change capture"): of several processes running intake on one store, one
-reads each stream and the others stand by and take over if it stops.
+For every tenant (integration pair) with a pair of connections (one FreshBooks, one Salesforce) it
+schedules the FreshBooks callback check (register the callbacks of the watched resources against
+``public_url``, idempotently, then wait for FreshBooks to verify them; at start and hourly; a check
+that fails is logged, e.g. ``public_url`` unreachable; skipped with a warning when ``public_url``
+is empty), the FreshBooks and Salesforce pollers every ``poll_interval_seconds`` and, when ``cdc``
+is on, one CDC subscriber per watched entity. Every stream is leased (docs/operations.md, "Change
+capture"): of several processes running intake on one store, one reads each stream and the others
+stand by and take over if it stops. Each stream records its events and jobs under its connection's
+tenant (intake/commit.py), so the worker runs them with that tenant's pair. The service looks for
+newly connected tenants every ``TENANT_SCAN_SECONDS`` and starts their intake without a restart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -37,12 +39,12 @@ if TYPE_CHECKING:
     from freshforce.service.scheduler import Scheduler
     from freshforce.service.targets import IntakeTargets
 
-__all__ = ["TenantIntake", "open_intake"]
+__all__ = ["TENANT_SCAN_SECONDS", "TenantIntake", "open_intake", "poll_offset"]
 
 log = structlog.get_logger("freshforce.service.intake")
-# Intake stores its events and jobs under the default tenant; another tenant's changes would be
-# run against the default tenant's pair, so only it is watched until intake names tenants.
-WATCHED_TENANTS = frozenset({"default"})
+# How often a running service looks for tenants connected since it started.
+TENANT_SCAN_SECONDS = 30.0
+_GOLDEN = 0.6180339887498949
 # Callbacks are registered at start and checked again hourly (FreshBooks may disable one); each
 # check waits this long for FreshBooks to verify new ones through the webhook route.
 CALLBACK_CHECK_SECONDS = 3600.0
@@ -74,8 +76,12 @@ class TenantIntake:
         *,
         public_url: str,
         verify_seconds: float = CALLBACK_VERIFY_SECONDS,
+        offset: float = 0.0,
     ) -> None:
-        """Register this tenant's callbacks, polls and subscriptions with ``scheduler``."""
+        """Register this tenant's callbacks, polls and subscriptions with ``scheduler``.
+
+        The polls first run ``offset`` seconds in (see :func:`poll_offset`).
+        """
         connection = self.pair.freshbooks_connection
         if not public_url:
             log.warning(
@@ -89,10 +95,13 @@ class TenantIntake:
             scheduler.every(CALLBACK_CHECK_SECONDS, name, register)
         for resource in self.targets.freshbooks:
             name = f"{self.tenant}:freshbooks/poll/{resource}"
-            scheduler.every(seconds, name, partial(self.freshbooks.poll, resource))
+            scheduler.every(seconds, name, partial(self.freshbooks.poll, resource), offset=offset)
         for target in self.targets.salesforce:
             scheduler.every(
-                seconds, f"{self.tenant}:{target.stream}", partial(self.salesforce.poll, target)
+                seconds,
+                f"{self.tenant}:{target.stream}",
+                partial(self.salesforce.poll, target),
+                offset=offset,
             )
         for sub in self.subscribers:
             # A standby retries when the holder's lease could have expired.
@@ -109,6 +118,15 @@ class TenantIntake:
             await self.channel.close(None)
 
 
+def poll_offset(index: int, seconds: float) -> float:
+    """Return when the ``index``-th watched tenant first polls, within its ``seconds`` period.
+
+    The first tenant polls at once; the others spread over the period by the golden ratio, so
+    the polls of many tenants never fall due together, however many are added later.
+    """
+    return (index * _GOLDEN % 1.0) * seconds
+
+
 async def _subscribe(sub: CdcSubscriber, stop: asyncio.Event) -> None:
     try:
         await sub.run(stop)
@@ -122,23 +140,30 @@ async def open_intake(
     *,
     holder: str,
     channel: ChannelFactory | None,
+    skip: Collection[str] = (),
+    unpaired: set[str] | None = None,
 ) -> list[TenantIntake]:
-    """Return the intake of every tenant with a pair of connections (``channel``: CDC on)."""
+    """Return the intake of every tenant with a pair of connections (``channel``: CDC on).
+
+    Tenants in ``skip`` (watched already) are left out. A tenant without its pair is logged
+    once per name added to ``unpaired`` (kept by the caller across scans).
+    """
     async with runtime.engine.connect() as db:
-        tenants = sorted({c.tenant for c in await list_connections(db)})
+        tenants = sorted({c.tenant for c in await list_connections(db)} - set(skip))
     opened: list[TenantIntake] = []
     for tenant in tenants:
-        if tenant not in WATCHED_TENANTS:
-            reason = "intake records changes for the 'default' tenant only"
-            log.warning("tenant_not_watched", tenant=tenant, reason=reason)
-            continue
         try:
             pair = await runtime.pair(tenant)
         except ConfigError as exc:
-            log.warning("tenant_not_watched", tenant=tenant, reason=exc.message)
+            if unpaired is None or tenant not in unpaired:
+                log.warning("tenant_not_watched", tenant=tenant, reason=exc.message)
+            if unpaired is not None:
+                unpaired.add(tenant)
             continue
+        if unpaired is not None:
+            unpaired.discard(tenant)
         opened.append(await _open_tenant(runtime, pair, targets, holder=holder, channel=channel))
-    if not opened:
+    if not opened and not skip:
         log.warning("no_tenant_watched", hint="connect both systems with `freshforce connect`")
     return opened
 

@@ -27,9 +27,11 @@ from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
 from freshforce.service.intake import (
     CALLBACK_VERIFY_SECONDS,
+    TENANT_SCAN_SECONDS,
     ChannelFactory,
     TenantIntake,
     open_intake,
+    poll_offset,
 )
 from freshforce.service.scheduler import Scheduler
 from freshforce.service.targets import IntakeTargets, intake_targets
@@ -68,11 +70,14 @@ class Service:
     sock: socket.socket | None = None  # a bound socket to serve on instead of web_host:web_port
     metrics: QueueMetrics | None = None  # default: on the web app's /metrics registry
     callback_verify_seconds: float = CALLBACK_VERIFY_SECONDS  # wait for FreshBooks to verify
+    tenant_scan_seconds: float = TENANT_SCAN_SECONDS  # look for newly connected tenants
     started: asyncio.Event = field(default_factory=asyncio.Event)
     scheduler: Scheduler = field(init=False)
     targets: IntakeTargets = field(init=False)
     intake: list[TenantIntake] = field(init=False, default_factory=list)
     _bound: socket.socket | None = field(init=False, default=None)
+    _unpaired: set[str] = field(init=False, default_factory=set)
+    _channel: ChannelFactory | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.scheduler = Scheduler(self.runtime.rng)
@@ -163,13 +168,30 @@ class Service:
 
     async def _start_intake(self, stop: asyncio.Event) -> None:
         settings = self.runtime.settings
-        channel = None
         if settings.cdc and self.targets.cdc:
-            channel = self.pubsub_channel or self.runtime.pubsub_channel
-        self.intake = await open_intake(
-            self.runtime, self.targets, holder=self.runtime.holder_name(), channel=channel
+            self._channel = self.pubsub_channel or self.runtime.pubsub_channel
+        await self._watch_new_tenants(stop)
+        self.scheduler.every(
+            self.tenant_scan_seconds,
+            "tenants/scan",
+            lambda: self._watch_new_tenants(stop),
+            at_start=False,
         )
-        for tenant in self.intake:
+        for task in self.periodic:
+            self.scheduler.every(task.seconds, task.name, task.fn, at_start=task.at_start)
+
+    async def _watch_new_tenants(self, stop: asyncio.Event) -> None:
+        """Open and schedule the intake of every paired tenant not watched yet."""
+        settings = self.runtime.settings
+        opened = await open_intake(
+            self.runtime,
+            self.targets,
+            holder=self.runtime.holder_name(),
+            channel=self._channel,
+            skip={tenant.tenant for tenant in self.intake},
+            unpaired=self._unpaired,
+        )
+        for tenant in opened:
             seconds = settings.poll_interval_seconds
             tenant.schedule(
                 self.scheduler,
@@ -177,6 +199,8 @@ class Service:
                 stop,
                 public_url=settings.public_url,
                 verify_seconds=self.callback_verify_seconds,
+                offset=poll_offset(len(self.intake), seconds),
             )
-        for task in self.periodic:
-            self.scheduler.every(task.seconds, task.name, task.fn, at_start=task.at_start)
+            self.intake.append(tenant)
+            if self.started.is_set():
+                log.info("tenant_watched", tenant=tenant.tenant)

@@ -52,6 +52,7 @@ __all__ = [
 NOTIFY_CHANNEL = "freshforce_jobs"
 MAX_HINTS = 100
 _RACE_TRIES = 8
+FAIR_WINDOW = 4  # claim-order jobs looked at, per job asked for, to see which tenants lead
 _DEADLOCK = "40P01"
 _MERGE_CHUNK = 200  # identities per merge: within SQLite's 500 branches of a UNION ALL
 
@@ -413,19 +414,65 @@ async def claim(
 ) -> list[Job]:
     """Lease up to ``limit`` due pending jobs, at most one per key and none whose key is running.
 
+    Fair across tenants: when the first ``FAIR_WINDOW * limit`` due jobs in claim order
+    belong to a few tenants only (a noisy tenant's backlog), up to a quarter of ``limit`` (at
+    least one) goes first to the earliest due jobs of the other tenants, so a quiet tenant's
+    change is never queued behind another tenant's backlog. The rest is taken in claim order.
+
     On PostgreSQL rows other claimers hold are skipped (``SKIP LOCKED``). Two claimers can still
     pick two flows of one key at the same moment; the later one then finds the key running when
     its update reaches the unique index. That statement runs in a savepoint and is tried again,
     now seeing the running job and skipping its key, so the clash never fails the caller's
     transaction (nor the reclaims made before it).
     """
+    head = await _head_tenants(conn, FAIR_WINDOW * limit) if limit > 1 else None
+    taken: list[Job] = []
+    if head is not None:
+        share = max(1, limit // 4)
+        taken = await _claim_guarded(
+            conn, worker=worker, limit=share, lease_seconds=lease_seconds, exclude=head
+        )
+    taken += await _claim_guarded(
+        conn, worker=worker, limit=limit - len(taken), lease_seconds=lease_seconds
+    )
+    return sorted(taken, key=lambda j: (j.priority, j.run_at, j.id))
+
+
+async def _head_tenants(conn: AsyncConnection, window: int) -> list[str] | None:
+    """Return the tenants of the first ``window`` due jobs when they fill it, else None."""
+    head = (
+        sa.select(jobs.c.tenant)
+        .where(
+            status_is(jobs.c.status, JobStatus.PENDING), jobs.c.run_at <= db_now(conn.dialect.name)
+        )
+        .order_by(jobs.c.status, jobs.c.priority, jobs.c.run_at, jobs.c.id)
+        .limit(window)
+    )
+    tenants = list((await conn.execute(head)).scalars())
+    if len(tenants) < window:
+        return None  # every due job is within reach of the plain claim
+    return sorted(set(tenants))
+
+
+async def _claim_guarded(
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    exclude: Sequence[str] = (),
+) -> list[Job]:
+    if limit <= 0:
+        return []
     if not _is_postgres(conn):
-        return await _claim_once(conn, worker=worker, limit=limit, lease_seconds=lease_seconds)
+        return await _claim_once(
+            conn, worker=worker, limit=limit, lease_seconds=lease_seconds, exclude=exclude
+        )
     for _ in range(_RACE_TRIES):
         try:
             async with conn.begin_nested():
                 return await _claim_once(
-                    conn, worker=worker, limit=limit, lease_seconds=lease_seconds
+                    conn, worker=worker, limit=limit, lease_seconds=lease_seconds, exclude=exclude
                 )
         except sa.exc.IntegrityError:
             continue
@@ -433,15 +480,22 @@ async def claim(
 
 
 async def _claim_once(
-    conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    exclude: Sequence[str] = (),
 ) -> list[Job]:
     dialect = conn.dialect.name
     running = jobs.alias("running")
+    others = [jobs.c.tenant.not_in(exclude)] if exclude else []
     candidates = (
         sa.select(jobs.c.id, jobs.c.tenant, jobs.c.key, jobs.c.priority, jobs.c.run_at)
         .where(
             status_is(jobs.c.status, JobStatus.PENDING),
             jobs.c.run_at <= db_now(dialect),
+            *others,
             ~sa.exists().where(
                 running.c.tenant == jobs.c.tenant,
                 running.c.key == jobs.c.key,

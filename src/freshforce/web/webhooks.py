@@ -6,8 +6,9 @@ encrypted in the store (store/callbacks.py) as the HMAC secret of that callback.
 must be signed (``X-FreshBooks-Hmac-SHA256``, compared in constant time) by one of the
 connection's stored verifiers and name the connection's account; it is then stored as an event
 plus a reconcile job by :func:`~freshforce.intake.webhooks.receive_freshbooks`, committed before
-the 200. Anything else is refused (400 malformed, 401 unsigned or forged, 403 another account,
-404 unknown connection, 413 too large) with nothing stored or enqueued.
+the 200, under the tenant of the connection (each integration pair's callbacks name their own
+connection in the URL). Anything else is refused (400 malformed, 401 unsigned or forged, 403
+another account, 404 unknown connection, 413 too large) with nothing stored or enqueued.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ async def freshbooks_webhook(  # noqa: PLR0911 - one refusal per way a post can 
         None,
     )
     result = await receive_freshbooks(
-        deps.engine, deps.queue, body, signature, secret, now=deps.clock()
+        deps.engine, deps.queue, body, signature, secret, now=deps.clock(), tenant=found.tenant
     )
     if result.outcome is not WebhookOutcome.STORED:
         if secret is None:

@@ -157,3 +157,21 @@ async def test_a_verification_freshbooks_refuses_stores_no_verifier(
         ids = (await db.scalars(sa.select(webhook_callbacks.c.callback_id))).all()
     assert list(ids) == ["600001"]  # only the fixture's
     assert not any(c.verified for c in await client.list_callbacks())
+
+
+async def test_a_delivery_is_recorded_under_its_connections_tenant(
+    fb_world: FbWorld, asgi: httpx.AsyncClient
+) -> None:
+    acme = NewConnection("fb-acme", "freshbooks", Tokens(None, None, None), "acme", ACCOUNT)
+    async with fb_world.engine.begin() as db:
+        await save_connection(db, fb_world.cipher, acme, now=now())
+        await save_verifier(db, fb_world.cipher, "fb-acme", "600002", SecretStr(KNOWN), now=now())
+    form = _delivery()
+    for name in (CONNECTION, "fb-acme"):
+        response = await _post(asgi, form, sign(KNOWN, form), name)
+        assert response.status_code == 200, response.text
+    async with fb_world.engine.connect() as db:
+        stored = sorted((await db.execute(sa.select(events.c.tenant, events.c.record_id))).all())
+        queued = sorted((await db.execute(sa.select(jobs.c.tenant, jobs.c.key))).all())
+    assert stored == [("acme", "42"), ("default", "42")]
+    assert queued == [("acme", "freshbooks/client/42"), ("default", "freshbooks/client/42")]

@@ -218,3 +218,38 @@ async def _refreshed_at(world: FbWorld) -> object:
         return await db.scalar(
             sa.select(connections.c.token_refreshed_at).where(connections.c.id == CONNECTION)
         )
+
+
+async def test_tenants_are_connected_listed_and_removed(
+    tmp_path: Path, freshbooks_server: SandboxServer
+) -> None:
+    cli = _fb_cli(tmp_path, freshbooks_server)
+    first = cli("connect", "freshbooks", "--refresh-token", _mint(freshbooks_server))
+    acme = cli(
+        "connect", "freshbooks", "--tenant", "acme", "--refresh-token", _mint(freshbooks_server)
+    )
+    bad = cli("connect", "freshbooks", "--tenant", "no spaces", "--refresh-token", "x")
+    listed = json.loads(cli("tenants", "list", "--json").stdout)
+    stored = await cli.stored("freshbooks-acme")
+
+    assert first.returncode == 0, first.stderr
+    assert acme.returncode == 0, acme.stderr
+    assert "as 'freshbooks-acme' (tenant acme)" in acme.stdout
+    assert bad.returncode == 2
+    assert "--tenant 'no spaces'" in bad.stderr
+    assert stored is not None
+    assert stored.tenant == "acme"
+    assert [(t["tenant"], t["freshbooks"], t["salesforce"], t["paired"]) for t in listed] == [
+        ("acme", ["freshbooks-acme"], [], False),
+        ("default", ["freshbooks"], [], False),
+    ]
+
+    removed = cli("tenants", "remove", "acme", "--yes")
+    again = cli("tenants", "remove", "acme", "--yes")
+    assert removed.returncode == 0, removed.stderr
+    assert "connections freshbooks-acme" in removed.stdout
+    assert await cli.stored("freshbooks-acme") is None
+    assert await cli.stored("freshbooks") is not None
+    assert again.returncode == 1
+    assert "no tenant named 'acme'" in again.stderr
+    assert [t["tenant"] for t in json.loads(cli("tenants", "list", "--json").stdout)] == ["default"]

@@ -70,7 +70,11 @@ async def test_a_webhook_posted_to_the_running_service_becomes_a_job_the_worker_
         await eventually(holds(lambda: "webhook" in recorder.sources(key)), "the webhook's job")
     finally:
         await stopped(stop, task)
-    assert service.scheduler.names == ["default:freshbooks/callbacks", *POLL_STREAMS]
+    assert service.scheduler.names == [
+        "default:freshbooks/callbacks",
+        *POLL_STREAMS,
+        "tenants/scan",
+    ]
     assert service.scheduler.failures("default:freshbooks/callbacks") == 0
 
 
@@ -200,7 +204,7 @@ async def test_a_salesforce_change_arrives_by_cdc_when_cdc_is_on(world: World) -
     assert "default:salesforce/cdc/data/ContactChangeEvent" in service.scheduler.names
 
 
-async def test_only_the_default_tenant_is_watched_while_intake_records_no_other(
+async def test_a_tenant_without_its_pair_of_connections_is_not_watched(
     world: World,
 ) -> None:
     recorder = Recorder()
@@ -212,7 +216,7 @@ async def test_only_the_default_tenant_is_watched_while_intake_records_no_other(
         stop, task = await running(service)
         await stopped(stop, task)
     assert [t.tenant for t in service.intake] == ["default"]
-    assert service.scheduler.names == POLL_STREAMS
+    assert service.scheduler.names == [*POLL_STREAMS, "tenants/scan"]
     [skipped] = [e for e in logs if e["event"] == "tenant_not_watched"]
     assert skipped["tenant"] == "globex"
 
