@@ -90,7 +90,7 @@ def validate(
 
     cli = cli_context(ctx)
     target = directory or cli.settings.config_dir
-    maps, _ = check_maps(target, profile=cli.settings.profile.value)
+    maps, _ = check_maps(target, profile=cli.settings.profile)
     problems = check_every_profile(target)
     if as_json:
         flows = {}

@@ -74,7 +74,7 @@ def load_flow_maps(cli: CliContext, settings: Settings) -> MapSet:
     from freshforce.mapping import MappingConfigError, load_maps  # noqa: PLC0415 - module doc
 
     try:
-        return load_maps(settings.config_dir, profile=settings.profile.value)
+        return load_maps(settings.config_dir, profile=settings.profile)
     except MappingConfigError as exc:
         cli.fail(f"{exc.message}\nfix the file(s) in {settings.config_dir}", code=EXIT_BAD_CONFIG)
 
