@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=60.0, gt=0)
     cdc: bool = True
     reconcile_interval_seconds: float = Field(default=3600.0, gt=0)
+    # How often a running worker looks for a newly applied configuration version.
+    config_reload_seconds: float = Field(default=5.0, gt=0)
     # The dashboard (docs/operations.md, "Dashboard").
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=0, le=65535)

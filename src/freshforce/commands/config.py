@@ -23,7 +23,7 @@ __all__ = ["app", "masked_settings"]
 
 app = typer.Typer(
     name="config",
-    help="Inspect settings, make encryption keys, write and validate mapping files.",
+    help="Inspect settings, make keys, validate, apply, diff and roll back mapping versions.",
     no_args_is_help=True,
 )
 
@@ -136,3 +136,15 @@ def masked_settings(settings: Settings) -> dict[str, object]:
     values["database_url"] = safe_url(settings.database_url)
     values["log_json"] = settings.json_logs
     return dict(values)
+
+
+def _register_versions() -> None:
+    from freshforce.commands import config_versions  # noqa: PLC0415 - after `app` exists
+
+    app.command("apply")(config_versions.apply)
+    app.command("history")(config_versions.history)
+    app.command("diff")(config_versions.diff)
+    app.command("rollback")(config_versions.rollback)
+
+
+_register_versions()
