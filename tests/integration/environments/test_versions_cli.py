@@ -73,3 +73,25 @@ def test_apply_refuses_a_bad_directory_with_file_and_line(invoke, maps_dir: Path
     assert "did you mean 'lower'" in result.stderr
     assert "nothing applied" in result.stderr
     assert "no configuration version in dev yet" in invoke("config", "history").stdout
+
+
+def test_promote_and_validate_env_say_what_is_missing(invoke, tmp_path: Path) -> None:
+    settings = tmp_path / "ff.toml"
+    settings.write_text(
+        f"[qa]\ndatabase_url = 'sqlite:///{tmp_path}/qa.db'\n\n"
+        f"[staging]\ndatabase_url = 'sqlite:///{tmp_path}/staging.db'\n"
+    )
+    same = invoke("--config", str(settings), "promote", "--from", "qa", "--to", "qa")
+    assert same.exit_code == 2
+    assert "--from and --to name the same environment" in same.stderr
+    empty = invoke("--config", str(settings), "promote", "--from", "qa", "--to", "staging")
+    assert empty.exit_code == 2
+    assert "no configuration version in qa: run `freshforce --profile qa config apply`" in (
+        empty.stderr
+    )
+    unknown = invoke("--config", str(settings), "promote", "--from", "qa", "--to", "prdo")
+    assert unknown.exit_code == 2
+    assert "'prdo' is not a profile" in unknown.stderr
+    unconnected = invoke("--config", str(settings), "config", "validate", "--env", "staging")
+    assert unconnected.exit_code == 2
+    assert "connect" in unconnected.stderr
