@@ -10,8 +10,16 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.engine import JobQueue, JobStatus, QueueConfig, RetryPolicy, Worker, WorkerConfig
-from freshforce.environments import ConfigWatch, apply_directory, running_maps
+from freshforce.engine import (
+    Job,
+    JobQueue,
+    JobStatus,
+    QueueConfig,
+    RetryPolicy,
+    Worker,
+    WorkerConfig,
+)
+from freshforce.environments import ConfigWatch, apply_directory, rollback, running_maps
 from freshforce.mapping import MapSet, load_maps
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
@@ -53,27 +61,17 @@ async def test_a_new_version_reaches_the_running_worker_without_loss(
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
-        for n in range(10):
-            async with store_engine.begin() as conn:
-                await queue.enqueue(conn, "clients", f"k{n}")
+        await _enqueue(queue, range(10))
         await asyncio.wait_for(held.wait(), 10)
         assert await watch.check() is False  # nothing new yet
         set_value(maps_dir, "account_type", "Partner")
         await apply_directory(store_engine, settings, directory=maps_dir, author="b",
                               message="v2", now=datetime.now(UTC))  # fmt: skip
         assert await watch.check() is True
-        assert watch.running is not None
-        assert watch.running[0] == 2
-        for n in range(10, 20):
-            async with store_engine.begin() as conn:
-                await queue.enqueue(conn, "clients", f"k{n}")
+        assert watch.running == (2, watch.running[1] if watch.running else "")
+        await _enqueue(queue, range(10, 20))
         gate.set()
-        async with asyncio.timeout(20):
-            while True:
-                counts = await queue.counts()
-                if counts[JobStatus.PENDING] == counts[JobStatus.RUNNING] == 0:
-                    break
-                await asyncio.sleep(0.02)
+        await _until_quiet(queue)
     finally:
         gate.set()
         stop.set()
@@ -85,3 +83,34 @@ async def test_a_new_version_reaches_the_running_worker_without_loss(
     labels = dict(ran)
     assert labels["k0"] == "Customer"  # finished under the version it started with
     assert {labels[f"k{n}"] for n in range(10, 20)} == {"Partner"}
+
+    # A rollback is a new version with the old files: the next change runs the old behaviour.
+    await rollback(store_engine, settings, 1, author="c", now=datetime.now(UTC))
+    assert await watch.check() is True
+    assert watch.running is not None
+    assert watch.running[0] == 3
+    job = await _one_job(queue, "k-after-rollback")
+    await worker.flows["clients"].run([job], None)  # type: ignore[arg-type]  # no context used
+    assert ran[-1] == ("k-after-rollback", "Customer")
+
+
+async def _one_job(queue: JobQueue, key: str) -> Job:
+    async with queue.engine.begin() as conn:
+        await queue.enqueue(conn, "clients", key)
+    (job,) = await queue.claim("test", 1)
+    return job
+
+
+async def _enqueue(queue: JobQueue, numbers: range) -> None:
+    for n in numbers:
+        async with queue.engine.begin() as conn:
+            await queue.enqueue(conn, "clients", f"k{n}")
+
+
+async def _until_quiet(queue: JobQueue) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            counts = await queue.counts()
+            if counts[JobStatus.PENDING] == counts[JobStatus.RUNNING] == 0:
+                return
+            await asyncio.sleep(0.02)
