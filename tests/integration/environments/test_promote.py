@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.embedded import FB_ACCOUNT, Embedded, open_embedded
-from freshforce.environments import apply_directory
+from freshforce.engine import JobRequest, JobStatus, RetryPolicy, Worker, WorkerConfig
+from freshforce.environments import apply_directory, version_maps
 from freshforce.environments.orgcheck import check_org
 from freshforce.environments.promote import promote
+from freshforce.flows import builtin_flows
 from freshforce.flows.clients_bulk import apply_initial, plan_initial
-from freshforce.mapping import load_maps
+from freshforce.mapping import MapSet, load_maps
 from freshforce.store.audit import list_audit
 from freshforce.store.config_versions import active_version
 
@@ -177,8 +181,6 @@ async def test_dry_run_predicts_field_by_field_what_the_promotion_then_does(orgs
     assert active.message == "promoted from qa v1: partners"
 
     # What the promoted version then does on prod's first sync, record by record.
-    from freshforce.environments import version_maps  # noqa: PLC0415 - read where it is used
-
     prod = orgs.prod.runtime
     flow = version_maps(prod.settings, active)["clients"]
     pair = await prod.pair("default")
@@ -197,3 +199,79 @@ async def test_dry_run_predicts_field_by_field_what_the_promotion_then_does(orgs
         # Salesforce stores an empty text as null.
         stored = {name: accounts[0].get(name) for name in fields}
         assert stored == {name: None if v == "" else v for name, v in fields.items()}
+
+
+async def run_clients(org: Embedded, maps: MapSet, keys: list[str]) -> None:
+    """Run prod's worker with ``maps`` on ``keys`` until the queue is quiet."""
+    runtime = org.runtime
+    queue = runtime.queue()
+    async with runtime.engine.begin() as db:
+        await queue.enqueue_many(db, [JobRequest("clients", k) for k in keys])
+    worker = Worker(
+        queue, builtin_flows(runtime, maps), name="prod-worker", policy=RetryPolicy.zero_wait(),
+        rng=random.Random(1), config=WorkerConfig(concurrency=2, batch_size=20, poll_interval=0.02),
+    )  # fmt: skip
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                counts = await queue.counts()
+                if not counts.get(JobStatus.PENDING) and not counts.get(JobStatus.RUNNING):
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+    assert (await queue.counts()).get(JobStatus.DEAD, 0) == 0
+
+
+async def test_dry_run_on_linked_records_matches_what_the_flow_then_does(orgs: Orgs) -> None:
+    await apply_to_qa(orgs, "defaults")
+    ids = [
+        await fb_client(
+            orgs.prod, organization=f"Org {n}", email=f"o{n}@x.test", fname="A", lname=n
+        )
+        for n in "ab"
+    ]
+    first = await promote(orgs.qa.runtime, orgs.prod.runtime, dry_run=False, author="a", now=NOW)
+    assert first.version is not None
+    prod = orgs.prod.runtime
+    await run_clients(orgs.prod, version_maps(prod.settings, first.version), [
+        f"freshbooks/client/{i}" for i in ids
+    ])  # fmt: skip
+    clients = orgs.maps / "clients.yaml"
+    clients.write_text(clients.read_text() + TIER_RULE)
+    await apply_to_qa(orgs, "tiers")
+    path = f"/accounting/account/{FB_ACCOUNT}/users/clients/{ids[0]}"
+    edit = await orgs.prod.fb_user.put(path, json={"client": {"organization": "Org A2"}})
+    assert edit.status_code == 200, edit.text
+    for admin in (orgs.prod.fb_admin, orgs.prod.sf_admin):
+        await admin.delete("/_sandbox/requests")
+    dry = await promote(orgs.qa.runtime, orgs.prod.runtime, dry_run=True, author="a", now=NOW)
+    assert await writes(orgs.prod) == []
+    clients_flow = next(f for f in dry.predictions if f.flow == "clients")
+    # The three-way merge writes what changed since the last sync: the edited name, and the
+    # rule added since then only on a record that changes. The dry run says so...
+    assert dict(clients_flow.counts) == {"leave": 1, "update": 1}
+    (record,) = clients_flow.records
+    assert record.record == f"Org A2 (client {ids[0]})"
+    predicted = {c.field: (c.before, c.after) for c in record.fields}
+    assert predicted["Account.Name"] == ("Org a", "Org A2")
+    second = await promote(orgs.qa.runtime, orgs.prod.runtime, dry_run=False, author="a", now=NOW)
+    assert second.version is not None
+    assert second.version.version == 2
+    await run_clients(orgs.prod, version_maps(prod.settings, second.version), [
+        f"freshbooks/client/{i}" for i in ids
+    ])  # fmt: skip
+    pair = await prod.pair("default")
+    names = sorted({ref.partition(".")[2] for ref in predicted} | {"Name", "Tier__c"})
+    accounts = await pair.salesforce.query(
+        f"SELECT FreshBooks_Client_Id__c, {', '.join(names)} FROM Account",  # noqa: S608 - test
+        priority=Priority.CLIENTS,
+    )
+    by_client = {a["FreshBooks_Client_Id__c"]: a for a in accounts}
+    # ... and the flow then does exactly that, field by field; the other record is left alone.
+    for ref, (_, after) in predicted.items():
+        assert by_client[str(ids[0])][ref.partition(".")[2]] == after, ref
+    assert (by_client[str(ids[1])]["Name"], by_client[str(ids[1])]["Tier__c"]) == ("Org b", None)
