@@ -149,7 +149,7 @@ def validate(
 def _check_env(cli: CliContext, env: str, directory: Path) -> tuple[MapSet | None, list[Problem]]:
     from freshforce.commands.config_versions import env_settings  # noqa: PLC0415 - module doc
     from freshforce.commands.context import run  # noqa: PLC0415 - same
-    from freshforce.environments.orgcheck import check_org  # noqa: PLC0415 - same
+    from freshforce.environments.orgcheck import check_org, environment_pair  # noqa: PLC0415
     from freshforce.mapping import check_maps  # noqa: PLC0415 - same
     from freshforce.runtime import Runtime  # noqa: PLC0415 - same
 
@@ -161,7 +161,7 @@ def _check_env(cli: CliContext, env: str, directory: Path) -> tuple[MapSet | Non
 
     async def work() -> list[Problem]:
         async with await Runtime.open(settings) as runtime:
-            pair = await runtime.pair("default")
+            pair = await environment_pair(runtime, "default")
             return await check_org(checked, pair.salesforce, env=settings.profile)
 
     return maps, run(cli, work, database_url=settings.database_url)

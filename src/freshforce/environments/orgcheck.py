@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from freshforce.errors import FreshforceError
+from freshforce.errors import ConfigError, FreshforceError
 from freshforce.mapping import Direction, Problem
 from freshforce.mapping.loader import shipped_text
 from freshforce.mapping.problems import did_you_mean
@@ -25,9 +25,11 @@ from freshforce.mapping.yamlnodes import read_yaml
 if TYPE_CHECKING:
     from freshforce.connectors.salesforce import SalesforceClient
     from freshforce.connectors.salesforce.models import FieldInfo, SObjectInfo
+    from freshforce.engine.pair import Pair
     from freshforce.mapping import FieldRule, FlowMap, MapSet
+    from freshforce.runtime import Runtime
 
-__all__ = ["check_org"]
+__all__ = ["check_org", "environment_pair"]
 
 _NAMED = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NOT_WRITABLE = frozenset({"id", "address", "location"})
@@ -53,6 +55,16 @@ async def check_org(maps: MapSet, salesforce: SalesforceClient, *, env: str) -> 
                     flow, rule, info, name, raw=raw, values=maps.values, env=env
                 )
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.message))
+
+
+async def environment_pair(runtime: Runtime, tenant: str) -> Pair:
+    """Return ``tenant``'s connections in ``runtime``'s environment; ConfigError naming it."""
+    try:
+        return await runtime.pair(tenant)
+    except ConfigError as exc:
+        profile = runtime.settings.profile
+        msg = f"environment {profile}: {exc.message} (with --profile {profile})"
+        raise ConfigError(msg) from None
 
 
 async def _describe(salesforce: SalesforceClient, obj: str) -> SObjectInfo | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from freshforce.environments.dryrun import FlowPrediction, Progress, predict
-from freshforce.environments.orgcheck import check_org
+from freshforce.environments.orgcheck import check_org, environment_pair
 from freshforce.errors import ConfigError
 from freshforce.mapping import Problem, check_maps
 from freshforce.mapping.snapshot import write_snapshot
@@ -64,7 +64,7 @@ async def promote(
     )
     maps, problems = check_maps(directory, profile=dst)
     if maps is not None:
-        pair = await target.pair(tenant)
+        pair = await environment_pair(target, tenant)
         problems = await check_org(maps, pair.salesforce, env=dst)
     result.problems = [_named(p, src, version.version) for p in problems]
     if result.problems or maps is None:

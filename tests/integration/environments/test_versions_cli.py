@@ -94,4 +94,7 @@ def test_promote_and_validate_env_say_what_is_missing(invoke, tmp_path: Path) ->
     assert "'prdo' is not a profile" in unknown.stderr
     unconnected = invoke("--config", str(settings), "config", "validate", "--env", "staging")
     assert unconnected.exit_code == 2
-    assert "connect" in unconnected.stderr
+    assert "environment staging: tenant 'default' has no freshbooks connection" in (
+        unconnected.stderr
+    )
+    assert "(with --profile staging)" in unconnected.stderr
