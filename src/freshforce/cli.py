@@ -20,6 +20,7 @@ from freshforce.commands import CliContext, cli_context, config_app, db_app, job
 from freshforce.commands.conflicts import app as conflicts_app
 from freshforce.commands.connect import connect
 from freshforce.commands.connections import app as connections_app
+from freshforce.commands.promote import promote
 from freshforce.commands.run import listen, run
 from freshforce.commands.sync import reconcile, sync
 from freshforce.commands.tenants import app as tenants_app
@@ -54,6 +55,7 @@ app.add_typer(tenants_app, name="tenants")
 app.command("web")(web)
 app.command("sync")(sync)
 app.command("reconcile")(reconcile)
+app.command("promote")(promote)
 
 
 @app.callback()

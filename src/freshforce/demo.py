@@ -126,7 +126,7 @@ async def _with_service(
         async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
             person = await _connect(runtime, http, fb_url, sf_url)
             password = await _dashboard_user(runtime)
-            maps = load_maps(config_dir, profile=demo_settings.profile.value)
+            maps = load_maps(config_dir, profile=demo_settings.profile)
             flows = builtin_flows(runtime, maps)
             periodic = reconcile_tasks(runtime, maps, set(flows))
             service = Service(runtime, maps, flows, periodic=periodic, sock=sock)

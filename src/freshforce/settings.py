@@ -1,7 +1,8 @@
 """Settings: defaults, then a TOML/YAML file, then FRESHFORCE_* variables, then explicit overrides.
 
 A settings file has common keys at the top level and one optional table per profile (``[dev]``,
-``[qa]``, ``[prod]``) whose keys override the common ones when that profile is chosen. Every
+``[qa]``, ``[prod]`` or any name, such as ``[staging]``: each table is an environment) whose keys
+override the common ones when that profile is chosen. Every
 mistake (unknown key, wrong type, bad profile) is reported at once, as a :class:`ConfigError`
 naming the file, the line when it can be found, and the key path. Secret values never appear in
 those messages.
@@ -37,7 +38,7 @@ from pydantic_settings import (
 
 from freshforce.envvars import ENV_PREFIX
 from freshforce.errors import ConfigError
-from freshforce.settings_file import PROFILE_SECTIONS, SettingsFile, read_settings_file
+from freshforce.settings_file import PROFILE_NAME, SettingsFile, read_settings_file
 
 __all__ = [
     "ENV_PREFIX",
@@ -55,7 +56,7 @@ _SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<q
 
 
 class Profile(StrEnum):
-    """Where freshforce runs: each profile may override settings in its own file section."""
+    """The profiles every install knows; a settings file section adds any other name."""
 
     DEV = "dev"
     QA = "qa"
@@ -78,7 +79,7 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    profile: Profile = Profile.DEV
+    profile: str = Field(default=Profile.DEV.value, pattern=PROFILE_NAME)
     data_dir: Path = Field(default_factory=default_data_dir)
     config_dir: Path = Path("freshforce")
     database_url: str = ""
@@ -113,6 +114,8 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=60.0, gt=0)
     cdc: bool = True
     reconcile_interval_seconds: float = Field(default=3600.0, gt=0)
+    # How often a running worker looks for a newly applied configuration version.
+    config_reload_seconds: float = Field(default=5.0, gt=0)
     # The dashboard (docs/operations.md, "Dashboard").
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=0, le=65535)
@@ -183,7 +186,7 @@ class Settings(BaseSettings):
     @field_validator("encryption_keys")
     @classmethod
     def _check_keys(cls, value: list[SecretStr], info: ValidationInfo) -> list[SecretStr]:
-        if not value and info.data.get("profile") is Profile.PROD:
+        if not value and info.data.get("profile") == Profile.PROD:
             msg = (
                 "the prod profile needs encryption keys; make one with `freshforce config new-key`"
             )
@@ -243,7 +246,7 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir.absolute() / 'freshforce.db'}"
         self.database_url = resolve_database_url(self.database_url, self.data_dir)
         if self.log_json is None:
-            self.log_json = self.profile is not Profile.DEV
+            self.log_json = self.profile != Profile.DEV
         return self
 
     @property
@@ -294,6 +297,7 @@ def load_settings(
     except ValidationError as exc:
         problems.extend(_describe(exc, layers))
     problems.extend(_inactive_section_problems(file, chosen))
+    problems.extend(_unknown_profile(chosen, chosen_from, file))
     if problems or settings is None:
         count = len(problems)
         heading = f"invalid settings ({count} error{'s' if count != 1 else ''}):\n"
@@ -320,6 +324,20 @@ def _inactive_section_problems(file: SettingsFile | None, active: str | None) ->
         except ValidationError as exc:
             problems.extend(_describe(exc, layers, only=set(section)))
     return problems
+
+
+def _unknown_profile(chosen: str, origin: str, file: SettingsFile | None) -> list[str]:
+    """Name a profile that is neither built in nor a section of the settings file."""
+    known = {p.value for p in Profile} | set(file.sections if file is not None else ())
+    if chosen in known or not re.match(PROFILE_NAME, chosen):
+        return []
+    hint = difflib.get_close_matches(chosen, sorted(known), n=1)
+    where = f" of {file.path}" if file is not None else ""
+    return [
+        f"  {origin}: {chosen!r} is not a profile; choose dev, qa or prod, or add a "
+        f"[{chosen}] section to the settings file{where}"
+        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    ]
 
 
 def _choose_profile(
@@ -391,18 +409,17 @@ def _describe(exc: ValidationError, layers: _Layers, only: set[str] | None = Non
         suffix = f".{path}" if path else ""
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = _unknown(loc[-1], layers)
+            message = _unknown(loc[-1])
         elif loc == ["profile"]:
-            message = f"{layers.profile!r} is not a profile; choose dev, qa or prod"
+            message = (
+                f"{layers.profile!r} is not a profile name: lower-case letters, digits, - and _,"
+                " up to 16 characters, starting with a letter"
+            )
         lines.append(f"  {where}{suffix}: {message}")
     return lines
 
 
-def _unknown(key: str, layers: _Layers) -> str:
-    if layers.file is not None and isinstance(layers.file.common.get(key), dict):
-        close = difflib.get_close_matches(key, sorted(PROFILE_SECTIONS), n=1, cutoff=0.5)
-        hint = f" (did you mean [{close[0]}]?)" if close else ""
-        return f"unknown section [{key}]; profile sections are [dev], [qa] and [prod]{hint}"
+def _unknown(key: str) -> str:
     close = difflib.get_close_matches(key, Settings.model_fields, n=1)
     if close:
         return f"unknown setting (did you mean {close[0]!r}?)"

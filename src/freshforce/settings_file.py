@@ -16,15 +16,17 @@ import yaml
 
 from freshforce.errors import ConfigError
 
-__all__ = ["PROFILE_SECTIONS", "SettingsFile", "read_settings_file"]
+__all__ = ["PROFILE_NAME", "SettingsFile", "read_settings_file"]
 
-PROFILE_SECTIONS = frozenset({"dev", "qa", "prod"})
+# A profile (environment) name: its store rows carry it, so it stays short and plain.
+PROFILE_NAME = r"^[a-z][a-z0-9_-]{0,15}$"
+_BUILT_IN = frozenset({"dev", "qa", "prod"})
 _TOML_HEADER = re.compile(r"^\s*\[")
 
 
 @dataclass(frozen=True)
 class SettingsFile:
-    """One parsed settings file: its top-level keys and its ``[dev]``/``[qa]``/``[prod]`` tables."""
+    """One parsed settings file: its top-level keys and one table per profile (environment)."""
 
     path: Path
     text: str
@@ -58,12 +60,17 @@ def read_settings_file(path: Path) -> SettingsFile:
     data = _parse(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a table of settings")
-    sections = {name: data.pop(name) for name in PROFILE_SECTIONS if name in data}
+    # Every table is a profile section: no setting takes a table as its value.
+    sections = {name: data.pop(name) for name in list(data) if isinstance(data[name], dict)}
     settings_file = SettingsFile(path=path, text=text, common=data, sections=sections)
-    for name, section in sections.items():
-        if not isinstance(section, dict):
+    for name in _BUILT_IN & set(data):
+        where = settings_file.where(name, None)
+        raise ConfigError(f"{where} {name}: a profile section must be a table of settings")
+    for name in sections:
+        if not re.match(PROFILE_NAME, name):
             where = settings_file.where(name, None)
-            raise ConfigError(f"{where} {name}: a profile section must be a table of settings")
+            message = "a profile name is lower-case letters, digits, - and _, up to 16 characters"
+            raise ConfigError(f"{where} [{name}]: {message}")
     return settings_file
 
 

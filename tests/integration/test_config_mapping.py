@@ -92,3 +92,20 @@ def test_validate_checks_every_profile(invoke, tmp_path: Path) -> None:
         )
     ]
     assert problems[0]["file"].endswith("payments.yaml")
+
+
+def test_a_profile_of_any_name_overrides_values_and_is_checked(invoke, tmp_path: Path) -> None:
+    from freshforce.mapping import load_maps  # noqa: PLC0415 - the CLI test imports lazily too
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "values.yaml").write_text(
+        "profiles:\n  staging:\n    account_type: Partner\n  uat:\n    payment_status: Paid\n"
+    )
+    assert load_maps(maps, profile="staging").values["account_type"] == "Partner"
+    assert load_maps(maps, profile="dev").values["account_type"] == "Customer"
+    result = invoke("config", "validate", "maps", "--json")
+    assert result.exit_code == 2
+    messages = [p["message"] for p in json.loads(result.stdout)["problems"]]
+    assert len(messages) == 1
+    assert messages[0].endswith("(profile uat)")

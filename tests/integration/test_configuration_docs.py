@@ -62,6 +62,7 @@ SAMPLES: dict[str, tuple[str, Callable[[Any], Any], Any]] = {
     "poll_interval_seconds": ("7.5", lambda v: v, 7.5),
     "cdc": ("false", lambda v: v, False),
     "reconcile_interval_seconds": ("120", lambda v: v, 120.0),
+    "config_reload_seconds": ("2.5", lambda v: v, 2.5),
     "web_host": ("0.0.0.0", lambda v: v, "0.0.0.0"),  # noqa: S104 - a sample value, not a bind
     "web_port": ("8123", lambda v: v, 8123),
     "web_session_key": ("k" * 40, secret, "k" * 40),

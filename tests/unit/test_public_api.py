@@ -205,3 +205,18 @@ def test_alerting_exports() -> None:
     ]
     for name in freshforce.alerting.__all__:
         assert getattr(freshforce.alerting, name) is not None
+
+
+def test_environments_exports() -> None:
+    import freshforce.environments  # noqa: PLC0415 - only this test needs it
+
+    assert freshforce.environments.__all__ == [
+        "ConfigWatch",
+        "apply_directory",
+        "current_author",
+        "rollback",
+        "running_maps",
+        "version_maps",
+    ]
+    for name in freshforce.environments.__all__:
+        assert getattr(freshforce.environments, name) is not None

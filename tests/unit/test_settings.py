@@ -25,7 +25,7 @@ def write(path: Path, text: str) -> Path:
 def test_defaults_put_sqlite_and_a_dev_key_under_the_data_dir(tmp_path: Path) -> None:
     settings = load_settings()
     data_dir = tmp_path / "xdg" / "freshforce"
-    assert settings.profile is Profile.DEV
+    assert settings.profile == Profile.DEV
     assert settings.data_dir == data_dir
     assert settings.database_url == f"sqlite+aiosqlite:///{data_dir / 'freshforce.db'}"
     assert settings.json_logs is False
@@ -52,7 +52,7 @@ database_url = "postgresql+asyncpg://u@db/qa"
     )
     monkeypatch.setenv("FRESHFORCE_JOB_MAX_ATTEMPTS", "5")
     settings = load_settings("qa", config, job_lease_seconds=12)
-    assert settings.profile is Profile.QA
+    assert settings.profile == Profile.QA
     assert settings.worker_concurrency == 8
     assert settings.job_max_attempts == 5
     assert settings.job_lease_seconds == 12
@@ -71,7 +71,7 @@ def test_yaml_file_and_profile_from_env(tmp_path: Path, monkeypatch: pytest.Monk
     )
     monkeypatch.setenv("FRESHFORCE_PROFILE", "prod")
     settings = load_settings(None, config)
-    assert settings.profile is Profile.PROD
+    assert settings.profile == Profile.PROD
     assert settings.log_level == "warning"
     assert [k.get_secret_value() for k in settings.encryption_keys] == [key]
     assert not (tmp_path / "secret.key").exists()
@@ -199,14 +199,29 @@ def test_sections_of_other_profiles_are_checked_too(tmp_path: Path) -> None:
     assert "(1 error)" in message  # the valid [qa] section and the common keys pass
 
 
-def test_an_unknown_section_names_its_line(tmp_path: Path) -> None:
-    config = write(tmp_path / "ff.toml", "log_level = 'info'\n\n[production]\nlog_json = true\n")
+def test_any_section_is_a_profile_of_that_name(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "ff.toml",
+        f"data_dir = '{tmp_path}'\n\n[staging]\ndatabase_url = 'sqlite:///staging.db'\n",
+    )
+    staging = load_settings("staging", config)
+    assert staging.profile == "staging"
+    assert staging.database_url == f"sqlite:///{tmp_path / 'staging.db'}"
+    assert staging.json_logs is True
+    with pytest.raises(ConfigError) as caught:
+        load_settings("stagin", config)
+    assert (
+        "option --profile (FRESHFORCE_PROFILE): 'stagin' is not a profile; choose dev, qa or "
+        f"prod, or add a [stagin] section to the settings file of {config} "
+        "(did you mean 'staging'?)"
+    ) in str(caught.value)
+
+
+def test_a_section_name_that_cannot_be_a_profile_names_its_line(tmp_path: Path) -> None:
+    config = write(tmp_path / "ff.toml", "log_level = 'info'\n\n[Production]\nlog_json = true\n")
     with pytest.raises(ConfigError) as caught:
         load_settings(None, config)
-    assert (
-        f"{config}:3 production: unknown section [production]; profile sections are [dev], [qa] "
-        "and [prod] (did you mean [prod]?)"
-    ) in str(caught.value)
+    assert f"{config}:3 [Production]: a profile name is lower-case" in str(caught.value)
 
 
 def test_the_dev_section_applies_when_no_profile_is_chosen(tmp_path: Path) -> None:

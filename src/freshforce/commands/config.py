@@ -17,13 +17,15 @@ from freshforce.commands.context import EXIT_BAD_CONFIG, EXIT_FAILED, cli_contex
 from freshforce.envvars import ENV_PREFIX
 
 if TYPE_CHECKING:
+    from freshforce.commands.context import CliContext
+    from freshforce.mapping import MapSet, Problem
     from freshforce.settings import Settings
 
 __all__ = ["app", "masked_settings"]
 
 app = typer.Typer(
     name="config",
-    help="Inspect settings, make encryption keys, write and validate mapping files.",
+    help="Inspect settings, make keys, validate, apply, diff and roll back mapping versions.",
     no_args_is_help=True,
 )
 
@@ -83,15 +85,31 @@ def init(
 
 @app.command()
 def validate(
-    ctx: typer.Context, directory: DirectoryArgument = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    directory: DirectoryArgument = None,
+    as_json: JsonOption = False,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="Also check against this environment's Salesforce org (its stored connection).",
+            envvar=f"{ENV_PREFIX}ENV",
+        ),
+    ] = None,
 ) -> None:
-    """Check every mapping file, in every profile, at once; exit 2 when anything is wrong."""
+    """Check every mapping file, in every profile, at once; exit 2 when anything is wrong.
+
+    With --env, the files are checked for that environment's profile and against its org.
+    """
     from freshforce.mapping import check_every_profile, check_maps  # noqa: PLC0415  # fast start
 
     cli = cli_context(ctx)
     target = directory or cli.settings.config_dir
-    maps, _ = check_maps(target, profile=cli.settings.profile.value)
-    problems = check_every_profile(target)
+    if env is not None:
+        maps, problems = _check_env(cli, env, target)
+    else:
+        maps, _ = check_maps(target, profile=cli.settings.profile)
+        problems = check_every_profile(target)
     if as_json:
         flows = {}
         if maps is not None:
@@ -128,6 +146,27 @@ def validate(
         raise typer.Exit(EXIT_BAD_CONFIG)
 
 
+def _check_env(cli: CliContext, env: str, directory: Path) -> tuple[MapSet | None, list[Problem]]:
+    from freshforce.commands.config_versions import env_settings  # noqa: PLC0415 - module doc
+    from freshforce.commands.context import run  # noqa: PLC0415 - same
+    from freshforce.environments.orgcheck import check_org, environment_pair  # noqa: PLC0415
+    from freshforce.mapping import check_maps  # noqa: PLC0415 - same
+    from freshforce.runtime import Runtime  # noqa: PLC0415 - same
+
+    settings = env_settings(cli, env)
+    maps, problems = check_maps(directory, profile=settings.profile)
+    if maps is None:
+        return None, problems
+    checked = maps
+
+    async def work() -> list[Problem]:
+        async with await Runtime.open(settings) as runtime:
+            pair = await environment_pair(runtime, "default")
+            return await check_org(checked, pair.salesforce, env=settings.profile)
+
+    return maps, run(cli, work, database_url=settings.database_url)
+
+
 def masked_settings(settings: Settings) -> dict[str, object]:
     """Return the settings as plain values with every secret masked."""
     from freshforce.commands.store import safe_url  # noqa: PLC0415 - see module doc
@@ -136,3 +175,15 @@ def masked_settings(settings: Settings) -> dict[str, object]:
     values["database_url"] = safe_url(settings.database_url)
     values["log_json"] = settings.json_logs
     return dict(values)
+
+
+def _register_versions() -> None:
+    from freshforce.commands import config_versions  # noqa: PLC0415 - after `app` exists
+
+    app.command("apply")(config_versions.apply)
+    app.command("history")(config_versions.history)
+    app.command("diff")(config_versions.diff)
+    app.command("rollback")(config_versions.rollback)
+
+
+_register_versions()

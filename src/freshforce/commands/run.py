@@ -74,7 +74,7 @@ def load_flow_maps(cli: CliContext, settings: Settings) -> MapSet:
     from freshforce.mapping import MappingConfigError, load_maps  # noqa: PLC0415 - module doc
 
     try:
-        return load_maps(settings.config_dir, profile=settings.profile.value)
+        return load_maps(settings.config_dir, profile=settings.profile)
     except MappingConfigError as exc:
         cli.fail(f"{exc.message}\nfix the file(s) in {settings.config_dir}", code=EXIT_BAD_CONFIG)
 
@@ -98,9 +98,13 @@ def _start(ctx: typer.Context, overrides: dict[str, object], *, work: bool) -> N
     maps = load_flow_maps(cli, settings)
 
     async def serve(runtime: Runtime) -> None:
-        flows = builtin_flows(runtime, maps)
-        periodic = reconcile_tasks(runtime, maps, set(flows)) if work else []
-        service = Service(runtime, maps, flows, work=work, periodic=periodic)
+        from freshforce.environments import ConfigWatch, running_maps  # noqa: PLC0415 - module doc
+
+        start, running = await running_maps(runtime, maps)
+        flows = builtin_flows(runtime, start)
+        periodic = reconcile_tasks(runtime, start, set(flows)) if work else []
+        watch = ConfigWatch(runtime, lambda m: builtin_flows(runtime, m), running) if work else None
+        service = Service(runtime, start, flows, work=work, periodic=periodic, config_watch=watch)
         announce = asyncio.create_task(_announce(cli, service, work=work))
         try:
             await service.serve(stop_on_signals())

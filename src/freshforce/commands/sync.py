@@ -34,7 +34,7 @@ def _clients_map(runtime: Runtime) -> FlowMap:
     from freshforce.mapping import load_maps  # noqa: PLC0415
 
     settings = runtime.settings
-    maps = load_maps(settings.config_dir, profile=settings.profile.value)
+    maps = load_maps(settings.config_dir, profile=settings.profile)
     if "clients" not in maps.flows:
         msg = f"{settings.config_dir}: no clients.yaml; `freshforce config init` writes one"
         raise ConfigError(msg)

@@ -9,6 +9,7 @@ it costs the command line nothing at start-up.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
@@ -150,11 +151,17 @@ def worker(
         start_http_server(settings.worker_metrics_port, registry=registry)
 
     async def serve(runtime: Runtime) -> None:
-        flow_handlers = chosen or {}
-        if maps is not None:
-            flow_handlers = builtin_flows(runtime, maps)
-        runner = runtime.worker(flow_handlers, metrics=QueueMetrics(registry))
-        await runner.run(stop_on_signals())
+        from freshforce.environments import ConfigWatch, running_maps  # noqa: PLC0415 - same
+
+        if maps is None:
+            runner = runtime.worker(chosen or {}, metrics=QueueMetrics(registry))
+            await runner.run(stop_on_signals())
+            return
+        start, running = await running_maps(runtime, maps)
+        runner = runtime.worker(builtin_flows(runtime, start), metrics=QueueMetrics(registry))
+        watch = ConfigWatch(runtime, lambda m: builtin_flows(runtime, m), running, runner)
+        stop = stop_on_signals()
+        await asyncio.gather(runner.run(stop), watch.follow(stop))
 
     run_with_runtime(ctx, serve, **overrides)
 

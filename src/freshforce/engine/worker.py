@@ -118,6 +118,14 @@ class Worker:
         self._commits = GroupCommit(queue, name, self._effect_failed)
         self._context = _Context(name, queue)
 
+    def replace_flows(self, flows: Mapping[str, Flow | JobHandler]) -> None:
+        """Run every batch started from now on with ``flows`` (a new configuration version).
+
+        A batch already running keeps the flow it started with, so it finishes under the old
+        version; its jobs settle as usual.
+        """
+        self.flows = {flow_name: as_flow(flow_name, f) for flow_name, f in flows.items()}
+
     @property
     def held(self) -> int:
         """How many leases this worker holds now (buffered, running and committing)."""

@@ -24,6 +24,7 @@ __all__ = [
     "check_every_profile",
     "check_maps",
     "load_maps",
+    "named_profiles",
     "shipped_text",
     "write_defaults",
 ]
@@ -105,13 +106,15 @@ def check_maps(
 def check_every_profile(
     directory: Path | None,
     *,
-    profiles: tuple[str, ...] = PROFILES,
+    profiles: tuple[str, ...] | None = None,
     catalogue: FieldCatalogue = SHIPPED_CATALOGUE,
 ) -> list[Problem]:
     """Validate ``directory`` once per profile; a problem some profiles lack names the others.
 
-    A prod-only override of the wrong kind is caught while working in dev.
+    A prod-only override of the wrong kind is caught while working in dev. Without
+    ``profiles``: dev, qa, prod and every profile ``values.yaml`` names.
     """
+    profiles = profiles or named_profiles(directory)
     found: dict[Problem, list[str]] = {}
     for profile in profiles:
         for problem in check_maps(directory, profile=profile, catalogue=catalogue)[1]:
@@ -123,6 +126,18 @@ def check_every_profile(
         for problem, where in found.items()
     ]
     return sorted(result, key=lambda p: (p.file, p.line, p.column))
+
+
+def named_profiles(directory: Path | None) -> tuple[str, ...]:
+    """Return dev, qa, prod and the other profiles the ``values.yaml`` of ``directory`` names."""
+    names = list(PROFILES)
+    files = _files(directory, [])
+    if VALUES in files:
+        data = _read(files[VALUES]).data
+        table = data.get("profiles") if isinstance(data, dict) else None
+        if isinstance(table, dict):
+            names += [str(name) for name in table if str(name) not in names]
+    return tuple(names)
 
 
 @contextmanager

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "DeletePolicy",
@@ -130,7 +130,9 @@ class FlowModel(_Strict):
 
 
 class ValuesModel(_Strict):
-    """``values.yaml``: named values, and per profile the ones that differ."""
+    """``values.yaml``: named values, and per profile (any name) the ones that differ."""
 
     values: dict[str, Any] = Field(default_factory=dict)  # Any: scalars, lists or tables
-    profiles: dict[Literal["dev", "qa", "prod"], dict[str, Any]] = Field(default_factory=dict)
+    profiles: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,15}$")], dict[str, Any]
+    ] = Field(default_factory=dict)

@@ -38,7 +38,8 @@ from freshforce.service.targets import IntakeTargets, intake_targets
 from freshforce.web import create_app
 
 if TYPE_CHECKING:
-    from freshforce.engine import Flow, JobHandler
+    from freshforce.engine import Flow, JobHandler, Worker
+    from freshforce.environments import ConfigWatch
     from freshforce.mapping import MapSet
     from freshforce.runtime import Runtime
     from freshforce.service.periodic import Periodic
@@ -71,6 +72,7 @@ class Service:
     metrics: QueueMetrics | None = None  # default: on the web app's /metrics registry
     callback_verify_seconds: float = CALLBACK_VERIFY_SECONDS  # wait for FreshBooks to verify
     tenant_scan_seconds: float = TENANT_SCAN_SECONDS  # look for newly connected tenants
+    config_watch: ConfigWatch | None = None  # follows applied configuration versions (hot reload)
     started: asyncio.Event = field(default_factory=asyncio.Event)
     scheduler: Scheduler = field(init=False)
     targets: IntakeTargets = field(init=False)
@@ -101,6 +103,7 @@ class Service:
             parts.append(asyncio.create_task(self.scheduler.run(stop), name="scheduler"))
             if self.work:
                 worker = self.runtime.worker(self.flows, metrics=self.metrics)
+                self._watch_config(worker)
                 parts.append(asyncio.create_task(worker.run(stop), name="worker"))
             self.started.set()
             log.info("service_started", url=self.url, worker=self.work, tasks=self.scheduler.names)
@@ -117,6 +120,18 @@ class Service:
         for part in parts:
             if not part.cancelled() and part.exception() is not None:
                 raise part.exception()  # type: ignore[misc]  # checked just above
+
+    def _watch_config(self, worker: Worker) -> None:
+        if self.config_watch is None:
+            return
+        self.config_watch.worker = worker
+
+        async def check() -> None:
+            assert self.config_watch is not None  # noqa: S101 - set just above
+            await self.config_watch.check()
+
+        seconds = self.runtime.settings.config_reload_seconds
+        self.scheduler.every(seconds, "config-reload", check, at_start=False)
 
     async def _start_web(self) -> tuple[_Server, asyncio.Task[None]]:
         settings = self.runtime.settings
