@@ -31,4 +31,8 @@ def builtin_flows(runtime: Runtime, maps: MapSet) -> dict[str, Flow]:
         flows["invoices"] = invoices_flow(runtime, maps)
     if "payments" in maps.flows:
         flows["payments"] = payments_flow(runtime, maps)
+    if runtime.settings.platform_event_channels:
+        from freshforce.flows.sync_requests import REJECTED_FLOW, rejected_requests_flow  # noqa: PLC0415
+
+        flows[REJECTED_FLOW] = rejected_requests_flow()
     return flows

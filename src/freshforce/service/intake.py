@@ -5,14 +5,15 @@ the FreshBooks callback check (register the callbacks of the watched resources a
 ``public_url``, idempotently, then wait for FreshBooks to verify them; at start and hourly; a
 check that fails is logged, e.g. ``public_url`` unreachable; skipped with a warning when
 ``public_url`` is empty), the FreshBooks and Salesforce pollers every ``poll_interval_seconds``
-and, when ``cdc`` is on, one CDC subscriber per watched entity. Every stream is leased
+and, when ``cdc`` is on, one CDC subscriber per watched entity, plus one subscriber per
+platform event channel of ``platform_event_channels``. Every stream is leased
 (docs/operations.md, "Change capture"): of several processes running intake on one store, one
 reads each stream and the others stand by and take over if it stops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -23,6 +24,7 @@ import structlog
 from freshforce.connectors.freshbooks.client import RESOURCES
 from freshforce.errors import ConfigError, LeaseLostError
 from freshforce.intake import CdcConfig, LeaseKeeper, PollerConfig, Stream, register_callbacks
+from freshforce.intake.event_subscriber import EventChannelConfig
 from freshforce.service.targets import cdc_topic
 from freshforce.store.connections import list_connections
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
     from freshforce.engine.pair import Pair
     from freshforce.intake import CdcSubscriber, FreshBooksPoller, SalesforcePoller
+    from freshforce.intake.event_subscriber import EventSubscriber
     from freshforce.runtime import Runtime
     from freshforce.service.scheduler import Scheduler
     from freshforce.service.targets import IntakeTargets
@@ -60,6 +63,7 @@ class TenantIntake:
     salesforce: SalesforcePoller
     callbacks: LeaseKeeper  # one process checks a connection's callbacks at a time
     subscribers: list[CdcSubscriber] = field(default_factory=list)
+    listeners: list[EventSubscriber] = field(default_factory=list)  # platform event channels
     channel: grpc.aio.Channel | None = None
 
     @property
@@ -98,6 +102,10 @@ class TenantIntake:
             # A standby retries when the holder's lease could have expired.
             retry = sub.config.lease_ttl.total_seconds()
             scheduler.every(retry, f"{self.tenant}:{sub.stream}", partial(_subscribe, sub, stop))
+        for listener in self.listeners:
+            retry = listener.config.lease_ttl.total_seconds()
+            name = f"{self.tenant}:{listener.stream}"
+            scheduler.every(retry, name, partial(_subscribe, listener, stop))
 
     async def release(self) -> None:
         """Give up the poll leases this process holds (on a clean stop)."""
@@ -109,7 +117,7 @@ class TenantIntake:
             await self.channel.close(None)
 
 
-async def _subscribe(sub: CdcSubscriber, stop: asyncio.Event) -> None:
+async def _subscribe(sub: CdcSubscriber | EventSubscriber, stop: asyncio.Event) -> None:
     try:
         await sub.run(stop)
     except LeaseLostError as exc:
@@ -122,8 +130,14 @@ async def open_intake(
     *,
     holder: str,
     channel: ChannelFactory | None,
+    cdc: bool = True,
+    event_channels: Sequence[str] = (),
 ) -> list[TenantIntake]:
-    """Return the intake of every tenant with a pair of connections (``channel``: CDC on)."""
+    """Return the intake of every tenant with a pair of connections.
+
+    With a ``channel``: a CDC subscriber per watched entity (``cdc``) and a platform event
+    subscriber per channel of ``event_channels``.
+    """
     async with runtime.engine.connect() as db:
         tenants = sorted({c.tenant for c in await list_connections(db)})
     opened: list[TenantIntake] = []
@@ -137,7 +151,17 @@ async def open_intake(
         except ConfigError as exc:
             log.warning("tenant_not_watched", tenant=tenant, reason=exc.message)
             continue
-        opened.append(await _open_tenant(runtime, pair, targets, holder=holder, channel=channel))
+        opened.append(
+            await _open_tenant(
+                runtime,
+                pair,
+                targets,
+                holder=holder,
+                channel=channel,
+                cdc=cdc,
+                event_channels=event_channels,
+            )
+        )
     if not opened:
         log.warning("no_tenant_watched", hint="connect both systems with `freshforce connect`")
     return opened
@@ -150,6 +174,8 @@ async def _open_tenant(
     *,
     holder: str,
     channel: ChannelFactory | None,
+    cdc: bool,
+    event_channels: Sequence[str],
 ) -> TenantIntake:
     config = PollerConfig(flows=dict(targets.freshbooks))
     intake = TenantIntake(
@@ -165,15 +191,23 @@ async def _open_tenant(
             clock=runtime.clock,
         ),
     )
-    if channel is not None:
-        intake.channel = opened = channel()
-        for entity, flow in targets.cdc.items():
-            cdc = CdcConfig(topic=cdc_topic(entity), flows={entity: flow})
-            intake.subscribers.append(
-                await runtime.cdc_subscriber(
-                    pair.salesforce_connection, cdc, channel=opened, holder=holder
-                )
+    if channel is None:
+        return intake
+    intake.channel = opened = channel()
+    for entity, flow in targets.cdc.items() if cdc else ():
+        config_of = CdcConfig(topic=cdc_topic(entity), flows={entity: flow})
+        intake.subscribers.append(
+            await runtime.cdc_subscriber(
+                pair.salesforce_connection, config_of, channel=opened, holder=holder
             )
+        )
+    for name in event_channels:
+        events = EventChannelConfig(name, flows=dict(targets.cdc))
+        intake.listeners.append(
+            await runtime.event_subscriber(
+                pair.salesforce_connection, events, channel=opened, holder=holder
+            )
+        )
     return intake
 
 

@@ -164,10 +164,15 @@ class Service:
     async def _start_intake(self, stop: asyncio.Event) -> None:
         settings = self.runtime.settings
         channel = None
-        if settings.cdc and self.targets.cdc:
+        if (settings.cdc and self.targets.cdc) or settings.platform_event_channels:
             channel = self.pubsub_channel or self.runtime.pubsub_channel
         self.intake = await open_intake(
-            self.runtime, self.targets, holder=self.runtime.holder_name(), channel=channel
+            self.runtime,
+            self.targets,
+            holder=self.runtime.holder_name(),
+            channel=channel,
+            cdc=settings.cdc,
+            event_channels=settings.platform_event_channels,
         )
         for tenant in self.intake:
             seconds = settings.poll_interval_seconds
