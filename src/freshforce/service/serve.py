@@ -31,6 +31,7 @@ from freshforce.service.intake import (
     TenantIntake,
     open_intake,
 )
+from freshforce.service.outbox import DRAIN_SECONDS, OutboxDrain
 from freshforce.service.scheduler import Scheduler
 from freshforce.service.targets import IntakeTargets, intake_targets
 from freshforce.web import create_app
@@ -72,6 +73,7 @@ class Service:
     scheduler: Scheduler = field(init=False)
     targets: IntakeTargets = field(init=False)
     intake: list[TenantIntake] = field(init=False, default_factory=list)
+    drains: list[OutboxDrain] = field(init=False, default_factory=list)
     _bound: socket.socket | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -108,6 +110,8 @@ class Service:
                 await asyncio.gather(web_task, return_exceptions=True)
             for tenant in self.intake:
                 await tenant.release()
+            for drain in self.drains:
+                await drain.aclose()
             log.info("service_stopped")
         for part in parts:
             if not part.cancelled() and part.exception() is not None:
@@ -185,3 +189,9 @@ class Service:
             )
         for task in self.periodic:
             self.scheduler.every(task.seconds, task.name, task.fn, at_start=task.at_start)
+        kinds = frozenset(settings.platform_event_publish)
+        for tenant in self.intake if kinds else ():
+            factory = self.pubsub_channel or self.runtime.pubsub_channel
+            drain = OutboxDrain(self.runtime, kinds, factory, tenant.tenant)
+            self.drains.append(drain)
+            self.scheduler.every(DRAIN_SECONDS, f"{tenant.tenant}:outbox", drain.run_once)
