@@ -25,6 +25,7 @@ import uvicorn
 
 from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
+from freshforce.service.event_check import missing_platform_events
 from freshforce.service.intake import (
     CALLBACK_VERIFY_SECONDS,
     ChannelFactory,
@@ -117,6 +118,22 @@ class Service:
             if not part.cancelled() and part.exception() is not None:
                 raise part.exception()  # type: ignore[misc]  # checked just above
 
+    async def _check_platform_events(self) -> None:
+        """Log what the org lacks for the configured platform events (start-up only)."""
+        settings = self.runtime.settings
+        for tenant in self.intake:
+            try:
+                problems = await missing_platform_events(
+                    tenant.pair.salesforce,
+                    channels=settings.platform_event_channels,
+                    publish=settings.platform_event_publish,
+                )
+            except FreshforceError as exc:
+                log.warning("platform_events_unchecked", tenant=tenant.tenant, error=exc.message)
+                continue
+            for problem in problems:
+                log.warning("platform_event_missing", tenant=tenant.tenant, problem=problem)
+
     async def _start_web(self) -> tuple[_Server, asyncio.Task[None]]:
         settings = self.runtime.settings
         app = create_app(
@@ -190,6 +207,8 @@ class Service:
         for task in self.periodic:
             self.scheduler.every(task.seconds, task.name, task.fn, at_start=task.at_start)
         kinds = frozenset(settings.platform_event_publish)
+        if kinds or settings.platform_event_channels:
+            await self._check_platform_events()
         for tenant in self.intake if kinds else ():
             factory = self.pubsub_channel or self.runtime.pubsub_channel
             drain = OutboxDrain(self.runtime, kinds, factory, tenant.tenant)

@@ -16,6 +16,7 @@ import pytest
 
 from freshforce.flows.announce import outbox_announce
 from freshforce.flows.invoices import invoices_flow
+from freshforce.flows.payments import payments_flow
 from freshforce.flows.sync_requests import rejected_requests_flow
 from freshforce.sandbox.salesforce.pubsub import PubSubControls, PubSubRunner, attach_pubsub
 from freshforce.service.outbox import OutboxDrain
@@ -146,3 +147,29 @@ async def test_a_refused_event_stays_due_with_the_servers_reason(
     await drain.run_once()
     await drain.aclose()
     assert drain.published == 1
+
+
+async def test_a_payment_that_moves_a_deal_is_announced_with_its_amounts(
+    world: FlowWorld, bus: Bus
+) -> None:
+    made = await deal(world, amount=300.0)
+    await world.enqueue("invoices", key(made.opportunity_id))
+    await world.work([invoices_flow(world.runtime, world.maps())])
+    opportunity = await world.opportunity(made.opportunity_id)
+    invoice_id = int(opportunity["FreshBooks_Invoice_Id__c"])
+    flow = payments_flow(world.runtime, world.maps())
+    flow.announce = outbox_announce(frozenset({"payments"}), world.runtime.clock)
+    payment = await world.fb_pay(invoice_id, "100.00", date="2026-12-01")
+    await world.enqueue("payments", f"freshbooks/payment/{payment['id']}")
+    await world.work([flow])
+    await world.enqueue("payments", f"freshbooks/payment/{payment['id']}")  # nothing new
+    await world.work([flow])
+    drain = bus.drain("payments")
+    await drain.run_once()
+    await drain.aclose()
+    [event] = await bus.seen("/event/FreshBooks_Payment_Event__e")
+    assert event["Opportunity_Id__c"] == made.opportunity_id
+    assert event["Invoice_Id__c"] == str(invoice_id)
+    assert event["Payment_Status__c"] == "Partially Paid"
+    assert (event["Amount_Paid__c"], event["Balance__c"]) == (100.0, 200.0)
+    assert event["Last_Payment_Date__c"] == "2026-12-01"

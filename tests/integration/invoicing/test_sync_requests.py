@@ -16,6 +16,7 @@ from freshforce.flows.sync_requests import rejected_requests_flow
 from freshforce.intake.event_subscriber import EventChannelConfig, EventSubscriber
 from freshforce.intake.stream import Cursor
 from freshforce.sandbox.salesforce.pubsub import PubSubControls, attach_pubsub
+from freshforce.service.event_check import missing_platform_events
 from freshforce.store.cursors import save_cursor
 
 from .conftest import FlowWorld
@@ -124,3 +125,19 @@ async def test_the_cursor_is_stored_with_the_jobs(
         stored = await listener.keeper.stream.load_cursor(db)
     assert stored is not None
     assert stored.position not in {"EARLIEST", "LATEST"}
+
+
+async def test_missing_event_definitions_are_named(world: FlowWorld) -> None:
+    seeded = await missing_platform_events(
+        world.salesforce, channels=[CHANNEL], publish=["payments", "errors"]
+    )
+    assert seeded == []  # the sandbox org ships them
+    body = {"name": "FreshBooks_Invoice_Event__e", "fields": [{"name": "Invoice_Id__c"}]}
+    defined = await world.sf_admin.post("/_sandbox/salesforce/platform-events", json=body)
+    assert defined.status_code == 201, defined.text
+    problems = await missing_platform_events(
+        world.salesforce, channels=["/event/Rep_Request__e"], publish=["invoices"]
+    )
+    assert problems[0].startswith("platform event Rep_Request__e is not defined in the org")
+    assert "FreshBooks_Invoice_Event__e lacks Account_Id__c, Amount__c" in problems[1]
+    assert len(problems) == 2
