@@ -1,6 +1,7 @@
 """The outbox drain: announced facts published to Salesforce as platform events.
 
-Each run (every ``DRAIN_SECONDS`` while ``platform_event_publish`` names something) first copies
+One process drains a tenant's outbox at a time (the lease ``freshforce/outbox/<tenant>``). Each
+run (every ``DRAIN_SECONDS`` while ``platform_event_publish`` names something) first copies
 dead letters new since its cursor into the outbox as ``FreshForce_Sync_Error__e`` facts (rows and
 cursor in one transaction), then publishes the unpublished rows in order with the Pub/Sub API's
 ``Publish`` and marks each row published with its replay id, or failed with the server's error
@@ -17,6 +18,7 @@ import base64
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import grpc
@@ -24,6 +26,8 @@ import structlog
 
 from freshforce.errors import FreshforceError
 from freshforce.flows.announce import EVENTS
+from freshforce.intake.lease import LeaseKeeper
+from freshforce.intake.stream import Stream
 from freshforce.store.cursors import load_cursor, save_cursor
 from freshforce.store.outbox import (
     LetterFact,
@@ -44,6 +48,7 @@ __all__ = ["DRAIN_SECONDS", "OutboxDrain"]
 DRAIN_SECONDS = 5.0
 _CURSOR = ("freshforce", "outbox/dead_letters")
 _BATCH = 100
+_LEASE_TTL = timedelta(seconds=60)  # one drain per tenant among the processes of one store
 _REASON_LENGTH = 255  # a text field of the event
 log = structlog.get_logger("freshforce.service.outbox")
 
@@ -67,13 +72,31 @@ class OutboxDrain:
     kinds: frozenset[str]
     channel: Callable[[], grpc.aio.Channel]
     tenant: str = "default"
+    holder: str = ""  # default: the runtime's holder name
     published: int = 0
     failed: int = 0
     _client: PubSubClient | None = field(default=None, repr=False)
     _opened: grpc.aio.Channel | None = field(default=None, repr=False)
+    _keeper: LeaseKeeper = field(init=False, repr=False)
 
-    async def run_once(self) -> None:
-        """Copy new dead letters (when errors are announced), then publish what is due."""
+    def __post_init__(self) -> None:
+        self._keeper = LeaseKeeper(
+            self.runtime.engine,
+            Stream(_CURSOR[0], f"outbox/{self.tenant}"),
+            holder=self.holder or self.runtime.holder_name(),
+            ttl=_LEASE_TTL,
+            clock=self.runtime.clock,
+        )
+
+    async def run_once(self) -> bool:
+        """Copy new dead letters, publish what is due; False when another process drains."""
+        if not await self._keeper.acquire():
+            log.debug("outbox_drained_elsewhere", lease=self._keeper.name)
+            return False
+        await self._keeper.guard(self._drain())
+        return True
+
+    async def _drain(self) -> None:
         if "errors" in self.kinds:
             await self._copy_dead_letters()
         async with self.runtime.engine.connect() as db:
@@ -85,6 +108,8 @@ class OutboxDrain:
             await self._publish(client, event, rows)
 
     async def aclose(self) -> None:
+        """Close the channel and give the drain's lease up."""
+        await self._keeper.release()
         if self._opened is not None:
             await self._opened.close(None)
             self._opened = self._client = None

@@ -35,10 +35,13 @@ class Bus:
     runner: PubSubRunner
     world: FlowWorld
 
-    def drain(self, *kinds: str) -> OutboxDrain:
+    def drain(self, *kinds: str, holder: str = "") -> OutboxDrain:
         target = self.runner.target
         return OutboxDrain(
-            self.world.runtime, frozenset(kinds), lambda: grpc.aio.insecure_channel(target)
+            self.world.runtime,
+            frozenset(kinds),
+            lambda: grpc.aio.insecure_channel(target),
+            holder=holder,
         )
 
     async def seen(self, topic: str) -> list[dict[str, Any]]:
@@ -173,3 +176,12 @@ async def test_a_payment_that_moves_a_deal_is_announced_with_its_amounts(
     assert event["Payment_Status__c"] == "Partially Paid"
     assert (event["Amount_Paid__c"], event["Balance__c"]) == (100.0, 200.0)
     assert event["Last_Payment_Date__c"] == "2026-12-01"
+
+
+async def test_one_process_drains_a_tenant_at_a_time(world: FlowWorld, bus: Bus) -> None:
+    first, second = bus.drain("errors", holder="host-a"), bus.drain("errors", holder="host-b")
+    assert await first.run_once() is True
+    assert await second.run_once() is False  # stands aside while host-a holds the lease
+    await first.aclose()
+    assert await second.run_once() is True
+    await second.aclose()

@@ -258,7 +258,9 @@ async def test_a_sync_request_event_arrives_on_a_configured_channel(world: World
     await runner.wait_started()
     recorder = Recorder()
     channel = "/event/FreshBooks_Sync_Request__e"
-    service, _ = await world.service(recorder, platform_event_channels=[channel])
+    service, _ = await world.service(
+        recorder, platform_event_channels=[channel], platform_event_publish=["errors"]
+    )
     service.pubsub_channel = lambda: grpc.aio.insecure_channel(runner.target)
     stop, task = await running(service)
     try:
@@ -283,4 +285,6 @@ async def test_a_sync_request_event_arrives_on_a_configured_channel(world: World
         runner.request_stop()
         await serving
     assert f"default:salesforce{channel}" in service.scheduler.names
+    assert "default:outbox" in service.scheduler.names
+    assert service.scheduler.failures("default:outbox") == 0
     assert not any("/cdc/" in name for name in service.scheduler.names)  # cdc stays off
