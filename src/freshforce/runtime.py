@@ -48,6 +48,7 @@ from freshforce.intake import (
     PollerConfig,
     SalesforcePoller,
 )
+from freshforce.intake.event_subscriber import EventChannelConfig, EventSubscriber
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.store.connections import Connection, load_connection
 from freshforce.store.crypto import TokenCipher
@@ -316,15 +317,8 @@ class Runtime:
         sleep: Sleep | None = None,
     ) -> CdcSubscriber:
         """Return the CDC subscriber of Salesforce connection ``name`` on ``channel``."""
-        found = await self._salesforce_connection(name)
-        source = self.token_source(name, "salesforce")
-        client = PubSubClient(
-            pb_grpc.PubSubStub(channel),  # type: ignore[no-untyped-call]  # generated stub
-            token_metadata(source, found.instance_url or "", found.remote_account or ""),
-            source.refresh,
-        )
         return CdcSubscriber(
-            client,
+            await self.pubsub_client(name, channel),
             self.engine,
             self.queue(),
             config=config,
@@ -334,4 +328,35 @@ class Runtime:
             rng=self.rng,
             sleep=sleep or self.sleep,
             full_poll=full_poll,
+        )
+
+    async def pubsub_client(self, name: str, channel: grpc.aio.Channel) -> PubSubClient:
+        """Return a Pub/Sub client of Salesforce connection ``name`` on ``channel``."""
+        found = await self._salesforce_connection(name)
+        source = self.token_source(name, "salesforce")
+        return PubSubClient(
+            pb_grpc.PubSubStub(channel),  # type: ignore[no-untyped-call]  # generated stub
+            token_metadata(source, found.instance_url or "", found.remote_account or ""),
+            source.refresh,
+        )
+
+    async def event_subscriber(
+        self,
+        name: str,
+        config: EventChannelConfig,
+        *,
+        channel: grpc.aio.Channel,
+        holder: str | None = None,
+    ) -> EventSubscriber:
+        """Return the platform event subscriber of Salesforce connection ``name``."""
+        return EventSubscriber(
+            await self.pubsub_client(name, channel),
+            self.engine,
+            self.queue(),
+            config=config,
+            connection_id=name,
+            holder=holder or self.holder_name(),
+            clock=self.clock,
+            rng=self.rng,
+            sleep=self.sleep,
         )

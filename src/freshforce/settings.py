@@ -69,6 +69,10 @@ def default_data_dir() -> Path:
     return Path(base) / "freshforce"
 
 
+# What freshforce can announce as platform events (docs/platform-events.md).
+PublishedFact = Literal["invoices", "payments", "errors"]
+
+
 class Settings(BaseSettings):
     """Everything freshforce can be configured with; see docs/configuration.md."""
 
@@ -113,6 +117,9 @@ class Settings(BaseSettings):
     # Intake and periodic work of `freshforce run` / `listen` (docs/operations.md, "Running").
     poll_interval_seconds: float = Field(default=60.0, gt=0)
     cdc: bool = True
+    # Salesforce platform events: channels that trigger syncs, events freshforce publishes.
+    platform_event_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    platform_event_publish: Annotated[list[PublishedFact], NoDecode] = Field(default_factory=list)
     reconcile_interval_seconds: float = Field(default=3600.0, gt=0)
     # How often a running worker looks for a newly applied configuration version.
     config_reload_seconds: float = Field(default=5.0, gt=0)
@@ -156,11 +163,22 @@ class Settings(BaseSettings):
     def _expand_alerts_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
 
-    @field_validator("alert_smtp_to", mode="before")
+    @field_validator(
+        "alert_smtp_to", "platform_event_channels", "platform_event_publish", mode="before"
+    )
     @classmethod
     def _split_recipients(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("platform_event_channels")
+    @classmethod
+    def _check_channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if not re.fullmatch(r"/event/[A-Za-z][A-Za-z0-9_]*__e", channel):
+                msg = f"{channel!r} is not a platform event channel like /event/Name__e"
+                raise ValueError(msg)
         return value
 
     @field_validator("alert_slack_webhook_url")

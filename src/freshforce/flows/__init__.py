@@ -31,4 +31,24 @@ def builtin_flows(runtime: Runtime, maps: MapSet) -> dict[str, Flow]:
         flows["invoices"] = invoices_flow(runtime, maps)
     if "payments" in maps.flows:
         flows["payments"] = payments_flow(runtime, maps)
+    if runtime.settings.platform_event_channels:
+        from freshforce.flows.sync_requests import REJECTED_FLOW, rejected_requests_flow  # noqa: PLC0415
+
+        flows[REJECTED_FLOW] = rejected_requests_flow()
+    _announce(runtime, flows)
     return flows
+
+
+def _announce(runtime: Runtime, flows: dict[str, Flow]) -> None:
+    """Give the flows whose facts ``platform_event_publish`` names the outbox hook."""
+    from freshforce.flows.announce import outbox_announce  # noqa: PLC0415
+    from freshforce.flows.invoices import InvoicesFlow  # noqa: PLC0415
+    from freshforce.flows.payments import PaymentsFlow  # noqa: PLC0415
+
+    kinds = frozenset(runtime.settings.platform_event_publish)
+    if not kinds:
+        return
+    hook = outbox_announce(kinds, runtime.clock)
+    for flow in flows.values():
+        if isinstance(flow, InvoicesFlow | PaymentsFlow):
+            flow.announce = hook

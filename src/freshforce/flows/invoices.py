@@ -38,6 +38,7 @@ from freshforce.errors import (
     RecordGoneError,
     TransientError,
 )
+from freshforce.flows.announce import Announce, invoice_fact
 from freshforce.flows.client_link import LinkedClientResolver
 from freshforce.flows.invoice_changes import deleted_deal, follow_deal, unwon
 from freshforce.flows.invoice_source import (
@@ -104,6 +105,7 @@ class InvoicesFlow:
     clients: ClientResolver
     settings: InvoiceSettings
     batch_size: int = 50
+    announce: Announce | None = None  # records "invoice created" with the link (announce.py)
     name: str = field(default=FLOW, init=False)
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
@@ -346,7 +348,23 @@ class InvoicesFlow:
             await record_field_writes(db, scope, writes)
 
         done = self._done_effect(item.job.tenant, item.opportunity.id, str(item.invoice.id))
-        return (done, log_writes)
+        return (done, log_writes, *self._announced(item))
+
+    def _announced(self, item: _Ready) -> tuple[Effect, ...]:
+        if self.announce is None:
+            return ()
+        invoice = item.invoice
+        fact = invoice_fact(
+            item.job.tenant,
+            opportunity_id=item.opportunity.id,
+            account_id=item.opportunity.account_id,
+            invoice_id=str(invoice.id),
+            number=invoice.invoice_number,
+            amount=invoice.amount.amount if invoice.amount else None,
+            currency=invoice.currency_code,
+            status=invoice.v3_status,
+        )
+        return (self.announce(fact),)
 
     def _ledger_effect(self, job: Job, invoice: Invoice) -> Effect:
         """Record the invoice as created, whatever failed after: the next attempt adopts it."""

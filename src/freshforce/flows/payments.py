@@ -33,6 +33,7 @@ from freshforce.engine.batch import outcome_for, per_tenant
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Outcome
 from freshforce.errors import FreshforceError, PermanentError, RecordGoneError, TransientError
+from freshforce.flows.announce import Announce, payment_fact
 from freshforce.mapping import Direction, MappingRecordError
 from freshforce.store.scope import Scope
 from freshforce.store.writelog import record_field_writes
@@ -112,6 +113,7 @@ class PaymentsFlow:
     pairs: PairSource
     map: FlowMap
     batch_size: int = 100
+    announce: Announce | None = None  # records "payments moved this deal" (announce.py)
     name: str = field(default=FLOW, init=False)
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
@@ -222,9 +224,16 @@ class PaymentsFlow:
                 continue
             first, *rest = jobs
             effect = _log(first, ident, changes, mapped, old[ident])
-            outcomes[first.id] = Outcome.done(first, effect)
+            announced = self._announced(first, ident, mapped)
+            outcomes[first.id] = Outcome.done(first, effect, *announced)
             outcomes |= {job.id: Outcome.done(job) for job in rest}  # one write for them all
         return outcomes
+
+    def _announced(self, job: Job, ident: str, mapped: MappedRecord) -> tuple[Effect, ...]:
+        if self.announce is None:
+            return ()
+        values = mapped.by_object().get("Opportunity", {})
+        return (self.announce(payment_fact(job.tenant, ident, values)),)
 
 
 def _changes(mapped: MappedRecord, opportunity: Mapping[str, Any]) -> dict[str, Any]:

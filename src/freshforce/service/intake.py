@@ -10,11 +10,13 @@ capture"): of several processes running intake on one store, one reads each stre
 stand by and take over if it stops. Each stream records its events and jobs under its connection's
 tenant (intake/commit.py), so the worker runs them with that tenant's pair. The service looks for
 newly connected tenants every ``TENANT_SCAN_SECONDS`` and starts their intake without a restart.
+Each tenant also gets one subscriber per platform event channel of ``platform_event_channels``
+(on the CDC channel).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -25,6 +27,7 @@ import structlog
 from freshforce.connectors.freshbooks.client import RESOURCES
 from freshforce.errors import ConfigError, LeaseLostError
 from freshforce.intake import CdcConfig, LeaseKeeper, PollerConfig, Stream, register_callbacks
+from freshforce.intake.event_subscriber import EventChannelConfig
 from freshforce.service.targets import cdc_topic
 from freshforce.store.connections import list_connections
 
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
     from freshforce.engine.pair import Pair
     from freshforce.intake import CdcSubscriber, FreshBooksPoller, SalesforcePoller
+    from freshforce.intake.event_subscriber import EventSubscriber
     from freshforce.runtime import Runtime
     from freshforce.service.scheduler import Scheduler
     from freshforce.service.targets import IntakeTargets
@@ -62,6 +66,7 @@ class TenantIntake:
     salesforce: SalesforcePoller
     callbacks: LeaseKeeper  # one process checks a connection's callbacks at a time
     subscribers: list[CdcSubscriber] = field(default_factory=list)
+    listeners: list[EventSubscriber] = field(default_factory=list)  # platform event channels
     channel: grpc.aio.Channel | None = None
 
     @property
@@ -107,6 +112,10 @@ class TenantIntake:
             # A standby retries when the holder's lease could have expired.
             retry = sub.config.lease_ttl.total_seconds()
             scheduler.every(retry, f"{self.tenant}:{sub.stream}", partial(_subscribe, sub, stop))
+        for listener in self.listeners:
+            retry = listener.config.lease_ttl.total_seconds()
+            name = f"{self.tenant}:{listener.stream}"
+            scheduler.every(retry, name, partial(_subscribe, listener, stop))
 
     async def release(self) -> None:
         """Give up the poll leases this process holds (on a clean stop)."""
@@ -127,7 +136,7 @@ def poll_offset(index: int, seconds: float) -> float:
     return (index * _GOLDEN % 1.0) * seconds
 
 
-async def _subscribe(sub: CdcSubscriber, stop: asyncio.Event) -> None:
+async def _subscribe(sub: CdcSubscriber | EventSubscriber, stop: asyncio.Event) -> None:
     try:
         await sub.run(stop)
     except LeaseLostError as exc:
@@ -142,11 +151,15 @@ async def open_intake(
     channel: ChannelFactory | None,
     skip: Collection[str] = (),
     unpaired: set[str] | None = None,
+    cdc: bool = True,
+    event_channels: Sequence[str] = (),
 ) -> list[TenantIntake]:
-    """Return the intake of every tenant with a pair of connections (``channel``: CDC on).
+    """Return the intake of every tenant with a pair of connections.
 
-    Tenants in ``skip`` (watched already) are left out. A tenant without its pair is logged
-    once per name added to ``unpaired`` (kept by the caller across scans).
+    With a ``channel``: a CDC subscriber per watched entity (``cdc``) and a platform event
+    subscriber per channel of ``event_channels``. Tenants in ``skip`` (watched already) are
+    left out. A tenant without its pair is logged once per name added to ``unpaired`` (kept by
+    the caller across scans).
     """
     async with runtime.engine.connect() as db:
         tenants = sorted({c.tenant for c in await list_connections(db)} - set(skip))
@@ -162,7 +175,17 @@ async def open_intake(
             continue
         if unpaired is not None:
             unpaired.discard(tenant)
-        opened.append(await _open_tenant(runtime, pair, targets, holder=holder, channel=channel))
+        opened.append(
+            await _open_tenant(
+                runtime,
+                pair,
+                targets,
+                holder=holder,
+                channel=channel,
+                cdc=cdc,
+                event_channels=event_channels,
+            )
+        )
     if not opened and not skip:
         log.warning("no_tenant_watched", hint="connect both systems with `freshforce connect`")
     return opened
@@ -175,6 +198,8 @@ async def _open_tenant(
     *,
     holder: str,
     channel: ChannelFactory | None,
+    cdc: bool,
+    event_channels: Sequence[str],
 ) -> TenantIntake:
     config = PollerConfig(flows=dict(targets.freshbooks))
     intake = TenantIntake(
@@ -190,15 +215,23 @@ async def _open_tenant(
             clock=runtime.clock,
         ),
     )
-    if channel is not None:
-        intake.channel = opened = channel()
-        for entity, flow in targets.cdc.items():
-            cdc = CdcConfig(topic=cdc_topic(entity), flows={entity: flow})
-            intake.subscribers.append(
-                await runtime.cdc_subscriber(
-                    pair.salesforce_connection, cdc, channel=opened, holder=holder
-                )
+    if channel is None:
+        return intake
+    intake.channel = opened = channel()
+    for entity, flow in targets.cdc.items() if cdc else ():
+        config_of = CdcConfig(topic=cdc_topic(entity), flows={entity: flow})
+        intake.subscribers.append(
+            await runtime.cdc_subscriber(
+                pair.salesforce_connection, config_of, channel=opened, holder=holder
             )
+        )
+    for name in event_channels:
+        events = EventChannelConfig(name, flows=dict(targets.cdc))
+        intake.listeners.append(
+            await runtime.event_subscriber(
+                pair.salesforce_connection, events, channel=opened, holder=holder
+            )
+        )
     return intake
 
 

@@ -25,6 +25,7 @@ import uvicorn
 
 from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
+from freshforce.service.event_check import missing_platform_events
 from freshforce.service.intake import (
     CALLBACK_VERIFY_SECONDS,
     TENANT_SCAN_SECONDS,
@@ -33,6 +34,7 @@ from freshforce.service.intake import (
     open_intake,
     poll_offset,
 )
+from freshforce.service.outbox import DRAIN_SECONDS, OutboxDrain
 from freshforce.service.scheduler import Scheduler
 from freshforce.service.targets import IntakeTargets, intake_targets
 from freshforce.web import create_app
@@ -77,6 +79,7 @@ class Service:
     scheduler: Scheduler = field(init=False)
     targets: IntakeTargets = field(init=False)
     intake: list[TenantIntake] = field(init=False, default_factory=list)
+    drains: list[OutboxDrain] = field(init=False, default_factory=list)
     _bound: socket.socket | None = field(init=False, default=None)
     _unpaired: set[str] = field(init=False, default_factory=set)
     _channel: ChannelFactory | None = field(init=False, default=None)
@@ -116,6 +119,8 @@ class Service:
                 await asyncio.gather(web_task, return_exceptions=True)
             for tenant in self.intake:
                 await tenant.release()
+            for drain in self.drains:
+                await drain.aclose()
             log.info("service_stopped")
         for part in parts:
             if not part.cancelled() and part.exception() is not None:
@@ -132,6 +137,22 @@ class Service:
 
         seconds = self.runtime.settings.config_reload_seconds
         self.scheduler.every(seconds, "config-reload", check, at_start=False)
+
+    async def _check_platform_events(self, tenants: Sequence[TenantIntake]) -> None:
+        """Log what the org lacks for the configured platform events (when a tenant starts)."""
+        settings = self.runtime.settings
+        for tenant in tenants:
+            try:
+                problems = await missing_platform_events(
+                    tenant.pair.salesforce,
+                    channels=settings.platform_event_channels,
+                    publish=settings.platform_event_publish,
+                )
+            except FreshforceError as exc:
+                log.warning("platform_events_unchecked", tenant=tenant.tenant, error=exc.message)
+                continue
+            for problem in problems:
+                log.warning("platform_event_missing", tenant=tenant.tenant, problem=problem)
 
     async def _start_web(self) -> tuple[_Server, asyncio.Task[None]]:
         settings = self.runtime.settings
@@ -183,7 +204,7 @@ class Service:
 
     async def _start_intake(self, stop: asyncio.Event) -> None:
         settings = self.runtime.settings
-        if settings.cdc and self.targets.cdc:
+        if (settings.cdc and self.targets.cdc) or settings.platform_event_channels:
             self._channel = self.pubsub_channel or self.runtime.pubsub_channel
         await self._watch_new_tenants(stop)
         self.scheduler.every(
@@ -205,6 +226,8 @@ class Service:
             channel=self._channel,
             skip={tenant.tenant for tenant in self.intake},
             unpaired=self._unpaired,
+            cdc=settings.cdc,
+            event_channels=settings.platform_event_channels,
         )
         for tenant in opened:
             seconds = settings.poll_interval_seconds
@@ -219,3 +242,11 @@ class Service:
             self.intake.append(tenant)
             if self.started.is_set():
                 log.info("tenant_watched", tenant=tenant.tenant)
+        kinds = frozenset(settings.platform_event_publish)
+        if kinds or settings.platform_event_channels:
+            await self._check_platform_events(opened)
+        for tenant in opened if kinds else ():
+            factory = self.pubsub_channel or self.runtime.pubsub_channel
+            drain = OutboxDrain(self.runtime, kinds, factory, tenant.tenant)
+            self.drains.append(drain)
+            self.scheduler.every(DRAIN_SECONDS, f"{tenant.tenant}:outbox", drain.run_once)

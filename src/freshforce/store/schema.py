@@ -19,6 +19,7 @@ __all__ = [
     "connections",
     "cursors",
     "dead_letters",
+    "event_outbox",
     "events",
     "field_writes",
     "idempotency",
@@ -416,4 +417,22 @@ webhook_callbacks = sa.Table(
     sa.Column("callback_id", sa.String(32), primary_key=True),
     sa.Column("verifier_enc", sa.Text, nullable=False),
     sa.Column("verified_at", UTCDateTime, nullable=False),
+)
+
+# Platform events freshforce announces: written in the transaction of the fact they announce
+# (an invoice linked, a payment written back, a dead letter), published later by the drain.
+event_outbox = sa.Table(
+    "event_outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False, server_default="default"),
+    sa.Column("event", sa.String(80), nullable=False),  # FreshBooks_Invoice_Event__e
+    sa.Column("event_key", sa.String(255), nullable=False, unique=True),  # one row per fact
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("replay_id", sa.String(64)),  # base64, as the server answered
+    sa.Index(None, "published_at", "id"),
 )

@@ -252,3 +252,43 @@ async def test_listeners_starting_together_register_each_callback_once(world: Wo
     assert [(c.event, c.uri) for c in await fb.list_callbacks()] == [
         ("client", f"{url}/webhooks/freshbooks/fb")
     ]
+
+
+async def test_a_sync_request_event_arrives_on_a_configured_channel(world: World) -> None:
+    runner = attach_pubsub(
+        world.sf, clock=world.sf_runtime.clock.now, controls=PubSubControls(keepalive_seconds=0.2)
+    )
+    serving = asyncio.create_task(runner.serve())
+    await runner.wait_started()
+    recorder = Recorder()
+    channel = "/event/FreshBooks_Sync_Request__e"
+    service, _ = await world.service(
+        recorder, platform_event_channels=[channel], platform_event_publish=["errors"]
+    )
+    service.pubsub_channel = lambda: grpc.aio.insecure_channel(runner.target)
+    stop, task = await running(service)
+    try:
+
+        async def subscribed() -> bool:
+            async with service.runtime.engine.connect() as db:
+                return await load_cursor(db, SF, f"salesforce{channel}") is not None
+
+        await eventually(subscribed, "the sync request channel's first keepalive")
+        account_id = await world.sf_create_account("Requested Inc")
+        body = {"Record_Id__c": account_id, "Action__c": "sync"}
+        published = await world.sf_user.post(
+            "/services/data/v59.0/sobjects/FreshBooks_Sync_Request__e/", json=body
+        )
+        assert published.status_code == 201, published.text
+        key = f"salesforce/Account/{account_id}"
+        await eventually(
+            holds(lambda: "platform_event" in recorder.sources(key)), "the sync request's job"
+        )
+    finally:
+        await stopped(stop, task)
+        runner.request_stop()
+        await serving
+    assert f"default:salesforce{channel}" in service.scheduler.names
+    assert "default:outbox" in service.scheduler.names
+    assert service.scheduler.failures("default:outbox") == 0
+    assert not any("/cdc/" in name for name in service.scheduler.names)  # cdc stays off

@@ -1,16 +1,18 @@
-"""Pub/Sub API client: subscribe a topic and receive decoded change events, batch by batch.
+"""Pub/Sub API client: subscribe a topic and receive decoded events, batch by batch; publish.
 
 A plain API client: it authenticates each call with the metadata ``auth`` returns, fetches and
 caches writer schemas, decodes Avro payloads, and keeps flow control (the next ``FetchRequest``
 is written only after the caller has handled the batch it was given, so a caller that stores
 each batch before asking for more loses nothing on a crash). It knows no store, jobs or leases;
-``freshforce.intake.cdc`` turns its batches into events and jobs.
+``freshforce.intake.cdc`` turns its batches into events and jobs. ``subscribe`` decodes change
+events, ``subscribe_events`` platform events; ``publish`` sends platform events with ``Publish``.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -18,6 +20,13 @@ import grpc
 
 from freshforce.connectors.oauth import TokenSource
 from freshforce.connectors.salesforce.cdc_decode import ChangeEvent, SchemaCache, decode_event
+from freshforce.connectors.salesforce.platform_events import (
+    PlatformEvent,
+    PublishOutcome,
+    ReceivedEvents,
+    decode_platform_event,
+    encode_platform_event,
+)
 from freshforce.proto import pubsub_api_pb2 as pb
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 
@@ -64,6 +73,7 @@ class PubSubClient:
         self._refresh = refresh
         self._version = 0
         self.schemas = SchemaCache(self._fetch_schema)
+        self._topic_schemas: dict[str, str] = {}
 
     async def refresh_auth(self) -> None:
         """Refresh the token that the server refused."""
@@ -76,6 +86,58 @@ class PubSubClient:
 
         Ends when the server closes the stream; gRPC errors propagate.
         """
+        async with aclosing(self._responses(topic, position, batch)) as responses:
+            async for response in responses:
+                yield await self._decode(response)
+
+    async def subscribe_events(
+        self, topic: str, position: str, batch: int
+    ) -> AsyncGenerator[ReceivedEvents, None]:
+        """Yield batches of platform events (``/event/<Name>__e``) as ``subscribe`` does."""
+        async with aclosing(self._responses(topic, position, batch)) as responses:
+            async for response in responses:
+                decoded: list[PlatformEvent] = []
+                for item in response.events:
+                    schema, _fields = await self.schemas.get(item.event.schema_id)
+                    event = decode_platform_event(
+                        item.event.payload, item.replay_id, item.event.id, schema
+                    )
+                    decoded.append(event)
+                yield ReceivedEvents(tuple(decoded), bytes(response.latest_replay_id))
+
+    async def publish(
+        self, topic: str, records: Sequence[tuple[str, Mapping[str, object]]], *, now_ms: int
+    ) -> list[PublishOutcome]:
+        """Publish ``(correlation key, field values)`` records to ``topic``; one outcome each."""
+        schema_id = self._topic_schemas.get(topic)
+        if schema_id is None:
+            info = await self.stub.GetTopic(
+                pb.TopicRequest(topic_name=topic), metadata=await self._metadata()
+            )
+            schema_id = self._topic_schemas[topic] = str(info.schema_id)
+        schema, fields = await self.schemas.get(schema_id)
+        events = [
+            pb.ProducerEvent(
+                id=key,
+                schema_id=schema_id,
+                payload=encode_platform_event(schema, fields, values, created_ms=now_ms),
+            )
+            for key, values in records
+        ]
+        request = pb.PublishRequest(topic_name=topic, events=events)
+        response = await self.stub.Publish(request, metadata=await self._metadata())
+        return [
+            PublishOutcome(
+                correlation_key=str(result.correlation_key),
+                replay_id=bytes(result.replay_id),
+                error=str(result.error.msg) if result.HasField("error") else "",
+            )
+            for result in response.results
+        ]
+
+    async def _responses(
+        self, topic: str, position: str, batch: int
+    ) -> AsyncGenerator[Any, None]:  # a generated FetchResponse
         call = self.stub.Subscribe(metadata=await self._metadata())
         try:
             await call.write(_first_request(topic, position, batch))
@@ -83,7 +145,7 @@ class PubSubClient:
                 response = await call.read()
                 if response is grpc.aio.EOF:  # type: ignore[attr-defined]  # not in the stubs
                     return
-                yield await self._decode(response)
+                yield response
                 if response.pending_num_requested == 0:
                     await call.write(pb.FetchRequest(num_requested=batch))
         finally:

@@ -33,6 +33,7 @@ __all__ = [
     "decode_payload",
     "encode_change",
     "encode_payload",
+    "encode_platform_event",
     "platform_event_schema",
 ]
 
@@ -329,4 +330,21 @@ def encode_change(schema: EventSchema, change: ChangeRecord) -> bytes:
     values = change.fields if carries_body else {}
     record: dict[str, object] = {"ChangeEventHeader": _header(schema, change)}
     record.update(_body(entity, values))
+    return encode_payload(schema, record)
+
+
+def encode_platform_event(
+    schema: EventSchema,
+    fields: tuple[CdcField, ...],
+    values: Mapping[str, object],
+    created_ms: int,
+    created_by: str,
+) -> bytes:
+    """Encode a published event's REST values (absent fields null) with its event schema."""
+    record: dict[str, object] = {"CreatedDate": created_ms, "CreatedById": created_by}
+    for spec in fields:
+        value = values.get(spec.name)
+        if value is not None and not isinstance(value, str | bool | int | float):
+            raise ValueError(f"{spec.name}: cannot encode {type(value).__name__} as {spec.kind}")
+        record[spec.name] = _convert(spec.kind, value, spec.name)
     return encode_payload(schema, record)

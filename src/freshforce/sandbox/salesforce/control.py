@@ -2,22 +2,24 @@
 
 ``SalesforceControl`` implements ``sandbox.core.SandboxControl`` (reset, seed, snapshot, mint a
 token). ``salesforce_admin_router`` adds what only this org has, under ``/_sandbox/salesforce``:
-adding custom ``__c`` fields and validation rules, turning multi-currency on, undeleting from
-the recycle bin (REST has no undelete), forcing sessions to expire, and setting or exhausting
-the daily API allocation.
+adding custom ``__c`` fields, validation rules and platform events (``X__e``), turning
+multi-currency on, undeleting from the recycle bin (REST has no undelete), forcing sessions to
+expire, and setting or exhausting the daily API allocation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from freshforce.sandbox.salesforce import currency
+from freshforce.sandbox.salesforce.avro import CdcField
 from freshforce.sandbox.salesforce.errors import SalesforceError
 from freshforce.sandbox.salesforce.limits import ApiAllocation
 from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType
+from freshforce.sandbox.salesforce.platform_events import EventDefinition
 from freshforce.sandbox.salesforce.routes_query import QueryCursors
 from freshforce.sandbox.salesforce.seed import seed_org
 from freshforce.sandbox.salesforce.sessions import Sessions
@@ -101,6 +103,28 @@ class ValidationRuleBody(_Strict):
     active: bool = True
 
 
+class EventFieldBody(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*__c$")
+    type: Literal["string", "boolean", "int", "double", "datetime", "date"] = "string"
+
+
+class PlatformEventBody(_Strict):
+    """A platform event as an admin defines it in Setup: ``X__e`` and its custom fields."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*__e$")
+    label: str = ""
+    fields: list[EventFieldBody] = Field(default_factory=list)
+
+
+def _event_json(definition: EventDefinition) -> JSON:
+    return {
+        "name": definition.name,
+        "label": definition.label,
+        "topic": f"/event/{definition.name}",
+        "fields": [{"name": f.name, "type": f.kind} for f in definition.fields],
+    }
+
+
 class UndeleteBody(_Strict):
     id: str
 
@@ -147,6 +171,7 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
         return {"object": state.describe(body.object).name, "field": added.name}
 
     _validation_routes(router, state)
+    _event_routes(router, state)
 
     @router.post("/multi-currency")
     async def multi_currency() -> JSON:
@@ -182,6 +207,24 @@ def salesforce_admin_router(control: SalesforceControl) -> APIRouter:
         return _apply_limits(state.allocation, body)
 
     return router
+
+
+def _event_routes(router: APIRouter, state: SalesforceState) -> None:
+    @router.get("/platform-events")
+    async def list_events() -> list[JSON]:
+        return [_event_json(d) for d in state.platform_events.definitions()]
+
+    @router.post("/platform-events", status_code=201)
+    async def define_event(body: PlatformEventBody) -> JSON:
+        names = [f.name.lower() for f in body.fields]
+        if len(set(names)) != len(names):
+            raise HTTPException(422, f"fields: a field name appears twice in {body.name}")
+        fields = tuple(CdcField(f.name, f.type) for f in body.fields)
+        try:
+            added = state.platform_events.define(EventDefinition(body.name, fields, body.label))
+        except ValueError as exc:
+            raise HTTPException(422, f"name: {exc}") from exc
+        return _event_json(added)
 
 
 def _validation_routes(router: APIRouter, state: SalesforceState) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from freshforce.sandbox.salesforce.objects import FieldSpec, ObjectCatalog, ObjectSpec
+from freshforce.sandbox.salesforce.objects import FieldSpec, FieldType, ObjectCatalog, ObjectSpec
+from freshforce.sandbox.salesforce.platform_events import EventDefinition
 
-__all__ = ["describe_global", "describe_object", "object_summary"]
+__all__ = [
+    "describe_event",
+    "describe_global",
+    "describe_object",
+    "event_summary",
+    "object_summary",
+]
 
 # Describe bodies are JSON documents; values are str, int, bool, None, lists and dicts.
 JSONValue = object
@@ -49,12 +56,17 @@ def object_summary(version: str, spec: ObjectSpec) -> dict[str, JSONValue]:
     }
 
 
-def describe_global(version: str, catalog: ObjectCatalog) -> dict[str, JSONValue]:
-    """Return the body of ``GET sobjects``."""
+def describe_global(
+    version: str, catalog: ObjectCatalog, events: list[EventDefinition] | None = None
+) -> dict[str, JSONValue]:
+    """Return the body of ``GET sobjects``: the objects, then the platform events."""
     return {
         "encoding": "UTF-8",
         "maxBatchSize": 200,
-        "sobjects": [object_summary(version, spec) for spec in catalog],
+        "sobjects": [
+            *(object_summary(version, spec) for spec in catalog),
+            *(event_summary(version, definition) for definition in events or ()),
+        ],
     }
 
 
@@ -118,4 +130,72 @@ def _field(spec: FieldSpec) -> dict[str, JSONValue]:
         "htmlFormatted": False,
         "deprecatedAndHidden": False,
         "defaultValue": None,
+    }
+
+
+_EVENT_FIELD_TYPES: dict[str, FieldType] = {
+    "string": "string",
+    "boolean": "boolean",
+    "int": "int",
+    "double": "double",
+    "datetime": "datetime",
+    "date": "date",
+}
+
+
+def _event_fields(definition: EventDefinition) -> list[FieldSpec]:
+    standard = [
+        FieldSpec("ReplayId", "string", "Replay ID", length=255, createable=False),
+        FieldSpec("CreatedDate", "datetime", "Created Date", createable=False),
+        FieldSpec("CreatedById", "reference", "Created By ID", length=18, createable=False),
+        FieldSpec("EventUuid", "string", "Event UUID", length=36, createable=False),
+    ]
+    custom = [
+        FieldSpec(
+            f.name,
+            _EVENT_FIELD_TYPES.get(f.kind, "string"),
+            length=255 if f.kind == "string" else 0,
+            precision=18 if f.kind == "double" else 0,
+        )
+        for f in definition.fields
+    ]
+    return standard + custom
+
+
+def event_summary(version: str, definition: EventDefinition) -> dict[str, JSONValue]:
+    """Return the short form of a platform event: creatable only (publish), never queryable."""
+    base = f"/services/data/v{version}/sobjects/{definition.name}"
+    label = definition.label or definition.name.removesuffix("__e").replace("_", " ")
+    flags = ("updateable", "deletable", "undeletable", "queryable", "retrieveable", "searchable")
+    return {
+        "name": definition.name,
+        "label": label,
+        "labelPlural": label,
+        "keyPrefix": "e00",
+        "custom": True,
+        "createable": True,
+        **dict.fromkeys(flags, False),
+        "layoutable": False,
+        "replicateable": False,
+        "triggerable": True,
+        "mergeable": False,
+        "customSetting": False,
+        "deprecatedAndHidden": False,
+        "feedEnabled": False,
+        "activateable": False,
+        "urls": {
+            "sobject": base,
+            "describe": f"{base}/describe",
+            "eventSchema": f"{base}/eventSchema",
+        },
+    }
+
+
+def describe_event(version: str, definition: EventDefinition) -> dict[str, JSONValue]:
+    """Return the body of ``GET sobjects/X__e/describe``."""
+    return {
+        **event_summary(version, definition),
+        "fields": [_field(f) for f in _event_fields(definition)],
+        "childRelationships": [],
+        "recordTypeInfos": [],
     }

@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse, Response
 
 from freshforce.sandbox.salesforce import sobjects
 from freshforce.sandbox.salesforce.describe import (
+    describe_event,
     describe_global,
     describe_object,
+    event_summary,
     object_summary,
 )
 from freshforce.sandbox.salesforce.errors import SalesforceError, json_parser_error
@@ -103,10 +105,15 @@ def _meta_routes(router: APIRouter, state: SalesforceState, authed: Any) -> None
 
     @router.get(f"{base}/sobjects")
     async def global_describe(caller: Caller = authed) -> Response:
-        return JSONResponse(describe_global(caller.version, state.catalog))
+        events = state.platform_events.definitions()
+        return JSONResponse(describe_global(caller.version, state.catalog, events))
 
     @router.get(f"{base}/sobjects/{{name}}")
     async def basic_info(name: str, caller: Caller = authed) -> Response:
+        event = state.platform_events.get(name)
+        if event is not None:
+            summary = event_summary(caller.version, event)
+            return JSONResponse({"objectDescribe": summary, "recentItems": []})
         spec = state.describe(name)
         return JSONResponse(
             {"objectDescribe": object_summary(caller.version, spec), "recentItems": []}
@@ -114,6 +121,9 @@ def _meta_routes(router: APIRouter, state: SalesforceState, authed: Any) -> None
 
     @router.get(f"{base}/sobjects/{{name}}/describe")
     async def describe(name: str, caller: Caller = authed) -> Response:
+        event = state.platform_events.get(name)
+        if event is not None:
+            return JSONResponse(describe_event(caller.version, event))
         spec = state.describe(name)
         return JSONResponse(describe_object(caller.version, state.catalog, spec))
 

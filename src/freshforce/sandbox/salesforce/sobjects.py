@@ -88,6 +88,9 @@ def _body(body: JSONValue) -> Mapping[str, object]:
 
 
 def create(tx: Transaction, version: str, object_name: str, body: JSONValue) -> Reply:
+    if tx.state.platform_events.get(object_name) is not None:
+        event_id = tx.publish_event(object_name, _body(body))
+        return Reply(201, {"id": event_id, "success": True, "errors": []})
     spec = tx.state.describe(object_name)
     new_id = tx.create(spec.name, _body(body))
     location = (("Location", record_url(version, spec.name, new_id)),)

@@ -34,6 +34,7 @@ from freshforce.sandbox.salesforce.objects import (
     ObjectSpec,
     standard_catalog,
 )
+from freshforce.sandbox.salesforce.platform_events import PlatformEvents
 from freshforce.sandbox.salesforce.records import Record, RecordTables
 from freshforce.sandbox.salesforce.transaction import (
     MultipleMatchesError,
@@ -84,6 +85,7 @@ class SalesforceState:
         self.allocation = ApiAllocation(clock=clock, max_calls=daily_api_limit)
         self.minter = IdMinter(pod=pod)
         self.tables = RecordTables()
+        self.platform_events = PlatformEvents()
         self._commit_number = 0
         self.org_id = self.minter.mint("00D")
         self.admin_user_id = ""
@@ -293,6 +295,8 @@ class SalesforceState:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def _commit(self, tx: Transaction) -> None:
+        for published in tx.pending_events:
+            published.topic.publish(published.event, int(tx.now.timestamp() * 1000))
         if not tx.pending:
             return
         self._commit_number += 1

@@ -8,6 +8,7 @@ for CDC; ``savepoint``/``rollback_to`` undo part of it (composite and collection
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from freshforce.sandbox.salesforce.errors import (
 )
 from freshforce.sandbox.salesforce.ids import is_valid_id, normalise_id
 from freshforce.sandbox.salesforce.objects import FieldSpec, ObjectSpec
+from freshforce.sandbox.salesforce.platform_events import EVENT_KEY_PREFIX, PendingEvent
 from freshforce.sandbox.salesforce.records import Record
 from freshforce.sandbox.salesforce.values import coerce_value
 from freshforce.sandbox.salesforce.wire import format_datetime
@@ -100,6 +102,7 @@ class Transaction:
         self.stamp = format_datetime(self.now)
         self.key = key
         self.pending: list[_PendingChange] = []
+        self.pending_events: list[PendingEvent] = []
         self._undo: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------ savepoints
@@ -124,7 +127,9 @@ class Transaction:
         record_id: str | None = None,
         extra: Mapping[str, FieldValue] | None = None,
     ) -> str:
-        """Insert a record; return its new id."""
+        """Insert a record (or publish a platform event); return its new id."""
+        if self.state.platform_events.get(object_name) is not None:
+            return self.publish_event(object_name, fields)
         spec = self.state.describe(object_name)
         given = self._input(spec, fields, "create")
         new_id = record_id or self.state.minter.mint(spec.key_prefix)
@@ -150,6 +155,20 @@ class Transaction:
         self._log(spec, "CREATE", new_id, fields_out, ())  # changedFields is for updates only
         rules.after_write(self, spec, None, record)
         return new_id
+
+    def publish_event(self, event_name: str, fields: Mapping[str, object]) -> str:
+        """Publish a platform event when this transaction commits; return the event's id."""
+        event_uuid = uuid.UUID(int=self.state.rng.getrandbits(128), version=4)
+        pending = self.state.platform_events.prepare(
+            event_name,
+            fields,
+            created_by=self.ctx.user_id,
+            created_ms=int(self.now.timestamp() * 1000),
+            event_uuid=event_uuid,
+        )
+        self.pending_events.append(pending)
+        self._undo.append(lambda: self.pending_events.remove(pending))
+        return self.state.minter.mint(EVENT_KEY_PREFIX)
 
     def update(self, object_name: str, record_id: str, fields: Mapping[str, object]) -> None:
         """Change some fields of a live record."""

@@ -18,18 +18,14 @@ from freshforce.sandbox.core.tls import TlsFiles
 from freshforce.sandbox.salesforce.avro import CdcField
 from freshforce.sandbox.salesforce.build import SalesforceSandbox
 from freshforce.sandbox.salesforce.cdc_entities import CatalogEntities
+from freshforce.sandbox.salesforce.platform_events import EventDefinition
 from freshforce.sandbox.salesforce.pubsub.admin import pubsub_admin_router
 from freshforce.sandbox.salesforce.pubsub.controls import PubSubControls
 from freshforce.sandbox.salesforce.pubsub.server import PubSubServer, start_pubsub_server
 from freshforce.sandbox.salesforce.pubsub.service import PubSubService
 from freshforce.sandbox.salesforce.pubsub.topics import TopicRegistry
 
-__all__ = ["DEFAULT_PLATFORM_EVENTS", "PubSubRunner", "attach_pubsub"]
-
-# One platform event every sandbox org has, so Publish can be tried without configuration.
-DEFAULT_PLATFORM_EVENTS: Mapping[str, tuple[CdcField, ...]] = {
-    "Sandbox_Notice__e": (CdcField("Message__c", "string"), CdcField("Record_Id__c", "string")),
-}
+__all__ = ["PubSubRunner", "attach_pubsub"]
 
 
 class PubSubRunner:
@@ -118,15 +114,14 @@ def attach_pubsub(
 ) -> PubSubRunner:
     """Build the Pub/Sub server of ``sandbox`` and mount its admin routes on the REST app.
 
-    ``platform_events`` defaults to ``DEFAULT_PLATFORM_EVENTS`` (``/event/Sandbox_Notice__e``).
+    The org's platform events (``state.platform_events``: freshforce's four and
+    ``Sandbox_Notice__e``) are served; ``platform_events`` defines more on the org.
     """
     state, sessions = sandbox.state, sandbox.sessions
     controls = controls or PubSubControls()
-    registry = TopicRegistry(
-        state.changes,
-        CatalogEntities(state.catalog),
-        platform_events if platform_events is not None else DEFAULT_PLATFORM_EVENTS,
-    )
+    for name, fields in (platform_events or {}).items():
+        state.platform_events.define(EventDefinition(name, fields))
+    registry = TopicRegistry(state.changes, CatalogEntities(state.catalog), state.platform_events)
 
     def check_token(token: str) -> str | None:
         return state.org_id if sessions.authenticate(token) is not None else None

@@ -8,21 +8,15 @@ and encoded on first delivery; platform events are kept here, as published.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from freshforce.proto import pubsub_api_pb2 as pb
-from freshforce.sandbox.salesforce.avro import (
-    CdcEntity,
-    CdcField,
-    EventSchema,
-    platform_event_schema,
-)
-from freshforce.sandbox.salesforce.changes import ChangeLog, ChangeRecord, Wakers
+from freshforce.sandbox.salesforce.avro import CdcEntity, CdcField, EventSchema
+from freshforce.sandbox.salesforce.changes import ChangeLog, ChangeRecord
+from freshforce.sandbox.salesforce.platform_events import PlatformEvents, PlatformEventTopic
 from freshforce.sandbox.salesforce.pubsub.change_events import ChangeEventEncoder
-from freshforce.sandbox.salesforce.pubsub.replay import encode_replay_id
 
 __all__ = ["ChangeEventTopic", "PlatformEventTopic", "Topic", "TopicRegistry"]
 
@@ -91,55 +85,6 @@ class ChangeEventTopic:
         self.log.remove_listener(wake)
 
 
-@dataclass
-class PlatformEventTopic:
-    """A platform event topic (``/event/<Name>__e``): what callers published, in order."""
-
-    name: str
-    schema: EventSchema
-    can_publish: bool = True
-    _events: list[tuple[int, int, pb.ConsumerEvent]] = field(default_factory=list)
-    _latest: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _wakers: Wakers = field(default_factory=Wakers)
-
-    @property
-    def schema_id(self) -> str:
-        return self.schema.schema_id
-
-    def publish(self, event: pb.ProducerEvent, now_ms: int) -> int:
-        """Store a validated event under the next replay id, wake subscribers, return the id."""
-        with self._lock:
-            self._latest += 1
-            stored = pb.ConsumerEvent(event=event, replay_id=encode_replay_id(self._latest))
-            self._events.append((self._latest, now_ms, stored))
-            replay_id = self._latest
-        self._wakers.wake_all()
-        return replay_id
-
-    def since(self, after: int, limit: int) -> list[pb.ConsumerEvent]:
-        with self._lock:
-            return [event for replay_id, _, event in self._events if replay_id > after][:limit]
-
-    def oldest_replay_id(self) -> int | None:
-        with self._lock:
-            return self._events[0][0] if self._events else None
-
-    def latest_replay_id(self) -> int:
-        with self._lock:
-            return self._latest
-
-    def drop_older_than(self, cutoff_ms: int) -> None:
-        with self._lock:
-            self._events = [entry for entry in self._events if entry[1] >= cutoff_ms]
-
-    def add_listener(self, wake: Callable[[], None]) -> None:
-        self._wakers.add(wake)
-
-    def remove_listener(self, wake: Callable[[], None]) -> None:
-        self._wakers.remove(wake)
-
-
 class TopicRegistry:
     """Topic names to topics, schema ids to schemas, and the retention window's sweep.
 
@@ -151,14 +96,15 @@ class TopicRegistry:
         self,
         log: ChangeLog,
         entities: Callable[[], Iterable[CdcEntity]],
-        platform_events: Mapping[str, tuple[CdcField, ...]],
+        platform_events: PlatformEvents | Mapping[str, tuple[CdcField, ...]],
     ) -> None:
         self._log = log
         self._encoder = ChangeEventEncoder(log, entities)
-        self._platform = {
-            f"/event/{name}": PlatformEventTopic(f"/event/{name}", platform_event_schema(name, f))
-            for name, f in platform_events.items()
-        }
+        self._platform = (
+            platform_events
+            if isinstance(platform_events, PlatformEvents)
+            else PlatformEvents.of(platform_events)
+        )
 
     @staticmethod
     def _entity_name(topic_name: str) -> str | None:
@@ -172,8 +118,9 @@ class TopicRegistry:
         """Return the topic called ``name`` (case-sensitive), or None if there is none."""
         if name == ALL_CHANGES:
             return ChangeEventTopic(name, self._log, self._encoder, None)
-        if name in self._platform:
-            return self._platform[name]
+        platform = self._platform.topic(name)
+        if platform is not None:
+            return platform
         entity_name = self._entity_name(name)
         entity = None if entity_name is None else self._encoder.current().get(entity_name)
         if entity is None:
@@ -187,9 +134,9 @@ class TopicRegistry:
 
     def schema(self, schema_id: str) -> EventSchema | None:
         """Return a schema handed out before (or current), by id."""
-        for topic in self._platform.values():
-            if topic.schema_id == schema_id:
-                return topic.schema
+        platform = self._platform.schema(schema_id)
+        if platform is not None:
+            return platform
         return self._encoder.schema(schema_id)
 
     def expire(self, cutoff_ms: int) -> None:
@@ -200,5 +147,5 @@ class TopicRegistry:
         )
         self._log.drop_before(first_kept)
         self._encoder.forget_before(first_kept)
-        for topic in self._platform.values():
+        for topic in self._platform.topics():
             topic.drop_older_than(cutoff_ms)
