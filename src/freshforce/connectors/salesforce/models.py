@@ -14,6 +14,7 @@ __all__ = [
     "CompositeItem",
     "CompositeResult",
     "FieldInfo",
+    "PicklistEntry",
     "QueryPage",
     "SObjectInfo",
     "WriteResult",
@@ -59,6 +60,13 @@ class CompositeItem(_Wire):
     reference_id: str = Field(alias="referenceId")
 
 
+class PicklistEntry(_Wire):
+    """One value of a picklist field's describe."""
+
+    value: str
+    active: bool = True
+
+
 class FieldInfo(_Wire):
     """The describe facts about one field that the connector uses."""
 
@@ -69,6 +77,9 @@ class FieldInfo(_Wire):
     external_id: bool = Field(default=False, alias="externalId")
     unique: bool = False
     nillable: bool = True
+    label: str = ""
+    calculated: bool = False
+    picklist_values: list[PicklistEntry] = Field(default_factory=list, alias="picklistValues")
 
 
 class SObjectInfo(_Wire):

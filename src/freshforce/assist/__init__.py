@@ -1,0 +1,3 @@
+"""Mapping suggestions and write anomalies: offline, explained, taught by the decisions."""
+
+from __future__ import annotations
