@@ -26,6 +26,7 @@ __all__ = [
     "leases",
     "link_keys",
     "links",
+    "mapping_decisions",
     "match_locks",
     "metadata",
     "snapshots",
@@ -416,4 +417,20 @@ webhook_callbacks = sa.Table(
     sa.Column("callback_id", sa.String(32), primary_key=True),
     sa.Column("verifier_enc", sa.Text, nullable=False),
     sa.Column("verified_at", UTCDateTime, nullable=False),
+)
+
+# A person's verdict on a mapping suggestion (source field -> target field), per tenant and flow:
+# accepted pairs rank first next time and lend their words as synonyms; rejected ones never return.
+mapping_decisions = sa.Table(
+    "mapping_decisions",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),  # e.g. client.mob_phone
+    sa.Column("target", sa.String(255), nullable=False),  # e.g. Contact.MobilePhone
+    sa.Column("decision", sa.String(16), nullable=False),  # accepted | rejected
+    sa.Column("decided_by", sa.String(128)),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tenant", "flow", "source", "target"),
 )
