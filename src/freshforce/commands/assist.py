@@ -1,10 +1,11 @@
-"""``freshforce map suggest|accept|reject``: mapping suggestions, explained, and decisions.
+"""``freshforce map …`` and ``freshforce anomalies …``: suggestions and held writes, reviewed.
 
 ``suggest FLOW`` reads the Salesforce describe, a sample of FreshBooks records and the records of
 linked pairs, and shows the top three Salesforce fields for each unmapped FreshBooks field with
 their reasons; ``--apply`` writes each field's first pick into the flow file (with a comment)
 and keeps it as accepted. ``accept``/``reject`` settle one pair by hand. Decisions are kept per
-tenant and rank first (or never again) next time. Exit codes: 0 done, 1 failed, 2 bad config.
+tenant and rank first (or never again) next time. ``anomalies list|accept|reject`` reviews the
+writes the anomaly guard held. Exit codes: 0 done, 1 failed or unknown, 2 bad config.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
     from freshforce.assist.suggest import FlowSuggestions
     from freshforce.commands.context import CliContext
     from freshforce.runtime import Runtime
+    from freshforce.store.anomalies import Anomaly
 
-__all__ = ["map_app"]
+__all__ = ["anomalies_app", "map_app"]
 
 map_app = typer.Typer(
     help="Mapping suggestions: ranked, explained, applied to the flow file, learned from.",
@@ -166,3 +168,90 @@ def reject_command(
     from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - lazy CLI imports
 
     run_with_runtime(ctx, work)
+
+
+anomalies_app = typer.Typer(
+    help="Writes held (or flagged) by the anomaly guard: list, accept to write, reject to drop.",
+    no_args_is_help=True,
+)
+AnomalyId = Annotated[int, typer.Argument(help="The anomaly's id (from `anomalies list`).")]
+
+
+@anomalies_app.command("list")
+def anomalies_list(
+    ctx: typer.Context,
+    *,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every anomaly, not only the writes waiting.")
+    ] = False,
+    tenant: Tenant = "default",
+    as_json: Json = False,
+) -> None:
+    """List the held writes waiting for review (or, with --all, every anomaly)."""
+    cli = cli_context(ctx)
+
+    async def work(runtime: Runtime) -> None:
+        from freshforce.store.anomalies import list_anomalies  # noqa: PLC0415 - lazy CLI imports
+
+        async with runtime.engine.connect() as db:
+            found = await list_anomalies(db, tenant, status=None if every else "open")
+        if as_json:
+            print_json([_anomaly_json(a) for a in found])
+            return
+        if not found:
+            cli.stdout.print(f"no writes waiting for review for tenant {tenant!r}")
+        for a in found:
+            cli.stdout.print(
+                f"[bold]{a.id}[/] {a.status} {a.flow} {a.record_key}: {'; '.join(a.reasons)}",
+                soft_wrap=True,
+            )
+
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - lazy CLI imports
+
+    run_with_runtime(ctx, work)
+
+
+def _anomaly_json(a: Anomaly) -> dict[str, object]:
+    return {
+        "id": a.id, "flow": a.flow, "record_key": a.record_key, "group": a.grp,
+        "action": a.action, "status": a.status, "reasons": list(a.reasons), "write": a.write,
+        "decided_by": a.decided_by, "decided_at": a.decided_at, "created_at": a.created_at,
+    }  # fmt: skip
+
+
+def _settle(ctx: typer.Context, anomaly_id: int, tenant: str, *, accept: bool) -> None:
+    cli = cli_context(ctx)
+
+    async def work(runtime: Runtime) -> int:
+        from freshforce.assist.review import settle  # noqa: PLC0415 - lazy CLI imports
+
+        found = await settle(
+            runtime.engine,
+            runtime.queue(),
+            tenant,
+            anomaly_id,
+            accept=accept,
+            by=getpass.getuser(),
+        )
+        if found is None:
+            cli.stderr.print(f"no held write {anomaly_id} waiting for tenant {tenant!r}")
+            return 1
+        done = "accepted: the write runs again" if accept else "rejected: not written"
+        cli.stdout.print(f"{anomaly_id} {done} ({found.flow} {found.record_key})")
+        return 0
+
+    from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - lazy CLI imports
+
+    raise typer.Exit(run_with_runtime(ctx, work))
+
+
+@anomalies_app.command("accept")
+def anomalies_accept(ctx: typer.Context, anomaly_id: AnomalyId, tenant: Tenant = "default") -> None:
+    """Release a held write: it is written by the worker and taught to the baseline."""
+    _settle(ctx, anomaly_id, tenant, accept=True)
+
+
+@anomalies_app.command("reject")
+def anomalies_reject(ctx: typer.Context, anomaly_id: AnomalyId, tenant: Tenant = "default") -> None:
+    """Drop a held write: it is not written, and not learned."""
+    _settle(ctx, anomaly_id, tenant, accept=False)
