@@ -36,6 +36,9 @@ class Thresholds:
     min_group: int = 3
     min_flow: int = 5
     scale_floor: float = 0.1  # the spread never counts as less than 10 % of the median
+    burst_deletes: int = 20  # deletes a flow may make in the window ...
+    burst_share: float = 0.02  # ... or this share of its linked records, whichever is more
+    burst_minutes: float = 15.0
 
 
 def _money(value: float) -> str:

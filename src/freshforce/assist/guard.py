@@ -15,7 +15,14 @@ import structlog
 
 from freshforce.assist.baseline import Thresholds, judge
 from freshforce.engine.guard import Guarded, PlannedWrite, Verdict
-from freshforce.store.anomalies import latest_anomaly, observe, observed, record_anomaly
+from freshforce.store.anomalies import (
+    count_links,
+    count_recent,
+    latest_anomaly,
+    observe,
+    observed,
+    record_anomaly,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["BaselineGuard", "as_json"]
 
 log = structlog.get_logger("freshforce.assist.guard")
+_DELETE = "delete"  # the observation a delete leaves, counted by the burst breaker
 
 
 def as_json(write: PlannedWrite) -> dict[str, Any]:
@@ -30,6 +38,7 @@ def as_json(write: PlannedWrite) -> dict[str, Any]:
     return {
         "amounts": {k: str(v) for k, v in sorted(write.amounts.items())},
         "labels": dict(sorted(write.labels.items())),
+        "delete": write.delete,
     }
 
 
@@ -46,15 +55,32 @@ class BaselineGuard:
             reviewed = await latest_anomaly(db, write.tenant, write.flow, write.record_key)
             if reviewed is not None and reviewed.write == as_json(write):
                 verdict = await self._reviewed(db, write, reviewed.status, reviewed.reasons)
+            elif write.delete:
+                verdict = await self._burst(db, write)
+                await self._keep(db, key, write, verdict)
             else:
-                verdict = judge(
-                    write, await observed(db, write.tenant, write.flow), self.thresholds
-                )
+                seen = await observed(db, write.tenant, write.flow)
+                verdict = judge(write, seen, self.thresholds)
                 await self._keep(db, key, write, verdict)
         if verdict.action is not Guarded.PROCEED:
             event = "write_held" if verdict.held else "write_flagged"
             log.info(event, flow=write.flow, record_key=write.record_key, reasons=verdict.reasons)
         return verdict
+
+    async def _burst(self, db: AsyncConnection, write: PlannedWrite) -> Verdict:
+        """Hold a delete once the flow made its limit of them in the window (a breaker)."""
+        t = self.thresholds
+        window = t.burst_minutes * 60
+        made = await count_recent(db, write.tenant, write.flow, _DELETE, window)
+        size = await count_links(db, write.tenant, write.flow)
+        limit = max(t.burst_deletes, int(t.burst_share * size))
+        if made < limit:
+            return Verdict(Guarded.PROCEED)
+        why = (
+            f"a burst of deletes: {made} in the last {t.burst_minutes:g} minutes on {write.flow} "
+            f"(limit {limit}); the flow's deletes are paused until reviewed"
+        )
+        return Verdict(Guarded.HOLD, (why,))
 
     async def _reviewed(
         self, db: AsyncConnection, write: PlannedWrite, status: str, reasons: tuple[str, ...]
@@ -81,5 +107,7 @@ class BaselineGuard:
 
 async def _learn(db: AsyncConnection, write: PlannedWrite) -> None:
     numbers = {k: float(v) for k, v in write.amounts.items()}
+    if write.delete:
+        numbers[_DELETE] = 1.0
     key = (write.tenant, write.flow, write.group, write.record_key)
     await observe(db, key, numbers, dict(write.labels))

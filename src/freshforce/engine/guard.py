@@ -3,8 +3,10 @@
 A flow describes the write it is about to make as a :class:`PlannedWrite` (tenant, flow,
 record key, the group whose history it is judged against, its amounts and labels) and asks its
 guard. ``HOLD`` means: do not write, the change waits for review with the verdict's reason
-(the flow reports the job skipped); ``FLAG`` and ``PROCEED`` write. ``NO_GUARD`` lets every
-write through; ``freshforce.assist.anomalies`` provides the guard that learns baselines.
+(the flow reports the job skipped); ``FLAG`` and ``PROCEED`` write. A delete (``delete=True``)
+is judged by how many deletes the flow made lately: a burst pauses the flow's deletes.
+``NO_GUARD`` lets every write through; ``freshforce.assist.guard.BaselineGuard`` is the guard
+that learns baselines.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class PlannedWrite:
     group: str  # whose history it is compared with, e.g. the FreshBooks client id
     amounts: Mapping[str, Decimal] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # e.g. {"currency": "CAD"}
+    delete: bool = False  # a delete or archive: judged by the flow's burst breaker
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from freshforce.store.dbtime import db_now
-from freshforce.store.schema import anomalies, anomaly_observations
+from freshforce.store.dbtime import db_now, db_time
+from freshforce.store.schema import anomalies, anomaly_observations, links
 
 __all__ = [
     "Anomaly",
     "Observed",
+    "count_links",
+    "count_recent",
     "decide_anomaly",
     "get_anomaly",
     "latest_anomaly",
@@ -165,3 +167,21 @@ async def decide_anomaly(
     if changed.rowcount != 1:
         return None
     return await get_anomaly(db, tenant, anomaly_id)
+
+
+async def count_recent(
+    db: AsyncConnection, tenant: str, flow: str, name: str, seconds: float
+) -> int:
+    """Return how many observations ``name`` the flow stored in the last ``seconds``."""
+    c = anomaly_observations.c
+    since = db_time(db.dialect.name, -seconds)
+    query = sa.select(sa.func.count()).where(
+        c.tenant == tenant, c.flow == flow, c.name == name, c.at >= since
+    )
+    return int((await db.execute(query)).scalar_one())
+
+
+async def count_links(db: AsyncConnection, tenant: str, flow: str) -> int:
+    """Return how many records the flow keeps linked (the size a burst is measured against)."""
+    query = sa.select(sa.func.count()).where(links.c.tenant == tenant, links.c.flow == flow)
+    return int((await db.execute(query)).scalar_one())
