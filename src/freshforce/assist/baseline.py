@@ -1,11 +1,12 @@
 """Judge a planned write against learned baselines: robust z-scores, ratios, decimal shifts, labels.
 
 Amounts are compared with the group's earlier amounts (a client's invoices) by median and MAD,
-with floors so a client who always pays 100.00 does not make 101.00 an outlier; a group with
-fewer than ``min_group`` amounts is compared with the whole flow instead. Every finding is one
-plain sentence. Hold: not positive, z above ``hold_z``, more than ``max_ratio`` times the
-group's largest, a x100/x1000 decimal shift, a label (currency) the group never had. Flag:
-z above ``flag_z``, a label value never seen in the flow for a picklist-like label.
+with floors (10% of the median, and the flow's own spread) so a client who always pays 100.00
+does not make 101.00 an outlier; a group with fewer than ``min_group`` amounts is compared with
+the whole flow instead. Every finding is one plain sentence. Hold: not positive, z above
+``hold_z``, more than ``max_ratio`` times the group's largest, a x100/x1000 decimal shift, a
+label (currency) the group never had. Flag: z above ``flag_z``, a label value never seen in the
+flow for a picklist-like label.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def _mad(values: Sequence[float]) -> float:
+    median = statistics.median(values)
+    return statistics.median(abs(v - median) for v in values)
+
+
 def _baseline(
     name: str, group: str, seen: Sequence[Observed], t: Thresholds
 ) -> tuple[list[float], str] | None:
@@ -69,8 +75,10 @@ def _amount(  # noqa: PLR0911 - one return per finding reads best
         return []
     values, whose = found
     median = statistics.median(values)
-    mad = statistics.median(abs(v - median) for v in values)
-    scale = max(_MAD_SCALE * mad, t.scale_floor * abs(median), 1.0)
+    scale = max(_MAD_SCALE * _mad(values), t.scale_floor * abs(median), 1.0)
+    everyone = [o.number for o in seen if o.name == name and o.number is not None]
+    if len(everyone) >= t.min_flow:  # a client's few invoices never look tighter than the flow
+        scale = max(scale, _MAD_SCALE * _mad(everyone))
     z = (x - median) / scale
     ratio = x / median if median else float("inf")
     for shift in _SHIFTS:
