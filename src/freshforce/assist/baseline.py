@@ -1,16 +1,18 @@
 """Judge a planned write against learned baselines: robust z-scores, ratios, decimal shifts, labels.
 
-Amounts are compared with the group's earlier amounts (a client's invoices) by median and MAD,
-with floors (10% of the median, and the flow's own spread) so a client who always pays 100.00
-does not make 101.00 an outlier; a group with fewer than ``min_group`` amounts is compared with
-the whole flow instead. Every finding is one plain sentence. Hold: not positive, z above
-``hold_z``, more than ``max_ratio`` times the group's largest, a x100/x1000 decimal shift, a
-label (currency) the group never had. Flag: z above ``flag_z``, a label value never seen in the
-flow for a picklist-like label.
+Amounts are compared with the group's earlier amounts (a client's invoices) by median and MAD
+of their logarithms (amounts vary by ratios), with floors: a factor of 1.1, and how much
+clients' invoices vary around their own medians, pooled over the flow; so a client who always
+pays 100.00 does not make 101.00 an outlier. A group with fewer than ``min_group`` amounts is
+compared with the whole flow instead (floor: a factor of 1.5). Every finding is one plain
+sentence. Hold: not positive, z above ``hold_z``, more than ``max_ratio`` times the group's
+largest, a x100/x1000 decimal shift, a label (currency) the group never had. Flag: z above
+``flag_z``, a label value never seen in the flow for a picklist-like label.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ __all__ = ["Thresholds", "judge"]
 
 _MAD_SCALE = 1.4826  # MAD x this estimates the standard deviation of normal data
 _SHIFTS = (100, 1000)
+_LOG_FLOOR = math.log(1.5)  # flow-wide, amounts within 1.5x of each other are one spread
 _PICKLIST_MAX = 10  # a label with at most this many values, seen often, is picklist-like
 _PICKLIST_SEEN = 20
 
@@ -51,6 +54,21 @@ def _mad(values: Sequence[float]) -> float:
     return statistics.median(abs(v - median) for v in values)
 
 
+def _pooled_spread(name: str, seen: Sequence[Observed], t: Thresholds) -> float | None:
+    """Return the MAD of log(amount / its client's median) over clients with enough amounts."""
+    groups: dict[str, list[float]] = {}
+    for o in seen:
+        if o.name == name and o.number is not None and o.number > 0:
+            groups.setdefault(o.grp, []).append(o.number)
+    ratios = [
+        math.log(v / statistics.median(vs))
+        for vs in groups.values()
+        if len(vs) >= t.min_group
+        for v in vs
+    ]
+    return _mad(ratios) if len(ratios) >= t.min_flow else None
+
+
 def _baseline(
     name: str, group: str, seen: Sequence[Observed], t: Thresholds
 ) -> tuple[list[float], str] | None:
@@ -75,11 +93,14 @@ def _amount(  # noqa: PLR0911 - one return per finding reads best
         return []
     values, whose = found
     median = statistics.median(values)
-    scale = max(_MAD_SCALE * _mad(values), t.scale_floor * abs(median), 1.0)
-    everyone = [o.number for o in seen if o.name == name and o.number is not None]
-    if len(everyone) >= t.min_flow:  # a client's few invoices never look tighter than the flow
-        scale = max(scale, _MAD_SCALE * _mad(everyone))
-    z = (x - median) / scale
+    # Amounts vary by ratios, so the spread is measured on logarithms: z 1 is one typical factor.
+    logs = [math.log(v) for v in values if v > 0]
+    floor = math.log(1 + t.scale_floor) if whose == "this client's" else _LOG_FLOOR
+    scale = max(_MAD_SCALE * _mad(logs), floor)
+    pooled = _pooled_spread(name, seen, t) if whose == "this client's" else None
+    if pooled is not None:  # a client's few invoices never look tighter than clients do
+        scale = max(scale, _MAD_SCALE * pooled)
+    z = (math.log(x) - statistics.median(logs)) / scale
     ratio = x / median if median else float("inf")
     for shift in _SHIFTS:
         if ratio >= shift / 2 and any(abs(x / shift - v) <= 0.01 * v for v in values):
