@@ -17,6 +17,7 @@ import typer
 
 from freshforce import __version__
 from freshforce.commands import CliContext, cli_context, config_app, db_app, jobs, worker
+from freshforce.commands.assist import anomalies_app, map_app
 from freshforce.commands.conflicts import app as conflicts_app
 from freshforce.commands.connect import connect
 from freshforce.commands.connections import app as connections_app
@@ -56,6 +57,9 @@ app.command("web")(web)
 app.command("sync")(sync)
 app.command("reconcile")(reconcile)
 app.command("promote")(promote)
+
+app.add_typer(map_app, name="map")
+app.add_typer(anomalies_app, name="anomalies")
 
 
 @app.callback()

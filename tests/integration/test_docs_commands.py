@@ -82,6 +82,15 @@ SHAPES: dict[str, Shape] = {
     # A fresh data directory has no connections: both say what to do first.
     "freshforce sync --initial --dry-run": Shape(2, (_NO_PAIR,)),
     "freshforce sync --initial": Shape(2, (_NO_PAIR,)),
+    "freshforce map suggest clients": Shape(2, (_NO_PAIR,)),
+    "freshforce anomalies list": Shape(0, ("no writes waiting for review",)),
+    "freshforce anomalies accept 7": Shape(1, ("no held write 7 waiting",)),
+    "freshforce anomalies reject 7": Shape(1, ("no held write 7 waiting",)),
+    "freshforce map suggest clients --apply": Shape(2, ("freshforce config init",)),
+    "freshforce map reject clients client.fax Contact.Phone": Shape(0, ("rejected client.fax",)),
+    "freshforce map accept clients client.company_industry Account.Industry": Shape(
+        2, ("freshforce config init",)
+    ),
     "freshforce trace client/42": Shape(0, ("nothing recorded for client/42",)),
     "freshforce trace ann@example.com --json": Shape(0, ('"links": []', '"timeline": []')),
     "freshforce sandbox --records 20 --auto-approve": _SANDBOX,

@@ -28,10 +28,11 @@ from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.ids import to_18
 from freshforce.engine.batch import per_tenant
 from freshforce.engine.flow import Outcome
+from freshforce.engine.guard import PlannedWrite, WriteGuard
 from freshforce.engine.retry import wait_delay
 from freshforce.engine.syncstate import LinkState, Record, StoreState, load_state
 from freshforce.errors import PermanentError, TransientError
-from freshforce.flows.clients_plan import Unit, decide
+from freshforce.flows.clients_plan import Action, Unit, decide
 from freshforce.flows.clients_read import (
     Remote,
     choose,
@@ -58,6 +59,9 @@ __all__ = ["ClientsFlow", "MatchBusyError"]
 log = structlog.get_logger(__name__)
 
 
+_DESTRUCTIVE = frozenset(
+    {Action.ARCHIVE_FRESHBOOKS, Action.DELETE_FRESHBOOKS, Action.DELETE_SALESFORCE}
+)
 # A job waiting for another's match lock tries again after this (locks last one batch).
 _LOCK_WAIT_SECONDS = 0.5
 
@@ -77,7 +81,14 @@ class ClientsFlow:
     batch_size: int = 50
     priority: Priority = Priority.CLIENTS
     lock_seconds: float = 120.0
+    guard: WriteGuard | None = None  # asked before deletes; None: the learning guard
     _units: list[Unit] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.guard is None:
+            from freshforce.assist.guard import BaselineGuard  # noqa: PLC0415 - a default only
+
+            self.guard = BaselineGuard(self.engine)
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
         async def work(pair: Pair, group: list[Job]) -> dict[int, Outcome]:
@@ -96,11 +107,21 @@ class ClientsFlow:
         for unit in units:
             if unit.error is None:
                 decide(self.map, unit, remote)
+        await self._guard_deletes(scope, units)
         await write_units(
             self.map, units=units, pair=pair, remote=remote, engine=self.engine,
             priority=self.priority,
         )  # fmt: skip
         return refused + [outcome for unit in units for outcome in unit.outcomes()]
+
+    async def _guard_deletes(self, scope: Scope, units: list[Unit]) -> None:
+        """Ask the guard before each delete or archive; a held one does nothing (it waits)."""
+        assert self.guard is not None  # noqa: S101 - set by __post_init__
+        for unit in units:
+            if unit.error is None and unit.action in _DESTRUCTIVE:
+                write = PlannedWrite(scope.tenant, self.name, unit.jobs[0].key, "", delete=True)
+                if (await self.guard.check(write)).held:
+                    unit.action = Action.NOTHING
 
     async def _resolve(
         self, units: list[Unit], scope: Scope, pair: Pair, remote: Remote, ctx: FlowContext

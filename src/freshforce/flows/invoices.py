@@ -21,16 +21,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from freshforce.assist.guard import BaselineGuard
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce import Priority, to_18
 from freshforce.engine.batch import outcome_for, per_tenant
 from freshforce.engine.create_once import completed, create_once
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Effect, Outcome
+from freshforce.engine.guard import NO_GUARD, PlannedWrite, WriteGuard
 from freshforce.errors import (
     ConfigError,
     FreshforceError,
@@ -106,6 +109,7 @@ class InvoicesFlow:
     settings: InvoiceSettings
     batch_size: int = 50
     announce: Announce | None = None  # records "invoice created" with the link (announce.py)
+    guard: WriteGuard = NO_GUARD  # asked before each invoice is created (engine/guard.py)
     name: str = field(default=FLOW, init=False)
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
@@ -225,6 +229,9 @@ class InvoicesFlow:
         invoice: Invoice | None = None
         try:
             client_id, mapped, body = await self._body(pair, job, opportunity)
+            verdict = await self.guard.check(_planned(job, client_id, body))
+            if verdict.held:
+                return Outcome.skipped(job)  # waits for review: `freshforce anomalies`
             invoice = await self._create_once(pair, job, client_id, body, opportunity.id)
             invoice = await self._send(pair, opportunity, invoice)
         except FreshforceError as exc:
@@ -378,6 +385,17 @@ class InvoicesFlow:
         return done
 
 
+def _planned(job: Job, client_id: int, body: Mapping[str, Any]) -> PlannedWrite:
+    """Describe the invoice about to be created for the write guard: its total and currency."""
+    total = Decimal(0)
+    for line in body.get("lines", []):
+        cost = line.get("unit_cost")
+        amount = cost.get("amount") if isinstance(cost, dict) else cost
+        total += Decimal(str(amount or 0)) * Decimal(str(line.get("qty") or 1))
+    currency = {"currency": str(body["currency_code"])} if body.get("currency_code") else {}
+    return PlannedWrite(job.tenant, FLOW, job.key, str(client_id), {"amount": total}, currency)
+
+
 def _ref(opportunity_id: str) -> CreateRef:
     return CreateRef(_REF.system, _REF.object, opportunity_id)
 
@@ -408,4 +426,5 @@ def invoices_flow(
         map=flow_map,
         clients=clients or LinkedClientResolver(runtime.engine),
         settings=InvoiceSettings.from_values(flow_map.values),
+        guard=BaselineGuard(runtime.engine),
     )

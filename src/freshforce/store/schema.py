@@ -12,6 +12,8 @@ from freshforce.store.types import UTCDateTime
 
 __all__ = [
     "alerts",
+    "anomalies",
+    "anomaly_observations",
     "attempts",
     "audit_log",
     "config_versions",
@@ -27,6 +29,7 @@ __all__ = [
     "leases",
     "link_keys",
     "links",
+    "mapping_decisions",
     "match_locks",
     "metadata",
     "snapshots",
@@ -435,4 +438,58 @@ event_outbox = sa.Table(
     sa.Column("published_at", UTCDateTime),
     sa.Column("replay_id", sa.String(64)),  # base64, as the server answered
     sa.Index(None, "published_at", "id"),
+)
+
+# A person's verdict on a mapping suggestion (source field -> target field), per tenant and flow:
+# accepted pairs rank first next time and lend their words as synonyms; rejected ones never return.
+mapping_decisions = sa.Table(
+    "mapping_decisions",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),  # e.g. client.mob_phone
+    sa.Column("target", sa.String(255), nullable=False),  # e.g. Contact.MobilePhone
+    sa.Column("decision", sa.String(16), nullable=False),  # accepted | rejected
+    sa.Column("decided_by", sa.String(128)),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tenant", "flow", "source", "target"),
+)
+
+# What a flow wrote, for the anomaly baselines: one row per record and measure (an amount or a
+# label such as the currency), replaced when the record is written again.
+anomaly_observations = sa.Table(
+    "anomaly_observations",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("grp", sa.String(128), nullable=False),  # e.g. the FreshBooks client id
+    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("number", sa.Float),
+    sa.Column("text", sa.String(255)),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tenant", "flow", "record_key", "name"),
+    sa.Index(None, "tenant", "flow", "grp"),
+)
+
+# Writes the anomaly guard held for review (status open, then accepted or rejected) or flagged.
+anomalies = sa.Table(
+    "anomalies",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("grp", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # hold | flag
+    sa.Column("status", sa.String(16), nullable=False),  # open | accepted | rejected | flagged
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("write", sa.JSON, nullable=False),  # the planned write's amounts and labels
+    sa.Column("decided_by", sa.String(128)),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "tenant", "status"),
+    sa.Index(None, "tenant", "flow", "record_key"),
 )

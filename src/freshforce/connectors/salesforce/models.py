@@ -14,6 +14,7 @@ __all__ = [
     "CompositeItem",
     "CompositeResult",
     "FieldInfo",
+    "PicklistEntry",
     "QueryPage",
     "SObjectInfo",
     "WriteResult",
@@ -76,6 +77,7 @@ class FieldInfo(_Wire):
     external_id: bool = Field(default=False, alias="externalId")
     unique: bool = False
     nillable: bool = True
+    label: str = ""
     calculated: bool = False
     picklist_values: list[PicklistEntry] = Field(default_factory=list, alias="picklistValues")
 

@@ -1,0 +1,172 @@
+"""The layered scorer: names, type gates, value profiles and linked-value overlap, with reasons.
+
+Each layer can be switched off (``Layers``) so the benchmark can show what each one adds.
+``rank`` scores one source against every target; ``assign`` keeps the pairing one-to-one per
+target (``street2`` may share its street's target: two lines joined into one field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from freshforce.assist.fields import SourceField, TargetField
+from freshforce.assist.names import name_match
+from freshforce.assist.profile import Kind, normalise, profile
+
+__all__ = ["PROPOSE_AT", "Candidate", "Decisions", "Layers", "assign", "rank"]
+
+# Which describe types hold each kind of value: the first set fits best, the second may do.
+_FITS: Mapping[Kind, tuple[frozenset[str], frozenset[str]]] = {
+    Kind.EMAIL: (frozenset({"email"}), frozenset({"string", "textarea"})),
+    Kind.PHONE: (frozenset({"phone"}), frozenset({"string"})),
+    Kind.URL: (frozenset({"url"}), frozenset({"string", "textarea"})),
+    Kind.DATE: (frozenset({"date"}), frozenset({"datetime", "string"})),
+    Kind.DATETIME: (frozenset({"datetime"}), frozenset({"date"})),
+    Kind.BOOLEAN: (frozenset({"boolean"}), frozenset()),
+    Kind.INTEGER: (frozenset({"int", "double", "string"}), frozenset({"currency", "percent"})),
+    Kind.MONEY: (frozenset({"currency", "double"}), frozenset({"percent", "int", "string"})),
+    Kind.CURRENCY: (frozenset({"picklist", "string"}), frozenset()),
+    Kind.COUNTRY: (frozenset({"string", "picklist"}), frozenset({"textarea"})),
+    Kind.POSTAL: (frozenset({"string"}), frozenset()),
+    Kind.TEXT: (frozenset({"string", "textarea", "picklist"}), frozenset({"email", "phone"})),
+}
+_WEIGHTS = {"name": 0.6, "type": 0.2, "overlap": 0.5, "learned": 0.6}
+_MIN_LINKED = 2  # linked pairs needed before their overlap counts
+_STREET2 = "street2"
+PROPOSE_AT = 0.6  # a candidate scoring less is shown but never proposed as the pick
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Which layers score; the benchmark turns them off one at a time."""
+
+    names: bool = True
+    types: bool = True
+    values: bool = True
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """A tenant's earlier accept/reject decisions: source ref -> target refs."""
+
+    accepted: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rejected: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Learned word expansions (a source name's word -> the target words it was accepted for).
+    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One target proposed for a source, its score (0..~2) and the reasons, strongest first."""
+
+    source: str
+    target: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+def _type_fit(kind: Kind | None, target: TargetField) -> tuple[float, str | None] | None:
+    """Return (fit 0..1, reason), or ``None`` when the sampled values cannot go there."""
+    if kind is None:
+        return 0.5, None
+    best, fair = _FITS[kind]
+    if target.type in best:
+        return 1.0, f"{kind} values fit {target.type}"
+    if target.type in fair:
+        return 0.4, f"{kind} values into {target.type}"
+    return None
+
+
+def _picklist_fit(samples: Sequence[object], target: TargetField) -> tuple[float, str] | None:
+    values = {str(s) for s in samples if s not in (None, "")}
+    if not target.picklist or not values:
+        return None
+    inside = len(values & set(target.picklist))
+    return inside / len(values), f"{inside} of {len(values)} values in the picklist"
+
+
+def _overlap(pairs: Sequence[tuple[object, object]]) -> tuple[float, str] | None:
+    both = [(normalise(a), normalise(b)) for a, b in pairs]
+    usable = [(a, b) for a, b in both if a is not None]
+    if len(usable) < _MIN_LINKED:
+        return None
+    equal = sum(a == b for a, b in usable)
+    return equal / len(usable), f"{equal} of {len(usable)} linked values equal"
+
+
+def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads best whole
+    source: SourceField,
+    target: TargetField,
+    kind: Kind | None,
+    layers: Layers,
+    decisions: Decisions,
+) -> Candidate | None:
+    if target.ref in decisions.rejected.get(source.ref, frozenset()):
+        return None
+    if layers.types and target.refusal() is not None:
+        return None
+    reasons: list[tuple[float, str]] = []
+    score = 0.0
+    if layers.names:
+        match = name_match(source.name, target.name, target.label, learned=decisions.synonyms)
+        score += _WEIGHTS["name"] * match.score
+        reasons.append((match.score, match.reason))
+    if layers.types:
+        fit = _type_fit(kind if layers.values else None, target)
+        if fit is None:
+            return None
+        score += _WEIGHTS["type"] * fit[0]
+        if fit[1]:
+            reasons.append((fit[0] * 0.5, fit[1]))
+    if layers.values:
+        picked = _picklist_fit(source.samples, target)
+        if picked is not None:
+            score += _WEIGHTS["type"] * (picked[0] - 0.5)
+            reasons.append((picked[0] * 0.5, picked[1]))
+        overlap = _overlap(source.linked.get(target.ref, ()))
+        if overlap is not None:
+            score += _WEIGHTS["overlap"] * (2 * overlap[0] - 1)
+            reasons.append((overlap[0] * 2, overlap[1]))
+    if target.ref in decisions.accepted.get(source.ref, frozenset()):
+        score += _WEIGHTS["learned"]
+        reasons.append((3.0, "accepted before"))
+    ordered = tuple(text for _, text in sorted(reasons, key=lambda r: -r[0]))
+    return Candidate(source.ref, target.ref, round(score, 4), ordered)
+
+
+def rank(
+    source: SourceField,
+    targets: Sequence[TargetField],
+    *,
+    layers: Layers = Layers(),
+    decisions: Decisions = Decisions(),
+) -> list[Candidate]:
+    """Return every target that passes the gates, best first."""
+    kind = profile(source.samples) if layers.values else None
+    found = (_score_one(source, t, kind, layers, decisions) for t in targets)
+    return sorted((c for c in found if c is not None), key=lambda c: (-c.score, c.target))
+
+
+def _shares(source: str, others: Sequence[str]) -> bool:
+    """Whether ``source`` is a second line that may join its first line's target."""
+    return source.endswith(_STREET2) and source.removesuffix("2") in others
+
+
+def assign(ranked: Mapping[str, list[Candidate]]) -> dict[str, list[Candidate]]:
+    """Keep each target for the source that wants it most; the others move to their next best."""
+    order = sorted(ranked, key=lambda s: -(ranked[s][0].score if ranked[s] else 0.0))
+    taken: dict[str, str] = {}
+    out: dict[str, list[Candidate]] = {}
+    for source in order:
+        owners = [s for s, t in taken.items() if t]
+        free = [
+            c
+            for c in ranked[source]
+            if c.target not in taken.values()
+            or _shares(source, [o for o in owners if taken[o] == c.target])
+        ]
+        out[source] = free
+        if free:
+            taken[source] = free[0].target
+    return {s: out[s] for s in ranked}
