@@ -39,6 +39,8 @@ DEFAULT_FLOWS: Mapping[str, str] = MappingProxyType(
     {"client": "clients", "invoice": "payments", "payment": "payments"}
 )
 _VERIFY = "callback.verify"
+# The object kind of an event name -> more flows it feeds (mirror flows), a job each.
+_NO_MORE: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 class WebhookOutcome(StrEnum):
@@ -69,6 +71,7 @@ async def receive_freshbooks(
     *,
     now: datetime,
     flows: Mapping[str, str] = DEFAULT_FLOWS,
+    also: Mapping[str, tuple[str, ...]] = _NO_MORE,
 ) -> WebhookResult:
     """Check and store one FreshBooks delivery; never raises for a bad one."""
     form = _form(body)
@@ -83,7 +86,8 @@ async def receive_freshbooks(
     event = NewEvent("webhook", "freshbooks", kind, object_id, dict(form))
     flow = flows.get(kind)
     hint = {"source": "webhook", "event": name}
-    jobs = () if flow is None else (JobRequest(flow, f"freshbooks/{kind}/{object_id}", (hint,)),)
+    wanted = ((flow,) if flow is not None else ()) + tuple(also.get(kind, ()))
+    jobs = tuple(JobRequest(f, f"freshbooks/{kind}/{object_id}", (hint,)) for f in wanted)
     await commit(engine, queue, Batch((event,), jobs), keeper=None, now=now)
     return WebhookResult(WebhookOutcome.STORED, name, object_id, jobs)
 

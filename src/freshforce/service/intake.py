@@ -151,7 +151,7 @@ async def _open_tenant(
     holder: str,
     channel: ChannelFactory | None,
 ) -> TenantIntake:
-    config = PollerConfig(flows=dict(targets.freshbooks))
+    config = PollerConfig(flows=dict(targets.freshbooks), also=dict(targets.also))
     intake = TenantIntake(
         pair,
         targets,
