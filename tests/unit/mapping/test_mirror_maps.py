@@ -68,8 +68,10 @@ def test_an_invoice_maps_to_its_mirror_and_lines(tmp_path: Path) -> None:
         (
             (
                 "  - {freshbooks: invoice_number, salesforce: FreshBooks_Invoice__c.Name}",
-                "  - {freshbooks: invoice_number, salesforce: FreshBooks_Invoice__c.Name, "
-                "direction: both}",
+                (
+                    "  - {freshbooks: invoice_number, salesforce: FreshBooks_Invoice__c.Name, "
+                    "direction: both}"
+                ),
             ),
             "fields[0].direction",
             "a mirror flow writes to Salesforce only",
