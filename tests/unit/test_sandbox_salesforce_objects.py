@@ -20,6 +20,10 @@ def test_every_object_the_connector_needs_is_there_with_its_key_prefix():
         "Order": "801",
         "OrderItem": "802",
         "User": "005",
+        # The shipped mirror maps' custom objects (docs/salesforce/objects).
+        "FreshBooks_Invoice__c": "a0F",
+        "FreshBooks_Invoice_Line__c": "a0G",
+        "FreshBooks_Payment__c": "a0H",
     }
 
 

@@ -74,6 +74,7 @@ def sync(
     async def work(runtime: Runtime) -> None:
         from rich.progress import Progress, TaskID  # noqa: PLC0415 - lazy CLI imports
 
+        from freshforce.commands.sync_mirrors import backfill_mirrors  # noqa: PLC0415
         from freshforce.flows.clients_bulk import apply_initial, plan_initial  # noqa: PLC0415
 
         flow = _clients_map(runtime)
@@ -91,9 +92,10 @@ def sync(
             if dry_run:
                 return
             done = await apply_initial(plan, runtime.engine, progress=tick)
-        _table(cli, "first sync: done", done.counts, done.samples)
-        for error in done.errors[:20]:
-            cli.stdout.print(f"[yellow]not synced:[/] {error}", soft_wrap=True)
+            _table(cli, "first sync: done", done.counts, done.samples)
+            for error in done.errors[:20]:
+                cli.stdout.print(f"[yellow]not synced:[/] {error}", soft_wrap=True)
+            await backfill_mirrors(cli, runtime, pair, tick)  # mirror_<name>.yaml maps
 
     from freshforce.commands.store import run_with_runtime  # noqa: PLC0415 - lazy CLI imports
 

@@ -1,4 +1,4 @@
-"""Business flows: clients, invoices, payments; each one file of rules on the engine.
+"""Business flows: clients, invoices, payments, mirrors; each one file of rules on the engine.
 
 ``builtin_flows(runtime, maps)`` is what ``freshforce run`` and ``freshforce worker`` register:
 flow name → :class:`~freshforce.engine.Flow`, built from the runtime (clients, store, clock)
@@ -22,6 +22,7 @@ def builtin_flows(runtime: Runtime, maps: MapSet) -> dict[str, Flow]:
     # Commands import the flows lazily, so the CLI starts without them.
     from freshforce.flows.clients import ClientsFlow  # noqa: PLC0415
     from freshforce.flows.invoices import invoices_flow  # noqa: PLC0415
+    from freshforce.flows.mirror import mirror_flows  # noqa: PLC0415
     from freshforce.flows.payments import payments_flow  # noqa: PLC0415
 
     flows: dict[str, Flow] = {}
@@ -31,6 +32,7 @@ def builtin_flows(runtime: Runtime, maps: MapSet) -> dict[str, Flow]:
         flows["invoices"] = invoices_flow(runtime, maps)
     if "payments" in maps.flows:
         flows["payments"] = payments_flow(runtime, maps)
+    flows |= mirror_flows(runtime, maps)  # mirror_<name>.yaml maps, opt-in
     if runtime.settings.platform_event_channels:
         from freshforce.flows.sync_requests import REJECTED_FLOW, rejected_requests_flow  # noqa: PLC0415
 

@@ -56,6 +56,8 @@ class PollerConfig:
             "payments": "payments",
         }
     )
+    # resource → more flows its changes feed (mirror flows), a job each
+    also: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def stream_name(stream: str) -> str:
@@ -146,9 +148,10 @@ class FreshBooksPoller:
 
     def _jobs(self, stream: str, fresh: list[Record]) -> list[JobRequest]:
         singular = RESOURCES[stream].singular
-        flow = self._config.flows.get(stream, stream)
+        flows = (self._config.flows.get(stream, stream), *self._config.also.get(stream, ()))
         return [
             JobRequest(flow, f"freshbooks/{singular}/{r.id}", ({"source": "poll"},))
+            for flow in flows
             for r in {r.id: r for r in fresh}.values()
         ]
 

@@ -39,6 +39,8 @@ DEFAULT_FLOWS: Mapping[str, str] = MappingProxyType(
     {"client": "clients", "invoice": "payments", "payment": "payments"}
 )
 _VERIFY = "callback.verify"
+# The object kind of an event name -> more flows it feeds (mirror flows), a job each.
+_NO_MORE: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 class WebhookOutcome(StrEnum):
@@ -70,6 +72,7 @@ async def receive_freshbooks(
     now: datetime,
     flows: Mapping[str, str] = DEFAULT_FLOWS,
     tenant: str = "default",
+    also: Mapping[str, tuple[str, ...]] = _NO_MORE,
 ) -> WebhookResult:
     """Check and store one FreshBooks delivery (for ``tenant``); never raises for a bad one."""
     form = _form(body)
@@ -84,8 +87,9 @@ async def receive_freshbooks(
     event = NewEvent("webhook", "freshbooks", kind, object_id, dict(form), tenant)
     flow = flows.get(kind)
     hint = {"source": "webhook", "event": name}
+    wanted = ((flow,) if flow is not None else ()) + tuple(also.get(kind, ()))
     key = f"freshbooks/{kind}/{object_id}"
-    jobs = () if flow is None else (JobRequest(flow, key, (hint,), tenant=tenant),)
+    jobs = tuple(JobRequest(f, key, (hint,), tenant=tenant) for f in wanted)
     await commit(engine, queue, Batch((event,), jobs), keeper=None, now=now, tenant=tenant)
     return WebhookResult(WebhookOutcome.STORED, name, object_id, jobs)
 

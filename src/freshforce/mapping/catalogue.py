@@ -116,7 +116,17 @@ _SALESFORCE: Mapping[str, frozenset[str]] = {
         "BillingStreet BillingCity BillingState BillingPostalCode BillingCountry "
         "CurrencyIsoCode"
     ),
+    "OrderItem": _names(
+        f"{_SYSTEM_FIELDS} OrderId PricebookEntryId Product2Id Quantity UnitPrice ListPrice "
+        "TotalPrice ServiceDate EndDate Description CurrencyIsoCode"
+    ),
+    # The custom objects of the shipped mirror maps (docs/salesforce/objects): their own
+    # fields end in __c, so only the standard ones are listed.
+    "FreshBooks_Invoice__c": _names(f"{_SYSTEM_FIELDS} Name OwnerId"),
+    "FreshBooks_Invoice_Line__c": _names(f"{_SYSTEM_FIELDS} Name"),
+    "FreshBooks_Payment__c": _names(f"{_SYSTEM_FIELDS} Name OwnerId"),
 }
+_CUSTOM_OBJECT = _names(f"{_SYSTEM_FIELDS} Name OwnerId")
 
 
 class ShippedCatalogue:
@@ -138,6 +148,8 @@ class ShippedCatalogue:
 
     def field_problem(self, system: System, obj: str, name: str) -> str | None:
         known = self._objects[system].get(obj)
+        if known is None and system is System.SALESFORCE and obj.endswith("__c"):
+            known = _CUSTOM_OBJECT  # any custom object: its standard fields and any __c
         if known is None:
             hint = did_you_mean(obj, self.objects(system))
             return f"unknown {system.value} object {obj!r}{hint}"

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from freshforce.mapping.catalogue import FieldCatalogue, System
 from freshforce.mapping.hooks import Hook, resolve_hook
+from freshforce.mapping.mirror_check import check_mirror, prepare_mirror
 from freshforce.mapping.model import FieldRule, FlowMap, LineRules
 from freshforce.mapping.problems import PathPart, Problem, did_you_mean
 from freshforce.mapping.resolve import NAME
@@ -115,6 +116,7 @@ def compile_flow(
             doc.problem((), "a flow file is a mapping of keys (flow, link, fields, ...)")
         )
         return None, problems
+    prepare_mirror(doc, problems)
     model: FlowModel | None = None
     try:
         model = FlowModel.model_validate(doc.data)
@@ -124,6 +126,8 @@ def compile_flow(
         problems.append(
             doc.problem(("flow",), f"this file is {expected}.yaml but says flow: {model.flow}")
         )
+    if model is not None:
+        check_mirror(doc, model, catalogue, problems)
     link = model.link if model else _partial(LinkModel, doc.data.get("link"))
     if link is None:
         return None, problems
@@ -153,6 +157,7 @@ def compile_flow(
         lines=lines,
         hooks=hooks,
         values=MappingProxyType(dict(values)),
+        mirror=model.mirror,
     )
     return flow, problems
 

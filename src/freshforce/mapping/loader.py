@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 FLOWS = ("clients", "invoices", "payments")
+MIRROR_PREFIX = "mirror_"  # mirror_<name>.yaml: an opt-in mirror flow called mirror_<name>
 PROFILES = ("dev", "qa", "prod")
 VALUES = "values"
 _SHIPPED_DIR = "freshforce/mapping/defaults"
@@ -96,6 +97,21 @@ def check_maps(
             sources[flow] = doc.name
             if compiled is not None:
                 flows[flow] = compiled
+        for flow in sorted(f for f in files if f.startswith(MIRROR_PREFIX)):
+            doc = _read(files[flow])
+            digest = hashlib.sha256(f"{doc.text}\0{values_json}".encode()).hexdigest()
+            compiled, found = compile_flow(
+                doc,
+                "mirror",
+                values=values,
+                catalogue=catalogue,
+                content_hash=digest,
+                origins=origins,
+            )
+            problems.extend(found)
+            sources[flow] = doc.name
+            if compiled is not None:
+                flows[flow] = replace(compiled, flow=flow)
     if problems:
         return None, sorted(problems, key=lambda p: (p.file, p.line, p.column))
     return MapSet(
@@ -166,9 +182,10 @@ def _files(directory: Path | None, problems: list[Problem]) -> dict[str, Path]:
     for path in sorted(directory.iterdir()):
         if path.suffix not in {".yaml", ".yml"}:
             continue
-        if path.stem not in known:
+        if path.stem not in known and not _is_mirror(path.stem):
             hint = did_you_mean(path.stem, known)
-            message = f"unknown file; expected {', '.join(f'{k}.yaml' for k in known)}{hint}"
+            expected = ", ".join(f"{k}.yaml" for k in known)
+            message = f"unknown file; expected {expected} or mirror_<name>.yaml{hint}"
             problems.append(Problem(str(path), 0, 0, "", message))
             continue
         if path.stem in files:
@@ -176,6 +193,11 @@ def _files(directory: Path | None, problems: list[Problem]) -> dict[str, Path]:
             continue
         files[path.stem] = path
     return files
+
+
+def _is_mirror(stem: str) -> bool:
+    name = stem.removeprefix(MIRROR_PREFIX)
+    return stem.startswith(MIRROR_PREFIX) and bool(name) and name.replace("_", "").isalnum()
 
 
 def _read(path: Path) -> YamlDocument:

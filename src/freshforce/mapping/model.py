@@ -11,6 +11,7 @@ from freshforce.mapping.catalogue import System
 from freshforce.mapping.expressions import Expression, expression_input
 from freshforce.mapping.hooks import Hook, HookContext, HookDecision, run_hooks
 from freshforce.mapping.merge import FieldComparison, compare_snapshots
+from freshforce.mapping.mirror_schema import MirrorModel
 from freshforce.mapping.problems import MappingRecordError
 from freshforce.mapping.schema import DeletePolicy, Direction, MatchStrategy, Policy
 from freshforce.mapping.transforms import (
@@ -143,6 +144,7 @@ class FlowMap:
     lines: LineRules | None = None
     hooks: tuple[Hook, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict)
+    mirror: MirrorModel | None = None  # a mirror flow's keys, lookups, guard and lines
 
     def apply(
         self,

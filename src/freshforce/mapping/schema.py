@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from freshforce.mapping.mirror_schema import MirrorModel
+
 __all__ = [
     "DeletePolicy",
     "DeletesModel",
@@ -120,13 +122,14 @@ class LineRulesModel(_Strict):
 class FlowModel(_Strict):
     """One flow file (``clients.yaml``, ``invoices.yaml``, ``payments.yaml``)."""
 
-    flow: Literal["clients", "invoices", "payments"]
+    flow: Literal["clients", "invoices", "payments", "mirror"]
     link: LinkModel
     match: list[MatchStrategy | CustomMatch] = Field(default_factory=list)
     deletes: DeletesModel = Field(default_factory=DeletesModel)
     fields: list[FieldRuleModel] = Field(default_factory=list)
     lines: LineRulesModel | None = None
     hooks: HooksModel = Field(default_factory=HooksModel)
+    mirror: MirrorModel | None = None  # flow: mirror only (mirror_<name>.yaml)
 
 
 class ValuesModel(_Strict):

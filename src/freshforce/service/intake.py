@@ -201,7 +201,7 @@ async def _open_tenant(
     cdc: bool,
     event_channels: Sequence[str],
 ) -> TenantIntake:
-    config = PollerConfig(flows=dict(targets.freshbooks))
+    config = PollerConfig(flows=dict(targets.freshbooks), also=dict(targets.also))
     intake = TenantIntake(
         pair,
         targets,

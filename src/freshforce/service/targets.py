@@ -4,22 +4,25 @@ Each flow map names its FreshBooks object (``client``) and its Salesforce object
 ``Contact``). Only flows that are registered with the worker are watched, so intake never
 enqueues jobs nobody runs. A FreshBooks resource or a Salesforce change event topic feeds one
 flow: when two flows name the same one, the first flow in map order takes it (its pollers and
-the Salesforce modstamp poller, which is per flow, still cover the other).
+the Salesforce modstamp poller, which is per flow, still cover the other). A mirror flow (maps
+come after the three flows) is fed by its FreshBooks resource only: when another flow has it,
+the mirror is listed in ``also`` and gets a job of its own for each change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 import structlog
 
 from freshforce.connectors.freshbooks.client import RESOURCES
 from freshforce.intake.salesforce_poller import PollTarget
-from freshforce.mapping import MapSet
+from freshforce.mapping import MappingConfigError, MapSet, load_maps
 
-__all__ = ["IntakeTargets", "cdc_topic", "intake_targets"]
+__all__ = ["IntakeTargets", "cdc_topic", "intake_targets", "mirror_event_flows"]
 
 log = structlog.get_logger("freshforce.service.targets")
 # FreshBooks objects a flow derives from another resource's records.
@@ -38,6 +41,8 @@ class IntakeTargets:
     freshbooks: Mapping[str, str]  # resource name (``clients``) → flow
     salesforce: tuple[PollTarget, ...]
     cdc: Mapping[str, str]  # entity (``Account``) → flow
+    # resource name → the mirror flows its changes feed besides its own flow
+    also: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def empty(self) -> bool:
@@ -56,8 +61,12 @@ def intake_targets(maps: MapSet, flows: Collection[str]) -> IntakeTargets:
     freshbooks: dict[str, str] = {}
     salesforce: list[PollTarget] = []
     cdc: dict[str, str] = {}
+    also: dict[str, tuple[str, ...]] = {}
     for name, flow_map in maps.flows.items():
         if name not in flows:
+            continue
+        if flow_map.mirror is not None:
+            _mirror(freshbooks, also, flow_map.freshbooks_object, name)
             continue
         # The invoices flow is triggered by Opportunities only (its write-backs go the other
         # way), the payments flow by FreshBooks records only; other flows by both sides.
@@ -73,7 +82,18 @@ def intake_targets(maps: MapSet, flows: Collection[str]) -> IntakeTargets:
             for sobject in flow_map.salesforce_objects:
                 salesforce.append(PollTarget(sobject, name))
                 _claim(cdc, sobject, name, "cdc_entity_shared")
-    return IntakeTargets(freshbooks, tuple(salesforce), cdc)
+    return IntakeTargets(freshbooks, tuple(salesforce), cdc, MappingProxyType(also))
+
+
+def _mirror(
+    freshbooks: dict[str, str], also: dict[str, tuple[str, ...]], obj: str, flow: str
+) -> None:
+    """Feed a mirror by its FreshBooks resource only, besides the flow that has it."""
+    for resource in _resources(obj):
+        if resource in freshbooks:
+            also[resource] = (*also.get(resource, ()), flow)
+        else:
+            freshbooks[resource] = flow
 
 
 def _resources(freshbooks_object: str) -> tuple[str, ...]:
@@ -88,3 +108,23 @@ def _claim(taken: dict[str, str], what: str, flow: str, event: str) -> None:
         log.warning(event, target=what, flow=taken[what], also=flow)
         return
     taken[what] = flow
+
+
+def mirror_event_flows(config_dir: Path | None) -> dict[str, tuple[str, ...]]:
+    """Return FreshBooks event kind (``invoice``) → the mirror flows of ``config_dir``'s maps.
+
+    The webhook route enqueues a job for each besides the kind's own flow. A directory whose
+    maps do not load gives none here: the service reports its problems when it starts.
+    """
+    try:
+        maps = load_maps(config_dir)
+    except MappingConfigError:
+        return {}
+    found: dict[str, tuple[str, ...]] = {}
+    for name, flow_map in maps.flows.items():
+        if flow_map.mirror is None:
+            continue
+        for resource in _resources(flow_map.freshbooks_object):
+            kind = RESOURCES[resource].singular
+            found[kind] = (*found.get(kind, ()), name)
+    return found

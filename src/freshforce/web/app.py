@@ -67,6 +67,9 @@ def create_app(
     post. While the app runs (its lifespan), the alert timer evaluates the alert rules every
     ``alert_interval_seconds``.
     """
+    # The service package imports this one: its targets are imported when an app is made.
+    from freshforce.service.targets import mirror_event_flows  # noqa: PLC0415
+
     registry = CollectorRegistry()
     queue_config = QueueConfig(
         lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
@@ -86,6 +89,7 @@ def create_app(
         alert_channels=tuple(channel.name for channel in channels),
         settings=settings,
         transport=transport,
+        webhook_also=mirror_event_flows(settings.config_dir),
     )
     deps.templates.env.filters["when"] = when
     deps.templates.env.globals["sparkline"] = sparkline

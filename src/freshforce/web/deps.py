@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,8 @@ class WebDeps:
     alert_channels: tuple[str, ...] = ()  # names only: addresses and passwords stay out
     settings: Settings | None = None  # for the OAuth connect pages
     transport: httpx.AsyncBaseTransport | None = None  # their token calls (a sandbox in tests)
+    # FreshBooks event kind (``invoice``) → the mirror flows it feeds besides its own flow
+    webhook_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def web_deps(request: Request) -> WebDeps:

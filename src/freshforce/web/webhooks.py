@@ -119,7 +119,14 @@ async def freshbooks_webhook(  # noqa: PLR0911 - one refusal per way a post can 
         None,
     )
     result = await receive_freshbooks(
-        deps.engine, deps.queue, body, signature, secret, now=deps.clock(), tenant=found.tenant
+        deps.engine,
+        deps.queue,
+        body,
+        signature,
+        secret,
+        now=deps.clock(),
+        tenant=found.tenant,
+        also=deps.webhook_also,
     )
     if result.outcome is not WebhookOutcome.STORED:
         if secret is None:

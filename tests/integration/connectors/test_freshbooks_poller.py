@@ -130,3 +130,18 @@ async def test_lease_compare_and_set(fb_world: FbWorld) -> None:
         assert not await release_lease(db, "L", "a")
         assert await release_lease(db, "L", "b")
         assert await lease_holder(db, "L") is None
+
+
+async def test_a_polled_invoice_also_feeds_the_mirror_flows(fb_world: FbWorld) -> None:
+    client = await fb_world.client()
+    buyer = await client.create(CLIENTS, {"email": "buyer@example.com"})
+    made = await client.create(RESOURCES["invoices"], {"customerid": buyer.id, "lines": []})
+    polling = await poller(fb_world, also={"invoices": ("mirror_invoices",)})
+
+    found = await polling.poll("invoices")
+
+    assert found is not None
+    assert found.new == 1
+    jobs = await fb_world.runtime.queue().jobs(status=JobStatus.PENDING)
+    key = f"freshbooks/invoice/{made.id}"
+    assert sorted((j.flow, j.key) for j in jobs) == [("mirror_invoices", key), ("payments", key)]

@@ -58,3 +58,38 @@ async def test_signed_deliveries_become_events_and_coalesced_jobs_forged_ones_no
     async with engine.connect() as db:
         rows = (await db.execute(sa.select(events.c.source, events.c.record_id))).all()
     assert [tuple(r) for r in rows] == [("webhook", str(made.id))] * 2
+
+
+async def test_an_invoice_delivery_also_feeds_the_mirror_flows(
+    fb_world: FbWorld, receiver: tuple[str, list[Received]]
+) -> None:
+    uri, got = receiver
+    client = await fb_world.client()
+    engine, queue = fb_world.engine, fb_world.runtime.queue()
+    callback = await client.register_callback("invoice.create", uri)
+    await _drain(got, 1)
+    hello = await receive_freshbooks(engine, queue, got[0].body, None, None, now=now())
+    assert hello.verifier is not None
+    await client.verify_callback(callback.id, hello.verifier)
+    buyer = await client.create(RESOURCES["clients"], {"email": "buyer@example.com"})
+    made = await client.create(RESOURCES["invoices"], {"customerid": buyer.id, "lines": []})
+    await _drain(got, 2)
+
+    stored = await receive_freshbooks(
+        engine,
+        queue,
+        got[1].body,
+        got[1].headers.get(SIGNATURE_HEADER),
+        hello.verifier,
+        now=now(),
+        also={"invoice": ("mirror_invoices", "mirror_orders")},
+    )
+
+    assert stored.outcome is WebhookOutcome.STORED
+    pending = await queue.jobs(status=JobStatus.PENDING)
+    key = f"freshbooks/invoice/{made.id}"
+    assert sorted((j.flow, j.key) for j in pending) == [
+        ("mirror_invoices", key),
+        ("mirror_orders", key),
+        ("payments", key),
+    ]

@@ -118,8 +118,8 @@ CORPUS = [
         0,
         "",
         (
-            "unknown file; expected clients.yaml, invoices.yaml, payments.yaml, values.yaml "
-            "(did you mean 'clients'?)"
+            "unknown file; expected clients.yaml, invoices.yaml, payments.yaml, values.yaml or "
+            "mirror_<name>.yaml (did you mean 'clients'?)"
         ),
     ),
 ]

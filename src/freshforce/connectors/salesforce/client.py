@@ -326,6 +326,25 @@ class SalesforceClient:
             "PATCH", path, typed, priority=priority, what=f"upsert {sobject}"
         )
 
+    async def delete(
+        self, sobject: str, ids: Sequence[str], *, priority: Priority
+    ) -> list[WriteResult]:
+        """Delete records of ``sobject`` by id, 200 a call; one result per id, in order."""
+        if len(ids) > self.bulk_threshold:
+            return await self.bulk_delete(sobject, ids, priority=priority)
+        results: list[WriteResult] = []
+        for start in range(0, len(ids), COLLECTION_SIZE):
+            chunk = ",".join(to_18(str(i)) for i in ids[start : start + COLLECTION_SIZE])
+            body = await self._call(
+                "DELETE",
+                f"{self.org.base}/composite/sobjects",
+                params={"ids": chunk, "allOrNone": "false"},
+                priority=priority,
+            )
+            items = _parse_list(CollectionItem, body, f"delete {sobject}")
+            results.extend(WriteResult.from_item(item) for item in items)
+        return results
+
     async def _bulk(
         self, sobject: str, operation: Operation, records: Sequence[Record], *, priority: Priority
     ) -> list[WriteResult]:

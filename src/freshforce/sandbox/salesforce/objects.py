@@ -619,18 +619,23 @@ def _user() -> ObjectSpec:
 
 def standard_catalog() -> ObjectCatalog:
     """Build a fresh catalog of the standard objects with freshforce's custom fields."""
-    return ObjectCatalog(
-        [
-            _account(),
-            _contact(),
-            _opportunity(),
-            _line_item(),
-            _contact_role(),
-            _product(),
-            _pricebook(),
-            _pricebook_entry(),
-            _order(),
-            _order_item(),
-            _user(),
-        ]
+    # The mirror maps' custom objects and keys (objects_mirror.py imports from here).
+    from freshforce.sandbox.salesforce.objects_mirror import (  # noqa: PLC0415
+        mirror_fields,
+        mirror_objects,
     )
+
+    standard = [
+        _account(),
+        _contact(),
+        _opportunity(),
+        _line_item(),
+        _contact_role(),
+        _product(),
+        _pricebook(),
+        _pricebook_entry(),
+        _order(),
+        _order_item(),
+        _user(),
+    ]
+    return ObjectCatalog([*(mirror_fields(o) for o in standard), *mirror_objects()])
