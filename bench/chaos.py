@@ -272,11 +272,12 @@ async def workload(person_: Person, rng: random.Random, changes: int, service: S
         await asyncio.sleep(rng.uniform(0, 0.02))
 
 
-async def check(world: Embedded, who: Person, seen: list[str]) -> Counter[str]:
+async def check(world: Embedded, who: Person, seen: list[str] | None = None) -> Counter[str]:
     """Count what is wrong, from the sandboxes' own state (zero everywhere is a pass).
 
     ``seen`` gets one line per wrong record, for the report.
     """
+    seen = [] if seen is None else seen
     wrong: Counter[str] = Counter()
     clients = [c for page in [await _all(who, f"{FB}/users/clients", "clients")] for c in page]
     by_name = Counter(c["organization"] for c in clients)
