@@ -149,7 +149,7 @@ def validate(
 def _check_env(cli: CliContext, env: str, directory: Path) -> tuple[MapSet | None, list[Problem]]:
     from freshforce.commands.config_versions import env_settings  # noqa: PLC0415 - module doc
     from freshforce.commands.context import run  # noqa: PLC0415 - same
-    from freshforce.environments.orgcheck import check_org, environment_pair  # noqa: PLC0415
+    from freshforce.environments.orgcheck import check_environment, environment_pair  # noqa: PLC0415
     from freshforce.mapping import check_maps  # noqa: PLC0415 - same
     from freshforce.runtime import Runtime  # noqa: PLC0415 - same
 
@@ -162,7 +162,7 @@ def _check_env(cli: CliContext, env: str, directory: Path) -> tuple[MapSet | Non
     async def work() -> list[Problem]:
         async with await Runtime.open(settings) as runtime:
             pair = await environment_pair(runtime, "default")
-            return await check_org(checked, pair.salesforce, env=settings.profile)
+            return await check_environment(checked, pair.salesforce, settings)
 
     return maps, run(cli, work, database_url=settings.database_url)
 

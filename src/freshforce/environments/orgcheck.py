@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from freshforce.engine.pair import Pair
     from freshforce.mapping import FieldRule, FlowMap, MapSet
     from freshforce.runtime import Runtime
+    from freshforce.settings import Settings
 
-__all__ = ["check_org", "environment_pair"]
+__all__ = ["check_environment", "check_org", "environment_pair"]
 
 _NAMED = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NOT_WRITABLE = frozenset({"id", "address", "location"})
@@ -55,6 +56,22 @@ async def check_org(maps: MapSet, salesforce: SalesforceClient, *, env: str) -> 
                     flow, rule, info, name, raw=raw, values=maps.values, env=env
                 )
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.message))
+
+
+async def check_environment(
+    maps: MapSet, salesforce: SalesforceClient, settings: Settings
+) -> list[Problem]:
+    """Return the maps' problems in ``settings``' org, then the platform events it lacks."""
+    from freshforce.service.event_check import missing_platform_events  # noqa: PLC0415 - cycle
+
+    found = await check_org(maps, salesforce, env=settings.profile)
+    events = await missing_platform_events(
+        salesforce,
+        channels=settings.platform_event_channels,
+        publish=settings.platform_event_publish,
+    )
+    where = "settings (platform_event_channels, platform_event_publish)"
+    return found + [Problem(where, 0, 0, "", message) for message in events]
 
 
 async def environment_pair(runtime: Runtime, tenant: str) -> Pair:

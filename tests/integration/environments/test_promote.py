@@ -17,7 +17,7 @@ from freshforce.connectors.salesforce.governor import Priority
 from freshforce.embedded import FB_ACCOUNT, Embedded, open_embedded
 from freshforce.engine import JobRequest, JobStatus, RetryPolicy, Worker, WorkerConfig
 from freshforce.environments import apply_directory, version_maps
-from freshforce.environments.orgcheck import check_org
+from freshforce.environments.orgcheck import check_environment, check_org
 from freshforce.environments.promote import promote
 from freshforce.flows import builtin_flows
 from freshforce.flows.clients_bulk import apply_initial, plan_initial
@@ -275,3 +275,16 @@ async def test_dry_run_on_linked_records_matches_what_the_flow_then_does(orgs: O
     for ref, (_, after) in predicted.items():
         assert by_client[str(ids[0])][ref.partition(".")[2]] == after, ref
     assert (by_client[str(ids[1])]["Name"], by_client[str(ids[1])]["Tier__c"]) == ("Org b", None)
+
+
+async def test_validate_names_the_platform_events_the_org_lacks(orgs: Orgs) -> None:
+    """The environment check adds the platform events the settings need and the org lacks."""
+    maps = load_maps(orgs.maps, profile="prod")
+    pair = await orgs.prod.runtime.pair("default")
+    settings = orgs.prod.runtime.settings
+    assert await check_environment(maps, pair.salesforce, settings) == []
+    wanting = settings.model_copy(update={"platform_event_channels": ["Nobody_Made_This__e"]})
+    problems = await check_environment(maps, pair.salesforce, wanting)
+    assert len(problems) == 1
+    assert problems[0].file.startswith("settings (platform_event_channels")
+    assert "Nobody_Made_This__e" in problems[0].message
