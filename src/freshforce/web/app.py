@@ -28,7 +28,17 @@ from freshforce.alerting import AlertTimer, channels_from_settings, load_rules
 from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
-from freshforce.web import api, connect, health, login, pages, review, review_api, webhooks
+from freshforce.web import (
+    api,
+    connect,
+    health,
+    login,
+    match_routes,
+    pages,
+    review,
+    review_api,
+    webhooks,
+)
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
@@ -128,6 +138,8 @@ def create_app(
     routers = (health, webhooks, login, api, review_api, pages, review, connect)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(match_routes.api_router)
+    app.include_router(match_routes.router)
 
     @app.exception_handler(LoginRequiredError)
     async def _to_login(request: Request, exc: LoginRequiredError) -> Response:
