@@ -169,8 +169,3 @@ async def alerts(
 @router.get("/alerts/rules", summary="The alert rules and the channels alerts go to")
 async def alert_rules(deps: Deps, _: Viewer) -> Json:
     return views.alert_rules_view(deps)
-
-
-@router.get("/audit", summary="The audit log, newest first")
-async def audit(deps: Deps, _: Viewer, actor: str | None = None, limit: Limit = 200) -> list[Json]:
-    return await views.audit_view(deps, actor=actor, limit=limit)

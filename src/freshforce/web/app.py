@@ -30,6 +30,7 @@ from freshforce.runtime import Runtime
 from freshforce.settings import Settings
 from freshforce.web import (
     api,
+    audit_log,
     connect,
     health,
     login,
@@ -138,8 +139,9 @@ def create_app(
     routers = (health, webhooks, login, api, review_api, pages, review, connect)
     for module in routers:
         app.include_router(module.router)
-    app.include_router(match_routes.api_router)
-    app.include_router(match_routes.router)
+    for module in (match_routes, audit_log):
+        app.include_router(module.api_router)
+        app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)
     async def _to_login(request: Request, exc: LoginRequiredError) -> Response:

@@ -1,4 +1,4 @@
-"""The dashboard's HTML pages: overview, dead letters, connections, alerts, audit log.
+"""The dashboard's HTML pages: overview, dead letters, connections, alerts.
 
 Reads go through ``views.py`` and writes through ``actions.py``, the same functions the JSON API
 uses. Every form posts the session's CSRF token; htmx requests send it as a header.
@@ -202,11 +202,3 @@ async def alerts_page(
     found = await views.alerts_view(deps, state)
     config = views.alert_rules_view(deps)
     return render(deps, request, "alerts.html", principal, alerts=found, state=state, config=config)
-
-
-@router.get("/audit")
-async def audit_page(
-    request: Request, deps: Deps, principal: Viewer, actor: str = ""
-) -> HTMLResponse:
-    rows = await views.audit_view(deps, actor=actor)
-    return render(deps, request, "audit.html", principal, rows=rows, actor=actor)

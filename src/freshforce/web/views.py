@@ -13,7 +13,6 @@ from enum import Enum
 from typing import Any
 
 from freshforce.store.alerts import list_alerts
-from freshforce.store.audit import list_audit
 from freshforce.store.charts import minute_series
 from freshforce.store.connections import ConnectionInfo, list_connections
 from freshforce.store.dead_letters import DeadLetter
@@ -28,7 +27,6 @@ from freshforce.web.deps import WebDeps
 __all__ = [
     "alert_rules_view",
     "alerts_view",
-    "audit_view",
     "connections_view",
     "dead_letters_view",
     "letter_view",
@@ -124,13 +122,6 @@ def alert_rules_view(deps: WebDeps) -> Json:
         "rules": [{k: plain(v) for k, v in asdict(rule).items()} for rule in deps.alert_rules],
         "channels": list(deps.alert_channels),
     }
-
-
-async def audit_view(deps: WebDeps, *, actor: str | None = None, limit: int = 200) -> list[Json]:
-    """Audit rows, newest first."""
-    async with deps.engine.connect() as conn:
-        rows = await list_audit(conn, actor=actor or None, limit=limit)
-    return [{k: plain(v) for k, v in asdict(r).items()} for r in rows]
 
 
 async def dead_letters_view(
