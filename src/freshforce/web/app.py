@@ -31,6 +31,7 @@ from freshforce.settings import Settings
 from freshforce.web import (
     api,
     audit_log,
+    configuration,
     connect,
     health,
     login,
@@ -139,7 +140,7 @@ def create_app(
     routers = (health, webhooks, login, api, review_api, pages, review, connect)
     for module in routers:
         app.include_router(module.router)
-    for module in (match_routes, audit_log):
+    for module in (match_routes, audit_log, configuration):
         app.include_router(module.api_router)
         app.include_router(module.router)
 
