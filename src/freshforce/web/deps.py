@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner
 
-__all__ = ["Clock", "WebDeps", "web_deps"]
+__all__ = ["MAX_ROW_ID", "Clock", "RowId", "WebDeps", "web_deps"]
 
 Clock = Callable[[], datetime]
+MAX_ROW_ID = 2**63 - 1  # ids are BIGINT: a larger number names no row (and no database takes it)
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @dataclass(frozen=True)
