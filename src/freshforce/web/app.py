@@ -98,6 +98,7 @@ def create_app(
         alert_channels=tuple(channel.name for channel in channels),
         settings=settings,
         transport=transport,
+        runtime=runtime,
     )
     deps.templates.env.filters["when"] = when
     deps.templates.env.globals["sparkline"] = sparkline

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     import httpx
 
     from freshforce.alerting.rules import AlertRule
+    from freshforce.runtime import Runtime
     from freshforce.settings import Settings
     from freshforce.web.health import WebMetrics
+from freshforce.web.budget import BudgetHistory
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner
 
@@ -46,6 +48,8 @@ class WebDeps:
     alert_channels: tuple[str, ...] = ()  # names only: addresses and passwords stay out
     settings: Settings | None = None  # for the OAuth connect pages
     transport: httpx.AsyncBaseTransport | None = None  # their token calls (a sandbox in tests)
+    runtime: Runtime | None = None  # freshforce run's: its governor's API budget figures
+    budget: BudgetHistory = field(default_factory=BudgetHistory)
 
 
 def web_deps(request: Request) -> WebDeps:

@@ -163,7 +163,10 @@ async def overview(deps: WebDeps) -> Json:
     for row in depth:
         by_status[row.status] = by_status.get(row.status, 0) + row.count
         by_flow.setdefault(row.flow, dict.fromkeys(by_status, 0))[row.status] = row.count
+    from freshforce.web.operations import operations_view  # noqa: PLC0415 - it imports this module
+
     return {
+        **await operations_view(deps),
         "now": now.isoformat(),
         "jobs_by_status": by_status,
         "jobs_by_flow": by_flow,

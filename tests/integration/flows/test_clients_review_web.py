@@ -175,3 +175,41 @@ async def _dashboard_again(world: World, tmp_path: Path) -> httpx.AsyncClient:
     settings = Settings(data_dir=tmp_path / "web", web_session_key="k" * 40)
     app = create_app(world.engine, settings=settings)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def test_overview_shows_budget_forecast_and_reconcile_drift(
+    world: World, tmp_path: Path
+) -> None:
+    from freshforce.flows.clients_bulk import reconcile  # noqa: PLC0415
+
+    account = await world.sf_create("Account", Name="Umbrella")
+    settings = Settings(data_dir=tmp_path / "web", web_session_key="k" * 40)
+    digest = hash_password(PASSWORD)
+    async with world.engine.begin() as db:
+        await add_user(
+            db, username="vic", password_hash=digest, role=Role.VIEWER, now=datetime.now(UTC)
+        )
+    app = create_app(world.engine, settings=settings, runtime=world.runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
+        await _login(web, "vic")
+        await world.sync(f"salesforce/Account/{account}")
+        first = (await web.get("/api/overview")).json()["budget"]
+        assert first["known"] is True
+        [org] = first["orgs"]
+        assert org["max"] > 0
+        assert org["used"] > 0
+        assert org["forecast"]["per_hour"] is None  # one sample so far
+        await world.sync(f"salesforce/Account/{account}")  # more calls, newer figures
+        pair = await world.runtime.pair("default")
+        await reconcile(world.maps["clients"], pair, world.engine, tenant="default")
+        view = (await web.get("/api/overview")).json()
+        [org] = view["budget"]["orgs"]
+        assert org["forecast"]["per_hour"] is not None
+        assert org["forecast"]["projected_24h"] >= 0
+        [drift] = view["drift"]
+        assert drift["flow"] == "clients"
+        assert drift["total"] == 0  # the Account was synced: nothing differs
+        page = await web.get("/partials/overview")
+        assert 'id="budget"' in page.text
+        assert 'id="drift"' in page.text
