@@ -32,7 +32,14 @@ from freshforce.engine.guard import PlannedWrite, WriteGuard
 from freshforce.engine.retry import wait_delay
 from freshforce.engine.syncstate import LinkState, Record, StoreState, load_state
 from freshforce.errors import PermanentError, TransientError
-from freshforce.flows.clients_plan import Action, Unit, decide
+from freshforce.flows.clients_plan import (
+    CREATE_NEW,
+    MATCH_HINT,
+    Action,
+    Unit,
+    decide,
+    review_choice,
+)
 from freshforce.flows.clients_read import (
     Remote,
     choose,
@@ -200,12 +207,18 @@ class ClientsFlow:
             u.fb_id: remote.clients[u.fb_id]
             for u in units
             if u.error is None and u.state is None and u.fb_id and u.fb_alive(remote)
-        }
+            and review_choice(u.jobs) is None
+        }  # fmt: skip
         candidates = await find_salesforce_candidates(
             pair.salesforce, from_fb, priority=self.priority
         )
         for unit in units:
             if unit.error is not None or unit.state is not None:
+                continue
+            choice = review_choice(unit.jobs)
+            if choice is not None:  # a person answered an ambiguous match: no search
+                if choice != CREATE_NEW:
+                    unit.found = {MATCH_HINT: {to_18(choice) if unit.fb_id else choice}}
                 continue
             if unit.fb_id in candidates:
                 unit.found = candidates[unit.fb_id]
@@ -215,6 +228,9 @@ class ClientsFlow:
                     pair.freshbooks, account, remote.first_contact.get(unit.account_id)
                 )
         await self._read_candidates(units, pair, remote)
+        for unit in units:
+            if unit.error is None and unit.state is None and MATCH_HINT in unit.found:
+                unit.error = _picked_gone(unit, remote)
 
     async def _read_candidates(self, units: list[Unit], pair: Pair, remote: Remote) -> None:
         """Drop candidates linked to another record; read the far side of the rest."""
@@ -228,7 +244,8 @@ class ClientsFlow:
             taken = await load_state(db, scope, freshbooks_ids=wanted_fb, salesforce_ids=wanted_sf)
         linked = {*taken.by_freshbooks, *taken.by_salesforce}
         for unit in unlinked:
-            unit.candidates = choose([str(m) for m in self.map.match], unit.found, linked)
+            order = [MATCH_HINT, *(str(m) for m in self.map.match)]
+            unit.candidates = choose(order, unit.found, linked)
         await read_freshbooks(pair.freshbooks, wanted_fb - set(taken.by_freshbooks), remote)
         await read_salesforce(
             pair.salesforce, refs_of(self.map),
@@ -247,6 +264,20 @@ def _moved(read: LinkState, now: StoreState) -> bool:
              current.link.salesforce_secondary_id)  # fmt: skip
     fields = read.snapshot.fields if read.snapshot else None
     return ids != moved or fields != (current.snapshot.fields if current.snapshot else None)
+
+
+def _picked_gone(unit: Unit, remote: Remote) -> PermanentError | None:
+    """Refuse a reviewed match whose chosen record was linked elsewhere or deleted meanwhile."""
+    [picked] = unit.found[MATCH_HINT]
+    if unit.candidates != {picked}:
+        why = "is linked to another record now"
+    elif unit.fb_id and picked not in remote.accounts:
+        why = "no longer exists in Salesforce"
+    elif not unit.fb_id and remote.clients.get(picked, {}).get("vis_state", 1) != 0:
+        why = "no longer exists (or is archived) in FreshBooks"
+    else:
+        return None
+    return PermanentError(f"{unit.describe()}: the chosen match {picked} {why}; choose again")
 
 
 def _merge(units: list[Unit]) -> list[Unit]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from freshforce.connectors.salesforce.governor import Priority
@@ -41,6 +42,7 @@ from freshforce.flows.clients_read import (
     refs_of,
 )
 from freshforce.flows.clients_write import write_units
+from freshforce.store.drift import record_reconcile
 from freshforce.store.links import all_links
 from freshforce.store.scope import Scope
 from freshforce.store.snapshots import load_snapshots
@@ -288,7 +290,10 @@ async def reconcile(
     tenant: str,
     queue: JobQueue | None = None,
 ) -> Drift:
-    """Compare both sides for every link; with ``queue``, enqueue the repairs."""
+    """Compare both sides for every link; with ``queue``, enqueue the repairs.
+
+    The result is recorded (store/drift.py) for the dashboard's overview.
+    """
     scope = Scope(tenant, "clients")
     remote = await read_everything(flow, pair)
     state = await _links(engine, scope)
@@ -307,9 +312,13 @@ async def reconcile(
         if account_id not in state.by_salesforce:
             name = str(account.get("Name"))
             drift.note("Account without a link", name, job(f"salesforce/Account/{account_id}"))
-    if queue is not None and drift.repairs:
-        async with engine.begin() as db:
+    async with engine.begin() as db:
+        if queue is not None and drift.repairs:
             await queue.enqueue_many(db, drift.repairs)
+        await record_reconcile(
+            db, tenant=tenant, flow="clients", counts=drift.counts, samples=drift.samples,
+            repairs=len(drift.repairs) if queue is not None else 0, now=datetime.now(UTC),
+        )  # fmt: skip
     return drift
 
 

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
     from freshforce.mapping import FlowMap
 
 __all__ = [
+    "CREATE_NEW",
+    "MATCH_HINT",
     "Action",
     "AmbiguousMatchError",
     "Unit",
     "ambiguous_candidates",
     "decide",
+    "review_choice",
     "sf_time",
 ]
 
@@ -266,6 +269,23 @@ def ambiguous_candidates(message: str) -> list[str]:
     """Return the candidate ids an :class:`AmbiguousMatchError`'s message lists (or none)."""
     found = _CANDIDATES.search(message)
     return [c.strip() for c in found.group(1).split(",")] if found else []
+
+
+# A job hint carrying a person's answer to an ambiguous match: ``{"match": "<candidate id>"}``
+# links that candidate, ``{"match": "new"}`` creates the record on the far side instead.
+MATCH_HINT = "match"
+CREATE_NEW = "new"
+
+
+def review_choice(jobs: list[Job]) -> str | None:
+    """Return the latest review answer (a candidate id or ``new``) the unit's jobs carry."""
+    found = [
+        str(hint[MATCH_HINT])
+        for job in jobs
+        for hint in job.hints
+        if isinstance(hint, dict) and hint.get(MATCH_HINT)
+    ]
+    return found[-1] if found else None
 
 
 def sf_time(value: Any) -> dt.datetime | None:  # noqa: ANN401 - a wire value

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from freshforce.store.schema import audit_log
 
-__all__ = ["AuditEntry", "list_audit", "record_audit"]
+__all__ = ["AuditEntry", "audit_actions", "list_audit", "record_audit"]
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,35 @@ async def record_audit(
 
 
 async def list_audit(
-    conn: AsyncConnection, *, actor: str | None = None, action: str | None = None, limit: int = 200
+    conn: AsyncConnection,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    kind: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
 ) -> list[AuditEntry]:
-    """Return audit rows, newest first, optionally of one actor and one action."""
+    """Return audit rows, newest first, filtered.
+
+    ``actor`` and ``action`` match exactly; ``kind`` is an action's first part (``dead_letter``
+    matches ``dead_letter.replay``); ``target`` a part of the target; ``since`` (inclusive) and
+    ``until`` (exclusive) bound the time.
+    """
     query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if actor is not None:
         query = query.where(audit_log.c.actor == actor)
     if action is not None:
         query = query.where(audit_log.c.action == action)
+    if kind is not None:
+        query = query.where(audit_log.c.action.startswith(f"{kind}.", autoescape=True))
+    if target is not None:
+        query = query.where(audit_log.c.target.contains(target, autoescape=True))
+    if since is not None:
+        query = query.where(audit_log.c.at >= since)
+    if until is not None:
+        query = query.where(audit_log.c.at < until)
     return [
         AuditEntry(
             id=r.id,
@@ -67,3 +88,9 @@ async def list_audit(
         )
         for r in await conn.execute(query)
     ]
+
+
+async def audit_actions(conn: AsyncConnection) -> list[str]:
+    """Return every action the log holds, sorted (for a filter's choices)."""
+    query = sa.select(audit_log.c.action).distinct().order_by(audit_log.c.action)
+    return [str(a) for a in (await conn.execute(query)).scalars()]

@@ -16,7 +16,7 @@ from freshforce.engine.queue import JobStatus
 from freshforce.store.overview import job_exists
 from freshforce.web import actions, views
 from freshforce.web.auth import Principal, api_operator, api_user
-from freshforce.web.deps import WebDeps, web_deps
+from freshforce.web.deps import MAX_ROW_ID, RowId, WebDeps, web_deps
 
 __all__ = ["router"]
 
@@ -38,7 +38,7 @@ class PayloadEdit(BaseModel):
 class ReplayMany(BaseModel):
     """Dead letters to replay."""
 
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(min_length=1, max_length=1000)
 
 
 class Discard(BaseModel):
@@ -78,7 +78,7 @@ async def jobs(
 
 
 @router.get("/jobs/{job_id}/attempts", summary="Every attempt of one job")
-async def job_attempts(deps: Deps, _: Viewer, job_id: int) -> list[Json]:
+async def job_attempts(deps: Deps, _: Viewer, job_id: RowId) -> list[Json]:
     async with deps.engine.connect() as conn:
         if not await job_exists(conn, job_id):
             raise HTTPException(404, f"no job {job_id}")
@@ -107,7 +107,7 @@ async def dead_letters(
 
 
 @router.get("/dead-letters/{letter_id}", summary="One dead letter")
-async def dead_letter(deps: Deps, _: Viewer, letter_id: int) -> Json:
+async def dead_letter(deps: Deps, _: Viewer, letter_id: RowId) -> Json:
     letter = await deps.queue.dead_letter(letter_id)
     if letter is None:
         raise HTTPException(404, f"no dead letter {letter_id}")
@@ -115,7 +115,9 @@ async def dead_letter(deps: Deps, _: Viewer, letter_id: int) -> Json:
 
 
 @router.put("/dead-letters/{letter_id}/payload", summary="Replace a dead letter's payload")
-async def edit_payload(deps: Deps, principal: Operator, letter_id: int, body: PayloadEdit) -> Json:
+async def edit_payload(
+    deps: Deps, principal: Operator, letter_id: RowId, body: PayloadEdit
+) -> Json:
     try:
         await actions.edit_payload(deps, principal.username, letter_id, body.payload)
     except ValueError as exc:
@@ -126,7 +128,7 @@ async def edit_payload(deps: Deps, principal: Operator, letter_id: int, body: Pa
 
 
 @router.post("/dead-letters/{letter_id}/replay", summary="Enqueue a dead letter's job again")
-async def replay(deps: Deps, principal: Operator, letter_id: int) -> Json:
+async def replay(deps: Deps, principal: Operator, letter_id: RowId) -> Json:
     try:
         job_id = await actions.replay(deps, principal.username, letter_id)
     except LookupError as exc:
@@ -144,7 +146,7 @@ async def replay_many(deps: Deps, principal: Operator, body: ReplayMany) -> Json
 
 
 @router.post("/dead-letters/{letter_id}/discard", summary="Drop a dead letter, with a reason")
-async def discard(deps: Deps, principal: Operator, letter_id: int, body: Discard) -> Json:
+async def discard(deps: Deps, principal: Operator, letter_id: RowId, body: Discard) -> Json:
     try:
         await actions.discard(deps, principal.username, letter_id, body.reason)
     except ValueError as exc:
@@ -169,8 +171,3 @@ async def alerts(
 @router.get("/alerts/rules", summary="The alert rules and the channels alerts go to")
 async def alert_rules(deps: Deps, _: Viewer) -> Json:
     return views.alert_rules_view(deps)
-
-
-@router.get("/audit", summary="The audit log, newest first")
-async def audit(deps: Deps, _: Viewer, actor: str | None = None, limit: Limit = 200) -> list[Json]:
-    return await views.audit_view(deps, actor=actor, limit=limit)

@@ -28,7 +28,19 @@ from freshforce.alerting import AlertTimer, channels_from_settings, load_rules
 from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
-from freshforce.web import api, connect, health, login, pages, review, review_api, webhooks
+from freshforce.web import (
+    api,
+    audit_log,
+    configuration,
+    connect,
+    health,
+    login,
+    match_routes,
+    pages,
+    review,
+    review_api,
+    webhooks,
+)
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
@@ -90,6 +102,7 @@ def create_app(
         settings=settings,
         transport=transport,
         webhook_also=mirror_event_flows(settings.config_dir),
+        runtime=runtime,
     )
     deps.templates.env.filters["when"] = when
     deps.templates.env.globals["sparkline"] = sparkline
@@ -131,6 +144,9 @@ def create_app(
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     routers = (health, webhooks, login, api, review_api, pages, review, connect)
     for module in routers:
+        app.include_router(module.router)
+    for module in (match_routes, audit_log, configuration):
+        app.include_router(module.api_router)
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequiredError)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,14 +18,18 @@ if TYPE_CHECKING:
     import httpx
 
     from freshforce.alerting.rules import AlertRule
+    from freshforce.runtime import Runtime
     from freshforce.settings import Settings
     from freshforce.web.health import WebMetrics
+from freshforce.web.budget import BudgetHistory
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner
 
-__all__ = ["Clock", "WebDeps", "web_deps"]
+__all__ = ["MAX_ROW_ID", "Clock", "RowId", "WebDeps", "web_deps"]
 
 Clock = Callable[[], datetime]
+MAX_ROW_ID = 2**63 - 1  # ids are BIGINT: a larger number names no row (and no database takes it)
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class WebDeps:
     transport: httpx.AsyncBaseTransport | None = None  # their token calls (a sandbox in tests)
     # FreshBooks event kind (``invoice``) → the mirror flows it feeds besides its own flow
     webhook_also: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    runtime: Runtime | None = None  # freshforce run's: its governor's API budget figures
+    budget: BudgetHistory = field(default_factory=BudgetHistory)
 
 
 def web_deps(request: Request) -> WebDeps:

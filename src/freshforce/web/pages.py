@@ -1,4 +1,4 @@
-"""The dashboard's HTML pages: overview, dead letters, connections, alerts, audit log.
+"""The dashboard's HTML pages: overview, dead letters, connections, alerts.
 
 Reads go through ``views.py`` and writes through ``actions.py``, the same functions the JSON API
 uses. Every form posts the session's CSRF token; htmx requests send it as a header.
@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import Field
 
 from freshforce.web import actions, views
 from freshforce.web.auth import Principal, check_csrf, page_operator, page_user
-from freshforce.web.deps import WebDeps, web_deps
+from freshforce.web.deps import MAX_ROW_ID, RowId, WebDeps, web_deps
 
 __all__ = ["render", "router"]
 
@@ -115,7 +116,7 @@ async def _letter_page(
 
 @router.get("/dead-letters/{letter_id}")
 async def dead_letter_page(
-    request: Request, deps: Deps, principal: Viewer, letter_id: int
+    request: Request, deps: Deps, principal: Viewer, letter_id: RowId
 ) -> HTMLResponse:
     return await _letter_page(request, deps, principal, letter_id)
 
@@ -125,7 +126,7 @@ async def replay_many(
     deps: Deps,
     principal: Operator,
     csrf_token: CsrfField = "",
-    ids: Annotated[list[int] | None, Form()] = None,
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Form()] = None,
 ) -> Response:
     check_csrf(principal, csrf_token)
     if not ids:
@@ -140,7 +141,7 @@ async def edit_letter(
     request: Request,
     deps: Deps,
     principal: Operator,
-    letter_id: int,
+    letter_id: RowId,
     payload: Annotated[str, Form(max_length=1_000_000)],
     csrf_token: CsrfField = "",
 ) -> Response:
@@ -159,7 +160,7 @@ async def edit_letter(
 
 @router.post("/dead-letters/{letter_id}/replay")
 async def replay_letter(
-    deps: Deps, principal: Operator, letter_id: int, csrf_token: CsrfField = ""
+    deps: Deps, principal: Operator, letter_id: RowId, csrf_token: CsrfField = ""
 ) -> Response:
     check_csrf(principal, csrf_token)
     try:
@@ -173,7 +174,7 @@ async def replay_letter(
 async def discard_letter(
     deps: Deps,
     principal: Operator,
-    letter_id: int,
+    letter_id: RowId,
     reason: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: CsrfField = "",
 ) -> Response:
@@ -202,11 +203,3 @@ async def alerts_page(
     found = await views.alerts_view(deps, state)
     config = views.alert_rules_view(deps)
     return render(deps, request, "alerts.html", principal, alerts=found, state=state, config=config)
-
-
-@router.get("/audit")
-async def audit_page(
-    request: Request, deps: Deps, principal: Viewer, actor: str = ""
-) -> HTMLResponse:
-    rows = await views.audit_view(deps, actor=actor)
-    return render(deps, request, "audit.html", principal, rows=rows, actor=actor)

@@ -13,7 +13,6 @@ from enum import Enum
 from typing import Any
 
 from freshforce.store.alerts import list_alerts
-from freshforce.store.audit import list_audit
 from freshforce.store.charts import minute_series
 from freshforce.store.connections import ConnectionInfo, list_connections
 from freshforce.store.dead_letters import DeadLetter
@@ -28,7 +27,6 @@ from freshforce.web.deps import WebDeps
 __all__ = [
     "alert_rules_view",
     "alerts_view",
-    "audit_view",
     "connections_view",
     "dead_letters_view",
     "letter_view",
@@ -126,13 +124,6 @@ def alert_rules_view(deps: WebDeps) -> Json:
     }
 
 
-async def audit_view(deps: WebDeps, *, actor: str | None = None, limit: int = 200) -> list[Json]:
-    """Audit rows, newest first."""
-    async with deps.engine.connect() as conn:
-        rows = await list_audit(conn, actor=actor or None, limit=limit)
-    return [{k: plain(v) for k, v in asdict(r).items()} for r in rows]
-
-
 async def dead_letters_view(
     deps: WebDeps,
     *,
@@ -172,7 +163,10 @@ async def overview(deps: WebDeps) -> Json:
     for row in depth:
         by_status[row.status] = by_status.get(row.status, 0) + row.count
         by_flow.setdefault(row.flow, dict.fromkeys(by_status, 0))[row.status] = row.count
+    from freshforce.web.operations import operations_view  # noqa: PLC0415 - it imports this module
+
     return {
+        **await operations_view(deps),
         "now": now.isoformat(),
         "jobs_by_status": by_status,
         "jobs_by_flow": by_flow,

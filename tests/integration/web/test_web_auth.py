@@ -11,9 +11,10 @@ from freshforce.web.passwords import new_api_token, token_hash
 from freshforce.web.sessions import SESSION_COOKIE
 
 PAGES = ["/", "/partials/overview", "/dead-letters", "/dead-letters/1", "/connections"]
-PAGES += ["/alerts", "/audit"]
+PAGES += ["/alerts", "/audit", "/matches", "/configuration"]
 API = ["/api/me", "/api/overview", "/api/jobs", "/api/jobs/1/attempts", "/api/dead-letters"]
 API += ["/api/dead-letters/1", "/api/connections", "/api/alerts", "/api/audit"]
+API += ["/api/audit/actions", "/api/matches", "/api/matches/1", "/api/configuration"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -185,7 +186,7 @@ async def test_operator_writes_need_the_csrf_token(app_client, queue):
 async def test_no_secret_in_pages_or_answers(app_client, settings):
     await login(app_client, "olga")
     key = settings.web_session_key.get_secret_value()
-    for path in [*PAGES[:3], *PAGES[4:], *API[:3], "/api/connections", "/api/audit"]:
+    for path in [*PAGES[:3], *PAGES[4:], *API[:3], "/api/connections", "/api/audit", *API[-4:]]:
         answer = await app_client.get(path)
         assert key not in answer.text
         assert PASSWORD_HASH not in answer.text

@@ -157,6 +157,10 @@ class Governor:
         if org.max_calls:
             org.used += 1
 
+    def org_ids(self) -> list[str]:
+        """Return the orgs this process has heard from, sorted."""
+        return sorted(org for org, state in self._orgs.items() if state.max_calls)
+
     def snapshot(self, org_id: str) -> BudgetSnapshot:
         """Return the figures of one org (zeros before its first answer)."""
         org = self._org(org_id)
