@@ -44,6 +44,7 @@ from freshforce.web import (
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
 from freshforce.web.health import WebMetrics
+from freshforce.web.nul import RefuseNul
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner, session_key
 from freshforce.web.sparkline import Line, sparkline
@@ -137,6 +138,7 @@ def create_app(
         version=__version__,
         description="Monitor the sync: queue, dead letters, connections, alerts, audit log.",
     )
+    app.add_middleware(RefuseNul)
     app.state.deps = deps
     app.state.webhooks = webhooks.FreshBooksHooks(
         lambda: runtime or Runtime(settings, engine, clock=clock, transport=transport)
