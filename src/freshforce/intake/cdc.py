@@ -27,25 +27,15 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-import grpc
 import structlog
 
-from freshforce.backoff import full_jitter
 from freshforce.connectors.salesforce.client import CALL_CLIENT
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.connectors.salesforce.ids import to_18
-from freshforce.connectors.salesforce.pubsub import (
-    AUTH_ERROR,
-    REPLAY_CORRUPTED,
-    PubSubClient,
-    Received,
-    error_code,
-    status_code,
-)
+from freshforce.connectors.salesforce.pubsub import PubSubClient, Received
 from freshforce.engine.queue import JobQueue, JobRequest
-from freshforce.errors import LeaseLostError, TransientError
-from freshforce.intake.commit import Batch, commit
-from freshforce.intake.lease import LeaseKeeper
+from freshforce.intake.commit import Batch
+from freshforce.intake.listener import ListenerTiming, PubSubListener, Sleep
 from freshforce.intake.stream import Cursor, Stream
 from freshforce.store.events import NewEvent
 
@@ -57,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CdcConfig", "CdcSubscriber", "Fallback"]
 
-Sleep = Callable[[float], Awaitable[None]]
 # Poll one entity completely (e.g. ``SalesforcePoller.poll`` of its target).
 FullPoll = Callable[[str], Awaitable[object]]
 log = structlog.get_logger("freshforce.intake.cdc")
@@ -100,8 +89,10 @@ class _Stats:
     errors: list[str] = field(default_factory=list)
 
 
-class CdcSubscriber:
+class CdcSubscriber(PubSubListener):
     """Subscribes ``config.topic`` for one connection and stores what arrives."""
+
+    failed_event = "cdc_stream_failed"
 
     def __init__(
         self,
@@ -117,84 +108,24 @@ class CdcSubscriber:
         sleep: Sleep = asyncio.sleep,
         full_poll: FullPoll | None = None,
     ) -> None:
-        self.client = client
-        self._full_poll = full_poll
-        self.engine = engine
-        self.queue = queue
-        self.config = config
-        self._clock = clock
-        self._rng = rng
-        self._sleep = sleep
-        self.stats = _Stats()
-        self.keeper = LeaseKeeper(
+        timing = ListenerTiming(
+            config.backoff_base, config.backoff_cap, config.lease_ttl, config.lease_renew_every
+        )
+        stream = Stream(connection_id, f"salesforce/cdc{config.topic}")
+        super().__init__(
+            client,
             engine,
-            Stream(connection_id, f"salesforce/cdc{config.topic}"),
+            queue,
+            stream=stream,
+            timing=timing,
             holder=holder,
-            ttl=config.lease_ttl,
             clock=clock,
-            interval=config.lease_renew_every,
+            rng=rng,
+            sleep=sleep,
         )
-
-    @property
-    def stream(self) -> str:
-        return self.keeper.stream.name
-
-    @property
-    def lease_name(self) -> str:
-        return self.keeper.name
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Hold the lease and keep a subscription open until ``stop`` is set.
-
-        Raise ``LeaseLostError`` when another listener holds the lease at start, or when the
-        lease is lost while listening (the stream is closed before anything more commits).
-        """
-        if not await self.keeper.acquire():
-            msg = f"another listener holds {self.lease_name}"
-            raise LeaseLostError(msg, retry_after=self.config.lease_ttl.total_seconds())
-        try:
-            await self.keeper.guard(self._listen(stop))
-        finally:
-            await self.keeper.release()
-
-    async def _listen(self, stop: asyncio.Event) -> None:
-        failures = 0
-        while not stop.is_set():
-            stream = asyncio.ensure_future(self._subscribe_once())
-            stopped = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({stream, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            finally:  # also when the lease keeper cancels us: close the stream first
-                if not stream.done():
-                    stream.cancel()
-                stopped.cancel()
-                await asyncio.gather(stream, stopped, return_exceptions=True)
-            if stream.cancelled():
-                return
-            error = stream.exception()
-            if error is None:
-                failures = 0  # the server closed a healthy stream: resubscribe at once
-                continue
-            if isinstance(error, LeaseLostError):
-                raise error
-            failures += 1
-            await self._after_error(error, failures)
-
-    async def _after_error(self, error: BaseException, failures: int) -> None:
-        code = error_code(error)
-        self.stats.errors.append(code or type(error).__name__)
-        log.warning("cdc_stream_failed", topic=self.config.topic, error_code=code, attempt=failures)
-        if code == REPLAY_CORRUPTED:
-            await self._lost_position()
-            return
-        if code == AUTH_ERROR or status_code(error) == grpc.StatusCode.UNAUTHENTICATED:
-            await self.client.refresh_auth()
-            return
-        if not isinstance(error, grpc.aio.AioRpcError | TransientError):
-            raise error
-        await self._sleep(
-            full_jitter(failures, self.config.backoff_base, self.config.backoff_cap, self._rng)
-        )
+        self._full_poll = full_poll
+        self.config = config
+        self.stats = _Stats(errors=self.errors)
 
     async def _subscribe_once(self) -> None:
         async with self.engine.connect() as conn:
@@ -211,8 +142,7 @@ class CdcSubscriber:
         if position is None:
             return
         events, jobs = self._work(received.events)
-        batch = Batch(events, jobs, Cursor(position))
-        await commit(self.engine, self.queue, batch, keeper=self.keeper, now=self._clock())
+        await self._commit(Batch(events, jobs, Cursor(position)))
         self.stats.events += len(received.events)
         self.stats.jobs += len(jobs)
 
@@ -264,8 +194,7 @@ class CdcSubscriber:
             for entity, flow in entities
             if not polled
         ]
-        batch = Batch((), jobs, Cursor("EARLIEST"))
-        await commit(self.engine, self.queue, batch, keeper=self.keeper, now=self._clock())
+        await self._commit(Batch((), jobs, Cursor("EARLIEST")))
         self.stats.resyncs += len(entities)
         log.warning(
             "cdc_replay_lost",

@@ -15,21 +15,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import grpc
 import structlog
 
-from freshforce.backoff import full_jitter
 from freshforce.connectors.salesforce.governor import Priority
-from freshforce.connectors.salesforce.pubsub import AUTH_ERROR, REPLAY_CORRUPTED, error_code
-from freshforce.errors import LeaseLostError, TransientError
-from freshforce.intake.commit import Batch, commit
-from freshforce.intake.lease import LeaseKeeper
+from freshforce.intake.commit import Batch
+from freshforce.intake.listener import ListenerTiming, PubSubListener, Sleep
 from freshforce.intake.stream import Cursor, Stream
 from freshforce.intake.sync_requests import request_job
 from freshforce.store.events import NewEvent
@@ -44,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EventChannelConfig", "EventSubscriber"]
 
-Sleep = Callable[[float], Awaitable[None]]
 log = structlog.get_logger("freshforce.intake.event_subscriber")
 
 
@@ -69,8 +64,10 @@ class EventChannelConfig:
             raise ValueError(msg)
 
 
-class EventSubscriber:
+class EventSubscriber(PubSubListener):
     """Listens to ``config.channel`` for one connection and stores one job per event."""
+
+    failed_event = "event_stream_failed"
 
     def __init__(
         self,
@@ -85,82 +82,25 @@ class EventSubscriber:
         rng: random.Random,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.client = client
-        self.engine = engine
-        self.queue = queue
-        self.config = config
-        self._clock = clock
-        self._rng = rng
-        self._sleep = sleep
-        self.events = 0
-        self.errors: list[str] = []
-        self.keeper = LeaseKeeper(
+        timing = ListenerTiming(config.backoff_base, config.backoff_cap, config.lease_ttl)
+        stream = Stream(connection_id, f"salesforce{config.channel}")
+        super().__init__(
+            client,
             engine,
-            Stream(connection_id, f"salesforce{config.channel}"),
+            queue,
+            stream=stream,
+            timing=timing,
             holder=holder,
-            ttl=config.lease_ttl,
             clock=clock,
+            rng=rng,
+            sleep=sleep,
         )
+        self.config = config
+        self.events = 0
 
-    @property
-    def stream(self) -> str:
-        return self.keeper.stream.name
-
-    @property
-    def lease_name(self) -> str:
-        return self.keeper.name
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Hold the lease and listen until ``stop`` is set; ``LeaseLostError`` if not held."""
-        if not await self.keeper.acquire():
-            msg = f"another listener holds {self.lease_name}"
-            raise LeaseLostError(msg, retry_after=self.config.lease_ttl.total_seconds())
-        try:
-            await self.keeper.guard(self._listen(stop))
-        finally:
-            await self.keeper.release()
-
-    async def _listen(self, stop: asyncio.Event) -> None:
-        failures = 0
-        while not stop.is_set():
-            stream = asyncio.ensure_future(self._subscribe_once())
-            stopped = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({stream, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            finally:  # also when the lease keeper cancels us: close the stream first
-                if not stream.done():
-                    stream.cancel()
-                stopped.cancel()
-                await asyncio.gather(stream, stopped, return_exceptions=True)
-            if stream.cancelled():
-                return
-            error = stream.exception()
-            if error is None:
-                failures = 0
-                continue
-            if isinstance(error, LeaseLostError):
-                raise error
-            failures += 1
-            await self._after_error(error, failures)
-
-    async def _after_error(self, error: BaseException, failures: int) -> None:
-        code = error_code(error)
-        self.errors.append(code or type(error).__name__)
-        log.warning("event_stream_failed", channel=self.config.channel, error_code=code)
-        if code == REPLAY_CORRUPTED:
-            batch = Batch((), (), Cursor("EARLIEST"))
-            await commit(self.engine, self.queue, batch, keeper=self.keeper, now=self._clock())
-            return
-        if code == AUTH_ERROR or (
-            isinstance(error, grpc.aio.AioRpcError)
-            and error.code() == grpc.StatusCode.UNAUTHENTICATED
-        ):
-            await self.client.refresh_auth()
-            return
-        if not isinstance(error, grpc.aio.AioRpcError | TransientError):
-            raise error
-        cfg = self.config
-        await self._sleep(full_jitter(failures, cfg.backoff_base, cfg.backoff_cap, self._rng))
+    async def _lost_position(self) -> None:
+        # Replaying what is retained only costs coalesced jobs.
+        await self._commit(Batch((), (), Cursor("EARLIEST")))
 
     async def _subscribe_once(self) -> None:
         async with self.engine.connect() as conn:
@@ -192,6 +132,5 @@ class EventSubscriber:
             log.info(
                 "sync_request_received", channel=self.config.channel, flow=job.flow, key=job.key
             )
-        batch = Batch(events, jobs, Cursor(position))
-        await commit(self.engine, self.queue, batch, keeper=self.keeper, now=self._clock())
+        await self._commit(Batch(events, jobs, Cursor(position)))
         self.events += len(received.events)
