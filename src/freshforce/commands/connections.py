@@ -134,11 +134,9 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Forget a connection: its tokens and webhook verifiers are deleted from the store."""
-    import sqlalchemy as sa  # noqa: PLC0415 - lazy CLI imports
-
     from freshforce.commands.context import EXIT_FAILED, cli_context  # noqa: PLC0415
     from freshforce.commands.store import run_with_runtime  # noqa: PLC0415
-    from freshforce.store.schema import connections, webhook_callbacks  # noqa: PLC0415
+    from freshforce.store.connections import forget_connections  # noqa: PLC0415
 
     cli = cli_context(ctx)
     if not yes and not typer.confirm(f"Remove connection {name!r} and its tokens?"):
@@ -146,11 +144,7 @@ def remove(
 
     async def work(engine: AsyncEngine) -> bool:
         async with engine.begin() as db:
-            await db.execute(
-                sa.delete(webhook_callbacks).where(webhook_callbacks.c.connection_id == name)
-            )
-            gone = await db.execute(sa.delete(connections).where(connections.c.id == name))
-            return bool(gone.rowcount)
+            return await forget_connections(db, [name]) > 0
 
     if not run_with_runtime(ctx, lambda runtime: work(runtime.engine)):
         cli.fail(f"no connection named {name!r}", code=EXIT_FAILED)

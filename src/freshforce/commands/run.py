@@ -126,6 +126,24 @@ async def _announce(cli: CliContext, service: Service, *, work: bool) -> None:
     )
 
 
+def _service_overrides(  # noqa: PLR0917 - the options `run` and `listen` share
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    public_url: str | None,
+    poll_interval: float | None,
+    cdc: bool | None,
+) -> dict[str, object]:
+    return {
+        "database_url": database_url,
+        "web_host": host,
+        "web_port": port,
+        "public_url": public_url,
+        "poll_interval_seconds": poll_interval,
+        "cdc": cdc,
+    }
+
+
 def run(
     ctx: typer.Context,
     *,
@@ -137,14 +155,7 @@ def run(
     cdc: Cdc = None,
 ) -> None:
     """Run the whole service in one process: web app, intake, scheduler and workers."""
-    overrides: dict[str, object] = {
-        "database_url": database_url,
-        "web_host": host,
-        "web_port": port,
-        "public_url": public_url,
-        "poll_interval_seconds": poll_interval,
-        "cdc": cdc,
-    }
+    overrides = _service_overrides(database_url, host, port, public_url, poll_interval, cdc)
     _start(ctx, overrides, work=True)
 
 
@@ -159,12 +170,5 @@ def listen(
     cdc: Cdc = None,
 ) -> None:
     """Run intake only (webhook route, pollers, CDC); workers run as `freshforce worker`."""
-    overrides: dict[str, object] = {
-        "database_url": database_url,
-        "web_host": host,
-        "web_port": port,
-        "public_url": public_url,
-        "poll_interval_seconds": poll_interval,
-        "cdc": cdc,
-    }
+    overrides = _service_overrides(database_url, host, port, public_url, poll_interval, cdc)
     _start(ctx, overrides, work=False)

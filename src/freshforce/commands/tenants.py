@@ -90,8 +90,9 @@ async def remove_tenant(engine: AsyncEngine, tenant: str) -> list[str]:
     """Delete ``tenant``'s connections, their webhook verifiers and its pending jobs."""
     import sqlalchemy as sa  # noqa: PLC0415 - lazy CLI imports
 
+    from freshforce.store.connections import forget_connections  # noqa: PLC0415
     from freshforce.store.queue import JobStatus, status_is  # noqa: PLC0415
-    from freshforce.store.schema import connections, jobs, webhook_callbacks  # noqa: PLC0415
+    from freshforce.store.schema import connections, jobs  # noqa: PLC0415
 
     async with engine.begin() as db:
         names = list(
@@ -100,10 +101,7 @@ async def remove_tenant(engine: AsyncEngine, tenant: str) -> list[str]:
             ).scalars()
         )
         if names:
-            await db.execute(
-                sa.delete(webhook_callbacks).where(webhook_callbacks.c.connection_id.in_(names))
-            )
-            await db.execute(sa.delete(connections).where(connections.c.id.in_(names)))
+            await forget_connections(db, names)
             await db.execute(
                 sa.delete(jobs).where(
                     jobs.c.tenant == tenant, status_is(jobs.c.status, JobStatus.PENDING)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from freshforce.store.alerts import AlertKind, resolve_alerts
 from freshforce.store.callbacks import rotate_verifiers
-from freshforce.store.schema import connections
+from freshforce.store.schema import connections, webhook_callbacks
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +33,7 @@ __all__ = [
     "ConnectionStatus",
     "NewConnection",
     "Tokens",
+    "forget_connections",
     "list_connections",
     "load_connection",
     "lock_connection",
@@ -243,6 +244,15 @@ async def list_connections(
     if tenant is not None:
         query = query.where(connections.c.tenant == tenant)
     return [_info(row) for row in await db.execute(query)]
+
+
+async def forget_connections(db: AsyncConnection, names: list[str]) -> int:
+    """Delete the connections ``names`` with their tokens and webhook verifiers; count them."""
+    await db.execute(
+        sa.delete(webhook_callbacks).where(webhook_callbacks.c.connection_id.in_(names))
+    )
+    gone = await db.execute(sa.delete(connections).where(connections.c.id.in_(names)))
+    return int(gone.rowcount)
 
 
 async def rotate_keys(db: AsyncConnection, cipher: TokenCipher) -> int:
