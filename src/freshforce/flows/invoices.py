@@ -38,7 +38,6 @@ from freshforce.errors import (
     ConfigError,
     FreshforceError,
     PermanentError,
-    RecordGoneError,
     TransientError,
 )
 from freshforce.flows.announce import Announce, invoice_fact
@@ -136,10 +135,9 @@ class InvoicesFlow:
             if opportunity is None and link is not None:
                 review = self.settings.deleted_deal == "review"
                 after.append(deleted_deal(self.engine, job, opportunity_id, link, review=review))
-            elif opportunity is None:
-                msg = f"Opportunity {opportunity_id} no longer exists in Salesforce"
-                error = RecordGoneError(msg, flow=FLOW, record_key=job.key, system="salesforce")
-                outcomes[job.id] = Outcome.fail(job, error)
+            elif opportunity is None:  # deleted before it was invoiced: nothing to invoice
+                log.info("invoice_skipped", record_key=job.key, reason="deleted, never invoiced")
+                outcomes[job.id] = Outcome.skipped(job)
             elif invoice_id := opportunity.invoice_id or (link and link.freshbooks_id):
                 after.append(self._after_invoice(pair, job, opportunity, invoice_id))
             elif not self.settings.is_won(opportunity.record):
