@@ -49,3 +49,16 @@ async def test_prepare_refuses_an_old_schema_unless_allowed(database_url: str) -
     await migrate.prepare_database(database_url, auto_migrate=True)
     await migrate.prepare_database(database_url, auto_migrate=False)
     assert await migrate.current(database_url) == migrate.head()
+
+
+async def test_a_database_from_a_newer_version_is_refused_untouched(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    await migrate.upgrade(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099_from_later'"))
+    for auto_migrate in (True, False):
+        with pytest.raises(ConfigError, match="0099_from_later, which this version") as caught:
+            await migrate.prepare_database(database_url, auto_migrate=auto_migrate)
+        assert "written by a newer freshforce" in str(caught.value)
+    assert await migrate.current(database_url) == "0099_from_later"

@@ -73,7 +73,7 @@ def compare_server_default(  # noqa: PLR0917 - the signature Alembic calls
 
 def head() -> str:
     """Return the newest revision the code knows."""
-    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    revision = _scripts().get_current_head()
     if revision is None:
         msg = "the store has no migrations"
         raise RuntimeError(msg)
@@ -81,8 +81,13 @@ def head() -> str:
 
 
 async def upgrade(database_url: str) -> None:
-    """Upgrade the database at ``database_url`` to the newest revision; a no-op when it is there."""
+    """Upgrade the database at ``database_url`` to the newest revision; a no-op when it is there.
+
+    A database at a revision this version does not know (written by a newer freshforce) is
+    refused with a ``ConfigError`` before anything is changed.
+    """
     async with _locked_transaction(database_url) as connection:
+        _refuse_unknown(await connection.run_sync(_current_sync))
         await connection.run_sync(_upgrade_sync)
 
 
@@ -99,12 +104,31 @@ async def prepare_database(database_url: str, *, auto_migrate: bool) -> None:
         return
     found = await current(database_url)
     wanted = head()
+    _refuse_unknown(found)
     if found != wanted:
         msg = (
             f"the database is at revision {found or 'none'} but this version needs {wanted}: "
             "run `freshforce db upgrade` (or set auto_migrate = true)"
         )
         raise ConfigError(msg)
+
+
+def _refuse_unknown(revision: str | None) -> None:
+    """Raise ``ConfigError`` when ``revision`` is not one of this version's migrations."""
+    if revision is None:
+        return
+    known = {script.revision for script in _scripts().walk_revisions()}
+    if revision not in known:
+        msg = (
+            f"the database is at revision {revision}, which this version of freshforce does not "
+            f"know (its newest is {head()}): it was written by a newer freshforce. Run that "
+            "version, or restore a backup taken before the upgrade"
+        )
+        raise ConfigError(msg)
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def _upgrade_sync(connection: Connection) -> None:
