@@ -106,7 +106,7 @@ def plan_sync(
     to_fb = flow.apply(sides.salesforce, Direction.TO_FRESHBOOKS)
     fb_view = freshbooks_view(flow, to_sf)
     sf_view = salesforce_view(flow, sides.salesforce)
-    absent = _absent_keep_base(sides, sf_view, base)
+    absent = _absent_keep_base(sides, sf_view, fb_view, base)
     plan = Plan()
     merged: dict[str, Any] = {}
     for ref, comparison in flow.compare(base, fb_view, sf_view).items():
@@ -124,30 +124,34 @@ def plan_sync(
             _put(plan.salesforce, ref, value)
             if ref in to_sf.traces and winner == "freshbooks":
                 plan.traces[ref] = to_sf.traces[ref]
-    _fill_new_objects(absent, merged, plan)
+    _fill_new_objects(absent if base is None else absent & set(plan.salesforce), merged, plan)
     _freshbooks_writes(flow, sides, merged, fb_view, plan)
     _one_way(flow, sides, to_sf, to_fb, plan)
     return plan
 
 
 def _absent_keep_base(
-    sides: Sides, sf_view: dict[str, Any], base: Mapping[str, Any] | None
+    sides: Sides,
+    sf_view: dict[str, Any],
+    fb_view: Mapping[str, Any],
+    base: Mapping[str, Any] | None,
 ) -> set[str]:
     """Give the fields of objects Salesforce does not have their base; return those objects.
 
     An Account without a Contact shows no edit: the Contact's fields are not "emptied in
-    Salesforce" but not there yet.
+    Salesforce" but not there yet. Without a base (a record linked just now, or linked again
+    after the store lost its link) they show FreshBooks' values: there is nothing to compare.
     """
     absent = {obj for obj, record in sides.salesforce.items() if not record}
     for ref in sf_view:
         if ref.partition(".")[0] in absent:
-            sf_view[ref] = (base or {}).get(ref)
+            sf_view[ref] = fb_view.get(ref) if base is None else base.get(ref)
     return absent
 
 
-def _fill_new_objects(absent: set[str], merged: Mapping[str, Any], plan: Plan) -> None:
-    """Give an object Salesforce does not have yet (a new Contact) all its merged fields."""
-    for obj in absent & set(plan.salesforce):
+def _fill_new_objects(new: set[str], merged: Mapping[str, Any], plan: Plan) -> None:
+    """Give each object Salesforce does not have yet (a new Contact) all its merged fields."""
+    for obj in new:
         for ref, value in merged.items():
             if ref.partition(".")[0] == obj and value not in (None, ""):
                 _put(plan.salesforce, ref, value)

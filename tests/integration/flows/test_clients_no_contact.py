@@ -41,3 +41,18 @@ async def test_a_last_name_added_later_makes_the_contact_with_the_email(world: W
     )
     assert (contact["LastName"], contact["Email"]) == ("Ng", "hi@later.example")
     assert (await world.fb_get(fb_id))["email"] == "hi@later.example"
+
+
+async def test_an_account_matched_without_a_contact_gets_one_from_the_clients_person(
+    world: World,
+) -> None:
+    account = await world.sf_create("Account", Name="Wayne Enterprises")
+    fb_id = await world.fb_create(
+        organization="Wayne Enterprises", lname="Fox", email="lucius@wayne.example"
+    )
+    await world.sync(f"freshbooks/client/{fb_id}")
+    [contact] = await world.soql(
+        f"SELECT LastName, Email FROM Contact WHERE AccountId = '{account}'"  # noqa: S608 - SOQL, values quoted
+    )
+    assert (contact["LastName"], contact["Email"]) == ("Fox", "lucius@wayne.example")
+    assert (await world.fb_get(fb_id))["email"] == "lucius@wayne.example"
