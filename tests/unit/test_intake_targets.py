@@ -38,8 +38,14 @@ def test_one_way_flows_are_triggered_from_their_source_side_only() -> None:
         PollTarget("Account", "clients"),
         PollTarget("Contact", "clients"),
         PollTarget("Opportunity", "invoices"),
+        PollTarget("OpportunityLineItem", "invoices"),  # a line's description changes no deal field
     }
-    assert targets.cdc == {"Account": "clients", "Contact": "clients", "Opportunity": "invoices"}
+    assert targets.cdc == {
+        "Account": "clients",
+        "Contact": "clients",
+        "Opportunity": "invoices",
+        "OpportunityLineItem": "invoices",
+    }
     assert [e for e in logs if e["event"].endswith("_shared")] == []
 
 

@@ -1,6 +1,7 @@
 """The invoices flow: a won Opportunity becomes exactly one FreshBooks invoice, written back.
 
-Jobs are keyed ``salesforce/Opportunity/<id>`` (``link/<id>`` after a review is settled). Per
+Jobs are keyed ``salesforce/Opportunity/<id>`` (``link/<id>`` after a review is settled;
+``salesforce/OpportunityLineItem/<id>`` hands the change to its Opportunity's job). Per
 batch and tenant: one query reads the Opportunities with their Account, Contact and line items;
 a deal that is not won (``IsWon``, or a stage listed in ``won_stages``) is skipped, and a deal
 that has its invoice already goes to ``invoice_changes.py`` (update a draft, or flag for
@@ -34,6 +35,7 @@ from freshforce.engine.create_once import completed, create_once
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Effect, Outcome
 from freshforce.engine.guard import NO_GUARD, PlannedWrite, WriteGuard
+from freshforce.engine.queue import JobQueue, JobRequest
 from freshforce.errors import (
     ConfigError,
     FreshforceError,
@@ -117,6 +119,10 @@ class InvoicesFlow:
 
     async def _tenant(self, pair: Pair, jobs: list[Job]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
+        lines = [job for job in jobs if _line_item_id(job) is not None]
+        if lines:
+            outcomes |= await self._to_deals(pair, lines)
+            jobs = [job for job in jobs if job.id not in outcomes]
         wanted = await self._wanted(pair.tenant, jobs, outcomes)
         if not wanted:
             return outcomes
@@ -153,6 +159,37 @@ class InvoicesFlow:
             else:
                 outcomes[result.job_id] = result
         outcomes |= await self._write_back(pair, ready)
+        return outcomes
+
+    async def _to_deals(self, pair: Pair, jobs: list[Job]) -> dict[int, Outcome]:
+        """Hand each changed line item to its Opportunity's job; a line gone is skipped.
+
+        A line edit that leaves the deal's amount alone (a description, a service date) raises
+        no change event of the Opportunity. The deal's own job follows it, so jobs about one
+        deal still never run at once (per-key exclusivity on the Opportunity's key).
+        """
+        ids = {job.id: to_18(_line_item_id(job) or "") for job in jobs}
+        where = ", ".join(f"'{i}'" for i in sorted(set(ids.values())))
+        rows = await pair.salesforce.query(
+            f"SELECT Id, OpportunityId FROM OpportunityLineItem WHERE Id IN ({where})",  # noqa: S608 - 18-character ids
+            priority=Priority.INVOICES,
+        )
+        parent = {to_18(str(r["Id"])): to_18(str(r["OpportunityId"])) for r in rows}
+        outcomes: dict[int, Outcome] = {}
+        for job in jobs:
+            deal = parent.get(ids[job.id])
+            if deal is None:  # deleted: the deal's amount, rolled up, raises its own change
+                log.info("invoice_skipped", record_key=job.key, reason="line item gone")
+                outcomes[job.id] = Outcome.skipped(job)
+                continue
+            request = JobRequest(
+                FLOW,
+                f"salesforce/Opportunity/{deal}",
+                ({"source": "line item", "line_item": ids[job.id]},),
+                priority=job.priority,
+                tenant=pair.tenant,
+            )
+            outcomes[job.id] = Outcome.done(job, _enqueue(request))
         return outcomes
 
     async def _wanted(
@@ -400,6 +437,21 @@ def _ref(opportunity_id: str) -> CreateRef:
 
 def _is_link_key(key: str) -> bool:
     return key.startswith("link/") and key.removeprefix("link/").isdigit()
+
+
+def _enqueue(request: JobRequest) -> Effect:
+    async def effect(db: AsyncConnection) -> None:
+        await JobQueue(db.engine).enqueue_many(db, [request])
+
+    return effect
+
+
+def _line_item_id(job: Job) -> str | None:
+    system, _, rest = job.key.partition("/")
+    obj, _, ident = rest.partition("/")
+    if system != "salesforce" or obj != "OpportunityLineItem" or len(ident) not in {15, 18}:
+        return None
+    return ident if ident.isalnum() else None
 
 
 def _opportunity_id(job: Job) -> str | None:

@@ -28,6 +28,9 @@ log = structlog.get_logger("freshforce.service.targets")
 # FreshBooks objects a flow derives from another resource's records.
 _SALESFORCE_TRIGGERED = frozenset({"invoices"})
 _FRESHBOOKS_TRIGGERED = frozenset({"payments"})
+# Child objects whose changes a flow also watches (its jobs hand them to the parent's job):
+# a line item's description or service date changes no field of its Opportunity.
+_CHILDREN: Mapping[str, tuple[str, ...]] = MappingProxyType({"invoices": ("OpportunityLineItem",)})
 # (An invoice's change, a payment applied or removed, moves its payment summary too.)
 _DERIVED: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"payment_summary": ("payments", "invoices")}
@@ -79,7 +82,7 @@ def intake_targets(maps: MapSet, flows: Collection[str]) -> IntakeTargets:
             for resource in resources:
                 _claim(freshbooks, resource, name, "freshbooks_resource_shared")
         if name not in _FRESHBOOKS_TRIGGERED:
-            for sobject in flow_map.salesforce_objects:
+            for sobject in (*flow_map.salesforce_objects, *_CHILDREN.get(name, ())):
                 salesforce.append(PollTarget(sobject, name))
                 _claim(cdc, sobject, name, "cdc_entity_shared")
     return IntakeTargets(freshbooks, tuple(salesforce), cdc, MappingProxyType(also))

@@ -189,3 +189,40 @@ async def test_a_settled_review_of_a_forgotten_link_is_skipped(world: FlowWorld)
 
     statuses = await world.statuses()
     assert statuses == {"link/999": "done", "link/x": "dead"}
+
+
+async def test_a_line_items_description_edit_reaches_the_draft_through_its_deal(
+    world: FlowWorld,
+) -> None:
+    invoices = flow(world)
+    made = await invoiced(world, invoices)
+    where = f"OpportunityId = {literal(made.opportunity_id)}"
+    rows = await world.salesforce.query(
+        f"SELECT Id FROM OpportunityLineItem WHERE {where} ORDER BY SortOrder",  # noqa: S608 - SOQL, literal()
+        priority=P,
+    )
+    first = str(rows[0]["Id"])
+    [edited] = await world.salesforce.update(
+        "OpportunityLineItem", [{"Id": first, "Description": "Forged, not cast"}], priority=P
+    )
+    assert edited.success
+    await world.enqueue("invoices", f"salesforce/OpportunityLineItem/{first}")
+    await world.work([invoices])
+
+    [invoice] = await invoices_of(world, made.client_id)
+    assert [line.description for line in invoice.lines] == ["Forged, not cast", ""]
+    assert sorted((await world.statuses()).items()) == [
+        (key(made.opportunity_id), "done"),
+        (f"salesforce/OpportunityLineItem/{first}", "done"),
+    ]
+
+
+async def test_a_deleted_line_items_job_is_skipped(world: FlowWorld) -> None:
+    invoices = flow(world)
+    made = await invoiced(world, invoices)
+    await world.enqueue("invoices", "salesforce/OpportunityLineItem/00k8d0000000999AAA")
+    await world.work([invoices])
+    [job] = [j for j in await world.jobs() if j.key.endswith("00k8d0000000999AAA")]
+    attempts = await world.runtime.queue().attempts(job.id)
+    assert [a.outcome for a in attempts] == ["skipped"]
+    assert len(await invoices_of(world, made.client_id)) == 1
