@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db_support import fresh_database
 from freshforce.store.engine import create_engine
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "FRESHFORCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture
@@ -38,22 +32,8 @@ def restore_logging() -> Iterator[None]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database, on SQLite and on PostgreSQL: each test gets its own and drops it."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'freshforce.db'}"
-        return
-    name = f"ff_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(
-        POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

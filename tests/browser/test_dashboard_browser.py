@@ -7,20 +7,15 @@ downloaded. Set ``FRESHFORCE_SAVE_SCREENSHOTS=1`` to refresh the pictures in doc
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import pytest
-import uvicorn
+from browser_support import log_in, pytestmark
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.engine.queue import Failure, JobQueue, JobStatus, Settlement
-from freshforce.settings import Settings
 from freshforce.store.alerts import raise_alert
 from freshforce.store.conflicts import Parked, park_conflict
 from freshforce.store.connections import NewConnection, Tokens, save_connection
@@ -28,19 +23,9 @@ from freshforce.store.crypto import TokenCipher, new_key
 from freshforce.store.events import NewEvent, record_events
 from freshforce.store.linking import NewLink, create_links
 from freshforce.store.scope import Scope
-from freshforce.store.users import Role, add_user
 from freshforce.store.writelog import FieldWrite, record_field_writes
-from freshforce.web import create_app
-from freshforce.web.passwords import hash_password
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "correct horse battery"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="no chromium at /usr/bin/chromium; install it with `apt-get install -y chromium`",
-)
+__all__ = ["pytestmark"]  # skipped without chromium; on the module's loop
 
 
 def _now() -> datetime:
@@ -58,13 +43,6 @@ async def _seed(engine: AsyncEngine, queue: JobQueue) -> int:
     [dead] = [d for d in await queue.dead_letters() if d.job_id == job.id]
     letter = dead.id
     async with engine.begin() as conn:
-        await add_user(
-            conn,
-            username="ana",
-            password_hash=hash_password(PASSWORD),
-            role=Role.OPERATOR,
-            now=_now(),
-        )
         for n in range(3):
             await queue.enqueue(conn, "invoices", f"fb:invoice:{n}", ["changed"])
         await queue.enqueue(conn, "clients", "fb:client:9", ["changed"])
@@ -79,53 +57,27 @@ async def _seed(engine: AsyncEngine, queue: JobQueue) -> int:
     return letter
 
 
-@pytest.fixture
-async def dashboard(store_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[str]:
-    settings = Settings(data_dir=tmp_path, web_session_key="s" * 40)
-    app = create_app(store_engine, settings=settings)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server.should_exit = True
-        await task
-
-
 async def test_log_in_see_the_overview_and_replay_a_dead_letter(
-    dashboard: str, store_engine: AsyncEngine, tmp_path: Path
+    dashboard: str, store: AsyncEngine, page: Any, shots: Path
 ) -> None:
-    from playwright.async_api import async_playwright, expect  # noqa: PLC0415 - dev only
+    from playwright.async_api import expect  # noqa: PLC0415 - dev only
 
-    queue = JobQueue(store_engine, clock=_now)
-    letter = await _seed(store_engine, queue)
-    shots = SCREENSHOTS if os.environ.get("FRESHFORCE_SAVE_SCREENSHOTS") else tmp_path
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            await page.goto(f"{dashboard}/")
-            await expect(page).to_have_url(f"{dashboard}/login?next=/")
-            await page.fill("input[name=username]", "ana")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await expect(page.locator("h1")).to_have_text("Overview")
-            await expect(page.locator("#dead-count")).to_have_text("1")
-            await expect(page.locator("text=freshbooks-acme")).to_be_visible()
-            await page.screenshot(path=str(shots / "overview.png"), full_page=True)
+    queue = JobQueue(store, clock=_now)
+    letter = await _seed(store, queue)
+    await page.goto(f"{dashboard}/")
+    await expect(page).to_have_url(f"{dashboard}/login?next=/")
+    await log_in(page)
+    await expect(page.locator("h1")).to_have_text("Overview")
+    await expect(page.locator("#dead-count")).to_have_text("1")
+    await expect(page.locator("text=freshbooks-acme")).to_be_visible()
+    await page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
-            await page.click("#dead-count")
-            await page.click(f"a[href='/dead-letters/{letter}']")
-            await expect(page.locator("h1")).to_have_text(f"Dead letter {letter}")
-            await page.screenshot(path=str(shots / "dead-letter.png"), full_page=True)
-            await page.click("#replay")
-            await expect(page.locator("#replayed")).not_to_have_text("not yet")
-        finally:
-            await browser.close()
+    await page.click("#dead-count")
+    await page.click(f"a[href='/dead-letters/{letter}']")
+    await expect(page.locator("h1")).to_have_text(f"Dead letter {letter}")
+    await page.screenshot(path=str(shots / "dead-letter.png"), full_page=True)
+    await page.click("#replay")
+    await expect(page.locator("#replayed")).not_to_have_text("not yet")
     keys = {j.key for j in await queue.jobs(status=JobStatus.PENDING)}
     assert "fb:payment:4" in keys
 
@@ -170,37 +122,27 @@ async def _two_sided_edit(engine: AsyncEngine) -> int:
 
 
 async def test_find_a_timeline_and_settle_its_conflict(
-    dashboard: str, store_engine: AsyncEngine, tmp_path: Path
+    dashboard: str, store: AsyncEngine, page: Any, shots: Path
 ) -> None:
-    from playwright.async_api import async_playwright, expect  # noqa: PLC0415 - dev only
+    from playwright.async_api import expect  # noqa: PLC0415 - dev only
 
-    queue = JobQueue(store_engine, clock=_now)
-    await _seed(store_engine, queue)
-    conflict = await _two_sided_edit(store_engine)
-    shots = SCREENSHOTS if os.environ.get("FRESHFORCE_SAVE_SCREENSHOTS") else tmp_path
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            await page.goto(f"{dashboard}/records")
-            await page.fill("input[name=username]", "ana")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await expect(page.locator("h1")).to_have_text("Record timeline")
-            await page.fill("input[name=q]", "Ann@Acme.com")
-            await page.click("form[role=search] button[type=submit]")
-            await expect(page.locator("a.fb-link")).to_have_text("42")
-            await expect(page.locator(".timeline li.kind-field_write")).to_contain_text(
-                "wrote salesforce Account Name"
-            )
-            await page.screenshot(path=str(shots / "timeline.png"), full_page=True)
-            await page.click("nav >> text=Conflicts")
-            await page.click(f"a[href='/conflicts/{conflict}?tenant=default']")
-            await expect(page.locator("#sf-value")).to_have_text('"billing@acme.com"')
-            await page.screenshot(path=str(shots / "conflict.png"), full_page=True)
-            await page.click("#take-salesforce")
-            await expect(page.locator("#resolution")).to_contain_text("took salesforce")
-        finally:
-            await browser.close()
+    queue = JobQueue(store, clock=_now)
+    conflict = await _two_sided_edit(store)
+    await page.goto(f"{dashboard}/records")
+    await log_in(page)
+    await expect(page.locator("h1")).to_have_text("Record timeline")
+    await page.fill("input[name=q]", "Ann@Acme.com")
+    await page.click("form[role=search] button[type=submit]")
+    await expect(page.locator("a.fb-link")).to_have_text("42")
+    await expect(page.locator(".timeline li.kind-field_write")).to_contain_text(
+        "wrote salesforce Account Name"
+    )
+    await page.screenshot(path=str(shots / "timeline.png"), full_page=True)
+    await page.click("nav >> text=Conflicts")
+    await page.click(f"a[href='/conflicts/{conflict}?tenant=default']")
+    await expect(page.locator("#sf-value")).to_have_text('"billing@acme.com"')
+    await page.screenshot(path=str(shots / "conflict.png"), full_page=True)
+    await page.click("#take-salesforce")
+    await expect(page.locator("#resolution")).to_contain_text("took salesforce")
     keys = {j.key for j in await queue.jobs(status=JobStatus.PENDING)}
     assert any(key.startswith("link/") for key in keys)

@@ -15,9 +15,11 @@ from freshforce.store.alert_measures import (
     dead_letters_since,
     failed_attempts_since,
     open_conflict_count,
+    seconds_since_last_webhook,
 )
 from freshforce.store.alerts import open_alert_connections, raise_alert, resolve_alerts
 from freshforce.store.connections import list_connections
+from freshforce.store.drift import last_reconciles
 from freshforce.store.overview import oldest_pending_age
 
 if TYPE_CHECKING:
@@ -119,6 +121,14 @@ async def _value(db: AsyncConnection, rule: AlertRule) -> tuple[float | None, st
         case RuleKind.OLDEST_PENDING:
             age = await oldest_pending_age(db)
             return age, f"the oldest waiting job has waited {age or 0:.0f} s"
+        case RuleKind.DRIFT:
+            runs = [r for r in await last_reconciles(db) if r.get("total")]
+            found = sum(int(r["total"]) for r in runs)
+            where = ", ".join(f"{r['flow']} ({r['tenant']}): {r['total']}" for r in runs)
+            return found, f"the last reconcile found {found} differences ({where})"
+        case RuleKind.WEBHOOK_SILENCE:
+            quiet = await seconds_since_last_webhook(db)
+            return quiet, f"no webhook received for {quiet or 0:.0f} s"
         case _:
             count = await open_conflict_count(db)
             return count, f"{count} conflicts wait for review"

@@ -8,6 +8,8 @@ reported at once with its file, line and key path, as a :class:`ConfigError`::
       - {name: lag, kind: oldest_pending, above: 900}
       - {name: connections, kind: connection_unhealthy}
       - {name: conflicts, kind: open_conflicts, above: 20, severity: warning}
+      - {name: drift, kind: drift, above: 0, severity: warning}
+      - {name: webhooks, kind: webhook_silence, above: 21600}
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ __all__ = ["DEFAULT_RULES", "AlertRule", "RuleKind", "load_rules"]
 
 
 class RuleKind(StrEnum):
-    """What a rule measures; ``above`` is a count, or seconds for ``oldest_pending``."""
+    """What a rule measures; ``above`` is a count, or seconds for the two that measure time."""
 
     DEAD_LETTERS = "dead_letters"  # dead letters made in the window
     FAILED_ATTEMPTS = "failed_attempts"  # job attempts that failed (retry or dead) in the window
     OLDEST_PENDING = "oldest_pending"  # age in seconds of the oldest waiting job
     CONNECTION_UNHEALTHY = "connection_unhealthy"  # a connection paused or disabled, one each
     OPEN_CONFLICTS = "open_conflicts"  # conflicts waiting for review
+    DRIFT = "drift"  # differences the newest reconcile of each flow and tenant found, summed
+    WEBHOOK_SILENCE = "webhook_silence"  # seconds since the newest webhook (never: no alert)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ class ConnectionInfo:
     token_version: int
     created_at: datetime
     updated_at: datetime
+    token_refreshed_at: datetime | None  # the last refresh that stored new tokens
 
 
 @dataclass(frozen=True)
@@ -325,4 +326,5 @@ def _info(row: sa.Row[tuple[object, ...]]) -> ConnectionInfo:
         token_version=row.token_version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        token_refreshed_at=row.token_refreshed_at,
     )

@@ -1,24 +1,28 @@
-"""The SQL the dashboard reads: queue depth per flow, oldest waiting job, dead letters by filter.
+"""The SQL the dashboard reads: queue depth, oldest waiting job, latency, dead letters.
 
-Also the one dashboard write the queue lacks: discarding a dead letter (the row is deleted; the
-caller keeps its content in the audit log, in the same transaction).
+Queue depth and the last hour's latency are per flow; dead letters are searched by filter. Also
+the one dashboard write the queue lacks: discarding a dead letter (the row is deleted; the caller
+keeps its content in the audit log, in the same transaction).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from freshforce.store.dbtime import db_now
+from freshforce.store.dbtime import db_now, db_time
 from freshforce.store.dead_letters import DeadLetter, dead_letter_from_row, get_dead_letter
 from freshforce.store.schema import dead_letters, jobs
 
 __all__ = [
+    "FlowLatency",
     "QueueDepth",
     "discard_dead_letter",
+    "done_latency",
     "job_exists",
     "letter_summary",
     "oldest_pending_age",
@@ -60,6 +64,48 @@ async def oldest_pending_age(conn: AsyncConnection) -> float | None:
         return None
     age: float = (now - oldest).total_seconds()
     return max(age, 0.0)
+
+
+@dataclass(frozen=True)
+class FlowLatency:
+    """How many jobs of one flow were done lately, and how long they took from first event."""
+
+    flow: str
+    done: int
+    p50_seconds: float
+    p99_seconds: float
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    """Nearest-rank percentile of an ascending, non-empty list."""
+    return ordered[max(math.ceil(len(ordered) * share), 1) - 1]
+
+
+async def done_latency(
+    conn: AsyncConnection, *, seconds: float = 3600.0, sample: int = 10_000
+) -> list[FlowLatency]:
+    """Return, per flow, the jobs done in the last ``seconds`` and their latency percentiles.
+
+    A job is created when the first change it carries arrives (later changes to the same record
+    join it while it waits) and done once both systems are written, so ``updated_at -
+    created_at`` of a done job is the event-to-written latency. The newest ``sample`` jobs
+    count; flows are ordered by name.
+    """
+    query = (
+        sa.select(jobs.c.flow, jobs.c.created_at, jobs.c.updated_at)
+        .where(jobs.c.status == "done", jobs.c.updated_at >= db_time(conn.dialect.name, -seconds))
+        .order_by(jobs.c.updated_at.desc())
+        .limit(sample)
+    )
+    taken: dict[str, list[float]] = {}
+    for flow, created, done in await conn.execute(query):
+        taken.setdefault(flow, []).append(max((done - created).total_seconds(), 0.0))
+    found = []
+    for flow in sorted(taken):
+        ordered = sorted(taken[flow])
+        p50, p99 = _percentile(ordered, 0.5), _percentile(ordered, 0.99)
+        found.append(FlowLatency(flow, len(ordered), p50, p99))
+    return found
 
 
 async def open_dead_letter_count(conn: AsyncConnection) -> int:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from freshforce.engine.queue import JobStatus
 from freshforce.store.overview import job_exists
 from freshforce.web import actions, views
 from freshforce.web.auth import Principal, api_operator, api_user
+from freshforce.web.connect import CONNECTION_NAME, forget_connection
 from freshforce.web.deps import MAX_ROW_ID, RowId, WebDeps, web_deps
 
 __all__ = ["router"]
@@ -159,6 +160,22 @@ async def discard(deps: Deps, principal: Operator, letter_id: RowId, body: Disca
 @router.get("/connections", summary="Connections and their health (never tokens)")
 async def connections(deps: Deps, _: Viewer) -> list[Json]:
     return await views.connections_view(deps)
+
+
+@router.delete(
+    "/connections/{connection_id}",
+    summary="Disconnect: forget a connection, its tokens and webhook verifiers",
+    description="Connecting takes a browser (the provider's consent page): use the dashboard's "
+    "Connections page or `freshforce connect`.",
+)
+async def disconnect(
+    deps: Deps,
+    principal: Operator,
+    connection_id: Annotated[str, Path(pattern=CONNECTION_NAME)],
+) -> Json:
+    if not await forget_connection(deps, principal.username, connection_id):
+        raise HTTPException(404, f"no connection {connection_id}")
+    return {"connection_id": connection_id, "disconnected": True}
 
 
 @router.get("/alerts", summary="Alerts, newest first")

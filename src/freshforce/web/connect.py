@@ -2,7 +2,8 @@
 
 The same OAuth flow as ``freshforce connect``, with the dashboard as the redirect target:
 ``POST /connections/{system}/connect`` sends the browser to the provider with a fresh ``state``
-(and PKCE verifier for Salesforce) kept in a signed, HttpOnly cookie of ten minutes;
+(and PKCE verifier for Salesforce, encrypted with the token keys) kept in a signed, HttpOnly
+cookie of ten minutes;
 ``GET /connections/{system}/callback`` checks that ``state``, trades the code for tokens and
 stores the connection encrypted. Register ``<public_url>/connections/<system>/callback`` (or the
 dashboard's own address without ``public_url``) as a redirect URI of each OAuth app.
@@ -30,7 +31,7 @@ from freshforce.web.auth import Principal, check_csrf, page_operator
 from freshforce.web.deps import WebDeps, web_deps
 from freshforce.web.pages import render
 
-__all__ = ["OAUTH_COOKIE", "router"]
+__all__ = ["CONNECTION_NAME", "OAUTH_COOKIE", "forget_connection", "router"]
 
 router = APIRouter(include_in_schema=False)
 Deps = Annotated[WebDeps, Depends(web_deps)]
@@ -39,7 +40,7 @@ System = Literal["freshbooks", "salesforce"]
 OAUTH_COOKIE = "ff_oauth"
 _PURPOSE = "oauth-connect"
 _LIFETIME = timedelta(minutes=10)
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+CONNECTION_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 
 async def _page(
@@ -57,10 +58,19 @@ async def _page(
     )
 
 
+_NO_SETTINGS = "the dashboard was started without settings; connect with `freshforce connect`"
+
+
+def _cipher(deps: WebDeps) -> TokenCipher:
+    """Return the token cipher; raise a :class:`ConfigError` naming the setting without keys."""
+    if deps.settings is None:
+        raise ConfigError(_NO_SETTINGS)
+    return TokenCipher(deps.settings.encryption_keys)
+
+
 def _provider(deps: WebDeps, request: Request, system: System) -> OAuthProvider:
     if deps.settings is None:
-        msg = "the dashboard was started without settings; connect with `freshforce connect`"
-        raise ConfigError(msg)
+        raise ConfigError(_NO_SETTINGS)
     base = deps.settings.public_url or str(request.base_url).rstrip("/")
     provider = provider_for(system, deps.settings)
     return replace(provider, redirect_uri=f"{base}/connections/{system}/callback")
@@ -73,22 +83,24 @@ async def start_connect(
     deps: Deps,
     principal: Operator,
     system: System,
-    name: Annotated[str, Form(pattern=_NAME)] = "",
+    name: Annotated[str, Form(pattern=CONNECTION_NAME)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(principal, csrf_token)
     try:
         provider = _provider(deps, request, system)
+        cipher = _cipher(deps)  # refuse now rather than after the provider's consent
     except ConfigError as exc:
         return await _page(deps, request, principal, error=str(exc), code=409)
     started = start_authorization(provider)
+    verifier = started.code_verifier
     sealed = deps.signer.seal(
         _PURPOSE,
         {
             "system": system,
             "name": name or system,
             "state": started.state,
-            "verifier": started.code_verifier,
+            "verifier": None if verifier is None else cipher.encrypt(verifier),
             "user": principal.username,
             "until": int((deps.clock() + _LIFETIME).timestamp()),
         },
@@ -151,10 +163,12 @@ async def finish_connect(
     name = str(sealed["name"])
     try:
         provider = _provider(deps, request, system)
+        cipher = _cipher(deps)
+        verifier = sealed.get("verifier")
         grant = await exchange_code(
             provider,
             code,
-            code_verifier=None if sealed.get("verifier") is None else str(sealed["verifier"]),
+            code_verifier=None if verifier is None else cipher.decrypt(str(verifier)),
             now=deps.clock(),
             transport=deps.transport,
         )
@@ -162,7 +176,6 @@ async def finish_connect(
         new = await connection_from_grant(
             system, name, grant, deps.settings, transport=deps.transport
         )
-        cipher = TokenCipher(deps.settings.encryption_keys)
     except FreshforceError as exc:
         return await _page(deps, request, principal, error=str(exc), code=502)
     async with deps.engine.begin() as db:
@@ -185,21 +198,26 @@ async def disconnect(
     request: Request,
     deps: Deps,
     principal: Operator,
-    connection_id: Annotated[str, Path(pattern=_NAME)],
+    connection_id: Annotated[str, Path(pattern=CONNECTION_NAME)],
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(principal, csrf_token)
+    if not await forget_connection(deps, principal.username, connection_id):
+        error = f"no connection {connection_id}"
+        return await _page(deps, request, principal, error=error, code=404)
+    return RedirectResponse("/connections", status_code=303)
+
+
+async def forget_connection(deps: WebDeps, actor: str, connection_id: str) -> bool:
+    """Delete a connection, its tokens and webhook verifiers, audited; say whether it existed."""
     async with deps.engine.begin() as db:
         gone = await remove_connection(db, connection_id)
         if gone:
             await record_audit(
                 db,
-                actor=principal.username,
+                actor=actor,
                 action="connection.disconnect",
                 target=f"connection:{connection_id}",
                 now=deps.clock(),
             )
-    if not gone:
-        error = f"no connection {connection_id}"
-        return await _page(deps, request, principal, error=error, code=404)
-    return RedirectResponse("/connections", status_code=303)
+    return gone

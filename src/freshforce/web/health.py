@@ -57,6 +57,12 @@ class WebMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.webhooks = Counter(
+            "freshforce_webhooks",
+            "FreshBooks webhook posts by outcome (accepted, rejected) and HTTP status.",
+            ["outcome", "status"],
+            registry=registry,
+        )
 
 
 @router.get("/healthz", summary="The process is up")

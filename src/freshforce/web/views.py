@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from freshforce.store.alert_measures import open_conflict_count
 from freshforce.store.alerts import list_alerts
 from freshforce.store.charts import minute_series
 from freshforce.store.connections import ConnectionInfo, list_connections
 from freshforce.store.dead_letters import DeadLetter
 from freshforce.store.overview import (
+    done_latency,
     oldest_pending_age,
     open_dead_letter_count,
     queue_depth,
@@ -76,7 +78,9 @@ def _token_health(info: ConnectionInfo, now: datetime) -> str:
     if info.status.value != "active":
         return info.status.value
     if info.token_expires_at is None:
-        return "unknown"
+        # Salesforce states no expiry (the org's session timeout decides); the engine refreshes
+        # on the first 401 and pauses the connection if that fails, so active means usable.
+        return "ok"
     if info.token_expires_at <= now:
         return "expired"
     return "expiring" if info.token_expires_at - now < _EXPIRING_SOON else "ok"
@@ -90,6 +94,7 @@ def _connection(info: ConnectionInfo, now: datetime) -> Json:
         "status": info.status.value,
         "health": _token_health(info, now),
         "token_expires_at": plain(info.token_expires_at),
+        "token_refreshed_at": plain(info.token_refreshed_at),
         "last_error": info.status_reason,
         "remote_account": info.remote_account,
         "instance_url": info.instance_url,
@@ -149,6 +154,8 @@ async def dead_letters_view(
 async def overview(deps: WebDeps) -> Json:
     """Queue depth per status and flow, oldest waiting job, dead letters, connections, alerts.
 
+    ``latency_last_hour`` gives per flow the jobs done in the last hour and their event-to-written
+    latency (p50, p99 in seconds); ``conflicts_open`` counts conflicts waiting for a person.
     ``per_minute`` holds the last hour, oldest minute first: attempts done and failed, and the
     jobs waiting or running at the end of each minute.
     """
@@ -157,6 +164,8 @@ async def overview(deps: WebDeps) -> Json:
         depth = await queue_depth(conn)
         oldest_age = await oldest_pending_age(conn)
         dead = await open_dead_letter_count(conn)
+        conflicts_open = await open_conflict_count(conn)
+        latency = await done_latency(conn)
         series = await minute_series(conn)
     by_status: dict[str, int] = dict.fromkeys(("pending", "running", "done", "dead"), 0)
     by_flow: dict[str, dict[str, int]] = {}
@@ -172,6 +181,8 @@ async def overview(deps: WebDeps) -> Json:
         "jobs_by_flow": by_flow,
         "oldest_pending_age_seconds": oldest_age,
         "dead_letters_open": dead,
+        "conflicts_open": conflicts_open,
+        "latency_last_hour": [plain(asdict(row)) for row in latency],
         "connections": await connections_view(deps),
         "alerts_open": await alerts_view(deps, "open"),
         "per_minute": {

@@ -83,10 +83,18 @@ def _form(body: bytes) -> dict[str, str] | None:
 
 
 @router.post("/webhooks/freshbooks/{connection}", include_in_schema=False)
-async def freshbooks_webhook(  # noqa: PLR0911 - one refusal per way a post can be wrong
+async def freshbooks_webhook(connection: str, request: Request) -> JSONResponse:
+    """Verify a new callback or store a signed delivery; refuse anything else; count both."""
+    answer = await _answer(connection, request)
+    outcome = "accepted" if answer.status_code < 300 else "rejected"  # noqa: PLR2004 - 2xx
+    counter = web_deps(request).metrics.webhooks
+    counter.labels(outcome=outcome, status=str(answer.status_code)).inc()
+    return answer
+
+
+async def _answer(  # noqa: PLR0911 - one refusal per way a post can be wrong
     connection: str, request: Request
 ) -> JSONResponse:
-    """Verify a new callback or store a signed delivery; refuse anything else."""
     deps = web_deps(request)
     hooks: FreshBooksHooks = request.app.state.webhooks
     try:

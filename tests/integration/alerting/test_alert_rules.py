@@ -24,8 +24,10 @@ from freshforce.store.connections import (
     set_status,
 )
 from freshforce.store.crypto import TokenCipher, new_key
+from freshforce.store.drift import record_reconcile
+from freshforce.store.events import NewEvent, record_events
 from freshforce.store.linking import NewLink, create_link
-from freshforce.store.schema import dead_letters, jobs
+from freshforce.store.schema import dead_letters, events, jobs
 from freshforce.store.scope import Scope
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -140,3 +142,41 @@ def test_rules_file_is_read_and_every_problem_reported(tmp_path: Path) -> None:
     assert f"{bad}:7:5: rules[1].colour: Extra inputs are not permitted" in text
     with pytest.raises(ConfigError, match="cannot read the alert rules file"):
         load_rules(tmp_path / "missing.yaml")
+
+
+async def test_drift_and_webhook_silence(store_engine: AsyncEngine) -> None:
+    rules = (
+        AlertRule("drift", RuleKind.DRIFT, above=0, severity="warning"),
+        AlertRule("quiet", RuleKind.WEBHOOK_SILENCE, above=3600),
+    )
+    changes = await evaluate_alerts(store_engine, _clock, rules)
+    assert changes.opened == []  # no reconcile, no webhook ever: nothing to say
+    async with store_engine.begin() as db:
+        await record_reconcile(
+            db, tenant="default", flow="clients", counts={"Account without a link": 2},
+            samples={}, repairs=0, now=NOW,
+        )  # fmt: skip
+        await record_reconcile(
+            db, tenant="default", flow="invoices", counts={}, samples={}, repairs=0, now=NOW
+        )
+        await record_events(db, [NewEvent("webhook", "freshbooks", "client", "1", {})], now=NOW)
+        await db.execute(
+            sa.update(events).values(received_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    changes = await evaluate_alerts(store_engine, _clock, rules)
+    assert len(changes.opened) == 2
+    opened = await _open(store_engine)
+    assert opened[("drift", None)] == (
+        "the last reconcile found 2 differences (clients (default): 2) (alert above 0)"
+    )
+    assert opened[("quiet", None)].startswith("no webhook received for 72")
+    async with store_engine.begin() as db:
+        await record_reconcile(
+            db, tenant="default", flow="clients", counts={}, samples={}, repairs=2, now=NOW
+        )
+        await record_events(
+            db, [NewEvent("webhook", "freshbooks", "client", "1", {})], now=datetime.now(UTC)
+        )
+    changes = await evaluate_alerts(store_engine, _clock, rules)
+    assert (changes.opened, len(changes.resolved)) == ([], 2)
+    assert await _open(store_engine) == {}

@@ -133,6 +133,11 @@ async def test_forged_unsigned_malformed_foreign_and_unknown_posts_store_nothing
     assert answers == [401, 401, 401, 401, 400, 400, 403, 404, 404, 413]
     assert await _count(fb_world, events) == 0
     assert await _count(fb_world, jobs) == 0
+    assert (await _post(asgi, form, sign(KNOWN, form))).status_code == 200
+    metrics = (await asgi.get("/metrics")).text
+    assert 'freshforce_webhooks_total{outcome="rejected",status="401"} 4.0' in metrics
+    assert 'freshforce_webhooks_total{outcome="rejected",status="404"} 2.0' in metrics
+    assert 'freshforce_webhooks_total{outcome="accepted",status="200"} 1.0' in metrics
 
 
 async def test_a_verification_freshbooks_refuses_stores_no_verifier(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from freshforce.sandbox.salesforce import build_salesforce_sandbox
 from freshforce.settings import Settings
 from freshforce.store.audit import list_audit
 from freshforce.store.connections import list_connections
-from freshforce.store.crypto import new_key
+from freshforce.store.crypto import TokenCipher, new_key
 from freshforce.store.linking import NewLink, create_links
 from freshforce.store.scope import Scope
 from freshforce.web import create_app
@@ -99,6 +102,11 @@ async def test_callback_refusals(world):
     wrong_state = await dashboard.get(forged)
     assert wrong_state.status_code == 400
     assert "state does not match" in wrong_state.text
+    stateless = httpx.URL(approved.headers["location"]).copy_remove_param("state")
+    assert "code" in stateless.params
+    no_state = await dashboard.get(stateless)
+    assert no_state.status_code == 400
+    assert "state does not match" in no_state.text
     denied = await dashboard.get(
         "/connections/freshbooks/callback",
         params={"error": "access_denied", "state": httpx.URL(forged).params["state"]},
@@ -205,4 +213,79 @@ async def test_connect_salesforce_with_pkce_over_a_socket(store_engine, clock, u
     ) as dashboard:
         await login(dashboard, "vic")
         record = (await dashboard.get("/api/records/timeline", params={"q": "1"})).json()
+        [shown] = (await dashboard.get("/api/connections")).json()
     assert record["links"][0]["salesforce"][0]["url"] == timeline_link
+    # Salesforce states no expiry; an active connection is healthy until a refresh fails.
+    assert (shown["health"], shown["token_expires_at"]) == ("ok", None)
+    assert (shown["scopes"], shown["token_refreshed_at"]) == ("api refresh_token", None)
+    assert "access_token" not in shown
+
+
+async def test_no_encryption_keys_is_refused_before_the_provider(
+    store_engine, clock, users, tmp_path
+):
+    settings = Settings(
+        data_dir=tmp_path,
+        web_session_key="k" * 40,
+        freshbooks_client_id=DEFAULT_APP.client_id,
+        freshbooks_client_secret=SecretStr(DEFAULT_APP.client_secret),
+    )
+    app = create_app(store_engine, settings=settings, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as dashboard:
+        await login(dashboard, "olga")
+        answer = await _start(dashboard)
+    assert answer.status_code == 409
+    assert "encryption_keys is empty" in answer.text
+    assert "ff_oauth" not in answer.headers.get("set-cookie", "")
+
+
+async def test_the_pkce_verifier_is_encrypted_in_the_cookie(world, tmp_path):
+    dashboard = world["dashboard"]
+    await login(dashboard, "olga")
+    started = await _start(dashboard)
+    cookie = started.cookies["ff_oauth"]
+    body = json.loads(base64.urlsafe_b64decode(cookie.split(".")[0] + "=="))
+    assert body["verifier"] is None  # FreshBooks takes no PKCE
+    sf_settings = Settings(
+        data_dir=tmp_path,
+        web_session_key="k" * 40,
+        encryption_keys=[SecretStr(new_key())],
+        salesforce_client_id="app",
+        salesforce_client_secret=SecretStr("s"),
+    )
+    app = create_app(world["engine"], settings=sf_settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        await login(other, "olga")
+        started = await _start_system(other, "salesforce", "sf")
+    cookie = started.cookies["ff_oauth"]
+    body = json.loads(base64.urlsafe_b64decode(cookie.split(".")[0] + "=="))
+    challenge = httpx.URL(started.headers["location"]).params["code_challenge"]
+    verifier = TokenCipher(sf_settings.encryption_keys).decrypt(body["verifier"])
+    digest = hashlib.sha256(verifier.encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == challenge
+    assert verifier not in cookie
+
+
+async def test_disconnect_through_the_api(world):
+    dashboard, provider = world["dashboard"], world["provider"]
+    await login(dashboard, "olga")
+    approved = await provider.get((await _start(dashboard)).headers["location"])
+    await dashboard.get(approved.headers["location"])
+    assert (await dashboard.delete("/api/connections/fb-main")).status_code == 403  # no CSRF
+    headers = {"X-CSRF-Token": await csrf(dashboard)}
+    gone = await dashboard.delete("/api/connections/fb-main", headers=headers)
+    assert gone.status_code == 200, gone.text
+    assert gone.json() == {"connection_id": "fb-main", "disconnected": True}
+    again = await dashboard.delete("/api/connections/fb-main", headers=headers)
+    assert again.status_code == 404
+    assert again.json()["detail"] == "no connection fb-main"
+    assert (await dashboard.delete("/api/connections/a%20b", headers=headers)).status_code == 422
+    async with world["engine"].connect() as db:
+        assert await list_connections(db) == []
+        [entry] = await list_audit(db, action="connection.disconnect")
+    assert (entry.actor, entry.target) == ("olga", "connection:fb-main")
+    await login(dashboard, "vic")
+    headers = {"X-CSRF-Token": await csrf(dashboard)}
+    assert (await dashboard.delete("/api/connections/fb-main", headers=headers)).status_code == 403

@@ -8,16 +8,21 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from web_support import bury_one, login
 
+from freshforce.engine.queue import Settlement
 from freshforce.store.alerts import raise_alert
+from freshforce.store.conflicts import Parked, park_conflict
 from freshforce.store.connections import (
     ConnectionStatus,
     NewConnection,
     Tokens,
+    replace_tokens,
     save_connection,
     set_status,
 )
 from freshforce.store.crypto import TokenCipher, new_key
+from freshforce.store.linking import NewLink, create_links
 from freshforce.store.schema import jobs
+from freshforce.store.scope import Scope
 from freshforce.web import create_app
 
 ACCESS = "access-token-never-shown"
@@ -100,9 +105,18 @@ async def test_connections_page(app_client, store_engine, clock):
     page = await app_client.get("/connections")
     assert "sf-1" in page.text
     assert "health-expiring" in page.text
+    assert "never" in page.text  # no refresh yet
     clock.advance(3600)
     [_, sf] = (await app_client.get("/api/connections")).json()
-    assert sf["health"] == "expired"
+    assert (sf["health"], sf["token_refreshed_at"]) == ("expired", None)
+    tokens = Tokens(SecretStr(ACCESS), SecretStr(REFRESH), clock() + timedelta(hours=2))
+    async with store_engine.begin() as db:
+        cipher = TokenCipher([SecretStr(new_key())])
+        assert await replace_tokens(db, cipher, "sf-1", tokens, expected_version=0, now=clock())
+    [_, sf] = (await app_client.get("/api/connections")).json()
+    assert (sf["health"], sf["token_refreshed_at"]) == ("ok", "2026-01-01T13:00:00+00:00")
+    page = await app_client.get("/connections")
+    assert "2026-01-01 13:00:00 UTC" in page.text
 
 
 async def test_alerts_open_and_resolved(app_client, store_engine, clock):
@@ -168,3 +182,36 @@ async def test_openapi_documents_the_api_only(app_client):
     assert "/api/overview" in paths
     assert "/login" not in paths
     assert "/dead-letters" not in paths
+
+
+async def test_overview_latency_per_flow_and_open_conflicts(app_client, queue, store_engine):
+    taken = {"invoices/1": 1, "invoices/2": 2, "invoices/3": 10, "clients/1": 4, "old/1": 5}
+    async with store_engine.begin() as db:
+        for key in taken:
+            await queue.enqueue(db, key.split("/")[0], key)
+    done = await queue.claim("w1", len(taken))
+    await queue.settle("w1", [Settlement(job, "done", 0.1) for job in done])
+    async with store_engine.begin() as db:
+        for key, seconds in taken.items():
+            finished = datetime.now(UTC) - timedelta(hours=2 if key.startswith("old") else 0)
+            await db.execute(
+                sa.update(jobs)
+                .where(jobs.c.key == key)
+                .values(updated_at=finished, created_at=finished - timedelta(seconds=seconds))
+            )
+        [link] = await create_links(db, Scope("default", "clients"), [NewLink("9", "001X")])
+        assert link is not None
+        await park_conflict(
+            db, Scope("default", "clients"), Parked(link.id, "email", "a", "b", "c")
+        )
+    await login(app_client, "vic")
+    view = (await app_client.get("/api/overview")).json()
+    assert view["conflicts_open"] == 1
+    latency = {row["flow"]: row for row in view["latency_last_hour"]}
+    assert set(latency) == {"clients", "invoices"}  # "old" finished two hours ago
+    invoices = latency["invoices"]
+    assert (invoices["done"], invoices["p50_seconds"], invoices["p99_seconds"]) == (3, 2.0, 10.0)
+    assert (latency["clients"]["p50_seconds"], latency["clients"]["p99_seconds"]) == (4.0, 4.0)
+    page = (await app_client.get("/")).text
+    assert 'id="conflict-count">1<' in page
+    assert "<td>invoices</td><td>3</td><td>2.0 s</td><td>10.0 s</td>" in page
