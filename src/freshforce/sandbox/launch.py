@@ -20,11 +20,9 @@ from freshforce.sandbox.core import FaultRule, SandboxRuntime, SandboxServer, Tl
 from freshforce.sandbox.core.server import ListenError
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
 from freshforce.sandbox.multi import (
-    FreshBooksAccounts,
     PubSubOrgs,
-    SalesforceOrgs,
-    account_owner,
-    org_username,
+    build_freshbooks_accounts,
+    build_salesforce_orgs,
 )
 from freshforce.sandbox.salesforce.build import SalesforceSandbox, build_salesforce_sandbox
 from freshforce.sandbox.salesforce.persist import SaveAfterWrites, load_state, save_state
@@ -126,21 +124,14 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
 
 
 def _freshbooks_accounts(settings: SandboxSettings) -> StartedVendor:
-    accounts = FreshBooksAccounts(
-        [
-            build_freshbooks(
-                FreshBooksOptions(
-                    seed=settings.seed + n,
-                    records=settings.records,
-                    auto_approve=settings.auto_approve,
-                    token_lifetime=settings.token_lifetime or FreshBooksOptions.token_lifetime,
-                    latency_ms=settings.latency_ms,
-                    owner=account_owner(n),
-                )
-            )
-            for n in range(settings.accounts)
-        ]
+    options = FreshBooksOptions(
+        seed=settings.seed,
+        records=settings.records,
+        auto_approve=settings.auto_approve,
+        token_lifetime=settings.token_lifetime or FreshBooksOptions.token_lifetime,
+        latency_ms=settings.latency_ms,
     )
+    accounts = build_freshbooks_accounts(settings.accounts, options)
     server = SandboxServer(accounts, settings.host, settings.freshbooks_port, settings.tls)
 
     def describe() -> list[str]:
@@ -205,23 +196,17 @@ def _salesforce(settings: SandboxSettings) -> StartedVendor:
 
 
 def _salesforce_orgs(settings: SandboxSettings) -> StartedVendor:
-    runtimes = [SandboxRuntime.create(seed=settings.seed + n) for n in range(settings.accounts)]
-    built = [
-        build_salesforce_sandbox(
-            runtime,
-            seed=settings.seed + n,
-            records=settings.records,
-            multi_currency=settings.multi_currency,
-            org_number=n + 1,
-            username=org_username(n),
-        )
-        for n, runtime in enumerate(runtimes)
-    ]
+    orgs, runtimes = build_salesforce_orgs(
+        settings.accounts,
+        seed=settings.seed,
+        records=settings.records,
+        multi_currency=settings.multi_currency,
+    )
+    built = list(orgs.orgs)
     runners = []
     for n, (org, runtime) in enumerate(zip(built, runtimes, strict=True)):
         _apply_salesforce_settings(org, runtime, settings)
         runners.append(attach_pubsub(org, clock=runtime.clock.now, seed=settings.seed + n))
-    orgs = SalesforceOrgs(built)
     rest = SandboxServer(orgs, settings.host, settings.salesforce_port, settings.tls)
     services = PubSubOrgs([r.service for r in runners], [org.state.org_id for org in built])
     pubsub = PubSubRunner(

@@ -35,23 +35,33 @@ import json
 import re
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Self, cast
 
 import grpc
+import httpx
 
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
+from freshforce.sandbox.core import DeliveryRetryPolicy, SandboxRuntime
 from freshforce.sandbox.core.faults import Message, Receive, Scope, Send
-from freshforce.sandbox.freshbooks.app import FreshBooksSandbox
+from freshforce.sandbox.freshbooks.app import FreshBooksOptions, FreshBooksSandbox, build_freshbooks
 from freshforce.sandbox.freshbooks.state import DEFAULT_IDENTITY, Identity
-from freshforce.sandbox.salesforce.build import ADMIN_USERNAME, SalesforceSandbox
+from freshforce.sandbox.salesforce.build import (
+    ADMIN_USERNAME,
+    SalesforceSandbox,
+    build_salesforce_sandbox,
+)
 
 __all__ = [
     "FreshBooksAccounts",
     "PubSubOrgs",
     "SalesforceOrgs",
+    "SharedClient",
     "account_owner",
+    "build_freshbooks_accounts",
+    "build_salesforce_orgs",
     "org_username",
 ]
 
@@ -92,6 +102,67 @@ def _base36(number: int) -> str:
         text = digits[rest] + text
         if number == 0:
             return text
+
+
+class SharedClient(httpx.AsyncClient):
+    """One HTTP client for every account's webhook deliveries (one pool, not one per account).
+
+    Each account's delivery worker enters it as its own; entering again is allowed and leaving
+    does not close it; ``aclose`` does.
+    """
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        return None
+
+
+def build_freshbooks_accounts(
+    count: int, options: FreshBooksOptions, *, retry: DeliveryRetryPolicy | None = None
+) -> FreshBooksAccounts:
+    """Build ``count`` accounts from ``options`` (seeds ``options.seed + n``); one webhook pool."""
+    shared = SharedClient(timeout=10.0, verify=False)
+    return FreshBooksAccounts(
+        [
+            build_freshbooks(
+                replace(options, seed=options.seed + n, owner=account_owner(n)),
+                SandboxRuntime.create(options.seed + n, retry=retry, client_factory=lambda: shared),
+            )
+            for n in range(count)
+        ],
+        shared,
+    )
+
+
+def build_salesforce_orgs(
+    count: int,
+    *,
+    seed: int = 42,
+    records: int = 0,
+    daily_api_limit: int = 15_000,
+    multi_currency: bool = False,
+) -> tuple[SalesforceOrgs, list[SandboxRuntime]]:
+    """Build ``count`` orgs (seeds ``seed + n``) and their runtimes."""
+    runtimes = [SandboxRuntime.create(seed=seed + n) for n in range(count)]
+    orgs = [
+        build_salesforce_sandbox(
+            runtime,
+            seed=seed + n,
+            records=records,
+            daily_api_limit=daily_api_limit,
+            multi_currency=multi_currency,
+            org_number=n + 1,
+            username=org_username(n),
+        )
+        for n, runtime in enumerate(runtimes)
+    ]
+    return SalesforceOrgs(orgs), runtimes
 
 
 # -- ASGI plumbing shared by both fronts ---------------------------------------------------------
@@ -175,9 +246,12 @@ class FreshBooksAccounts:
     """One FreshBooks host in front of several accounts' sandboxes (see the module doc)."""
 
     accounts: Sequence[FreshBooksSandbox]
+    # The webhook client every account's deliveries share (closed with the accounts).
+    client: httpx.AsyncClient | None = None
 
     def __post_init__(self) -> None:
         self._by_id = {sb.state.owner.account_id: sb for sb in self.accounts}
+        self._by_token: dict[str, FreshBooksSandbox] = {}
 
     def account(self, key: str) -> FreshBooksSandbox | None:
         """Find an account by its number (from 0) or its account id."""
@@ -196,7 +270,15 @@ class FreshBooksAccounts:
         return None
 
     def by_token(self, token: str) -> FreshBooksSandbox | None:
-        return next((sb for sb in self.accounts if token and sb.state.oauth.issued(token)), None)
+        """Find the account that issued ``token`` (remembered: a token never changes account)."""
+        if not token:
+            return None
+        found = self._by_token.get(token)
+        if found is None:
+            found = next((sb for sb in self.accounts if sb.state.oauth.issued(token)), None)
+            if found is not None:
+                self._by_token[token] = found
+        return found
 
     def describe(self) -> list[dict[str, Any]]:
         return [
@@ -214,6 +296,8 @@ class FreshBooksAccounts:
     async def aclose(self) -> None:
         for sandbox in self.accounts:
             await sandbox.runtime.aclose()
+        if self.client is not None:
+            await self.client.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -255,7 +339,12 @@ class FreshBooksAccounts:
             user = fields.get("user") or fields.get("login_hint")
             if user:
                 return self.by_user(user) or first
-            return first if len(self.accounts) == 1 or scope["method"] == "POST" else None
+            ask = (
+                len(self.accounts) > 1
+                and scope["method"] == "GET"
+                and not first.options.auto_approve
+            )
+            return None if ask else first
         if path in ("/auth/oauth/token", "/auth/oauth/revoke"):
             fields = _form(scope, body)
             for name in ("code", "refresh_token", "token"):
