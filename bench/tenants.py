@@ -310,12 +310,15 @@ def crossings(pairs: list[Pair]) -> tuple[int, int]:
 async def wait_for_callbacks(runtime: Runtime, serving: asyncio.Task[None], pairs: int) -> float:
     """Wait until every pair's FreshBooks callback is verified; return how long it took."""
     started = time.monotonic()
+    count = sa.select(sa.func.count()).select_from(webhook_callbacks)
     while not serving.done():
-        async with runtime.engine.connect() as db:
-            count = sa.select(sa.func.count()).select_from(webhook_callbacks)
-            if (await db.execute(count)).scalar_one() >= pairs:
-                break
-        await asyncio.sleep(0.2)
+        try:
+            async with runtime.engine.connect() as db:
+                if (await db.execute(count)).scalar_one() >= pairs:
+                    break
+        except sa.exc.TimeoutError:  # the service's pool is busy: look again
+            pass
+        await asyncio.sleep(1.0)
     if serving.done():
         await serving  # raises why the service stopped
     return time.monotonic() - started
