@@ -6,9 +6,13 @@ r"""Benchmark several integration pairs on one store: lag, isolation, fairness a
         --database-url postgresql+asyncpg://127.0.0.1/test      # a short run
     uv run python bench/tenants.py --pairs 3 --rate 3 --seconds 6 --json   # the smoke run
 
-Each pair (tenant ``t0``, ``t1``, …) has its own FreshBooks sandbox and Salesforce sandbox in this
-process: the Salesforce org at its own instance URL, the FreshBooks accounts behind one API host,
-each request handed to the sandbox that issued its bearer token. The service (web app on a real
+Each pair (tenant ``t0``, ``t1``, …) has its own FreshBooks account and Salesforce org in this
+process. By default (``--sandboxes multi``) one FreshBooks sandbox serves every account and one
+Salesforce sandbox every org (``freshforce.sandbox.multi``: org ``n`` at instance URL
+``https://sf.test/orgs/<n>``, one webhook client for every account's deliveries); with
+``--sandboxes separate`` each pair has two sandboxes of its own, the orgs at their own hosts and
+the FreshBooks accounts behind one API host, each request handed to the sandbox that issued its
+bearer token. The service (web app on a real
 socket, the tenants' intake, a worker on the clients flow) runs on one store; with
 ``--database-url`` a fresh PostgreSQL database is created next to the one named (and dropped),
 otherwise a SQLite file. FreshBooks delivers its webhooks over HTTP to the service.
@@ -26,11 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
 import random
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -53,6 +59,13 @@ from freshforce.runtime import Runtime
 from freshforce.sandbox.core import DeliveryRetryPolicy, SandboxRuntime
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
 from freshforce.sandbox.freshbooks.app import FreshBooksSandbox
+from freshforce.sandbox.multi import (
+    FreshBooksAccounts,
+    account_owner,
+    build_freshbooks_accounts,
+    build_salesforce_orgs,
+)
+from freshforce.sandbox.router import HostRouter
 from freshforce.sandbox.salesforce.build import SalesforceSandbox, build_salesforce_sandbox
 from freshforce.service import Service
 from freshforce.settings import Settings
@@ -159,6 +172,47 @@ async def build_pair(n: int, transport: Pairs) -> tuple[Pair, NewConnection, New
     return Pair(tenant, fb, sf, (fb_rt, sf_rt)), fb_conn, sf_conn
 
 
+def build_shared(
+    count: int,
+) -> tuple[list[tuple[Pair, NewConnection, NewConnection]], HostRouter, FreshBooksAccounts]:
+    """Every pair's account and org in one FreshBooks and one Salesforce sandbox."""
+    fb = build_freshbooks_accounts(
+        count, FreshBooksOptions(seed=1000), retry=DeliveryRetryPolicy(attempts=5)
+    )
+    sf, sf_runtimes = build_salesforce_orgs(count, seed=1000, daily_api_limit=10_000_000)
+    transport = HostRouter(
+        {"fb.test": httpx.ASGITransport(app=fb), "sf.test": httpx.ASGITransport(app=sf)}
+    )
+    built = []
+    for n in range(count):
+        tenant = f"t{n}"
+        fb_n, sf_n = fb.accounts[n], sf.orgs[n]
+        minted = fb_n.state.mint_token(None, None)
+        code = sf_n.sessions.authorize(
+            sf_n.client_id, REDIRECT, sf_n.state.admin_user_id, "api refresh_token"
+        )
+        grant = sf_n.sessions.exchange_code(sf_n.client_id, sf_n.client_secret, code, REDIRECT)
+        expires = datetime.now(UTC) + timedelta(seconds=minted["expires_in"])
+        fb_tokens = Tokens(
+            SecretStr(minted["access_token"]), SecretStr(minted["refresh_token"]), expires
+        )
+        refresh = SecretStr(grant.refresh_token or "")
+        sf_tokens = Tokens(SecretStr(grant.session.access_token), refresh, None)
+        account = account_owner(n).account_id
+        fb_conn = NewConnection(f"fb-{tenant}", "freshbooks", fb_tokens, tenant, account)
+        sf_conn = NewConnection(
+            f"sf-{tenant}",
+            "salesforce",
+            sf_tokens,
+            tenant,
+            remote_account=sf_n.state.org_id,
+            instance_url="https://sf.test" + ("" if n == 0 else sf.path_of(n)),
+        )
+        pair = Pair(tenant, fb_n, sf_n, (fb_n.runtime, sf_runtimes[n]))
+        built.append((pair, fb_conn, sf_conn))
+    return built, transport, fb
+
+
 @contextlib.asynccontextmanager
 async def fresh_database(url: str | None, folder: Path) -> Any:  # noqa: ANN401 - a URL iterator
     if url is None:
@@ -184,7 +238,9 @@ def settings(database_url: str, public_url: str, sf: SalesforceSandbox, args: An
         freshbooks_client_id=DEFAULT_APP.client_id,
         freshbooks_client_secret=SecretStr(DEFAULT_APP.client_secret),
         freshbooks_redirect_uri=REDIRECT,
-        salesforce_login_url="https://t0.my.salesforce.com",
+        salesforce_login_url="https://sf.test"
+        if args.sandboxes == "multi"
+        else "https://t0.my.salesforce.com",
         salesforce_client_id=sf.client_id,
         salesforce_client_secret=SecretStr(sf.client_secret),
         salesforce_redirect_uri=REDIRECT,
@@ -199,12 +255,20 @@ def settings(database_url: str, public_url: str, sf: SalesforceSandbox, args: An
 
 
 async def watch(changes: list[Change], stop: asyncio.Event) -> None:
-    """Note each change's lag once its Account exists in its own org."""
+    """Note each change's lag once its Account exists in its own org (pending ones only)."""
+    seen = 0
+    pending: list[Change] = []
     while not stop.is_set():
         now = time.monotonic()
-        for change in changes:
-            if change.lag is None and change.pair.sf.state.find("Account", "Name", change.name):
+        pending.extend(changes[seen:])
+        seen = len(changes)
+        waiting = []
+        for change in pending:
+            if change.pair.sf.state.find("Account", "Name", change.name):
                 change.lag = now - change.started
+            else:
+                waiting.append(change)
+        pending = waiting
         await asyncio.sleep(0.05)
 
 
@@ -213,12 +277,11 @@ async def drive(pairs: list[Pair], args: Any, changes: list[Change]) -> None:  #
     half = args.seconds / 2
     start = time.monotonic()
     n = 0
+    even = list(itertools.accumulate([1.0] * len(pairs)))
+    noisy = list(itertools.accumulate([float(NOISY_FACTOR)] + [1.0] * (len(pairs) - 1)))
     while (elapsed := time.monotonic() - start) < args.seconds:
         phase = "even" if elapsed < half else "noisy"
-        weights = [1.0] * len(pairs)
-        if phase == "noisy":
-            weights[0] = float(NOISY_FACTOR)
-        pair = rng.choices(pairs, weights)[0]
+        pair = rng.choices(pairs, cum_weights=even if phase == "even" else noisy)[0]
         name = f"{pair.tenant} client {n}"
         n += 1
         change = Change(pair, name, time.monotonic(), phase)
@@ -247,12 +310,15 @@ def crossings(pairs: list[Pair]) -> tuple[int, int]:
 async def wait_for_callbacks(runtime: Runtime, serving: asyncio.Task[None], pairs: int) -> float:
     """Wait until every pair's FreshBooks callback is verified; return how long it took."""
     started = time.monotonic()
+    count = sa.select(sa.func.count()).select_from(webhook_callbacks)
     while not serving.done():
-        async with runtime.engine.connect() as db:
-            count = sa.select(sa.func.count()).select_from(webhook_callbacks)
-            if (await db.execute(count)).scalar_one() >= pairs:
-                break
-        await asyncio.sleep(0.2)
+        try:
+            async with runtime.engine.connect() as db:
+                if (await db.execute(count)).scalar_one() >= pairs:
+                    break
+        except sa.exc.TimeoutError:  # the service's pool is busy: look again
+            pass
+        await asyncio.sleep(1.0)
     if serving.done():
         await serving  # raises why the service stopped
     return time.monotonic() - started
@@ -272,7 +338,7 @@ async def settle(changes: list[Change], seconds: float) -> None:
 
 
 async def run_service(
-    args: argparse.Namespace, url: str, transport: Pairs, built: list[Any]
+    args: argparse.Namespace, url: str, transport: httpx.AsyncBaseTransport, built: list[Any]
 ) -> tuple[list[Change], float, list[float]]:
     """Start the service on ``url`` with every pair connected, drive the changes, stop."""
     pairs: list[Pair] = [b[0] for b in built]
@@ -295,12 +361,15 @@ async def run_service(
     flows: dict[str, Any] = {"clients": builtin_flows(runtime, maps)["clients"]}
     stop = asyncio.Event()
     serving = asyncio.create_task(Service(runtime, maps, flows, sock=sock).serve(stop))
+    note("service started; registering every pair's FreshBooks callbacks")
     ready = await wait_for_callbacks(runtime, serving, len(pairs))
+    note(f"callbacks verified in {ready:.0f} s; driving {args.rate}/s for {args.seconds:.0f} s")
     changes: list[Change] = []
     rss: list[float] = [rss_mb()]
     watching = asyncio.Event()
     helpers = asyncio.gather(watch(changes, watching), sample_rss(rss, watching))
     await drive(pairs, args, changes)
+    note(f"driven: {len(changes)} changes, {sum(c.lag is not None for c in changes)} synced")
     await settle(changes, args.settle)
     watching.set()
     await helpers
@@ -310,18 +379,31 @@ async def run_service(
     return changes, ready, rss
 
 
+def note(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message} (RSS {rss_mb():.0f} MB)", file=sys.stderr)
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     quiet()
-    transport = Pairs()
-    built = [await build_pair(n, transport) for n in range(args.pairs)]
+    started = time.monotonic()
+    shared: FreshBooksAccounts | None = None
+    transport: httpx.AsyncBaseTransport
+    if args.sandboxes == "multi":
+        built, transport, shared = build_shared(args.pairs)
+    else:
+        transport = Pairs()
+        built = [await build_pair(n, transport) for n in range(args.pairs)]
     pairs = [b[0] for b in built]
     start_rss = rss_mb()
+    note(f"{args.pairs} pairs built in {time.monotonic() - started:.0f} s")
     with tempfile.TemporaryDirectory() as folder:
         async with fresh_database(args.database_url, Path(folder)) as url:
             changes, ready, rss = await run_service(args, url, transport, built)
     for pair in pairs:
         for rt in pair.runtimes:
             await rt.aclose()
+    if shared is not None:
+        await shared.aclose()
     foreign, missing = crossings(pairs)
     return summary(args, changes, ready, [start_rss, *rss], foreign, missing)
 
@@ -362,7 +444,9 @@ def summary(  # noqa: PLR0917 - one report
         "fairness_ratio": round(noisy_p99 / even_p99, 2),
         "foreign_records": foreign,
         "missing_records": missing,
+        "sandboxes": args.sandboxes,
         "rss_mb_start_mid_end": [round(rss[0]), round(rss[len(rss) // 2]), round(rss[-1])],
+        "rss_mb_every_5s": [round(r) for r in rss[1:]],
     }
 
 
@@ -376,6 +460,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to wait at the end")
+    parser.add_argument(
+        "--sandboxes",
+        choices=("multi", "separate"),
+        default="multi",
+        help="one sandbox of each kind serving every pair (multi) or two per pair (separate)",
+    )
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 

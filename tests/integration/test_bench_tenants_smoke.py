@@ -20,6 +20,7 @@ def test_the_tenants_bench_runs_reduced() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["sandboxes"] == "multi"  # one sandbox of each kind serves every pair
     assert report["changes"] == report["synced"] > 0
     assert (report["foreign_records"], report["missing_records"]) == (0, 0)
     assert report["lag_p99_s"] >= report["lag_p50_s"] > 0

@@ -83,6 +83,18 @@ def init(
         cli.stdout.print(f"wrote {path}")
 
 
+def _print_valid(cli: CliContext, maps: MapSet, tenants: dict[str, MapSet]) -> None:
+    for name, flow in maps.flows.items():
+        source, digest = escape(maps.sources[name]), flow.content_hash[:12]
+        cli.stdout.print(f"[green]ok[/] {name}: {len(flow.rules)} rules from {source} ({digest})")
+    for tenant, their in tenants.items():
+        own = [n for n in their.flows if their.sources[n] != maps.sources.get(n)]
+        cli.stdout.print(
+            f"[green]ok[/] tenant {escape(tenant)}: its own {', '.join(own) or 'nothing'}, "
+            "the rest shared"
+        )
+
+
 @app.command()
 def validate(
     ctx: typer.Context,
@@ -100,8 +112,13 @@ def validate(
     """Check every mapping file, in every profile, at once; exit 2 when anything is wrong.
 
     With --env, the files are checked for that environment's profile and against its org.
+    Each tenant's directory (``tenants/<tenant>/``, over the shared files) is checked too.
     """
     from freshforce.mapping import check_every_profile, check_maps  # noqa: PLC0415  # fast start
+    from freshforce.mapping.tenants import (  # noqa: PLC0415  # fast start
+        check_every_tenant,
+        check_tenant_maps,
+    )
 
     cli = cli_context(ctx)
     target = directory or cli.settings.config_dir
@@ -110,6 +127,9 @@ def validate(
     else:
         maps, _ = check_maps(target, profile=cli.settings.profile)
         problems = check_every_profile(target)
+    for found in check_every_tenant(target).values():
+        problems = [*problems, *found]
+    tenants, _ = check_tenant_maps(target, profile=cli.settings.profile)
     if as_json:
         flows = {}
         if maps is not None:
@@ -123,6 +143,10 @@ def validate(
                 "valid": not problems,
                 "problems": [problem.as_dict() for problem in problems],
                 "flows": flows,
+                "tenants": {
+                    tenant: {name: their.sources[name] for name in their.flows}
+                    for tenant, their in tenants.items()
+                },
             }
         )
     elif problems:
@@ -137,11 +161,7 @@ def validate(
         count = len(problems)
         cli.stdout.print(f"[bold red]{count} problem{'s' if count != 1 else ''}[/]")
     elif maps is not None:
-        for name, flow in maps.flows.items():
-            source, digest = escape(maps.sources[name]), flow.content_hash[:12]
-            cli.stdout.print(
-                f"[green]ok[/] {name}: {len(flow.rules)} rules from {source} ({digest})"
-            )
+        _print_valid(cli, maps, tenants)
     if problems:
         raise typer.Exit(EXIT_BAD_CONFIG)
 

@@ -46,13 +46,14 @@ def load_maps(
     *,
     profile: str | None = None,
     catalogue: FieldCatalogue = SHIPPED_CATALOGUE,
+    base: Path | None = None,
 ) -> MapSet:
     """Load and compile every flow; raise :class:`MappingConfigError` listing every problem.
 
     A flow (or ``values.yaml``) missing from ``directory`` uses the shipped default; a missing
     directory means "all defaults".
     """
-    maps, problems = check_maps(directory, profile=profile, catalogue=catalogue)
+    maps, problems = check_maps(directory, profile=profile, catalogue=catalogue, base=base)
     if problems or maps is None:
         raise MappingConfigError(problems)
     return maps
@@ -63,10 +64,15 @@ def check_maps(
     *,
     profile: str | None = None,
     catalogue: FieldCatalogue = SHIPPED_CATALOGUE,
+    base: Path | None = None,
 ) -> tuple[MapSet | None, list[Problem]]:
-    """Validate every file of ``directory``; return the maps (None on problems) and problems."""
+    """Validate every file of ``directory``; return the maps (None on problems) and problems.
+
+    With ``base`` (a tenant's directory over the shared one), a file ``directory`` lacks is
+    taken from ``base``, then from the shipped defaults.
+    """
     problems: list[Problem] = []
-    files = _files(directory, problems)
+    files = (_files(base, problems) if base is not None else {}) | _files(directory, problems)
     value_docs = [read_yaml(f"{_SHIPPED_DIR}/values.yaml", shipped_text("values.yaml"))]
     if VALUES in files:
         value_docs.append(_read(files[VALUES]))
@@ -77,7 +83,7 @@ def check_maps(
     values_json = json.dumps(values, sort_keys=True, default=str)
     flows: dict[str, FlowMap] = {}
     sources: dict[str, str] = {}
-    with _importable(directory if files else None):
+    with _importable(base if files else None), _importable(directory if files else None):
         for flow in FLOWS:
             doc = (
                 _read(files[flow])
@@ -124,16 +130,21 @@ def check_every_profile(
     *,
     profiles: tuple[str, ...] | None = None,
     catalogue: FieldCatalogue = SHIPPED_CATALOGUE,
+    base: Path | None = None,
 ) -> list[Problem]:
     """Validate ``directory`` once per profile; a problem some profiles lack names the others.
 
     A prod-only override of the wrong kind is caught while working in dev. Without
     ``profiles``: dev, qa, prod and every profile ``values.yaml`` names.
     """
-    profiles = profiles or named_profiles(directory)
+    profiles = profiles or tuple(
+        dict.fromkeys((*named_profiles(base), *named_profiles(directory)))
+        if base is not None
+        else named_profiles(directory)
+    )
     found: dict[Problem, list[str]] = {}
     for profile in profiles:
-        for problem in check_maps(directory, profile=profile, catalogue=catalogue)[1]:
+        for problem in check_maps(directory, profile=profile, catalogue=catalogue, base=base)[1]:
             found.setdefault(problem, []).append(profile)
     result = [
         problem

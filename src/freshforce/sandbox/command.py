@@ -80,6 +80,15 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
             "--single-currency",
         ),
     ] = False,
+    accounts: Annotated[
+        int,
+        _flag(
+            "ACCOUNTS",
+            "Serve this many FreshBooks accounts and Salesforce orgs at once, each with its own "
+            "users, records, tokens and webhooks (see docs/sandbox.md).",
+            minimum=1,
+        ),
+    ] = 1,
 ) -> None:
     """Run the local FreshBooks and Salesforce sandboxes until Ctrl-C."""
     for name, port in (
@@ -89,6 +98,8 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
     ):
         if not 0 <= port <= 65535:  # noqa: PLR2004 - the TCP port range
             raise typer.BadParameter(f"--{name}-port must be within 0..65535, got {port}")
+    if state_file is not None and accounts > 1:
+        raise typer.BadParameter("--state-file keeps one account's state; drop it or --accounts")
     if state_file is not None and state_file.is_dir():
         raise typer.BadParameter(f"--state-file {state_file} is a directory; give a file path")
     from freshforce.sandbox.core.server import ListenError  # noqa: PLC0415 - see module doc
@@ -109,6 +120,7 @@ def sandbox(  # noqa: PLR0917 - one parameter per command-line flag
             auto_approve=auto_approve,
             token_lifetime=token_lifetime,
             multi_currency=not single_currency,
+            accounts=accounts,
         )
         try:
             asyncio.run(run_sandboxes(settings, typer.echo))

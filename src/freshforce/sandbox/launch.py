@@ -19,9 +19,14 @@ from typing import Protocol
 from freshforce.sandbox.core import FaultRule, SandboxRuntime, SandboxServer, TlsFiles
 from freshforce.sandbox.core.server import ListenError
 from freshforce.sandbox.freshbooks import DEFAULT_APP, FreshBooksOptions, build_freshbooks
+from freshforce.sandbox.multi import (
+    PubSubOrgs,
+    build_freshbooks_accounts,
+    build_salesforce_orgs,
+)
 from freshforce.sandbox.salesforce.build import SalesforceSandbox, build_salesforce_sandbox
 from freshforce.sandbox.salesforce.persist import SaveAfterWrites, load_state, save_state
-from freshforce.sandbox.salesforce.pubsub import attach_pubsub
+from freshforce.sandbox.salesforce.pubsub import PubSubRunner, attach_pubsub
 
 __all__ = [
     "VENDORS",
@@ -52,6 +57,8 @@ class SandboxSettings:
     # sessions 2 h).
     token_lifetime: int | None = None
     multi_currency: bool = True
+    # FreshBooks accounts and Salesforce orgs served at once (``--accounts``); 1 is one of each.
+    accounts: int = 1
 
     def state_file_for(self, vendor: str) -> Path | None:
         """Return the vendor's file beside ``--state-file``: ``s.json`` -> ``s.freshbooks.json``."""
@@ -84,6 +91,8 @@ class StartedVendor:
 
 
 def _freshbooks(settings: SandboxSettings) -> StartedVendor:
+    if settings.accounts > 1:
+        return _freshbooks_accounts(settings)
     built = build_freshbooks(
         FreshBooksOptions(
             seed=settings.seed,
@@ -114,7 +123,40 @@ def _freshbooks(settings: SandboxSettings) -> StartedVendor:
     return StartedVendor("freshbooks", (server,), describe, built.runtime.aclose)
 
 
+def _freshbooks_accounts(settings: SandboxSettings) -> StartedVendor:
+    options = FreshBooksOptions(
+        seed=settings.seed,
+        records=settings.records,
+        auto_approve=settings.auto_approve,
+        token_lifetime=settings.token_lifetime or FreshBooksOptions.token_lifetime,
+        latency_ms=settings.latency_ms,
+    )
+    accounts = build_freshbooks_accounts(settings.accounts, options)
+    server = SandboxServer(accounts, settings.host, settings.freshbooks_port, settings.tls)
+
+    def describe() -> list[str]:
+        first = accounts.accounts[0].state
+        token = first.mint_token(None, None)
+        last = accounts.accounts[-1].state.owner
+        return [
+            f"FreshBooks sandbox   {server.url}  ({settings.accounts} accounts)",
+            f"  FRESHBOOKS_API_URL={server.url}",
+            f"  FRESHBOOKS_AUTH_URL={server.url}",
+            f"  client_id          {DEFAULT_APP.client_id}",
+            f"  client_secret      {DEFAULT_APP.client_secret}",
+            f"  accounts           {first.owner.account_id} … {last.account_id}",
+            f"  owners             {first.owner.email} … {last.email}",
+            f"  account 0 token    {token['access_token']}",
+            f"  accounts list      {server.url}/_sandbox/accounts",
+            f"  admin of account n {server.url}/_sandbox/accounts/<n>/snapshot",
+        ]
+
+    return StartedVendor("freshbooks", (server,), describe, accounts.aclose)
+
+
 def _salesforce(settings: SandboxSettings) -> StartedVendor:
+    if settings.accounts > 1:
+        return _salesforce_orgs(settings)
     runtime = SandboxRuntime.create(seed=settings.seed)
     built = build_salesforce_sandbox(
         runtime,
@@ -151,6 +193,47 @@ def _salesforce(settings: SandboxSettings) -> StartedVendor:
         ]
 
     return StartedVendor("salesforce", (rest, pubsub), describe, runtime.aclose)
+
+
+def _salesforce_orgs(settings: SandboxSettings) -> StartedVendor:
+    orgs, runtimes = build_salesforce_orgs(
+        settings.accounts,
+        seed=settings.seed,
+        records=settings.records,
+        multi_currency=settings.multi_currency,
+    )
+    built = list(orgs.orgs)
+    runners = []
+    for n, (org, runtime) in enumerate(zip(built, runtimes, strict=True)):
+        _apply_salesforce_settings(org, runtime, settings)
+        runners.append(attach_pubsub(org, clock=runtime.clock.now, seed=settings.seed + n))
+    rest = SandboxServer(orgs, settings.host, settings.salesforce_port, settings.tls)
+    services = PubSubOrgs([r.service for r in runners], [org.state.org_id for org in built])
+    pubsub = PubSubRunner(
+        services, runners[0].controls, settings.host, settings.pubsub_port, settings.tls
+    )
+
+    def describe() -> list[str]:
+        first = built[0]
+        token = first.sessions.mint(first.state.admin_user_id).access_token
+        return [
+            f"Salesforce sandbox   {rest.url}  ({settings.accounts} orgs)",
+            f"  instance_url       {rest.url}/orgs/<n> (org 0 also {rest.url})",
+            f"  client_id          {first.client_id}",
+            f"  client_secret      {first.client_secret}",
+            f"  usernames          {first.username} … {built[-1].username}",
+            f"  password           {first.password}",
+            f"  org 0 access_token {token}",
+            f"  orgs list          {rest.url}/_sandbox/orgs",
+            f"  admin of org n     {rest.url}/orgs/<n>/_sandbox/snapshot",
+            f"Salesforce Pub/Sub   {pubsub.target} (gRPC, every org; by tenantid)",
+        ]
+
+    async def aclose() -> None:
+        for runtime in runtimes:
+            await runtime.aclose()
+
+    return StartedVendor("salesforce", (rest, pubsub), describe, aclose)
 
 
 def _apply_salesforce_settings(

@@ -16,6 +16,8 @@ Each tenant also gets one subscriber per platform event channel of ``platform_ev
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,8 +34,6 @@ from freshforce.service.targets import cdc_topic
 from freshforce.store.connections import list_connections
 
 if TYPE_CHECKING:
-    import asyncio
-
     import grpc
 
     from freshforce.engine.pair import Pair
@@ -43,7 +43,13 @@ if TYPE_CHECKING:
     from freshforce.service.scheduler import Scheduler
     from freshforce.service.targets import IntakeTargets
 
-__all__ = ["TENANT_SCAN_SECONDS", "TenantIntake", "open_intake", "poll_offset"]
+__all__ = [
+    "CALLBACK_REGISTRATIONS_AT_ONCE",
+    "TENANT_SCAN_SECONDS",
+    "TenantIntake",
+    "open_intake",
+    "poll_offset",
+]
 
 log = structlog.get_logger("freshforce.service.intake")
 # How often a running service looks for tenants connected since it started.
@@ -53,6 +59,9 @@ _GOLDEN = 0.6180339887498949
 # check waits this long for FreshBooks to verify new ones through the webhook route.
 CALLBACK_CHECK_SECONDS = 3600.0
 CALLBACK_VERIFY_SECONDS = 30.0
+# Tenants registering their callbacks at once (a service starting with 1,000 tenants would
+# otherwise register and poll for verification all together and exhaust the store's pool).
+CALLBACK_REGISTRATIONS_AT_ONCE = 8
 ChannelFactory = Callable[[], "grpc.aio.Channel"]
 
 
@@ -82,10 +91,12 @@ class TenantIntake:
         public_url: str,
         verify_seconds: float = CALLBACK_VERIFY_SECONDS,
         offset: float = 0.0,
+        registering: asyncio.Semaphore | None = None,
     ) -> None:
         """Register this tenant's callbacks, polls and subscriptions with ``scheduler``.
 
-        The polls first run ``offset`` seconds in (see :func:`poll_offset`).
+        The polls first run ``offset`` seconds in (see :func:`poll_offset`); ``registering``
+        bounds how many tenants register their callbacks at once.
         """
         connection = self.pair.freshbooks_connection
         if not public_url:
@@ -96,7 +107,7 @@ class TenantIntake:
             )
         elif self.targets.freshbooks:
             name = f"{self.tenant}:freshbooks/callbacks"
-            register = partial(_register_webhooks, self, public_url, verify_seconds)
+            register = partial(_register_webhooks, self, public_url, verify_seconds, registering)
             scheduler.every(CALLBACK_CHECK_SECONDS, name, register)
         for resource in self.targets.freshbooks:
             name = f"{self.tenant}:freshbooks/poll/{resource}"
@@ -235,12 +246,19 @@ async def _open_tenant(
     return intake
 
 
-async def _register_webhooks(intake: TenantIntake, public_url: str, wait: float) -> None:
+async def _register_webhooks(
+    intake: TenantIntake, public_url: str, wait: float, registering: asyncio.Semaphore | None
+) -> None:
     """Register the callbacks of ``intake``'s resources and wait until FreshBooks verified them.
 
     Under the connection's ``freshbooks/callbacks`` lease, so listeners starting together on one
-    store do not each register the same callback.
+    store do not each register the same callback; at most ``registering``'s count at once.
     """
+    async with registering or contextlib.nullcontext():
+        await _register_under_lease(intake, public_url, wait)
+
+
+async def _register_under_lease(intake: TenantIntake, public_url: str, wait: float) -> None:
     if not await intake.callbacks.acquire():
         log.info("callbacks_checked_elsewhere", lease=intake.callbacks.name)
         return

@@ -27,6 +27,7 @@ from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
 from freshforce.service.event_check import missing_platform_events
 from freshforce.service.intake import (
+    CALLBACK_REGISTRATIONS_AT_ONCE,
     CALLBACK_VERIFY_SECONDS,
     TENANT_SCAN_SECONDS,
     ChannelFactory,
@@ -83,6 +84,9 @@ class Service:
     _bound: socket.socket | None = field(init=False, default=None)
     _unpaired: set[str] = field(init=False, default_factory=set)
     _channel: ChannelFactory | None = field(init=False, default=None)
+    _registering: asyncio.Semaphore = field(
+        init=False, default_factory=lambda: asyncio.Semaphore(CALLBACK_REGISTRATIONS_AT_ONCE)
+    )
 
     def __post_init__(self) -> None:
         self.scheduler = Scheduler(self.runtime.rng)
@@ -238,6 +242,7 @@ class Service:
                 public_url=settings.public_url,
                 verify_seconds=self.callback_verify_seconds,
                 offset=poll_offset(len(self.intake), seconds),
+                registering=self._registering,
             )
             self.intake.append(tenant)
             if self.started.is_set():

@@ -26,7 +26,7 @@ from freshforce.sandbox.freshbooks.errors import (
 )
 from freshforce.sandbox.freshbooks.events_api import events_router
 from freshforce.sandbox.freshbooks.oauth_api import oauth_router
-from freshforce.sandbox.freshbooks.state import FreshBooksState
+from freshforce.sandbox.freshbooks.state import DEFAULT_IDENTITY, FreshBooksState, Identity
 from freshforce.sandbox.freshbooks.ui_routes import freshbooks_ui_router
 from freshforce.sandbox.freshbooks.users import FreshBooksUsers, author_of
 from freshforce.sandbox.freshbooks.webhooks import WebhookPublisher
@@ -46,6 +46,8 @@ class FreshBooksOptions:
     token_lifetime: int = 43_200
     state_file: Path | None = None
     latency_ms: int = 0
+    # The business, its account and owner; None is the one-account default (``SBX7QK``).
+    owner: Identity | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ def build_freshbooks(
 ) -> FreshBooksSandbox:
     """Build the app; load ``state_file`` if it exists, else seed ``records`` records."""
     runtime = runtime or SandboxRuntime.create(options.seed)
-    state = FreshBooksState(runtime.clock, options.seed, options.token_lifetime)
+    state = FreshBooksState(
+        runtime.clock, options.seed, options.token_lifetime, options.owner or DEFAULT_IDENTITY
+    )
     loaded = options.state_file is not None and state.load(options.state_file)
     if not loaded and options.records:
         state.seed(options.records, options.seed)

@@ -160,6 +160,16 @@ class OAuthState:
             return None
         return Session(grant.identity_id, grant.client_id, grant.scopes)
 
+    def issued(self, token: str) -> bool:
+        """Tell whether this sandbox issued ``token``: a code, an access or refresh token.
+
+        A sandbox serving several accounts hands each request to the account that issued its token.
+        """
+        return any(
+            token in issued
+            for issued in (self._access, self._refresh, self._codes, self._used_refresh)
+        )
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "apps": [asdict(app) for app in self.apps.values()],

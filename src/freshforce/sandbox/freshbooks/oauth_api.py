@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from freshforce.sandbox.freshbooks.errors import FreshBooksApiError, oauth_error
-from freshforce.sandbox.freshbooks.state import DEFAULT_IDENTITY, FreshBooksState
+from freshforce.sandbox.freshbooks.state import FreshBooksState
 
 __all__ = ["oauth_router"]
 
@@ -110,7 +110,7 @@ def _approve(state: FreshBooksState, params: dict[str, str]) -> Response:
         code = state.oauth.authorize(
             params["client_id"],
             params["redirect_uri"],
-            DEFAULT_IDENTITY.id,
+            state.owner.id,
             params.get("scope", ""),
         )
     except FreshBooksApiError as exc:
@@ -139,7 +139,7 @@ def _consent_page(state: FreshBooksState, params: dict[str, str]) -> str:
 <body><main>
 <h1>FreshBooks sandbox</h1>
 <p><strong>{html.escape(app.client_id)}</strong> wants to access
-{html.escape(DEFAULT_IDENTITY.business_name)} as {html.escape(DEFAULT_IDENTITY.email)}:</p>
+{html.escape(state.owner.business_name)} as {html.escape(state.owner.email)}:</p>
 <ul>{items}</ul>
 <form method="post" action="/oauth/authorize">{hidden}
 <button type="submit" name="decision" value="approve">Allow</button>

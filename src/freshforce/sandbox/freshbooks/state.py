@@ -67,12 +67,19 @@ DEFAULT_APP = OAuthApp(
 class FreshBooksState:
     """Everything the FreshBooks sandbox knows, deterministic for a given seed."""
 
-    def __init__(self, clock: SandboxClock, seed: int = 42, token_lifetime: int = 43_200) -> None:
+    def __init__(
+        self,
+        clock: SandboxClock,
+        seed: int = 42,
+        token_lifetime: int = 43_200,
+        owner: Identity = DEFAULT_IDENTITY,
+    ) -> None:
         self.clock = clock
+        self.owner = owner
         self.rng = random.Random(seed)  # noqa: S311 - simulated ids and tokens, not security
         self.oauth = OAuthState(clock, self.rng, token_lifetime)
         self.oauth.register(DEFAULT_APP)
-        self.identities = {DEFAULT_IDENTITY.id: DEFAULT_IDENTITY}
+        self.identities = {owner.id: owner}
         self.accounting = Accounting(clock)
         self.callbacks = Callbacks(clock, self.rng)
 
@@ -82,9 +89,9 @@ class FreshBooksState:
         return self.identities[identity_id]
 
     def find_identity(self, user: str | None) -> Identity:
-        """Find an identity by id, email or name (the default one for None); raise LookupError."""
+        """Find an identity by id, email or name (the owner for None); raise LookupError."""
         if user is None:
-            return DEFAULT_IDENTITY
+            return self.owner
         for identity in self.identities.values():
             if user == str(identity.id) or user.lower() in (
                 identity.email.lower(),

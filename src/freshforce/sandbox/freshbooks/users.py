@@ -17,7 +17,6 @@ from freshforce.sandbox.freshbooks.accounting import Author
 from freshforce.sandbox.freshbooks.oauth import DEFAULT_SCOPES
 from freshforce.sandbox.freshbooks.state import (
     DEFAULT_APP,
-    DEFAULT_IDENTITY,
     FreshBooksState,
     Identity,
 )
@@ -47,7 +46,7 @@ class FreshBooksUsers:
                 raise ValueError(f"email: {email!r} is already user {known.id}")
             if known.name.lower() == name.lower():
                 raise ValueError(f"name: {name!r} is already user {known.id}")
-        owner = self._state.account_owner(DEFAULT_IDENTITY.account_id)
+        owner = self._state.account_owner(self._state.owner.account_id)
         first, last = split_name(name)
         identity = replace(
             owner,

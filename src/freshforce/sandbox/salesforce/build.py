@@ -53,6 +53,8 @@ def build_salesforce_sandbox(
     password: str = "sandbox-password",  # noqa: S107 - same
     redirect_uris: tuple[str, ...] = (),
     multi_currency: bool = False,
+    org_number: int = 1,
+    username: str = ADMIN_USERNAME,
 ) -> SalesforceSandbox:
     """Build state, sessions and app; ``records`` accounts etc. are seeded from ``seed``.
 
@@ -65,10 +67,11 @@ def build_salesforce_sandbox(
         rng=random.Random(seed),  # noqa: S311 - transaction keys, not secrets
         daily_api_limit=daily_api_limit,
         multi_currency=multi_currency,
+        org_number=org_number,
     )
     sessions = Sessions(org_id=state.org_id, clock=clock)
     sessions.register_app(ConnectedApp(client_id, client_secret, redirect_uris))
-    sessions.set_password(ADMIN_USERNAME, state.admin_user_id, password)
+    sessions.set_password(username, state.admin_user_id, password)
     if records:
         seed_org(state, records, seed)
     app = create_app(state, sessions, runtime)
@@ -77,7 +80,7 @@ def build_salesforce_sandbox(
         sessions=sessions,
         app=app,
         client_id=client_id,
-        username=ADMIN_USERNAME,
+        username=username,
         client_secret=client_secret,
         password=password,
     )

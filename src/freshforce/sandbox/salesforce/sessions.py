@@ -131,6 +131,14 @@ class Sessions:
 
     # ------------------------------------------------------------ flows
 
+    def has_user(self, username: str) -> bool:
+        """Tell whether ``username`` logs in to this org (a sandbox of several orgs asks)."""
+        return username.lower() in self._passwords
+
+    def has_code(self, code: str) -> bool:
+        """Tell whether this org issued the authorization code ``code`` (not yet exchanged)."""
+        return code in self._codes
+
     def check_login(self, username: str, password: str) -> str:
         """Return the user id for valid credentials, or raise ``invalid_grant``."""
         found = self._passwords.get(username.lower())

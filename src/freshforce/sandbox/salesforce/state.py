@@ -74,6 +74,7 @@ class SalesforceState:
         daily_api_limit: int = 15_000,
         pod: str = "8d",
         multi_currency: bool = False,
+        org_number: int = 1,
     ) -> None:
         self.clock = clock
         self.changes = changes if changes is not None else ChangeLog()
@@ -87,7 +88,8 @@ class SalesforceState:
         self.tables = RecordTables()
         self.platform_events = PlatformEvents()
         self._commit_number = 0
-        self.org_id = self.minter.mint("00D")
+        # Orgs of one sandbox differ by ``org_number``; their record ids may be the same.
+        self.org_id = IdMinter(pod=pod, start=org_number).mint("00D")
         self.admin_user_id = ""
         self._bootstrap()
 

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
 from freshforce.sandbox.core.server import ListenError
 from freshforce.sandbox.core.tls import TlsFiles
 from freshforce.sandbox.salesforce.avro import CdcField
@@ -33,7 +34,7 @@ class PubSubRunner:
 
     def __init__(
         self,
-        service: PubSubService,
+        service: pb_grpc.PubSubServicer,
         controls: PubSubControls,
         host: str,
         port: int,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import grpc
 
 from freshforce.proto import pubsub_api_pb2_grpc as pb_grpc
-from freshforce.sandbox.salesforce.pubsub.service import PubSubService
 
 __all__ = ["PubSubServer", "start_pubsub_server"]
 
@@ -29,7 +28,7 @@ class PubSubServer:
 
 
 async def start_pubsub_server(
-    service: PubSubService,
+    service: pb_grpc.PubSubServicer,
     *,
     host: str = "127.0.0.1",
     port: int = 0,
