@@ -35,11 +35,14 @@ _DELETE = "delete"  # the observation a delete leaves, counted by the burst brea
 
 def as_json(write: PlannedWrite) -> dict[str, Any]:
     """Return the stored form of a planned write (what a review compares and shows)."""
-    return {
+    stored: dict[str, Any] = {
         "amounts": {k: str(v) for k, v in sorted(write.amounts.items())},
         "labels": dict(sorted(write.labels.items())),
         "delete": write.delete,
     }
+    if write.details:
+        stored["details"] = dict(sorted(write.details.items()))
+    return stored
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class BaselineGuard:
         made = await count_recent(db, write.tenant, write.flow, _DELETE, window)
         size = await count_links(db, write.tenant, write.flow)
         limit = max(t.burst_deletes, int(t.burst_share * size))
-        if made < limit:
+        if made < limit or not t.on("delete_burst"):
             return Verdict(Guarded.PROCEED)
         why = (
             f"a burst of deletes: {made} in the last {t.burst_minutes:g} minutes on {write.flow} "
