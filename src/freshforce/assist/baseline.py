@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from freshforce.engine.guard import Finding, Guarded, PlannedWrite, Verdict
+from freshforce.mapping.anomalies_schema import AnomaliesModel
 from freshforce.store.anomalies import Observed
 
-__all__ = ["RULES", "Thresholds", "judge", "verdict"]
+__all__ = ["RULES", "Thresholds", "judge", "thresholds_of", "verdict"]
 
 _MAD_SCALE = 1.4826  # MAD x this estimates the standard deviation of normal data
 _SHIFTS = (100, 1000)
@@ -76,6 +77,27 @@ class Thresholds:
     def on(self, rule: str) -> bool:
         """Whether ``rule`` is enabled."""
         return rule not in self.disabled
+
+
+def thresholds_of(section: AnomaliesModel | None) -> Thresholds:
+    """Return the thresholds a flow map's ``anomalies:`` section sets (defaults elsewhere)."""
+    if section is None:
+        return Thresholds()
+    d, u = section.delete_burst, section.update_burst
+    return Thresholds(
+        hold_z=section.z_hold,
+        flag_z=section.z_flag,
+        max_ratio=section.max_ratio,
+        burst_deletes=d.min,
+        burst_share=d.percent / 100,
+        burst_minutes=d.window_minutes,
+        update_factor=u.factor,
+        update_min=u.min,
+        update_minutes=u.window_minutes,
+        volume_factor=section.volume_factor,
+        silence_factor=section.silence_factor,
+        disabled=frozenset(section.disable),
+    )
 
 
 def _money(value: float) -> str:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from freshforce.assist.baseline import thresholds_of
 from freshforce.assist.guard import BaselineGuard
 from freshforce.assist.rules import invoice_findings, invoice_total
 from freshforce.connectors.freshbooks import RESOURCES
@@ -450,5 +451,5 @@ def invoices_flow(
         map=flow_map,
         clients=clients or LinkedClientResolver(runtime.engine),
         settings=InvoiceSettings.from_values(flow_map.values),
-        guard=BaselineGuard(runtime.engine),
+        guard=BaselineGuard(runtime.engine, thresholds_of(flow_map.anomalies)),
     )

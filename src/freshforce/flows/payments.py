@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from freshforce.assist.baseline import thresholds_of
 from freshforce.assist.guard import BaselineGuard
 from freshforce.assist.rules import payment_findings
 from freshforce.connectors.freshbooks import RESOURCES
@@ -360,5 +361,8 @@ def payments_flow(runtime: Runtime, maps: MapSet) -> PaymentsFlow:
     """Build the ``payments`` flow from the runtime and the ``payments`` map."""
     send = maps[FLOW].values.get("invoice_send") is True
     return PaymentsFlow(
-        pairs=runtime.pair, map=maps[FLOW], guard=BaselineGuard(runtime.engine), drafts_odd=send
+        pairs=runtime.pair,
+        map=maps[FLOW],
+        guard=BaselineGuard(runtime.engine, thresholds_of(maps[FLOW].anomalies)),
+        drafts_odd=send,
     )

@@ -149,3 +149,26 @@ async def test_same_client_amount_and_day_is_held_then_released(world: FlowWorld
         "the client has invoice 0000001 of 640.00 USD dated 2026-11-30 already: a duplicate?",
     )
     assert len(await invoices_of(world, first.client_id)) == 2
+
+
+async def test_a_rule_the_flow_map_disables_lets_the_write_through(world: FlowWorld) -> None:
+    shipped = files("freshforce.mapping.defaults").joinpath("invoices.yaml").read_text()
+    extra = "\nanomalies:\n  disable: [same_day_duplicate]\n"
+    (world.config_dir / "invoices.yaml").write_text(shipped + extra, encoding="utf-8")
+    first = await deal(world, amount=640.0)
+    flow = invoices_flow(world.runtime, world.maps())
+    await world.enqueue("invoices", key(first.opportunity_id))
+    await world.work([flow])
+    twin = await _create(
+        world,
+        "Opportunity",
+        {"Name": "Acme expansion (copy)", "AccountId": first.account_id,
+         "StageName": "Prospecting", "CloseDate": "2026-11-30", "Amount": 640.0},
+    )  # fmt: skip
+    await set_stage(world, twin, "Closed Won")
+    await world.enqueue("invoices", key(twin))
+    await world.work([flow])
+
+    assert len(await invoices_of(world, first.client_id)) == 2
+    async with world.engine.connect() as db:
+        assert await list_anomalies(db, TENANT) == []
