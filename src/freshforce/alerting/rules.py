@@ -8,6 +8,8 @@ reported at once with its file, line and key path, as a :class:`ConfigError`::
       - {name: lag, kind: oldest_pending, above: 900}
       - {name: connections, kind: connection_unhealthy}
       - {name: conflicts, kind: open_conflicts, above: 20, severity: warning}
+      - {name: volume, kind: volume, above: 3, severity: warning}      # 3x or a third
+      - {name: silence, kind: webhook_silence, above: 5, severity: warning}
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class RuleKind(StrEnum):
     OLDEST_PENDING = "oldest_pending"  # age in seconds of the oldest waiting job
     CONNECTION_UNHEALTHY = "connection_unhealthy"  # a connection paused or disabled, one each
     OPEN_CONFLICTS = "open_conflicts"  # conflicts waiting for review
+    VOLUME = "volume"  # changes this hour vs the hour of the week; ``above``: the factor (3)
+    WEBHOOK_SILENCE = "webhook_silence"  # no webhook for ``above`` (5) x the usual gap, or missed
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ DEFAULT_RULES = (
     AlertRule("job_lag", RuleKind.OLDEST_PENDING, above=900),
     AlertRule("connection_unhealthy", RuleKind.CONNECTION_UNHEALTHY),
     AlertRule("open_conflicts", RuleKind.OPEN_CONFLICTS, above=0, severity="warning"),
+    AlertRule("volume", RuleKind.VOLUME, above=3, severity="warning"),
+    AlertRule("webhook_silence", RuleKind.WEBHOOK_SILENCE, above=5, severity="warning"),
 )
 
 

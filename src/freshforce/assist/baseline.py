@@ -39,7 +39,6 @@ RULES = {
     "z_flag": "flag: robust z above z_flag",
     "unseen_value": "flag: a value never seen for a picklist-like label (a payment method)",
     "delete_burst": "hold: a burst of deletes on the flow",
-    "update_burst": "hold: a burst of updates on the flow",
     "payment_over_outstanding": "hold: a payment above the invoice's outstanding amount",
     "payment_currency": "hold: a payment in another currency than its invoice's",
     "payment_on_draft": "hold: a payment on a draft invoice",
@@ -47,8 +46,6 @@ RULES = {
     "invoice_total": "hold: the Opportunity's Amount differs from its invoice lines' total",
     "second_invoice": "hold: the Opportunity has an invoice already",
     "same_day_duplicate": "hold: the client has an invoice of the same amount that day",
-    "volume": "flag: 3-10x the hour-of-week's usual changes, or a drop",
-    "webhook_silence": "flag: no webhook for far longer than the hour's rate predicts",
 }
 """Every rule by name, with what it does (names an ``anomalies:`` section may disable)."""
 
@@ -66,11 +63,6 @@ class Thresholds:
     burst_deletes: int = 20  # deletes a flow may make in the window ...
     burst_share: float = 0.02  # ... or this share of its linked records, whichever is more
     burst_minutes: float = 15.0
-    update_factor: float = 10.0  # updates in the window above this x the flow's usual: breaker
-    update_min: int = 50  # ... and never below this many
-    update_minutes: float = 15.0
-    volume_factor: float = 3.0  # changes this x the hour-of-week's usual (up to 10x): flag
-    silence_factor: float = 5.0  # no webhook for this x the expected gap: flag
     group_labels: frozenset[str] = frozenset({"currency"})  # a client's own values hold
     disabled: frozenset[str] = frozenset()  # rule names (RULES) that never fire
 
@@ -83,7 +75,7 @@ def thresholds_of(section: AnomaliesModel | None) -> Thresholds:
     """Return the thresholds a flow map's ``anomalies:`` section sets (defaults elsewhere)."""
     if section is None:
         return Thresholds()
-    d, u = section.delete_burst, section.update_burst
+    d = section.delete_burst
     return Thresholds(
         hold_z=section.z_hold,
         flag_z=section.z_flag,
@@ -91,11 +83,6 @@ def thresholds_of(section: AnomaliesModel | None) -> Thresholds:
         burst_deletes=d.min,
         burst_share=d.percent / 100,
         burst_minutes=d.window_minutes,
-        update_factor=u.factor,
-        update_min=u.min,
-        update_minutes=u.window_minutes,
-        volume_factor=section.volume_factor,
-        silence_factor=section.silence_factor,
         disabled=frozenset(section.disable),
     )
 

@@ -9,13 +9,13 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["RULE_NAMES", "AnomaliesModel", "DeleteBurstModel", "UpdateBurstModel"]
+__all__ = ["RULE_NAMES", "AnomaliesModel", "DeleteBurstModel"]
 
 RuleName = Literal[
     "not_positive", "decimal_shift", "z_hold", "max_ratio", "currency_change", "z_flag",
-    "unseen_value", "delete_burst", "update_burst", "payment_over_outstanding",
-    "payment_currency", "payment_on_draft", "payment_on_deleted", "invoice_total",
-    "second_invoice", "same_day_duplicate", "volume", "webhook_silence",
+    "unseen_value", "delete_burst", "payment_over_outstanding", "payment_currency",
+    "payment_on_draft", "payment_on_deleted", "invoice_total", "second_invoice",
+    "same_day_duplicate",
 ]  # fmt: skip
 RULE_NAMES: tuple[str, ...] = RuleName.__args__  # type: ignore[attr-defined]
 
@@ -32,14 +32,6 @@ class DeleteBurstModel(_Strict):
     window_minutes: float = Field(default=15.0, gt=0, le=1440)
 
 
-class UpdateBurstModel(_Strict):
-    """Updates in the window over ``factor`` x the flow's usual, and at least ``min``: a breaker."""
-
-    factor: float = Field(default=10.0, gt=1)
-    min: int = Field(default=50, ge=1)
-    window_minutes: float = Field(default=15.0, gt=0, le=1440)
-
-
 class AnomaliesModel(_Strict):
     """The ``anomalies:`` section."""
 
@@ -47,9 +39,6 @@ class AnomaliesModel(_Strict):
     z_flag: float = Field(default=3.5, gt=0)
     max_ratio: float = Field(default=10.0, gt=1)
     delete_burst: DeleteBurstModel = Field(default_factory=DeleteBurstModel)
-    update_burst: UpdateBurstModel = Field(default_factory=UpdateBurstModel)
-    volume_factor: float = Field(default=3.0, gt=1)
-    silence_factor: float = Field(default=5.0, gt=1)
     disable: list[RuleName] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -26,13 +26,11 @@ def test_a_section_sets_the_thresholds(tmp_path: Path) -> None:
           z_flag: 4.5
           max_ratio: 20
           delete_burst: {min: 50, percent: 5, window_minutes: 30}
-          update_burst: {factor: 20}
           disable: [unseen_value, same_day_duplicate]
         """
     t = thresholds_of(flow_map(tmp_path, FIELDS, extra=extra).anomalies)
     assert (t.hold_z, t.flag_z, t.max_ratio) == (8, 4.5, 20)
     assert (t.burst_deletes, t.burst_share, t.burst_minutes) == (50, 0.05, 30)
-    assert (t.update_factor, t.update_min, t.update_minutes) == (20, 50, 15)
     assert t.disabled == {"unseen_value", "same_day_duplicate"}
     assert not t.on("unseen_value")
     assert t.on("z_hold")
