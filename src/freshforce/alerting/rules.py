@@ -9,7 +9,7 @@ reported at once with its file, line and key path, as a :class:`ConfigError`::
       - {name: connections, kind: connection_unhealthy}
       - {name: conflicts, kind: open_conflicts, above: 20, severity: warning}
       - {name: volume, kind: volume, above: 3, severity: warning}      # 3x or a third
-      - {name: silence, kind: webhook_silence, above: 5, severity: warning}
+      - {name: silence, kind: webhook_silence, above: 10, severity: warning}
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class RuleKind(StrEnum):
     CONNECTION_UNHEALTHY = "connection_unhealthy"  # a connection paused or disabled, one each
     OPEN_CONFLICTS = "open_conflicts"  # conflicts waiting for review
     VOLUME = "volume"  # changes this hour vs the hour of the week; ``above``: the factor (3)
-    WEBHOOK_SILENCE = "webhook_silence"  # no webhook for ``above`` (5) x the usual gap, or missed
+    WEBHOOK_SILENCE = "webhook_silence"  # no webhook for ``above`` (10) x the usual gap, or missed
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ DEFAULT_RULES = (
     AlertRule("connection_unhealthy", RuleKind.CONNECTION_UNHEALTHY),
     AlertRule("open_conflicts", RuleKind.OPEN_CONFLICTS, above=0, severity="warning"),
     AlertRule("volume", RuleKind.VOLUME, above=3, severity="warning"),
-    AlertRule("webhook_silence", RuleKind.WEBHOOK_SILENCE, above=5, severity="warning"),
+    AlertRule("webhook_silence", RuleKind.WEBHOOK_SILENCE, above=10, severity="warning"),
 )
 
 

@@ -4,9 +4,8 @@ Each is a few lines of statistics with one plain sentence, evaluated by the aler
 (``alerting/``, rule kinds ``volume`` and ``webhook_silence``) on the ``events`` table:
 
 - volume: the changes of the last hour against the median of the same hour of the week over
-  the previous weeks (at least two with traffic); ``factor`` times more, or that many times
-  fewer (a drop, when the hour usually brings ten or more), is a finding. Above ten times it is
-  a burst, the breakers' business, and still reported here;
+  the previous weeks (at least two with traffic); ``factor`` times more (and at least 20 more),
+  or that many times fewer (a drop, when the hour usually brings 30 or more), is a finding;
 - webhook silence: no webhook for ``factor`` times the gap the hour's usual rate predicts (and
   at least ten minutes), or changes the poller found that no webhook delivered.
 """
@@ -26,7 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["missed_finding", "silence_finding", "traffic_findings", "volume_finding"]
 
 _MIN_WEEKS = 2
-_DROP_FLOOR = 10  # a drop counts only where the hour usually brings this many changes
+_DROP_FLOOR = 30  # a drop counts only where the hour usually brings this many changes
+_RISE_FLOOR = 20  # a rise of fewer records than this over the usual is never a finding
 _MIN_SILENCE = 600.0  # seconds: shorter silences are never findings
 
 
@@ -44,7 +44,7 @@ def volume_finding(
         return None
     usual = statistics.median(past)
     basis = f"the usual {usual:g} for {_hour(now)} (median of {len(past)} weeks)"
-    if count >= factor * usual:
+    if count >= factor * usual and count - usual >= _RISE_FLOOR:
         return f"{count} {system} changes in the last hour, {count / usual:.1f}x {basis}"
     if usual >= _DROP_FLOOR and count * factor <= usual:
         return f"a drop: {count} {system} changes in the last hour against {basis}"
@@ -92,7 +92,7 @@ async def traffic_findings(
             found.append(volume_finding(who, now, count, weeks, factor))
             continue
         _, webhooks = await hour_counts(db, tenant, system, now, sources=("webhook",))
-        last = await last_webhook(db, tenant, system)
+        last = await last_webhook(db, tenant, system, now)
         found.append(silence_finding(who, now, last, webhooks, factor))
         if last is not None:  # a system that has webhooks at all
             found.append(missed_finding(who, await missed_by_webhooks(db, tenant, system, now)))

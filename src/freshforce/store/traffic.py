@@ -51,11 +51,13 @@ async def hour_counts(
     return current, past
 
 
-async def last_webhook(db: AsyncConnection, tenant: str, system: str) -> datetime | None:
-    """Return when the newest webhook of ``system`` arrived."""
+async def last_webhook(
+    db: AsyncConnection, tenant: str, system: str, now: datetime
+) -> datetime | None:
+    """Return when the newest webhook of ``system`` arrived, up to ``now``."""
     c = events.c
     query = sa.select(sa.func.max(c.received_at)).where(
-        c.tenant == tenant, c.system == system, c.source == "webhook"
+        c.tenant == tenant, c.system == system, c.source == "webhook", c.received_at <= now
     )
     found: datetime | None = (await db.execute(query)).scalar_one()
     return found

@@ -48,6 +48,7 @@ async def test_a_busy_hour_and_a_silent_webhook_raise_one_warning_each(
         )
     # This hour: 80 records changed, all found by the poller, the last webhook 40 minutes ago.
     await _events(store_engine, "webhook", [NOW - timedelta(minutes=40)], 900)
+    await _events(store_engine, "webhook", [NOW + timedelta(hours=1)], 950)  # later: not seen
     polled = [NOW - timedelta(minutes=6 + n / 2) for n in range(79)]
     await _events(store_engine, "poll", polled, 1000)
 
