@@ -97,7 +97,7 @@ async def won_path(
     sf = await world.runtime.salesforce(SF_CONNECTION)
     deals = []
     for i in range(changes):
-        opportunity = {"Name": f"Bench deal {i}", "AccountId": account_id, "Amount": 1000,
+        opportunity = {"Name": f"Bench deal {i}", "AccountId": account_id, "Amount": 1000 + i,
                        "StageName": "Prospecting", "CloseDate": "2026-11-30"}  # fmt: skip
         [made] = await sf.create("Opportunity", [opportunity], priority=Priority.CLIENTS)
         deals.append(str(made.id))

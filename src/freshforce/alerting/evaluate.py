@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from freshforce.alerting.rules import AlertRule, RuleKind
+from freshforce.assist.traffic import traffic_findings
 from freshforce.store.alert_measures import (
     dead_letters_since,
     failed_attempts_since,
@@ -59,8 +60,9 @@ async def evaluate_alerts(
     changes = AlertChanges()
     for rule in rules:
         async with engine.begin() as db:
-            firing = await _measure(db, rule)
-            await _apply(db, rule, firing, clock(), changes)
+            now = clock()
+            firing = await _measure(db, rule, now)
+            await _apply(db, rule, firing, now, changes)
     return changes
 
 
@@ -94,7 +96,10 @@ async def _apply(
         changes.resolved += [notice] if notice is not None else []
 
 
-async def _measure(db: AsyncConnection, rule: AlertRule) -> list[_Firing]:
+async def _measure(db: AsyncConnection, rule: AlertRule, now: datetime) -> list[_Firing]:
+    if rule.kind in {RuleKind.VOLUME, RuleKind.WEBHOOK_SILENCE}:
+        found = await traffic_findings(db, rule.kind.value, now, factor=max(rule.above, 1.5))
+        return [_Firing(None, "\n".join(found))] if found else []
     if rule.kind is RuleKind.CONNECTION_UNHEALTHY:
         return [
             _Firing(
@@ -126,7 +131,7 @@ async def _value(db: AsyncConnection, rule: AlertRule) -> tuple[float | None, st
             found = sum(int(r["total"]) for r in runs)
             where = ", ".join(f"{r['flow']} ({r['tenant']}): {r['total']}" for r in runs)
             return found, f"the last reconcile found {found} differences ({where})"
-        case RuleKind.WEBHOOK_SILENCE:
+        case RuleKind.WEBHOOK_AGE:
             quiet = await seconds_since_last_webhook(db)
             return quiet, f"no webhook received for {quiet or 0:.0f} s"
         case _:

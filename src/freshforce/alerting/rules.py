@@ -9,7 +9,9 @@ reported at once with its file, line and key path, as a :class:`ConfigError`::
       - {name: connections, kind: connection_unhealthy}
       - {name: conflicts, kind: open_conflicts, above: 20, severity: warning}
       - {name: drift, kind: drift, above: 0, severity: warning}
-      - {name: webhooks, kind: webhook_silence, above: 21600}
+      - {name: webhooks, kind: webhook_age, above: 21600}
+      - {name: volume, kind: volume, above: 3, severity: warning}      # 3x or a third
+      - {name: silence, kind: webhook_silence, above: 10, severity: warning}
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class RuleKind(StrEnum):
     CONNECTION_UNHEALTHY = "connection_unhealthy"  # a connection paused or disabled, one each
     OPEN_CONFLICTS = "open_conflicts"  # conflicts waiting for review
     DRIFT = "drift"  # differences the newest reconcile of each flow and tenant found, summed
-    WEBHOOK_SILENCE = "webhook_silence"  # seconds since the newest webhook (never: no alert)
+    WEBHOOK_AGE = "webhook_age"  # seconds since the newest webhook (never: no alert)
+    VOLUME = "volume"  # changes this hour vs the hour of the week; ``above``: the factor (3)
+    WEBHOOK_SILENCE = "webhook_silence"  # no webhook for ``above`` (10) x the usual gap, or missed
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ DEFAULT_RULES = (
     AlertRule("job_lag", RuleKind.OLDEST_PENDING, above=900),
     AlertRule("connection_unhealthy", RuleKind.CONNECTION_UNHEALTHY),
     AlertRule("open_conflicts", RuleKind.OPEN_CONFLICTS, above=0, severity="warning"),
+    AlertRule("volume", RuleKind.VOLUME, above=3, severity="warning"),
+    AlertRule("webhook_silence", RuleKind.WEBHOOK_SILENCE, above=10, severity="warning"),
 )
 
 

@@ -18,16 +18,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from freshforce.engine.guard import Guarded, PlannedWrite, Verdict
+from freshforce.engine.guard import Finding, Guarded, PlannedWrite, Verdict
+from freshforce.mapping.anomalies_schema import AnomaliesModel
 from freshforce.store.anomalies import Observed
 
-__all__ = ["Thresholds", "judge"]
+__all__ = ["RULES", "Thresholds", "judge", "thresholds_of", "verdict"]
 
 _MAD_SCALE = 1.4826  # MAD x this estimates the standard deviation of normal data
 _SHIFTS = (100, 1000)
 _LOG_FLOOR = math.log(1.5)  # flow-wide, amounts within 1.5x of each other are one spread
 _PICKLIST_MAX = 10  # a label with at most this many values, seen often, is picklist-like
 _PICKLIST_SEEN = 20
+
+RULES = {
+    "not_positive": "hold: an amount of zero or less",
+    "decimal_shift": "hold: an earlier amount x100 or x1000",
+    "z_hold": "hold: robust z above z_hold",
+    "max_ratio": "hold: over max_ratio times the client's largest",
+    "currency_change": "hold: a currency the client never had",
+    "z_flag": "flag: robust z above z_flag",
+    "unseen_value": "flag: a value never seen for a picklist-like label (a payment method)",
+    "delete_burst": "hold: a burst of deletes on the flow",
+    "payment_over_outstanding": "hold: a payment above the invoice's outstanding amount",
+    "payment_currency": "hold: a payment in another currency than its invoice's",
+    "payment_on_draft": "hold: a payment on a draft invoice",
+    "payment_on_deleted": "hold: a payment on a deleted invoice",
+    "invoice_total": "hold: the Opportunity's Amount differs from its invoice lines' total",
+    "second_invoice": "hold: the Opportunity has an invoice already",
+    "same_day_duplicate": "hold: the client has an invoice of the same amount that day",
+}
+"""Every rule by name, with what it does (names an ``anomalies:`` section may disable)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,28 @@ class Thresholds:
     burst_deletes: int = 20  # deletes a flow may make in the window ...
     burst_share: float = 0.02  # ... or this share of its linked records, whichever is more
     burst_minutes: float = 15.0
+    group_labels: frozenset[str] = frozenset({"currency"})  # a client's own values hold
+    disabled: frozenset[str] = frozenset()  # rule names (RULES) that never fire
+
+    def on(self, rule: str) -> bool:
+        """Whether ``rule`` is enabled."""
+        return rule not in self.disabled
+
+
+def thresholds_of(section: AnomaliesModel | None) -> Thresholds:
+    """Return the thresholds a flow map's ``anomalies:`` section sets (defaults elsewhere)."""
+    if section is None:
+        return Thresholds()
+    d = section.delete_burst
+    return Thresholds(
+        hold_z=section.z_hold,
+        flag_z=section.z_flag,
+        max_ratio=section.max_ratio,
+        burst_deletes=d.min,
+        burst_share=d.percent / 100,
+        burst_minutes=d.window_minutes,
+        disabled=frozenset(section.disable),
+    )
 
 
 def _money(value: float) -> str:
@@ -83,11 +125,11 @@ def _baseline(
 
 def _amount(  # noqa: PLR0911 - one return per finding reads best
     name: str, value: Decimal, write: PlannedWrite, seen: Sequence[Observed], t: Thresholds
-) -> list[tuple[Guarded, str]]:
+) -> list[Finding]:
     x = float(value)
     unit = f" {write.labels['currency']}" if "currency" in write.labels else ""
     if x <= 0:
-        return [(Guarded.HOLD, f"{name} {_money(x)}{unit} is not positive")]
+        return [Finding("not_positive", Guarded.HOLD, f"{name} {_money(x)}{unit} is not positive")]
     found = _baseline(name, write.group, seen, t)
     if found is None:
         return []
@@ -105,30 +147,32 @@ def _amount(  # noqa: PLR0911 - one return per finding reads best
     for shift in _SHIFTS:
         if ratio >= shift / 2 and any(abs(x / shift - v) <= 0.01 * v for v in values):
             moved = f"looks like {_money(x / shift)} with the decimal point moved (x{shift})"
-            return [(Guarded.HOLD, f"{name} {_money(x)}{unit} {moved}")]
+            return [Finding("decimal_shift", Guarded.HOLD, f"{name} {_money(x)}{unit} {moved}")]
     told = (
         f"{name} {_money(x)}{unit} is {ratio:.1f}x {whose} median of {_money(median)} (z {z:.1f})"
     )
     if z > t.hold_z:
-        return [(Guarded.HOLD, told)]
+        return [Finding("z_hold", Guarded.HOLD, told)]
     if whose == "this client's" and x > t.max_ratio * max(values):
-        return [(Guarded.HOLD, f"{told}, over {t.max_ratio:g}x its largest")]
+        return [Finding("max_ratio", Guarded.HOLD, f"{told}, over {t.max_ratio:g}x its largest")]
     if z > t.flag_z:
-        return [(Guarded.FLAG, told)]
+        return [Finding("z_flag", Guarded.FLAG, told)]
     return []
 
 
 def _label(
-    name: str, value: str, write: PlannedWrite, seen: Sequence[Observed]
-) -> list[tuple[Guarded, str]]:
+    name: str, value: str, write: PlannedWrite, seen: Sequence[Observed], t: Thresholds
+) -> list[Finding]:
     mine = {o.text for o in seen if o.name == name and o.grp == write.group and o.text}
-    if mine and value not in mine:
+    if name in t.group_labels and mine and value not in mine:
         had = ", ".join(sorted(mine))
-        return [(Guarded.HOLD, f"{name} {value} differs from this client's {had}")]
+        why = f"{name} {value} differs from this client's {had}"
+        return [Finding("currency_change", Guarded.HOLD, why)]
     everyone = [o.text for o in seen if o.name == name and o.text]
     distinct = set(everyone)
     if len(everyone) >= _PICKLIST_SEEN and len(distinct) <= _PICKLIST_MAX and value not in distinct:
-        return [(Guarded.FLAG, f"{name} {value!r} was never seen before in this flow")]
+        why = f"{name} {value!r} was never seen before in this flow"
+        return [Finding("unseen_value", Guarded.FLAG, why)]
     return []
 
 
@@ -138,14 +182,20 @@ def judge(
     thresholds: Thresholds = Thresholds(),
 ) -> Verdict:
     """Return the verdict on ``write`` given the flow's observations ``seen``."""
-    findings: list[tuple[Guarded, str]] = []
+    findings: list[Finding] = list(write.findings)
     for name, value in write.amounts.items():
         findings += _amount(name, value, write, seen, thresholds)
     for name, text in write.labels.items():
-        findings += _label(name, text, write, seen)
-    if not findings:
-        return Verdict(Guarded.PROCEED)
-    held = [text for action, text in findings if action is Guarded.HOLD]
+        findings += _label(name, text, write, seen, thresholds)
+    return verdict(findings, thresholds)
+
+
+def verdict(findings: Sequence[Finding], thresholds: Thresholds = Thresholds()) -> Verdict:
+    """Return the verdict of ``findings``: hold if an enabled one holds, else flag, else proceed."""
+    kept = [f for f in findings if thresholds.on(f.rule)]
+    held = [f.text for f in kept if f.action is Guarded.HOLD]
     if held:
         return Verdict(Guarded.HOLD, tuple(held))
-    return Verdict(Guarded.FLAG, tuple(text for _, text in findings))
+    if kept:
+        return Verdict(Guarded.FLAG, tuple(f.text for f in kept))
+    return Verdict(Guarded.PROCEED)

@@ -9,12 +9,14 @@ held, and is never learned, until the record changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from freshforce.assist.baseline import Thresholds, judge
 from freshforce.engine.guard import Guarded, PlannedWrite, Verdict
+from freshforce.store.alerts import raise_alert
 from freshforce.store.anomalies import (
     count_links,
     count_recent,
@@ -27,19 +29,27 @@ from freshforce.store.anomalies import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["BaselineGuard", "as_json"]
+__all__ = ["BaselineGuard", "as_json", "breaker_kind"]
 
 log = structlog.get_logger("freshforce.assist.guard")
 _DELETE = "delete"  # the observation a delete leaves, counted by the burst breaker
 
 
+def breaker_kind(flow: str) -> str:
+    """Return the alert kind a flow's delete breaker raises (resolved once nothing waits)."""
+    return f"{flow}_delete_breaker"
+
+
 def as_json(write: PlannedWrite) -> dict[str, Any]:
     """Return the stored form of a planned write (what a review compares and shows)."""
-    return {
+    stored: dict[str, Any] = {
         "amounts": {k: str(v) for k, v in sorted(write.amounts.items())},
         "labels": dict(sorted(write.labels.items())),
         "delete": write.delete,
     }
+    if write.details:
+        stored["details"] = dict(sorted(write.details.items()))
+    return stored
 
 
 @dataclass(frozen=True)
@@ -74,12 +84,16 @@ class BaselineGuard:
         made = await count_recent(db, write.tenant, write.flow, _DELETE, window)
         size = await count_links(db, write.tenant, write.flow)
         limit = max(t.burst_deletes, int(t.burst_share * size))
-        if made < limit:
+        if made < limit or not t.on("delete_burst"):
             return Verdict(Guarded.PROCEED)
         why = (
             f"a burst of deletes: {made} in the last {t.burst_minutes:g} minutes on {write.flow} "
             f"(limit {limit}); the flow's deletes are paused until reviewed"
         )
+        tenant = "" if write.tenant == "default" else f"tenant {write.tenant}: "
+        await raise_alert(
+            db, kind=breaker_kind(write.flow), message=f"{tenant}{why}", now=datetime.now(UTC)
+        )  # once per incident: the store keeps one open alert per kind
         return Verdict(Guarded.HOLD, (why,))
 
     async def _reviewed(

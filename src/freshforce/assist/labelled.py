@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from freshforce.assist.fields import SourceField, TargetField, targets_from_describe
-from freshforce.assist.scoring import PROPOSE_AT, Candidate, Layers, assign, rank
+from freshforce.assist.scoring import PROPOSE_AT, Candidate, Layers, assign, rank, shown
 
 __all__ = ["Measure", "Pair", "load_pairs", "load_targets", "measure"]
 
@@ -94,8 +94,8 @@ def measure(layers: Layers = Layers()) -> Measure:  # noqa: B008 - frozen defaul
     proposed = correct = found = refused = 0
     misses: list[str] = []
     for pair in pairs:
-        top = [c for c in ranked[pair.source.ref] if c.score >= PROPOSE_AT]
-        first = top[0].target if top else None
+        top = shown(ranked[pair.source.ref])
+        first = top[0].target if top and top[0].score >= PROPOSE_AT else None
         if first is not None:
             proposed += 1
             correct += first in pair.expect

@@ -14,7 +14,7 @@ from freshforce.assist.fields import SourceField, TargetField
 from freshforce.assist.names import name_match
 from freshforce.assist.profile import Kind, normalise, profile
 
-__all__ = ["PROPOSE_AT", "Candidate", "Decisions", "Layers", "assign", "rank"]
+__all__ = ["PROPOSE_AT", "SHOW_AT", "Candidate", "Decisions", "Layers", "assign", "rank", "shown"]
 
 # Which describe types hold each kind of value: the first set fits best, the second may do.
 _FITS: Mapping[Kind, tuple[frozenset[str], frozenset[str]]] = {
@@ -34,7 +34,10 @@ _FITS: Mapping[Kind, tuple[frozenset[str], frozenset[str]]] = {
 _WEIGHTS = {"name": 0.6, "type": 0.2, "overlap": 0.5, "learned": 0.6}
 _MIN_LINKED = 2  # linked pairs needed before their overlap counts
 _STREET2 = "street2"
-PROPOSE_AT = 0.6  # a candidate scoring less is shown but never proposed as the pick
+PROPOSE_AT = 0.6  # a candidate scoring less is never proposed as the pick
+SHOW_AT = 0.45  # ... but shown when its type is the one the values need (a date into a date)
+# Kinds specific enough that a target of exactly their type is worth a look on a weak name.
+_TYPED = frozenset({Kind.EMAIL, Kind.PHONE, Kind.URL, Kind.DATE, Kind.DATETIME, Kind.MONEY})
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Candidate:
     target: str
     score: float
     reasons: tuple[str, ...]
+    typed: bool = False  # the target's type is exactly what the sampled values need
 
 
 def _type_fit(kind: Kind | None, target: TargetField) -> tuple[float, str | None] | None:
@@ -108,6 +112,7 @@ def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads b
         return None
     reasons: list[tuple[float, str]] = []
     score = 0.0
+    typed = False
     if layers.names:
         match = name_match(source.name, target.name, target.label, learned=decisions.synonyms)
         score += _WEIGHTS["name"] * match.score
@@ -117,6 +122,7 @@ def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads b
         if fit is None:
             return None
         score += _WEIGHTS["type"] * fit[0]
+        typed = layers.values and kind in _TYPED and fit[0] == 1.0
         if fit[1]:
             reasons.append((fit[0] * 0.5, fit[1]))
     if layers.values:
@@ -132,7 +138,7 @@ def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads b
         score += _WEIGHTS["learned"]
         reasons.append((3.0, "accepted before"))
     ordered = tuple(text for _, text in sorted(reasons, key=lambda r: -r[0]))
-    return Candidate(source.ref, target.ref, round(score, 4), ordered)
+    return Candidate(source.ref, target.ref, round(score, 4), ordered, typed)
 
 
 def rank(
@@ -146,6 +152,17 @@ def rank(
     kind = profile(source.samples) if layers.values else None
     found = (_score_one(source, t, kind, layers, decisions) for t in targets)
     return sorted((c for c in found if c is not None), key=lambda c: (-c.score, c.target))
+
+
+def shown(candidates: Sequence[Candidate], top: int = 3) -> list[Candidate]:
+    """Return the candidates a person sees, best first.
+
+    Those that could be the pick, and those of exactly the values' type (a date into a date
+    field) that score at least ``SHOW_AT``: shown for a person to judge, never picked.
+    """
+    return [c for c in candidates if c.score >= PROPOSE_AT or (c.typed and c.score >= SHOW_AT)][
+        :top
+    ]
 
 
 def _shares(source: str, others: Sequence[str]) -> bool:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from freshforce.assist.fields import SourceField, TargetField, targets_from_describe
 from freshforce.assist.names import words
-from freshforce.assist.scoring import PROPOSE_AT, Candidate, Decisions, assign, rank
+from freshforce.assist.scoring import PROPOSE_AT, Candidate, Decisions, assign, rank, shown
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.mapping.catalogue import SHIPPED_CATALOGUE, System
@@ -177,6 +177,7 @@ async def suggest(
         decisions = decisions_of(await list_decisions(db, tenant), flow.flow)
     sources = _sources(flow, fb_mapped, samples, linked, targets)
     ranked = assign({s.ref: rank(s, targets, decisions=decisions) for s in sources})
-    shown = {s: tuple(c[:_SHOWN]) for s, c in ranked.items() if c and c[0].score >= PROPOSE_AT}
-    unmatched = tuple(s for s in ranked if s not in shown)
-    return FlowSuggestions(flow.flow, shown, unmatched, len(samples), len(linked))
+    seen = {s: tuple(shown(c, _SHOWN)) for s, c in ranked.items()}
+    seen = {s: c for s, c in seen.items() if c}
+    unmatched = tuple(s for s in ranked if s not in seen)
+    return FlowSuggestions(flow.flow, seen, unmatched, len(samples), len(linked))

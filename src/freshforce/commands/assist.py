@@ -48,10 +48,13 @@ def _show(cli: CliContext, found: FlowSuggestions) -> None:
         f"[bold]{found.flow}[/]: {len(found.suggestions)} unmapped fields with candidates "
         f"({found.sampled} records sampled, {found.linked} linked pairs compared)"
     )
+    picks = found.picks()
     for source, candidates in found.suggestions.items():
         cli.stdout.print(f"\n[bold]{source}[/]")
         for n, c in enumerate(candidates, 1):
             cli.stdout.print(f"  {n}. {c.target}  [dim]{c.score:.2f}[/]  {'; '.join(c.reasons)}")
+        if candidates and source not in picks:
+            cli.stdout.print("  [dim](no pick: shown for the values' type; --apply skips it)[/]")
     if found.unmatched:
         cli.stdout.print(f"\nno good candidate: {', '.join(found.unmatched)}", soft_wrap=True)
 

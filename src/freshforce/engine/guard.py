@@ -4,7 +4,9 @@ A flow describes the write it is about to make as a :class:`PlannedWrite` (tenan
 record key, the group whose history it is judged against, its amounts and labels) and asks its
 guard. ``HOLD`` means: do not write, the change waits for review with the verdict's reason
 (the flow reports the job skipped); ``FLAG`` and ``PROCEED`` write. A delete (``delete=True``)
-is judged by how many deletes the flow made lately: a burst pauses the flow's deletes.
+is judged by how many deletes the flow made lately: a burst pauses the flow's deletes. Facts
+only the flow can see (a payment above what is outstanding, a second invoice for one deal)
+come as ``findings``, each named by its rule so a flow map can switch it off.
 ``NO_GUARD`` lets every write through; ``freshforce.assist.guard.BaselineGuard`` is the guard
 that learns baselines.
 """
@@ -17,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["NO_GUARD", "Guarded", "PlannedWrite", "Verdict", "WriteGuard"]
+__all__ = ["NO_GUARD", "Finding", "Guarded", "PlannedWrite", "Verdict", "WriteGuard"]
 
 
 class Guarded(StrEnum):
@@ -26,6 +28,15 @@ class Guarded(StrEnum):
     PROCEED = "proceed"
     FLAG = "flag"  # written, and shown for a look
     HOLD = "hold"  # not written until someone accepts it
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding: the rule that made it, hold or flag, and one plain sentence."""
+
+    rule: str  # e.g. "payment_over_outstanding"; an ``anomalies:`` section may disable it
+    action: Guarded
+    text: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class PlannedWrite:
     amounts: Mapping[str, Decimal] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # e.g. {"currency": "CAD"}
     delete: bool = False  # a delete or archive: judged by the flow's burst breaker
+    findings: tuple[Finding, ...] = ()  # what the flow found itself (hard rules)
+    details: Mapping[str, str] = field(default_factory=dict)  # shown and compared, not judged
 
 
 @dataclass(frozen=True)

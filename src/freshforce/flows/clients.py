@@ -93,9 +93,10 @@ class ClientsFlow:
 
     def __post_init__(self) -> None:
         if self.guard is None:
+            from freshforce.assist.baseline import thresholds_of  # noqa: PLC0415 - a default only
             from freshforce.assist.guard import BaselineGuard  # noqa: PLC0415 - a default only
 
-            self.guard = BaselineGuard(self.engine)
+            self.guard = BaselineGuard(self.engine, thresholds_of(self.map.anomalies))
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
         async def work(pair: Pair, group: list[Job]) -> dict[int, Outcome]:

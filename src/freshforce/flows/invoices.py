@@ -22,19 +22,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from freshforce.assist.baseline import thresholds_of
 from freshforce.assist.guard import BaselineGuard
+from freshforce.assist.rules import invoice_findings, invoice_total
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce import Priority, to_18
 from freshforce.engine.batch import outcome_for, per_tenant
 from freshforce.engine.create_once import completed, create_once
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Effect, Outcome
-from freshforce.engine.guard import NO_GUARD, PlannedWrite, WriteGuard
+from freshforce.engine.guard import NO_GUARD, Finding, PlannedWrite, WriteGuard
 from freshforce.engine.queue import JobQueue, JobRequest
 from freshforce.errors import (
     ConfigError,
@@ -55,7 +56,7 @@ from freshforce.flows.invoice_source import (
     read_opportunities,
 )
 from freshforce.mapping import Direction, LookupKey, System
-from freshforce.store.idempotency import CreateRef, complete_create
+from freshforce.store.idempotency import CreateRef, complete_create, ledger_entry
 from freshforce.store.linking import NewLink, create_link
 from freshforce.store.links import find_links, get_link
 from freshforce.store.scope import Scope
@@ -264,7 +265,8 @@ class InvoicesFlow:
         invoice: Invoice | None = None
         try:
             client_id, mapped, body = await self._body(pair, job, opportunity)
-            verdict = await self.guard.check(_planned(job, client_id, body))
+            planned = await self._planned(pair, job, client_id, body, opportunity)
+            verdict = await self.guard.check(planned)
             if verdict.held:
                 return Outcome.skipped(job)  # waits for review: `freshforce anomalies`
             invoice = await self._create_once(pair, job, client_id, body, opportunity.id)
@@ -281,6 +283,29 @@ class InvoicesFlow:
             for ref, value in mapped.values.items()
         ]  # fmt: skip
         return _Ready(job, opportunity, invoice, tuple(writes))
+
+    async def _planned(
+        self, pair: Pair, job: Job, client_id: int, body: Mapping[str, Any], deal: Opportunity
+    ) -> PlannedWrite:
+        """Describe the invoice to create for the guard, with the hard rules' findings.
+
+        The rules compare the Amount with the lines and look at the client's invoices.
+        """
+        existing: list[Invoice] = []
+        if self.guard is not NO_GUARD:
+            search = {"customerid": str(client_id)}
+            async for page in pair.freshbooks.list_all(_INVOICES, search=search):
+                existing += page.records  # type: ignore[arg-type]  # Invoices
+        async with self.engine.connect() as db:
+            known = await ledger_entry(db, job.tenant, _ref(deal.id)) is not None
+        findings = invoice_findings(
+            body,
+            deal.record["Opportunity"].get("Amount"),
+            existing,
+            reference=deal.id,
+            ledger_knows=known,
+        )
+        return _planned(job, client_id, body, tuple(findings))
 
     def _client_lookups(self, opportunity: Opportunity, client_id: int) -> dict[LookupKey, object]:
         keys = self.map.lookup_keys(opportunity.record, Direction.TO_FRESHBOOKS)
@@ -420,15 +445,15 @@ class InvoicesFlow:
         return done
 
 
-def _planned(job: Job, client_id: int, body: Mapping[str, Any]) -> PlannedWrite:
+def _planned(
+    job: Job, client_id: int, body: Mapping[str, Any], findings: tuple[Finding, ...] = ()
+) -> PlannedWrite:
     """Describe the invoice about to be created for the write guard: its total and currency."""
-    total = Decimal(0)
-    for line in body.get("lines", []):
-        cost = line.get("unit_cost")
-        amount = cost.get("amount") if isinstance(cost, dict) else cost
-        total += Decimal(str(amount or 0)) * Decimal(str(line.get("qty") or 1))
+    total, _ = invoice_total(body)
     currency = {"currency": str(body["currency_code"])} if body.get("currency_code") else {}
-    return PlannedWrite(job.tenant, FLOW, job.key, str(client_id), {"amount": total}, currency)
+    return PlannedWrite(
+        job.tenant, FLOW, job.key, str(client_id), {"amount": total}, currency, findings=findings
+    )
 
 
 def _ref(opportunity_id: str) -> CreateRef:
@@ -476,5 +501,5 @@ def invoices_flow(
         map=flow_map,
         clients=clients or LinkedClientResolver(runtime.engine),
         settings=InvoiceSettings.from_values(flow_map.values),
-        guard=BaselineGuard(runtime.engine),
+        guard=BaselineGuard(runtime.engine, thresholds_of(flow_map.anomalies)),
     )

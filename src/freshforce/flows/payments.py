@@ -13,7 +13,10 @@ themselves, never from the invoice's balance: live payments in the invoice's cur
 
 The ``payments`` map turns the summary into Opportunity fields; only the fields that differ are
 written, for the whole batch in one Collections update at payments priority. An invoice no
-Opportunity carries is not ours: its jobs are skipped.
+Opportunity carries is not ours: its jobs are skipped. Before writing, the flow asks its write
+guard (engine/guard.py): a payment above what was outstanding, in another currency than the
+invoice's, or on a draft or deleted invoice is held for review (``freshforce anomalies``), keyed
+``freshbooks/invoice/<id>``; a payment method the flow never saw is flagged.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from freshforce.assist.baseline import thresholds_of
+from freshforce.assist.guard import BaselineGuard
+from freshforce.assist.rules import payment_findings
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce import Priority
 from freshforce.connectors.salesforce.soql import check_name, literal
 from freshforce.engine.batch import outcome_for, per_tenant
 from freshforce.engine.fieldlog import field_write, jsonable
 from freshforce.engine.flow import Outcome
+from freshforce.engine.guard import NO_GUARD, Finding, PlannedWrite, WriteGuard
 from freshforce.errors import FreshforceError, PermanentError, RecordGoneError, TransientError
 from freshforce.flows.announce import Announce, payment_fact
 from freshforce.mapping import Direction, MappingRecordError
@@ -114,6 +121,8 @@ class PaymentsFlow:
     map: FlowMap
     batch_size: int = 100
     announce: Announce | None = None  # records "payments moved this deal" (announce.py)
+    guard: WriteGuard = NO_GUARD  # asked before each Opportunity's payment fields are written
+    drafts_odd: bool = False  # invoices are sent when created: a payment on a draft is held
     name: str = field(default=FLOW, init=False)
 
     async def run(self, jobs: Sequence[Job], ctx: FlowContext) -> list[Outcome]:
@@ -180,8 +189,13 @@ class PaymentsFlow:
                 outcomes |= {job.id: Outcome.fail(job, exc) for job in jobs}
                 continue
             changes = _changes(mapped, opportunity)
-            if not changes:
-                outcomes |= {job.id: Outcome.skipped(job) for job in jobs}
+            found = payment_findings(invoice, ledgers[invoice_id], drafts_odd=self.drafts_odd)
+            held = False
+            if changes or found:  # a finding is reviewed even when the fields stay the same
+                write = _planned(jobs[0].tenant, invoice, ledgers[invoice_id], summary, found)
+                held = (await self.guard.check(write)).held
+            if not changes or held:
+                outcomes |= {job.id: Outcome.skipped(job) for job in jobs}  # held: waits
                 continue
             planned.append((jobs, str(opportunity["Id"]), changes, mapped))
         return outcomes | await self._write(pair, planned, opportunities)
@@ -234,6 +248,33 @@ class PaymentsFlow:
             return ()
         values = mapped.by_object().get("Opportunity", {})
         return (self.announce(payment_fact(job.tenant, ident, values)),)
+
+
+def _planned(
+    tenant: str,
+    invoice: Invoice,
+    payments: Sequence[Payment],
+    summary: PaymentSummary,
+    findings: Sequence[Finding],
+) -> PlannedWrite:
+    """Describe the payment fields about to be written for the write guard."""
+    live = [p for p in payments if p.vis_state != 1]
+    method = {"method": live[-1].type} if live and live[-1].type else {}
+    details = {
+        "status": summary.status,
+        "paid": str(summary.amount_paid),
+        "payments": ",".join(f"{p.id}:{p.amount.amount if p.amount else ''}" for p in live),
+        "invoice": f"{invoice.v3_status or invoice.status}/{invoice.vis_state}",
+    }
+    return PlannedWrite(
+        tenant,
+        FLOW,
+        f"freshbooks/invoice/{invoice.id}",
+        str(invoice.customerid or ""),
+        labels=method,
+        findings=tuple(findings),
+        details=details,
+    )
 
 
 def _changes(mapped: MappedRecord, opportunity: Mapping[str, Any]) -> dict[str, Any]:
@@ -299,6 +340,11 @@ async def _invoices_by_id(pair: Pair, ids: list[int]) -> dict[int, Invoice]:
         search = {"invoiceids": [str(i) for i in ids]}
         async for page in pair.freshbooks.list_all(_INVOICES, search=search):
             found |= {r.id: r for r in page.records}  # type: ignore[misc]  # Invoices
+    for missing in set(ids) - found.keys():  # deleted: not listed, read by their own GET
+        try:
+            found[missing] = await pair.freshbooks.get(_INVOICES, missing)  # type: ignore[assignment]
+        except RecordGoneError:
+            continue
     return {i: found[i] for i in ids if i in found}
 
 
@@ -313,4 +359,10 @@ async def _invoice_payments(pair: Pair, invoice_id: int) -> list[Payment]:
 
 def payments_flow(runtime: Runtime, maps: MapSet) -> PaymentsFlow:
     """Build the ``payments`` flow from the runtime and the ``payments`` map."""
-    return PaymentsFlow(pairs=runtime.pair, map=maps[FLOW])
+    send = maps[FLOW].values.get("invoice_send") is True
+    return PaymentsFlow(
+        pairs=runtime.pair,
+        map=maps[FLOW],
+        guard=BaselineGuard(runtime.engine, thresholds_of(maps[FLOW].anomalies)),
+        drafts_odd=send,
+    )

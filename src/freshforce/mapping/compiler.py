@@ -158,6 +158,7 @@ def compile_flow(
         hooks=hooks,
         values=MappingProxyType(dict(values)),
         mirror=model.mirror,
+        anomalies=model.anomalies,
     )
     return flow, problems
 

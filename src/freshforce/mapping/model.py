@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from freshforce.mapping.anomalies_schema import AnomaliesModel
 from freshforce.mapping.catalogue import System
 from freshforce.mapping.expressions import Expression, expression_input
 from freshforce.mapping.hooks import Hook, HookContext, HookDecision, run_hooks
@@ -145,6 +146,7 @@ class FlowMap:
     hooks: tuple[Hook, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict)
     mirror: MirrorModel | None = None  # a mirror flow's keys, lookups, guard and lines
+    anomalies: AnomaliesModel = field(default_factory=AnomaliesModel)  # the write guard's
 
     def apply(
         self,

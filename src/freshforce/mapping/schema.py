@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from freshforce.mapping.anomalies_schema import AnomaliesModel
 from freshforce.mapping.mirror_schema import MirrorModel
 
 __all__ = [
@@ -130,6 +131,7 @@ class FlowModel(_Strict):
     lines: LineRulesModel | None = None
     hooks: HooksModel = Field(default_factory=HooksModel)
     mirror: MirrorModel | None = None  # flow: mirror only (mirror_<name>.yaml)
+    anomalies: AnomaliesModel = Field(default_factory=AnomaliesModel)  # the write guard's
 
 
 class ValuesModel(_Strict):

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
     from freshforce.store.scope import Scope
 
-__all__ = ["CreateRef", "LedgerEntry", "LedgerState", "begin_create", "complete_create"]
+__all__ = [
+    "CreateRef",
+    "LedgerEntry",
+    "LedgerState",
+    "begin_create",
+    "complete_create",
+    "ledger_entry",
+]
 
 
 class LedgerState(StrEnum):
@@ -114,6 +121,12 @@ async def begin_create(
         return _entry(row), True
     found = (await db.execute(sa.select(idempotency).where(_is(scope.tenant, ref)))).one()
     return _entry(found), False
+
+
+async def ledger_entry(db: AsyncConnection, tenant: str, ref: CreateRef) -> LedgerEntry | None:
+    """Return the ledger's entry for ``ref``, or ``None`` when no create of it was begun."""
+    found = (await db.execute(sa.select(idempotency).where(_is(tenant, ref)))).first()
+    return None if found is None else _entry(found)
 
 
 async def complete_create(

@@ -29,6 +29,7 @@ from freshforce.engine.queue import JobQueue, QueueConfig
 from freshforce.runtime import Runtime
 from freshforce.settings import Settings
 from freshforce.web import (
+    anomaly_routes,
     api,
     audit_log,
     configuration,
@@ -147,7 +148,7 @@ def create_app(
     routers = (health, webhooks, login, api, review_api, pages, review, connect)
     for module in routers:
         app.include_router(module.router)
-    for module in (match_routes, audit_log, configuration):
+    for module in (match_routes, audit_log, configuration, anomaly_routes):
         app.include_router(module.api_router)
         app.include_router(module.router)
 

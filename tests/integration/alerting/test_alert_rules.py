@@ -144,10 +144,10 @@ def test_rules_file_is_read_and_every_problem_reported(tmp_path: Path) -> None:
         load_rules(tmp_path / "missing.yaml")
 
 
-async def test_drift_and_webhook_silence(store_engine: AsyncEngine) -> None:
+async def test_drift_and_webhook_age(store_engine: AsyncEngine) -> None:
     rules = (
         AlertRule("drift", RuleKind.DRIFT, above=0, severity="warning"),
-        AlertRule("quiet", RuleKind.WEBHOOK_SILENCE, above=3600),
+        AlertRule("quiet", RuleKind.WEBHOOK_AGE, above=3600),
     )
     changes = await evaluate_alerts(store_engine, _clock, rules)
     assert changes.opened == []  # no reconcile, no webhook ever: nothing to say

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from freshforce.assist.review import settle
+from freshforce.store.alerts import list_alerts
 from freshforce.store.anomalies import list_anomalies
 
 from .conftest import World
@@ -34,3 +35,17 @@ async def test_a_delete_burst_is_held_and_a_released_one_is_applied(world: World
     await world.sync()
     after = [(await world.fb_get(i))["vis_state"] for i in ids].count(2)
     assert after == archived + 1
+
+    async with world.engine.connect() as db:
+        [alert] = await list_alerts(db)  # one alert for the incident, open while deletes wait
+    assert (alert.kind, alert.severity, alert.resolved_at) == (
+        "clients_delete_breaker",
+        "error",
+        None,
+    )
+    assert alert.message.startswith("a burst of deletes: ")
+    for rest in held[1:]:
+        await settle(world.engine, world.queue(), "default", rest.id, accept=False)
+    async with world.engine.connect() as db:
+        kinds = {(a.kind, a.resolved_at is not None) for a in await list_alerts(db)}
+    assert kinds == {("clients_delete_breaker", True), ("clients_delete_breaker_resolved", True)}

@@ -6,12 +6,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from freshforce.assist.review import settle
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.flows.invoices import invoices_flow
 from freshforce.flows.payments import PaymentsFlow, payments_flow
+from freshforce.store.anomalies import list_anomalies
 from freshforce.store.schema import field_writes
 
-from .conftest import FlowWorld
+from .conftest import TENANT, FlowWorld
 from .deals import client, deal, invoices_of, key
 
 
@@ -33,6 +35,15 @@ async def pay(world: FlowWorld, invoice_id: int, amount: str, day: str) -> dict[
     await world.enqueue("payments", f"freshbooks/payment/{payment['id']}")
     await world.work([flow(world)])
     return payment
+
+
+async def release(world: FlowWorld) -> tuple[str, ...]:
+    """Accept the one write the guard holds, run the flow; return why it was held."""
+    async with world.engine.connect() as db:
+        [held] = await list_anomalies(db, TENANT, status="open")
+    assert await settle(world.engine, world.runtime.queue(), TENANT, held.id, accept=True)
+    await world.work([flow(world)])
+    return held.reasons
 
 
 def paid(opportunity: dict[str, Any]) -> tuple[Any, ...]:
@@ -78,6 +89,13 @@ async def test_overpayment_and_refunds(world: FlowWorld) -> None:
     opportunity_id, invoice_id = await invoiced(world, amount=50.0)
 
     await pay(world, invoice_id, "80.00", "2026-12-01")
+    assert paid(await world.opportunity(opportunity_id))[0] == "Unpaid"  # held for review
+    assert await release(world) == (
+        (
+            "payment 300001 of 80.00 USD is above the 50.00 USD outstanding on invoice 0000001 "
+            "(total paid 80.00 USD of 50.00 USD)"
+        ),
+    )
     assert paid(await world.opportunity(opportunity_id)) == (
         "Overpaid", 80.0, 0.0, "2026-12-01",
     )  # fmt: skip
@@ -155,6 +173,9 @@ async def test_a_payment_in_another_currency_does_not_count(world: FlowWorld) ->
     foreign = await world.fb_pay(invoice_id, "60.00", code="EUR", date="2026-12-02")
     await world.enqueue("payments", f"freshbooks/payment/{foreign['id']}")
     await world.work([flow(world)])
+    assert paid(await world.opportunity(opportunity_id))[1] == 40.0  # held: not written again
+    [why] = await release(world)  # held, released: nothing to write, it does not count
+    assert why == f"payment {foreign['id']} of 60.00 EUR is not in invoice 0000001's currency USD"
 
     assert paid(await world.opportunity(opportunity_id)) == (
         "Partially Paid", 40.0, 60.0, "2026-12-01",
