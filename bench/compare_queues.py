@@ -1,6 +1,8 @@
 """Compare the job queue with pgqueuer and procrastinate, side by side in one run.
 
     uv run python bench/compare_queues.py                    # 20k no-op jobs per queue
+    uv run python bench/compare_queues.py --workers 1,4 --rounds 3   # medians of 3 runs
+    uv run python bench/compare_queues.py --backlog 10000,100000,1000000  # cost vs backlog
     uv run python bench/compare_queues.py --jobs 200 --json  # the smoke test's reduced run
 
 Every queue gets a fresh database on the same PostgreSQL (freshforce also on SQLite), the same
@@ -14,6 +16,16 @@ pgqueuer its default, unlimited). Three numbers per queue:
 - p99 ms: with the worker idle and listening, jobs enqueued one at a time (5 ms apart) are
   timed from the enqueue's commit to the start of their handler; the 99th percentile.
 
+With ``--workers 1,4`` each queue is also drained by 4 worker processes (the same settings per
+process; started, then released together; drained/s counts from the release until every job
+is recorded finished). Latency is measured with one process only. ``--rounds N`` runs
+everything N times, each on fresh databases, and prints the median of each figure.
+
+``--backlog 10000,100000,1000000`` measures freshforce on PostgreSQL only: a backlog of that
+many due pending jobs (filled by one ``INSERT … SELECT generate_series``, never analysed), then
+a fixed number of enqueues on top (pages of 100, 10% of them repeating a key of the backlog so
+they coalesce) and of claims of 50 settled done; the cost per job of each, at each size.
+
 pgqueuer and procrastinate are the ``bench`` dependency group (``uv sync --group bench``); a
 peer that is not installed is reported as skipped and the others still run.
 """
@@ -23,6 +35,7 @@ import asyncio
 import importlib.metadata
 import json
 import logging
+import multiprocessing as mp
 import os
 import random
 import statistics
@@ -31,7 +44,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,8 +60,9 @@ from freshforce.engine import (
     Worker,
     WorkerConfig,
 )
+from freshforce.engine.queue import Settlement
 from freshforce.store.engine import create_engine
-from freshforce.store.schema import metadata
+from freshforce.store.schema import jobs, metadata
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "FRESHFORCE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -70,6 +84,7 @@ class Row:
     latency_p99_ms: float = 0.0
     ran: int = 0
     skipped: str = ""
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -310,6 +325,223 @@ async def run_procrastinate(url: str, plan: Plan) -> Row:
     )
 
 
+# -- several worker processes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Shared with the worker processes: ready tokens, the release, the stop, the run count."""
+
+    ready: Any  # mp.Queue: one token per process set up
+    go: Any  # mp.Event: released together
+    stop: Any  # mp.Event: the parent saw every job finished (freshforce only)
+    ran: Any  # mp.Value: handler runs over all processes
+
+
+def _count(ran: Any) -> None:  # noqa: ANN401 - an mp.Value
+    with ran.get_lock():
+        ran.value += 1
+
+
+async def _released(signals: Signals) -> None:
+    signals.ready.put(os.getpid())
+    await asyncio.to_thread(signals.go.wait)
+
+
+async def _freshforce_process(url: str, plan: Plan, signals: Signals) -> None:
+    engine = create_engine(url)
+    queue = JobQueue(engine, config=QueueConfig(lease_seconds=60))
+
+    async def noop(_job: Any, _ctx: object) -> None:  # noqa: ANN401 - the engine's Job
+        _count(signals.ran)
+
+    quiet = structlog.wrap_logger(
+        structlog.PrintLogger(), wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR)
+    )
+    worker = Worker(
+        queue,
+        {"noop": noop},
+        name=f"bench-{os.getpid()}",
+        policy=RetryPolicy.zero_wait(),
+        rng=random.Random(1),
+        config=WorkerConfig(
+            concurrency=plan.concurrency,
+            batch_size=plan.batch,
+            poll_interval=0.05,
+            prune_interval=0,
+        ),
+        logger=quiet,
+    )
+    await _released(signals)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.to_thread(signals.stop.wait)
+    stop.set()
+    await running
+    await engine.dispose()
+
+
+async def _pgqueuer_process(url: str, plan: Plan, signals: Signals) -> None:
+    import asyncpg  # noqa: PLC0415 - asyncpg is freshforce's own driver
+    from pgqueuer import Queries, QueueManager  # noqa: PLC0415 - optional peer
+    from pgqueuer.db import AsyncpgDriver  # noqa: PLC0415 - optional peer
+    from pgqueuer.types import QueueExecutionMode  # noqa: PLC0415 - optional peer
+
+    consumer = await asyncpg.connect(url)
+    qm = QueueManager(Queries(AsyncpgDriver(consumer)))
+
+    @qm.entrypoint("noop")
+    async def noop(_job: Any) -> None:  # noqa: ANN401 - the peer's Job
+        _count(signals.ran)
+
+    await _released(signals)
+    await qm.run(batch_size=plan.batch, mode=QueueExecutionMode.drain)
+    await consumer.close()
+
+
+async def _procrastinate_process(url: str, plan: Plan, signals: Signals) -> None:
+    import procrastinate  # noqa: PLC0415 - optional peer
+
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @app.task(name="noop")
+    async def noop(stamp: float | None = None) -> None:  # noqa: ARG001 - the enqueued argument
+        _count(signals.ran)
+
+    async with app.open_async():
+        await _released(signals)
+        await app.run_worker_async(
+            wait=False, concurrency=plan.concurrency, install_signal_handlers=False
+        )
+
+
+_PROCESSES = {
+    "freshforce": _freshforce_process,
+    "pgqueuer": _pgqueuer_process,
+    "procrastinate": _procrastinate_process,
+}
+
+
+def _process_main(name: str, url: str, plan: Plan, signals: Signals) -> None:
+    asyncio.run(_PROCESSES[name](url, plan, signals))
+
+
+def drain_with_processes(name: str, url: str, plan: Plan, workers: int) -> tuple[float, int]:
+    """Drain the enqueued jobs with ``workers`` processes; return (seconds, handler runs).
+
+    The clock starts when every process is set up and they are released together. It stops
+    when every job is recorded finished: for freshforce when the jobs table says so, for the
+    peers (which drain, then exit) when every process has exited.
+    """
+    ctx = mp.get_context("spawn")
+    signals = Signals(ctx.Queue(), ctx.Event(), ctx.Event(), ctx.Value("q", 0))
+    procs = [
+        ctx.Process(target=_process_main, args=(name, url, plan, signals)) for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        signals.ready.get(timeout=120)
+    started = time.perf_counter()
+    signals.go.set()
+    if name == "freshforce":
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        finished = sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == "done")
+        while signals.ran.value < plan.jobs:
+            time.sleep(0.01)
+        with engine.connect() as conn:
+            while conn.execute(finished).scalar_one() < plan.jobs:
+                conn.rollback()
+                time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        engine.dispose()
+        signals.stop.set()
+        for proc in procs:
+            proc.join(60)
+    else:
+        for proc in procs:
+            proc.join(600)
+        seconds = time.perf_counter() - started
+    return seconds, int(signals.ran.value)
+
+
+async def _enqueue_freshforce(url: str, plan: Plan) -> float:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        queue = JobQueue(engine)
+        requests = [JobRequest("noop", f"k{n}", ("-",)) for n in range(plan.jobs)]
+        started = time.perf_counter()
+        for offset in range(0, plan.jobs, PAGE):
+            async with engine.begin() as conn:
+                await queue.enqueue_many(conn, requests[offset : offset + PAGE])
+        return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+async def _enqueue_pgqueuer(url: str, plan: Plan) -> float:
+    import asyncpg  # noqa: PLC0415 - asyncpg is freshforce's own driver
+    from pgqueuer import Queries  # noqa: PLC0415 - optional peer
+    from pgqueuer.db import AsyncpgDriver  # noqa: PLC0415 - optional peer
+
+    producer = await asyncpg.connect(url)
+    try:
+        queries = Queries(AsyncpgDriver(producer))
+        await queries.install()
+        started = time.perf_counter()
+        for offset in range(0, plan.jobs, PAGE):
+            count = min(PAGE, plan.jobs - offset)
+            await queries.enqueue(["noop"] * count, [None] * count, [0] * count)
+        return time.perf_counter() - started
+    finally:
+        await producer.close()
+
+
+async def _enqueue_procrastinate(url: str, plan: Plan) -> float:
+    import procrastinate  # noqa: PLC0415 - optional peer
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @app.task(name="noop")
+    async def noop(stamp: float | None = None) -> None:  # pragma: no cover - run by the workers
+        del stamp
+
+    async with app.open_async():
+        await app.schema_manager.apply_schema_async()
+        started = time.perf_counter()
+        for offset in range(0, plan.jobs, PAGE):
+            count = min(PAGE, plan.jobs - offset)
+            await noop.batch_defer_async(*({} for _ in range(count)))
+        return time.perf_counter() - started
+
+
+_ENQUEUES = {
+    "freshforce": _enqueue_freshforce,
+    "pgqueuer": _enqueue_pgqueuer,
+    "procrastinate": _enqueue_procrastinate,
+}
+
+
+def run_processes(name: str, version: str, url: str, plan: Plan, workers: int) -> Row:
+    """One queue on PostgreSQL with ``workers`` processes: enqueue, then drain (no latency)."""
+    enqueue_s = asyncio.run(_ENQUEUES[name](url, plan))
+    drain_s, ran = drain_with_processes(name, url, plan, workers)
+    return Row(
+        name,
+        version,
+        "postgresql",
+        plan.jobs,
+        plan.jobs / enqueue_s,
+        ran / drain_s,
+        0.0,
+        ran,
+        workers=workers,
+    )
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 Runner = Callable[[str, Plan], Awaitable[Row]]
@@ -334,51 +566,198 @@ def _fresh_postgres(admin_url: str, body: Callable[[str], Row]) -> Row:
         admin.dispose()
 
 
-def run_all(plan: Plan, admin_url: str, queues: list[str]) -> list[Row]:
+def run_all(plan: Plan, admin_url: str, queues: list[str], workers: list[int]) -> list[Row]:
+    """One round: every queue with every process count, each on a fresh database."""
     rows: list[Row] = []
     for name in queues:
-        if name == "freshforce":
-            rows.append(
-                _fresh_postgres(
-                    admin_url, lambda url: asyncio.run(run_freshforce(url, "postgresql", plan))
-                )
-            )
-            with tempfile.TemporaryDirectory() as tmp:
-                url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-                rows.append(asyncio.run(run_freshforce(url, "sqlite", plan)))
-            continue
-        package, runner = PEERS[name]
+        package = "freshforce" if name == "freshforce" else PEERS[name][0]
         version = _version(package)
         if version is None:
             reason = f"{package} is not installed (uv sync --group bench)"
             print(f"skipping {name}: {reason}", file=sys.stderr, flush=True)
             rows.append(Row(name, "-", "postgresql", plan.jobs, skipped=reason))
             continue
-        rows.append(_fresh_postgres(admin_url, lambda url, run=runner: asyncio.run(run(url, plan))))
+        for count in workers:
+            if count > 1:
+                rows.append(
+                    _fresh_postgres(
+                        admin_url,
+                        lambda url, q=name, v=version, n=count: run_processes(q, v, url, plan, n),
+                    )
+                )
+                continue
+            if name == "freshforce":
+                rows.append(
+                    _fresh_postgres(
+                        admin_url, lambda url: asyncio.run(run_freshforce(url, "postgresql", plan))
+                    )
+                )
+                with tempfile.TemporaryDirectory() as tmp:
+                    url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+                    rows.append(asyncio.run(run_freshforce(url, "sqlite", plan)))
+                continue
+            runner = PEERS[name][1]
+            rows.append(
+                _fresh_postgres(admin_url, lambda url, run=runner: asyncio.run(run(url, plan)))
+            )
     return rows
 
 
+def medians(rounds: list[list[Row]]) -> list[Row]:
+    """Return the median of each figure over the rounds (rows match by position)."""
+    if len(rounds) == 1:
+        return rounds[0]
+    merged: list[Row] = []
+    for group in zip(*rounds, strict=True):
+        first = group[0]
+        if first.skipped:
+            merged.append(first)
+            continue
+        merged.append(
+            replace(
+                first,
+                enqueue_per_s=statistics.median(r.enqueue_per_s for r in group),
+                drained_per_s=statistics.median(r.drained_per_s for r in group),
+                latency_p99_ms=statistics.median(r.latency_p99_ms for r in group),
+                ran=min(r.ran for r in group),
+            )
+        )
+    return merged
+
+
 def table(rows: list[Row]) -> str:
-    reference = next((r for r in rows if r.queue == "pgqueuer" and not r.skipped), None)
+    references = {r.workers: r for r in rows if r.queue == "pgqueuer" and not r.skipped}
 
     def ratio(value: float, of: float | None) -> str:
         return f" ({value / of:.2f}x)" if of else ""
 
     lines = [
-        "| queue | backend | enqueue/s | drained/s | p99 ms (enqueue → start) | ran |",
-        "|---|---|---|---|---|---|",
+        "| queue | backend | processes | enqueue/s | drained/s | p99 ms (enqueue → start) | ran |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r.skipped:
-            lines.append(f"| {r.queue} | {r.backend} | skipped: {r.skipped} | | | |")
+            lines.append(f"| {r.queue} | {r.backend} | | skipped: {r.skipped} | | | |")
             continue
+        reference = references.get(r.workers)
         enq = ratio(r.enqueue_per_s, reference.enqueue_per_s if reference else None)
         drained = ratio(r.drained_per_s, reference.drained_per_s if reference else None)
+        p99 = f"{r.latency_p99_ms:.1f}" if r.workers == 1 else "-"
         lines.append(
-            f"| {r.queue} {r.version} | {r.backend} | {r.enqueue_per_s:,.0f}{enq} "
-            f"| {r.drained_per_s:,.0f}{drained} | {r.latency_p99_ms:.1f} | {r.ran:,} |"
+            f"| {r.queue} {r.version} | {r.backend} | {r.workers} | {r.enqueue_per_s:,.0f}{enq} "
+            f"| {r.drained_per_s:,.0f}{drained} | {p99} | {r.ran:,} |"
         )
     return "\n".join(lines)
+
+
+# -- cost against the pending backlog -----------------------------------------------------------
+
+_FILL = sa.text(
+    "INSERT INTO jobs (tenant, flow, key, status, priority, hints, attempts, max_attempts, "
+    "run_at, created_at, updated_at) "
+    "SELECT 'default', 'noop', 'b' || g, 'pending', 0, '[]', 0, 10, now(), now(), now() "
+    "FROM generate_series(CAST(:first AS INTEGER), CAST(:last AS INTEGER)) AS g"
+)
+
+
+@dataclass(frozen=True)
+class BacklogRow:
+    """Cost per job of enqueue and claim with ``pending`` jobs waiting."""
+
+    pending: int
+    fill_s: float
+    enqueue_us: float
+    claim_us: float
+    settle_us: float
+
+
+async def _backlog_sizes(url: str, sizes: list[int], ops: int) -> list[BacklogRow]:
+    engine = create_engine(url)
+    rng = random.Random(1)
+    rows: list[BacklogRow] = []
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        queue = JobQueue(engine, config=QueueConfig(lease_seconds=60))
+        filled = 0
+        for size in sorted(sizes):
+            started = time.perf_counter()
+            if size > filled:
+                async with engine.begin() as conn:
+                    await conn.execute(_FILL, {"first": filled + 1, "last": size})
+                filled = size
+            fill_s = time.perf_counter() - started
+            # 90% new keys, 10% repeating a key of the backlog (they coalesce into its job).
+            requests = [
+                JobRequest("noop", f"b{rng.randint(1, size)}" if n % 10 == 0 else f"n{size}-{n}")
+                for n in range(ops)
+            ]
+            started = time.perf_counter()
+            for offset in range(0, ops, PAGE):
+                async with engine.begin() as conn:
+                    await queue.enqueue_many(conn, requests[offset : offset + PAGE])
+            enqueue_s = time.perf_counter() - started
+            claim_s = settle_s = 0.0
+            claimed = 0
+            while claimed < ops:
+                started = time.perf_counter()
+                taken = await queue.claim("bench", 50)
+                claim_s += time.perf_counter() - started
+                started = time.perf_counter()
+                await queue.settle("bench", [Settlement(j, "done", 0.0) for j in taken])
+                settle_s += time.perf_counter() - started
+                claimed += len(taken)
+            rows.append(
+                BacklogRow(
+                    size,
+                    fill_s,
+                    enqueue_s / ops * 1e6,
+                    claim_s / claimed * 1e6,
+                    settle_s / claimed * 1e6,
+                )
+            )
+            print(f"backlog {size:,}: {rows[-1]}", file=sys.stderr, flush=True)
+    finally:
+        await engine.dispose()
+    return rows
+
+
+def backlog_table(rows: list[BacklogRow]) -> str:
+    base = rows[0]
+    lines = [
+        "| pending backlog | enqueue µs/job | claim µs/job | settle µs/job | fill s |",
+        "|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r.pending:,} | {r.enqueue_us:,.0f} ({r.enqueue_us / base.enqueue_us:.2f}x) "
+        f"| {r.claim_us:,.0f} ({r.claim_us / base.claim_us:.2f}x) "
+        f"| {r.settle_us:,.0f} ({r.settle_us / base.settle_us:.2f}x) | {r.fill_s:.1f} |"
+        for r in rows
+    )
+    return "\n".join(lines)
+
+
+def backlog_main(sizes: list[int], ops: int, admin_url: str, *, as_json: bool) -> None:
+    load = round(os.getloadavg()[0], 1)
+    holder: list[list[BacklogRow]] = []
+
+    def body(url: str) -> Row:
+        holder.append(asyncio.run(_backlog_sizes(url, sizes, ops)))
+        return Row("freshforce", _version("freshforce") or "?", "postgresql", ops)
+
+    _fresh_postgres(admin_url, body)
+    rows = holder[0]
+    machine = {"cpus": os.cpu_count(), "load_start": load, "load": round(os.getloadavg()[0], 1)}
+    if as_json:
+        print(json.dumps({"machine": machine, "backlog": [asdict(r) for r in rows]}, indent=2))
+        return
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"\n{stamp}, {machine['cpus']} CPUs, load {load} -> {machine['load']}, freshforce on "
+        f"PostgreSQL, {ops:,} enqueues (10% coalescing) and {ops:,} jobs claimed 50 at a time "
+        "and settled done, per backlog size\n"
+    )
+    print(backlog_table(rows))
 
 
 def main() -> None:
@@ -391,8 +770,20 @@ def main() -> None:
         "--queues", default="freshforce,pgqueuer,procrastinate", help="which queues to run"
     )
     parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="admin database URL")
+    parser.add_argument("--workers", default="1", help="worker process counts, e.g. 1,4")
+    parser.add_argument("--rounds", type=int, default=1, help="runs; the table shows medians")
+    parser.add_argument(
+        "--backlog", default="", help="pending backlog sizes, e.g. 10000,100000,1000000"
+    )
+    parser.add_argument(
+        "--backlog-ops", type=int, default=2000, help="enqueues and claimed jobs per backlog size"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
+    if args.backlog:
+        sizes = [int(n) for n in args.backlog.split(",")]
+        backlog_main(sizes, args.backlog_ops, args.postgres_url, as_json=args.json)
+        return
     queues = args.queues.split(",")
     unknown = sorted(set(queues) - {"freshforce", *PEERS})
     if unknown:
@@ -400,16 +791,21 @@ def main() -> None:
             f"unknown queue(s) {', '.join(unknown)}; known: freshforce, {', '.join(PEERS)}"
         )
     plan = Plan(args.jobs, args.latency_jobs, args.batch_size, args.concurrency)
-    rows = run_all(plan, args.postgres_url, queues)
-    machine = {"cpus": os.cpu_count(), "load": round(os.getloadavg()[0], 1)}
+    workers = [int(n) for n in args.workers.split(",")]
+    load = round(os.getloadavg()[0], 1)
+    rows = medians(
+        [run_all(plan, args.postgres_url, queues, workers) for _ in range(max(args.rounds, 1))]
+    )
+    machine = {"cpus": os.cpu_count(), "load_start": load, "load": round(os.getloadavg()[0], 1)}
     if args.json:
         print(json.dumps({"machine": machine, "rows": [asdict(r) for r in rows]}, indent=2))
         return
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(
-        f"\n{stamp}, {machine['cpus']} CPUs, load {machine['load']}, {args.jobs:,} jobs, ", end=""
+        f"\n{stamp}, {machine['cpus']} CPUs, load {load} -> {machine['load']}, "
+        f"{args.jobs:,} jobs, batch {args.batch_size}, concurrency {args.concurrency} per "
+        f"process, {args.rounds} round(s) (medians)\n"
     )
-    print(f"batch {args.batch_size}, concurrency {args.concurrency}, one worker process\n")
     print(table(rows))
 
 

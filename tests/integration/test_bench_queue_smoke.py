@@ -84,3 +84,32 @@ def test_a_peer_that_is_not_installed_is_skipped_with_a_reason(tmp_path: Path) -
     assert rows[0]["queue"] == "pgqueuer"
     assert rows[0]["skipped"] == "pgqueuer is not installed (uv sync --group bench)"
     assert [r["ran"] for r in rows[1:]] == [50, 50]
+
+
+def test_several_worker_processes_and_rounds_give_one_row_per_queue_and_count() -> None:
+    args = ("--jobs", "200", "--latency-jobs", "5", "--workers", "1,2", "--rounds", "2")
+    rows = run_bench("compare_queues.py", *args, "--queues", "freshforce,pgqueuer")["rows"]
+    expected = [
+        ("freshforce", "postgresql", 1),
+        ("freshforce", "sqlite", 1),
+        ("freshforce", "postgresql", 2),
+        ("pgqueuer", "postgresql", 1),
+        ("pgqueuer", "postgresql", 2),
+    ]
+    installed = [r for r in rows if not r["skipped"]]
+    assert [(r["queue"], r["backend"], r["workers"]) for r in installed] == expected[
+        : len(installed)
+    ]
+    for row in installed:
+        assert row["ran"] == 200, row  # every job ran, once per round (the minimum of 2)
+        assert row["drained_per_s"] > 0
+
+
+def test_the_backlog_mode_measures_each_size() -> None:
+    args = ("--backlog", "300,1000", "--backlog-ops", "100")
+    rows = run_bench("compare_queues.py", *args)["backlog"]
+    assert [r["pending"] for r in rows] == [300, 1000]
+    for row in rows:
+        assert row["enqueue_us"] > 0
+        assert row["claim_us"] > 0
+        assert row["settle_us"] > 0

@@ -1,7 +1,7 @@
 """The job queue as the engine sees it: enqueue, claim, heartbeat, settle outcomes, replay.
 
 A job is "reconcile KEY for FLOW" for a tenant. This module owns the transactions; the SQL is in
-``store/queue.py`` and the times that decide (lease expiry, due times) are the database's clock.
+``store/queue/`` and the times that decide (lease expiry, due times) are the database's clock.
 ``enqueue`` takes the caller's connection so intake can commit events, jobs and cursor together.
 ``settle`` is the unit of work's commit: the effects and the transitions of many job attempts in
 one short transaction, each fenced by (job id, attempt, holder).
@@ -45,6 +45,7 @@ __all__ = [
 
 _REQUEUE_TRIES = 5
 LOST = "lost_lease"
+_ACKED = frozenset({"done", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ class JobQueue:
         self.clock: Clock = clock or system_clock
         self.config = config or QueueConfig()
         self._write_lock = asyncio.Lock()
+        # Single statements that commit alone (PostgreSQL): no BEGIN, no COMMIT round trip.
+        self._alone = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_postgres(self) -> bool:
@@ -174,8 +177,20 @@ class JobQueue:
         return await store.enqueue(conn, requests, max_attempts=self.config.max_attempts)
 
     async def claim(self, worker: str, limit: int) -> list[Job]:
-        """Lease up to ``limit`` jobs for ``worker``: expired leases first, then due pending."""
+        """Lease up to ``limit`` jobs for ``worker``: expired leases first, then due pending.
+
+        On PostgreSQL, while no lease has run out, the claim's statements each commit alone (a
+        survey, then one ``UPDATE … RETURNING``, two with a fair share); else expired leases are
+        taken over and the claim made in one transaction.
+        """
         lease = self.config.lease_seconds
+        if self.is_postgres:
+            async with self._alone.connect() as conn:
+                taken = await store.claim_unless_expired(
+                    conn, worker=worker, limit=limit, lease_seconds=lease
+                )
+            if taken is not None:
+                return taken
         async with self._writing() as conn:
             taken = await store.reclaim_expired(
                 conn, worker=worker, limit=limit, lease_seconds=lease
@@ -211,14 +226,21 @@ class JobQueue:
         """
         if not settlements:
             return {}
+        if self.is_postgres and all(s.outcome in _ACKED and not s.effects for s in settlements):
+            # Only acks, no effects: one statement, committing alone.
+            async with self._alone.connect() as conn:
+                acked = await store.ack(
+                    conn, worker=worker, records=[s.record(worker) for s in settlements]
+                )
+            return {s.job.id: s.outcome if s.job.id in acked else LOST for s in settlements}
         async with self._writing() as conn:
             final, ended = await self._apply_effects(conn, worker, settlements, on_effect_error)
-            acks = [s for s in final if s.outcome in {"done", "skipped"}]
+            acks = [s for s in final if s.outcome in _ACKED]
             acked = await store.ack(conn, worker=worker, records=[s.record(worker) for s in acks])
             ended.update({s.job.id: s.outcome if s.job.id in acked else LOST for s in acks})
             failed: list[AttemptRecord] = []
             for s in final:
-                if s.outcome in {"done", "skipped"}:
+                if s.outcome in _ACKED:
                     continue
                 kept = await self._fail(conn, worker, s)
                 ended[s.job.id] = s.outcome if kept else LOST

@@ -268,25 +268,27 @@ class Worker:
         seconds = time.monotonic() - t0
         for job in batch:
             outcome = ended.get(job.id, LOST)
-            with _job_context(job):
-                self._log_end(outcome, by_job.get(job.id))
+            self._log_end(job, outcome, by_job.get(job.id))
             if self.metrics is not None:
                 self.metrics.job_finished(job.flow, outcome, seconds)
             self._forget(job)
 
-    def _log_end(self, outcome: str, settlement: Settlement | None) -> None:
+    def _log_end(self, job: Job, outcome: str, settlement: Settlement | None) -> None:
+        # The job's fields as arguments, not bound context variables: a line below the
+        # logger's level then costs nothing per job.
+        log = self.log
+        ids = {"job_id": job.id, "flow": job.flow, "record_key": job.key, "attempt": job.attempt}
         failure = None if settlement is None else settlement.failure
         error = None if failure is None else failure.error_class
         if outcome == LOST:
-            self.log.warning("job_lease_lost", worker=self.name)
+            log.warning("job_lease_lost", worker=self.name, **ids)
         elif outcome == "retry" and settlement is not None:
-            self.log.info("job_retry_scheduled", error=error, delay=settlement.delay)
+            log.info("job_retry_scheduled", error=error, delay=settlement.delay, **ids)
         elif outcome == "dead":
-            self.log.warning(
-                "job_dead", error=error, reason=None if failure is None else failure.message
-            )
+            reason = None if failure is None else failure.message
+            log.warning("job_dead", error=error, reason=reason, **ids)
         else:
-            self.log.info("job_done", outcome=outcome)
+            log.info("job_done", outcome=outcome, **ids)
 
     async def _run(self, batch: list[Job], t0: float) -> list[Settlement]:
         flow = self.flows.get(batch[0].flow)

@@ -1,6 +1,6 @@
 """Wake-ups from PostgreSQL ``LISTEN/NOTIFY`` on a raw asyncpg connection of its own.
 
-``store/queue.py`` sends ``pg_notify`` when a job becomes due; a listener sets an
+``store/queue/`` sends ``pg_notify`` when a job becomes due; a listener sets an
 ``asyncio.Event`` so idle workers claim at once instead of at their next poll. SQLite has no such
 channel, so there the worker only polls.
 """

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from freshforce.engine.queue import JobQueue, JobRequest
+from freshforce.engine.queue import JobQueue, JobRequest, Settlement
 from freshforce.store.schema import jobs
 
 PENDING_INDEX = "uq_jobs_pending_tenant_flow_key"
@@ -36,6 +36,8 @@ def _literal(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):  # an array parameter (the statements that take arrays)
+        return "ARRAY[" + ", ".join(_literal(v) for v in value) + "]"
     text = value.isoformat() if isinstance(value, datetime) else value
     if not isinstance(text, str):
         text = json.dumps(text)
@@ -110,11 +112,47 @@ async def test_the_pending_merge_finds_its_row_by_the_partial_index(
     page = [JobRequest("clients", f"k{500 + n}", ("again",)) for n in range(repeats)]
     async with recorded(backlog.engine) as sent, backlog.engine.begin() as conn:
         await backlog.enqueue_many(conn, [*page, JobRequest("clients", "new")])
+    if backlog.is_postgres:
+        # One upsert: its conflict arbiter is the pending index, and it reads no other rows.
+        statement, parameters = one(sent, "INSERT INTO jobs AS j")
+        plan = await plan_of(backlog.engine, statement, parameters)
+        assert f"Conflict Arbiter Indexes: {PENDING_INDEX}" in plan, plan
+        assert_scans_no_table(backlog.engine, plan)
+        return
     statement, parameters = one(sent, "SELECT jobs.id, jobs.key, jobs.hints")
     assert "'pending'" in statement
     plan = await plan_of(backlog.engine, statement, parameters)
     assert PENDING_INDEX in plan, plan
     assert_searches_by_key(backlog.engine, plan)
+    assert_scans_no_table(backlog.engine, plan)
+
+
+async def test_the_claim_survey_reads_the_head_and_the_tenants_by_index(
+    backlog: JobQueue,
+) -> None:
+    async with recorded(backlog.engine) as sent:
+        assert len(await backlog.claim("w", 10)) == 10
+    statement, parameters = one(sent, "WITH RECURSIVE head")
+    plan = await plan_of(backlog.engine, statement, parameters)
+    assert CLAIM_INDEX in plan, plan
+    assert PENDING_INDEX in plan, plan  # the loose scan of the pending tenants
+    # SQLite walks the pending index in tenant order for the first tenant, stopping at LIMIT 1.
+    first_tenant = f"SCAN jobs USING INDEX {PENDING_INDEX}"
+    assert_scans_no_table(backlog.engine, plan.replace(first_tenant, ""))
+
+
+async def test_the_ack_reads_no_pending_backlog(backlog: JobQueue) -> None:
+    """The ack finds its rows by primary key or among the running jobs (as many as the leases
+    held), never by a scan of the table."""
+    jobs_held = await backlog.claim("w", 10)
+    async with recorded(backlog.engine) as sent:
+        done = await backlog.settle("w", [Settlement(j, "done", 0.01) for j in jobs_held])
+    assert set(done.values()) == {"done"}
+    prefix = "WITH acked AS" if backlog.is_postgres else "UPDATE jobs SET status"
+    statement, parameters = one(sent, prefix)
+    plan = await plan_of(backlog.engine, statement, parameters)
+    if backlog.is_postgres:
+        assert "jobs_pkey" in plan or RUNNING_INDEX in plan, plan
     assert_scans_no_table(backlog.engine, plan)
 
 

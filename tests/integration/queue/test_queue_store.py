@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from freshforce.engine.queue import Failure, JobQueue, JobRequest, JobStatus, Settlement
 from freshforce.store import queue as store
+from freshforce.store.queue import MAX_HINTS, Hint, merge_hints
 from freshforce.store.schema import jobs
 
 
@@ -311,3 +312,18 @@ def test_job_requests_are_checked() -> None:
         JobRequest("clients", "")
     with pytest.raises(ValueError, match="delay must be >= 0"):
         JobRequest("clients", "k", delay=-1)
+
+
+async def test_a_merge_unions_hints_like_merge_hints_keeping_the_newest(queue) -> None:
+    """The union is the same on both backends (in SQL on PostgreSQL): order of first
+    appearance, an object once whatever its key order, the newest MAX_HINTS kept."""
+    old: list[Hint] = [f"h{n}" for n in range(80)] + [{"a": 1, "b": [2, "x"]}]
+    new: list[Hint] = [{"b": [2, "x"], "a": 1}, "h5", *(f"n{n}" for n in range(40)), "h5"]
+    async with queue.engine.begin() as conn:
+        job_id = await queue.enqueue(conn, "clients", "k", old)
+    async with queue.engine.begin() as conn:
+        assert await queue.enqueue(conn, "clients", "k", new) == job_id
+    [job] = await queue.jobs()
+    assert list(job.hints) == merge_hints(old, merge_hints([], new))
+    assert len(job.hints) == MAX_HINTS
+    assert job.hints[0] == "h21"

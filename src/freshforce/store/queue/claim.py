@@ -1,0 +1,302 @@
+"""Claim due pending jobs (fair, one per key, none whose key runs); take over expired leases.
+
+A claim first surveys the queue in one statement: the tenants of the jobs at the head of the
+claim order, whether a tenant outside them has pending jobs, and whether some lease has run out.
+On PostgreSQL, when no lease ran out, the claim then runs as single statements outside any
+transaction block (``claim_unless_expired``): each ``UPDATE … RETURNING`` is atomic on its own,
+so a claim costs two round trips instead of a transaction with savepoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from freshforce.store.attempts import AttemptRecord, Failure, record_attempts
+from freshforce.store.dbtime import db_now, db_time
+from freshforce.store.queue.model import (
+    DEADLOCK,
+    RACE_TRIES,
+    Job,
+    JobStatus,
+    fence,
+    is_postgres,
+    row_job,
+    sqlstate,
+    status_is,
+)
+from freshforce.store.schema import jobs
+
+__all__ = ["FAIR_WINDOW", "claim", "claim_unless_expired", "reclaim_expired"]
+
+FAIR_WINDOW = 4  # claim-order jobs looked at, per job asked for, to see which tenants lead
+
+_NOW = {"postgresql": "now()", "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', 'now')"}
+# SQLite without statistics would walk the claim-order index and sort: name the one to use.
+_BY_PENDING = {"postgresql": "", "sqlite": "INDEXED BY uq_jobs_pending_tenant_flow_key"}
+
+# The head of the claim order (by ix_jobs_claim_order), then the pending tenants in order by
+# the pending index (a loose index scan: one probe per tenant) while they are among the head's,
+# so at most one tenant outside the head is found; and whether any lease has run out.
+_SURVEY = """\
+WITH RECURSIVE head AS (
+  SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= {now}
+  ORDER BY status, priority, run_at, id LIMIT :window
+), tenants(tenant) AS (
+  SELECT (SELECT tenant FROM jobs {by_pending} WHERE status = 'pending' ORDER BY tenant LIMIT 1)
+  UNION ALL
+  SELECT (
+    SELECT j.tenant FROM jobs AS j {by_pending} WHERE j.status = 'pending' AND j.tenant > t.tenant
+    ORDER BY j.tenant LIMIT 1
+  ) FROM tenants AS t WHERE t.tenant IN (SELECT tenant FROM head)
+)
+SELECT 'head' AS kind, tenant, count(*) AS n FROM head GROUP BY tenant
+UNION ALL
+SELECT 'other', tenant, 1 FROM tenants
+WHERE tenant IS NOT NULL AND tenant NOT IN (SELECT tenant FROM head)
+UNION ALL
+SELECT 'expired', NULL, count(*) FROM (
+  SELECT 1 FROM jobs WHERE status = 'running' AND lease_expires_at < {now} LIMIT 1
+) AS e"""
+
+
+@dataclass(frozen=True)
+class _Survey:
+    head: list[str] | None  # the head's tenants when the fair share applies
+    expired: bool
+
+
+async def _survey(conn: AsyncConnection, limit: int) -> _Survey:
+    window = FAIR_WINDOW * limit if limit > 1 else 0
+    dialect = conn.dialect.name
+    query = sa.text(_SURVEY.format(now=_NOW[dialect], by_pending=_BY_PENDING[dialect]))
+    rows = (await conn.execute(query, {"window": window})).all()
+    head = {r.tenant: int(r.n) for r in rows if r.kind == "head"}
+    other = any(r.kind == "other" for r in rows)
+    expired = any(r.kind == "expired" and r.n for r in rows)
+    # The fair share goes first when the head fills its window (a backlog) and some other
+    # tenant has pending jobs; without one it would look for jobs nobody else has.
+    fair = window > 0 and sum(head.values()) >= window and other
+    return _Survey(sorted(head) if fair else None, expired)
+
+
+def _autocommits(conn: AsyncConnection) -> bool:
+    return conn.sync_connection is not None and (
+        conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    )
+
+
+async def claim(
+    conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
+) -> list[Job]:
+    """Lease up to ``limit`` due pending jobs, at most one per key and none whose key is running.
+
+    Fair across tenants: when the first ``FAIR_WINDOW * limit`` due jobs in claim order
+    belong to a few tenants only (a noisy tenant's backlog), up to a quarter of ``limit`` (at
+    least one) goes first to the earliest due jobs of the other tenants, so a quiet tenant's
+    change is never queued behind another tenant's backlog. The rest is taken in claim order.
+
+    On PostgreSQL rows other claimers hold are skipped (``SKIP LOCKED``). Two claimers can still
+    pick two flows of one key at the same moment; the later one then finds the key running when
+    its update reaches the unique index (or two such claims wait on each other and PostgreSQL
+    breaks the deadlock). That statement runs in a savepoint (or alone, outside a transaction
+    block) and is tried again, now seeing the running job and skipping its key, so the clash
+    never fails the caller's transaction (nor the reclaims made before it).
+    """
+    survey = await _survey(conn, limit)
+    return await _claim_surveyed(
+        conn, survey, worker=worker, limit=limit, lease_seconds=lease_seconds
+    )
+
+
+async def claim_unless_expired(
+    conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
+) -> list[Job] | None:
+    """``claim``, or None (nothing claimed) when some lease has run out: reclaim those first.
+
+    Meant for a PostgreSQL connection in autocommit mode, where each statement commits alone.
+    """
+    survey = await _survey(conn, limit)
+    if survey.expired:
+        return None
+    return await _claim_surveyed(
+        conn, survey, worker=worker, limit=limit, lease_seconds=lease_seconds
+    )
+
+
+async def _claim_surveyed(
+    conn: AsyncConnection, survey: _Survey, *, worker: str, limit: int, lease_seconds: float
+) -> list[Job]:
+    taken: list[Job] = []
+    if survey.head is not None:
+        share = max(1, limit // 4)
+        taken = await _claim_guarded(
+            conn, worker=worker, limit=share, lease_seconds=lease_seconds, exclude=survey.head
+        )
+    taken += await _claim_guarded(
+        conn, worker=worker, limit=limit - len(taken), lease_seconds=lease_seconds
+    )
+    return sorted(taken, key=lambda j: (j.priority, j.run_at, j.id))
+
+
+async def _claim_guarded(
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    exclude: Sequence[str] = (),
+) -> list[Job]:
+    if limit <= 0:
+        return []
+    if not is_postgres(conn):
+        return await _claim_once(
+            conn, worker=worker, limit=limit, lease_seconds=lease_seconds, exclude=exclude
+        )
+    alone = _autocommits(conn)
+    for _ in range(RACE_TRIES):
+        try:
+            if alone:
+                return await _claim_once(
+                    conn, worker=worker, limit=limit, lease_seconds=lease_seconds, exclude=exclude
+                )
+            async with conn.begin_nested():
+                return await _claim_once(
+                    conn, worker=worker, limit=limit, lease_seconds=lease_seconds, exclude=exclude
+                )
+        except sa.exc.IntegrityError:
+            continue
+        except sa.exc.DBAPIError as exc:
+            # Two claims that each picked a key the other is setting running wait on each
+            # other's unique-index entry: PostgreSQL aborts one statement, which tries again.
+            if sqlstate(exc) != DEADLOCK:
+                raise
+    return []
+
+
+async def _claim_once(
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    limit: int,
+    lease_seconds: float,
+    exclude: Sequence[str] = (),
+) -> list[Job]:
+    stmt = _claim_statement(conn.dialect.name, excluding=bool(exclude))
+    values: dict[str, object] = {"worker": worker, "limit": limit, "lease": float(lease_seconds)}
+    if exclude:
+        values["exclude"] = list(exclude)
+    rows = (await conn.execute(stmt, values)).all()
+    return sorted((row_job(r) for r in rows), key=lambda j: (j.priority, j.run_at, j.id))
+
+
+_CLAIMS: dict[tuple[str, bool], sa.Update] = {}
+
+
+def _claim_statement(dialect: str, *, excluding: bool) -> sa.Update:
+    """Return the claim's one statement, built once per dialect (its cache key, too).
+
+    The due pending jobs in claim order whose key is not running (on PostgreSQL locked,
+    skipping rows other claimers hold), the first per key, set running for this worker.
+    """
+    built = _CLAIMS.get((dialect, excluding))
+    if built is not None:
+        return built
+    running = jobs.alias("running")
+    others = [jobs.c.tenant.not_in(sa.bindparam("exclude", expanding=True))] if excluding else []
+    candidates = (
+        sa.select(jobs.c.id, jobs.c.tenant, jobs.c.key, jobs.c.priority, jobs.c.run_at)
+        .where(
+            status_is(jobs.c.status, JobStatus.PENDING),
+            jobs.c.run_at <= db_now(dialect),
+            *others,
+            ~sa.exists().where(
+                running.c.tenant == jobs.c.tenant,
+                running.c.key == jobs.c.key,
+                status_is(running.c.status, JobStatus.RUNNING),
+            ),
+        )
+        .order_by(jobs.c.status, jobs.c.priority, jobs.c.run_at, jobs.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+    if dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    locked = candidates.cte("candidates")
+    rank = sa.func.row_number().over(
+        partition_by=(locked.c.tenant, locked.c.key),
+        order_by=(locked.c.priority, locked.c.run_at, locked.c.id),
+    )
+    ranked = sa.select(locked.c.id, rank.label("rank")).subquery("ranked")
+    picked = sa.select(ranked.c.id).where(ranked.c.rank == 1)
+    stmt = (
+        sa.update(jobs)
+        .where(jobs.c.id.in_(picked), status_is(jobs.c.status, JobStatus.PENDING))
+        .values(
+            status=JobStatus.RUNNING.value,
+            locked_by=sa.bindparam("worker", type_=jobs.c.locked_by.type),
+            lease_expires_at=db_time(dialect, sa.bindparam("lease", type_=sa.Float)),
+            attempts=jobs.c.attempts + 1,
+            updated_at=db_now(dialect),
+        )
+        .returning(*jobs.c)
+    )
+    _CLAIMS[dialect, excluding] = stmt
+    return stmt
+
+
+async def reclaim_expired(
+    conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
+) -> list[Job]:
+    """Take over running jobs whose lease ran out, as a new attempt; record the lost one.
+
+    The old holder may be ``worker`` itself: the new attempt number fences the old one out.
+    """
+    dialect = conn.dialect.name
+    query = (
+        sa.select(jobs.c.id, jobs.c.attempts, jobs.c.locked_by, jobs.c.updated_at)
+        .where(
+            status_is(jobs.c.status, JobStatus.RUNNING), jobs.c.lease_expires_at < db_now(dialect)
+        )
+        .order_by(jobs.c.lease_expires_at)
+        .limit(limit)
+    )
+    if is_postgres(conn):
+        query = query.with_for_update(skip_locked=True)
+    taken: list[Job] = []
+    lost: list[AttemptRecord] = []
+    for row in (await conn.execute(query)).all():
+        result = await conn.execute(
+            sa.update(jobs)
+            .where(
+                *fence(row.locked_by, [(row.id, row.attempts)]),
+                jobs.c.lease_expires_at < db_now(dialect),
+            )
+            .values(
+                locked_by=worker,
+                lease_expires_at=db_time(dialect, lease_seconds),
+                attempts=jobs.c.attempts + 1,
+                updated_at=db_now(dialect),
+            )
+            .returning(*jobs.c)
+        )
+        new = result.one_or_none()
+        if new is None:
+            continue
+        job = row_job(new)
+        taken.append(job)
+        reason = f"lease of worker {row.locked_by} expired; taken over by {worker}"
+        lost.append(
+            AttemptRecord.ended(
+                row.id,
+                attempt=row.attempts,
+                worker=row.locked_by,
+                outcome="lost",
+                seconds=(job.updated_at - row.updated_at).total_seconds(),
+                failure=Failure("LeaseExpired", reason),
+            )
+        )
+    await record_attempts(conn, lost)
+    return taken
