@@ -8,6 +8,7 @@ reported at once with its file, line and key path, as a :class:`ConfigError`::
       - {name: lag, kind: oldest_pending, above: 900}
       - {name: connections, kind: connection_unhealthy}
       - {name: conflicts, kind: open_conflicts, above: 20, severity: warning}
+      - {name: listener_down, kind: stream_unheld, above: 300}
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ __all__ = ["DEFAULT_RULES", "AlertRule", "RuleKind", "load_rules"]
 
 
 class RuleKind(StrEnum):
-    """What a rule measures; ``above`` is a count, or seconds for ``oldest_pending``."""
+    """What a rule measures: ``above`` is a count, or seconds (the two age kinds)."""
 
     DEAD_LETTERS = "dead_letters"  # dead letters made in the window
     FAILED_ATTEMPTS = "failed_attempts"  # job attempts that failed (retry or dead) in the window
     OLDEST_PENDING = "oldest_pending"  # age in seconds of the oldest waiting job
     CONNECTION_UNHEALTHY = "connection_unhealthy"  # a connection paused or disabled, one each
     OPEN_CONFLICTS = "open_conflicts"  # conflicts waiting for review
+    STREAM_UNHELD = (
+        "stream_unheld"  # seconds a stream (poll, CDC) has had no listener, per connection
+    )
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ DEFAULT_RULES = (
     AlertRule("job_lag", RuleKind.OLDEST_PENDING, above=900),
     AlertRule("connection_unhealthy", RuleKind.CONNECTION_UNHEALTHY),
     AlertRule("open_conflicts", RuleKind.OPEN_CONFLICTS, above=0, severity="warning"),
+    AlertRule("listener_down", RuleKind.STREAM_UNHELD, above=300),
 )
 
 
