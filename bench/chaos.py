@@ -423,6 +423,9 @@ def main() -> None:
     parser.add_argument("--db-cuts", type=int, default=1, help="pg_terminate_backend rounds")
     parser.add_argument("--listener-kills", type=int, default=0, help="SIGKILLs of the listener")
     parser.add_argument(
+        "--listener-kill-at", type=float, default=0.3, help="first listener kill, share of changes"
+    )
+    parser.add_argument(
         "--no-cdc-faults", action="store_true", help="no change stream drops or gap events"
     )
     args = parser.parse_args()
@@ -436,6 +439,7 @@ def main() -> None:
         options = Options(
             args.seed, args.changes, args.fault_rate, backend=args.backend, workers=args.workers,
             kill_every=args.kill_every, db_cuts=args.db_cuts, listener_kills=args.listener_kills,
+            listener_kill_at=args.listener_kill_at,
             cdc_faults=not args.no_cdc_faults, keep=args.keep,
         )  # fmt: skip
         report = asyncio.run(process_drill(options))

@@ -70,6 +70,7 @@ class Options:
     kill_every: float = 4.0  # a worker (or `run`) SIGKILLed at a random time within this
     db_cuts: int = 1
     listener_kills: int = 0
+    listener_kill_at: float = 0.3  # of the changes; the next at twice that, and so on
     cdc_faults: bool = True
     keep: Path | None = None
 
@@ -90,6 +91,7 @@ class Counts:
 
     worker_kills: int = 0
     listener_kills: int = 0
+    listener_kill_at: float = 0.3  # of the changes; the next at twice that, and so on
     db_cuts: int = 0
     backends_cut: int = 0
     stream_drops: int = 0
@@ -144,7 +146,7 @@ class Processes:
     def restart(self) -> None:
         """Kill a worker at the workload's first call, so a short run has a kill too."""
         if self._killing is None and not self.counts.worker_kills:
-            self._killing = asyncio.create_task(self._kill_one())
+            self._killing = asyncio.create_task(self._kill_one(at_work=0.0))
 
     async def killer(self) -> None:
         """SIGKILL a worker (or `run`) at a random 0.5-1 ``kill_every`` after the last."""
@@ -153,13 +155,16 @@ class Processes:
             if self._killing is None:
                 self._killing = asyncio.create_task(self._kill_one())
 
-    async def _kill_one(self) -> None:
+    async def _kill_one(self, at_work: float | None = None) -> None:
         role = self.role
-        victims = self.live(role)
-        if victims:  # maybe one still starting: a crash at start counts too
+        # Only a process at work for a while (on a loaded machine one takes seconds to start).
+        at_work = self.opts.kill_every / 2 if at_work is None else at_work
+        victims = [p for p in self.live(role) if self._mark(p) in p.path.read_bytes()]
+        victims = [p for p in victims if self._up(p) >= at_work]
+        if victims:
             await self.kill(self.rng.choice(victims))
             self.counts.worker_kills += 1
-        await self.start(role, wait=False)
+            await self.start(role, wait=False)
         self._killing = None
 
     @property
@@ -195,17 +200,33 @@ class Processes:
             await self._started(proc)
         return proc
 
+    def _up(self, proc: Proc) -> float:
+        """Return how long ``proc`` has been at work (0 while it starts)."""
+        text = proc.path.read_bytes()
+        at = text.find(self._mark(proc))
+        if at < 0:
+            return 0.0
+        line = text[text.rfind(b"\n", 0, at) + 1 :]
+        try:  # the log line starts with its ISO time
+            when = datetime.fromisoformat(line[:26].decode())
+        except ValueError:
+            return 0.0
+        return (datetime.now(UTC).replace(tzinfo=None) - when).total_seconds()
+
+    @staticmethod
+    def _mark(proc: Proc) -> bytes:
+        return b"worker_started" if proc.role == "worker" else b"service_started"
+
     async def _started(self, proc: Proc) -> None:
-        marks = {"worker": b"worker_started", "listen": b"freshforce listening:"}
-        mark = marks.get(proc.role, b"freshforce running:")
-        end = time.monotonic() + 60
+        mark = self._mark(proc)
+        end = time.monotonic() + 300  # minutes on a loaded machine
         while time.monotonic() < end:
             if proc.popen.poll() is not None:
                 raise SystemExit(f"{proc.role} exited: {proc.path.read_bytes().decode()[-3000:]}")
             if mark in proc.path.read_bytes():
                 return
             await asyncio.sleep(0.1)
-        raise SystemExit(f"{proc.role} did not start in 60 s; see {proc.path}")
+        raise SystemExit(f"{proc.role} did not start in 300 s: {proc.path.read_text()[-3000:]}")
 
     def live(self, role: str) -> list[Proc]:
         return [p for p in self.procs if p.role == role and p.popen.poll() is None]
@@ -392,8 +413,9 @@ async def _drill(  # noqa: C901, PLR0915 - one drill, step by step
     cuts = {int(opts.changes * (k + 1) / (opts.db_cuts + 1)) for k in range(opts.db_cuts)}
     if opts.backend != "postgresql":
         cuts = set()
-    kills = {int(opts.changes * (k + 1) / (opts.listener_kills + 1) + 3)
-             for k in range(opts.listener_kills)}  # fmt: skip
+    kills = {  # the first at listener_kill_at of the run (the cut is at half way)
+        int(opts.changes * opts.listener_kill_at * (k + 1)) for k in range(opts.listener_kills)
+    }
     if opts.backend != "postgresql":
         kills = set()
 
