@@ -107,6 +107,9 @@ def plan_sync(
     fb_view = freshbooks_view(flow, to_sf)
     sf_view = salesforce_view(flow, sides.salesforce)
     absent = _absent_keep_base(sides, sf_view, base)
+    if absent:  # a missing object's fields are unchanged in Salesforce, even without a base
+        missing = {ref: None for ref in sf_view if ref.partition(".")[0] in absent}
+        base = {**missing, **(base or {})}
     plan = Plan()
     merged: dict[str, Any] = {}
     for ref, comparison in flow.compare(base, fb_view, sf_view).items():
@@ -136,7 +139,9 @@ def _absent_keep_base(
     """Give the fields of objects Salesforce does not have their base; return those objects.
 
     An Account without a Contact shows no edit: the Contact's fields are not "emptied in
-    Salesforce" but not there yet.
+    Salesforce" but not there yet. Without a base (a record matched, not synced before) they
+    compare as unchanged there too, so the other side's values fill the new Contact instead of
+    waiting for review.
     """
     absent = {obj for obj, record in sides.salesforce.items() if not record}
     for ref in sf_view:
