@@ -23,22 +23,21 @@ It prints the time to converge and the counts; any seed must pass.
 import argparse
 import asyncio
 import contextlib
-import json
-import logging
 import random
 import socket
 import sqlite3
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import structlog
 import uvicorn
 
+from drillkit import finish, quiet
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.embedded import FB_ACCOUNT, SF_CONNECTION, Embedded, open_embedded
 from freshforce.engine import JobStatus, QueueConfig, RetryPolicy, Worker, WorkerConfig
@@ -51,11 +50,6 @@ from freshforce.web import create_app
 
 FB = f"/accounting/account/{FB_ACCOUNT}"
 SF = "/services/data/v59.0"
-
-
-def quiet() -> None:
-    logging.disable(logging.CRITICAL)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
 
 
 @dataclass
@@ -248,7 +242,13 @@ class Service:
         self.sock.close()
 
 
-async def workload(person_: Person, rng: random.Random, changes: int, service: Service) -> None:
+async def workload(
+    person_: Person,
+    rng: random.Random,
+    changes: int,
+    service: Service,
+    on_change: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
     clients: list[int] = []
     accounts: list[str] = []
     restart_at = rng.randint(10, 25)
@@ -269,6 +269,8 @@ async def workload(person_: Person, rng: random.Random, changes: int, service: S
         if i == restart_at:  # kill the worker mid-flight every 10-25 changes
             service.restart()
             restart_at = i + rng.randint(10, 25)
+        if on_change is not None:
+            await on_change(i)
         await asyncio.sleep(rng.uniform(0, 0.02))
 
 
@@ -407,15 +409,41 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="on a failure, copy the store and request logs into this folder"
     )
+    parser.add_argument(
+        "--backend",
+        choices=["in-process", "postgresql", "sqlite-run"],
+        default="in-process",
+        help="in-process: everything here on SQLite; postgresql: `freshforce worker` and "
+        "`freshforce listen` processes; sqlite-run: one `freshforce run` process",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (postgresql)")
+    parser.add_argument(
+        "--kill-every", type=float, default=4.0, help="SIGKILL a worker process within N s"
+    )
+    parser.add_argument("--db-cuts", type=int, default=1, help="pg_terminate_backend rounds")
+    parser.add_argument("--listener-kills", type=int, default=0, help="SIGKILLs of the listener")
+    parser.add_argument(
+        "--listener-kill-at", type=float, default=0.3, help="first listener kill, share of changes"
+    )
+    parser.add_argument(
+        "--no-cdc-faults", action="store_true", help="no change stream drops or gap events"
+    )
     args = parser.parse_args()
     quiet()
-    report = asyncio.run(drill(args.seed, args.changes, args.fault_rate, args.keep))
-    if args.json:
-        print(json.dumps(report))
+    if args.backend == "in-process":
+        report = asyncio.run(drill(args.seed, args.changes, args.fault_rate, args.keep))
     else:
-        for key, value in report.items():
-            print(f"{key:<24} {value}")
-    raise SystemExit(1 if report["wrong"] else 0)
+        from chaos_procs import Options  # noqa: PLC0415 - only for the process modes
+        from chaos_procs import drill as process_drill  # noqa: PLC0415 - same
+
+        options = Options(
+            args.seed, args.changes, args.fault_rate, backend=args.backend, workers=args.workers,
+            kill_every=args.kill_every, db_cuts=args.db_cuts, listener_kills=args.listener_kills,
+            listener_kill_at=args.listener_kill_at,
+            cdc_faults=not args.no_cdc_faults, keep=args.keep,
+        )  # fmt: skip
+        report = asyncio.run(process_drill(options))
+    finish(report, as_json=args.json, failures=("wrong",))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ show every record's last edit (chaos.check).
 
 import argparse
 import asyncio
-import json
 import random
 import re
 import tempfile
@@ -29,7 +28,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chaos import FB, SF, Person, Service, check, faults, person, quiet, sf_query
+from chaos import FB, SF, Person, Service, check, faults, person, sf_query
+from drillkit import finish, quiet
 from freshforce.embedded import Embedded, open_embedded
 from freshforce.mapping import load_maps, write_defaults
 from freshforce.sandbox.core import LoggedRequest
@@ -225,12 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     report = asyncio.run(drill(args.seed, args.edits, args.records))
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, value in report.items():
-            print(f"{key:<20} {value}")
-    raise SystemExit(1 if report["echoes"] or report["wrong"] else 0)
+    finish(report, as_json=args.json, failures=("echoes", "wrong"))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from freshforce.store.alert_measures import (
 from freshforce.store.alerts import open_alert_connections, raise_alert, resolve_alerts
 from freshforce.store.connections import list_connections
 from freshforce.store.drift import last_reconciles
+from freshforce.store.listeners import unheld_streams
 from freshforce.store.overview import oldest_pending_age
 
 if TYPE_CHECKING:
@@ -107,6 +108,20 @@ async def _measure(db: AsyncConnection, rule: AlertRule, now: datetime) -> list[
             )
             for c in await list_connections(db)
             if c.status.value != "active"
+        ]
+    if rule.kind is RuleKind.STREAM_UNHELD:
+        by_connection: dict[str, list[str]] = {}
+        for unheld in await unheld_streams(db, rule.above):
+            by_connection.setdefault(unheld.connection_id, []).append(
+                f"{unheld.stream} for {unheld.seconds:.0f} s"
+            )
+        return [
+            _Firing(
+                connection,
+                f"no listener holds {', '.join(streams)} of connection {connection} "
+                f"(alert above {rule.above:g} s; is `freshforce listen` or `run` up?)",
+            )
+            for connection, streams in sorted(by_connection.items())
         ]
     value, what = await _value(db, rule)
     if value is None or value <= rule.above:

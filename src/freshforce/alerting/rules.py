@@ -12,6 +12,7 @@ reported at once with its file, line and key path, as a :class:`ConfigError`::
       - {name: webhooks, kind: webhook_age, above: 21600}
       - {name: volume, kind: volume, above: 3, severity: warning}      # 3x or a third
       - {name: silence, kind: webhook_silence, above: 10, severity: warning}
+      - {name: listener_down, kind: stream_unheld, above: 300}
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = ["DEFAULT_RULES", "AlertRule", "RuleKind", "load_rules"]
 
 
 class RuleKind(StrEnum):
-    """What a rule measures; ``above`` is a count, or seconds for the two that measure time."""
+    """What a rule measures: ``above`` is a count, seconds (the age kinds) or a factor."""
 
     DEAD_LETTERS = "dead_letters"  # dead letters made in the window
     FAILED_ATTEMPTS = "failed_attempts"  # job attempts that failed (retry or dead) in the window
@@ -42,6 +43,9 @@ class RuleKind(StrEnum):
     WEBHOOK_AGE = "webhook_age"  # seconds since the newest webhook (never: no alert)
     VOLUME = "volume"  # changes this hour vs the hour of the week; ``above``: the factor (3)
     WEBHOOK_SILENCE = "webhook_silence"  # no webhook for ``above`` (10) x the usual gap, or missed
+    STREAM_UNHELD = (
+        "stream_unheld"  # seconds a stream (poll, CDC) has had no listener, per connection
+    )
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ DEFAULT_RULES = (
     AlertRule("open_conflicts", RuleKind.OPEN_CONFLICTS, above=0, severity="warning"),
     AlertRule("volume", RuleKind.VOLUME, above=3, severity="warning"),
     AlertRule("webhook_silence", RuleKind.WEBHOOK_SILENCE, above=10, severity="warning"),
+    AlertRule("listener_down", RuleKind.STREAM_UNHELD, above=300),
 )
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
@@ -210,12 +211,17 @@ class Service:
         settings = self.runtime.settings
         if (settings.cdc and self.targets.cdc) or settings.platform_event_channels:
             self._channel = self.pubsub_channel or self.runtime.pubsub_channel
-        await self._watch_new_tenants(stop)
+        opened = True
+        try:
+            await self._watch_new_tenants(stop)
+        except (SQLAlchemyError, OSError) as exc:  # e.g. the connection cut while starting
+            opened = False
+            log.warning("intake_not_opened", error=type(exc).__name__, retry="at once, then scans")
         self.scheduler.every(
             self.tenant_scan_seconds,
             "tenants/scan",
             lambda: self._watch_new_tenants(stop),
-            at_start=False,
+            at_start=not opened,
         )
         for task in self.periodic:
             self.scheduler.every(task.seconds, task.name, task.fn, at_start=task.at_start)

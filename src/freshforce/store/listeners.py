@@ -18,7 +18,7 @@ from freshforce.store.schema import cursors, events, leases
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["LastEvent", "StreamRow", "last_events", "stream_rows"]
+__all__ = ["LastEvent", "StreamRow", "UnheldStream", "last_events", "stream_rows", "unheld_streams"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,34 @@ async def stream_rows(db: AsyncConnection) -> list[StreamRow]:
         )
         for (connection_id, stream), values in sorted(found.items())
     ]
+
+
+@dataclass(frozen=True)
+class UnheldStream:
+    """A stream with a stored cursor that no process has held for ``seconds``."""
+
+    connection_id: str
+    stream: str
+    seconds: float
+
+
+async def unheld_streams(db: AsyncConnection, longer_than: float) -> list[UnheldStream]:
+    """Return the streams nobody has held for more than ``longer_than`` seconds (db clock).
+
+    A stream counts once it has a cursor; it is unheld since its lease expired, or since its
+    cursor last moved when it has no lease row (released on a clean stop, or never taken).
+    """
+    now = (await db.execute(sa.select(db_now(db.dialect.name)))).scalar_one()
+    held = {str(r.name): r.expires_at for r in await db.execute(sa.select(leases))}
+    found: list[UnheldStream] = []
+    for row in await db.execute(
+        sa.select(cursors).order_by(cursors.c.connection_id, cursors.c.stream)
+    ):
+        since = held.get(f"{row.connection_id}/{row.stream}", row.updated_at)
+        seconds = (now - since).total_seconds()
+        if seconds > longer_than:
+            found.append(UnheldStream(row.connection_id, row.stream, seconds))
+    return found
 
 
 async def last_events(db: AsyncConnection) -> list[LastEvent]:

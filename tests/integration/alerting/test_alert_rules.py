@@ -26,8 +26,9 @@ from freshforce.store.connections import (
 from freshforce.store.crypto import TokenCipher, new_key
 from freshforce.store.drift import record_reconcile
 from freshforce.store.events import NewEvent, record_events
+from freshforce.store.lease import acquire_lease, release_lease
 from freshforce.store.linking import NewLink, create_link
-from freshforce.store.schema import dead_letters, events, jobs
+from freshforce.store.schema import cursors, dead_letters, events, jobs, leases
 from freshforce.store.scope import Scope
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -107,6 +108,49 @@ async def test_each_rule_opens_once_and_resolves_with_one_notice(
     ]
     settled = await evaluate_alerts(store_engine, _clock, RULES)
     assert (settled.opened, settled.resolved) == ([], [])
+
+
+async def test_a_stream_no_listener_holds_alerts_per_connection_until_one_takes_it(
+    store_engine: AsyncEngine,
+) -> None:
+    rule = AlertRule("listener_down", RuleKind.STREAM_UNHELD, above=120)
+    long_ago = datetime.now(UTC) - timedelta(seconds=600)
+    cdc, poll = "salesforce/cdc/data/AccountChangeEvent", "salesforce/poll/Account/clients"
+    async with store_engine.begin() as db:
+        for stream in (cdc, poll):
+            await db.execute(
+                sa.insert(cursors).values(
+                    connection_id="sf-1", stream=stream, value="AAA=", updated_at=long_ago
+                )
+            )
+        await db.execute(
+            sa.insert(cursors).values(
+                connection_id="fb-1", stream="freshbooks/poll/clients", value="1",
+                updated_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        # The CDC listener died: its lease expired ten minutes ago; the poll lease is held.
+        await db.execute(
+            sa.insert(leases).values(name=f"sf-1/{cdc}", holder="dead:1", expires_at=long_ago)
+        )
+        assert await acquire_lease(db, f"sf-1/{poll}", "alive:2", ttl=timedelta(seconds=60))
+    changes = await evaluate_alerts(store_engine, _clock, (rule,))
+    assert len(changes.opened) == 1
+    [(key, message)] = (await _open(store_engine)).items()
+    assert key == ("listener_down", "sf-1")
+    assert message.startswith(f"no listener holds {cdc} for 6")
+    assert "of connection sf-1 (alert above 120 s" in message
+    assert poll not in message  # held
+    # A recent cursor without a lease (a clean stop a moment ago) is not yet an alert.
+    async with store_engine.begin() as db:
+        assert await acquire_lease(db, f"sf-1/{cdc}", "new:3", ttl=timedelta(seconds=60))
+        await release_lease(db, f"sf-1/{poll}", "alive:2")
+        await db.execute(
+            sa.update(cursors).where(cursors.c.stream == poll).values(updated_at=datetime.now(UTC))
+        )
+    changes = await evaluate_alerts(store_engine, _clock, (rule,))
+    assert (changes.opened, len(changes.resolved)) == ([], 1)
+    assert await _open(store_engine) == {}
 
 
 def test_rules_file_is_read_and_every_problem_reported(tmp_path: Path) -> None:

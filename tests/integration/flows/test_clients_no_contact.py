@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from freshforce.flows.clients_bulk import apply_initial, plan_initial
+from freshforce.store.conflicts import list_conflicts
 
 from .conftest import World
 
@@ -56,3 +57,21 @@ async def test_an_account_matched_without_a_contact_gets_one_from_the_clients_pe
     )
     assert (contact["LastName"], contact["Email"]) == ("Fox", "lucius@wayne.example")
     assert (await world.fb_get(fb_id))["email"] == "lucius@wayne.example"
+
+
+async def test_a_client_matched_to_an_account_without_a_contact_gets_its_email_unreviewed(
+    world: World,
+) -> None:
+    # What a worker killed after creating the Account, before linking, leaves behind: the
+    # Account (found again by its external id), no Contact, no link, no snapshot.
+    fb_id = await world.fb_create(organization="Crash Co", lname="Ng", email="ng@crash.example")
+    account_id = await world.sf_create(
+        "Account", Name="Crash Co", FreshBooks_Client_Id__c=str(fb_id)
+    )
+    await world.sync(f"freshbooks/client/{fb_id}")
+    [contact] = await world.soql(
+        f"SELECT LastName, Email FROM Contact WHERE AccountId = '{account_id}'"  # noqa: S608 - SOQL, values quoted
+    )
+    assert (contact["LastName"], contact["Email"]) == ("Ng", "ng@crash.example")
+    async with world.engine.connect() as db:
+        assert await list_conflicts(db, "default") == []  # nothing to review: one side had it

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 import httpx
 import pytest
+import sqlalchemy as sa
 from structlog.testing import capture_logs
 
 from freshforce.engine import JobStatus
@@ -292,3 +294,29 @@ async def test_a_sync_request_event_arrives_on_a_configured_channel(world: World
     assert "default:outbox" in service.scheduler.names
     assert service.scheduler.failures("default:outbox") == 0
     assert not any("/cdc/" in name for name in service.scheduler.names)  # cdc stays off
+
+
+async def test_a_database_error_while_opening_intake_is_retried_not_fatal(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from freshforce.service import serve  # noqa: PLC0415 - the module patched here
+
+    real = serve.open_intake
+    calls = 0
+
+    async def cut_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the connection is cut while the listener starts
+            raise sa.exc.OperationalError("SELECT connections", {}, OSError("terminating"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(serve, "open_intake", cut_once)
+    service, _ = await world.service(Recorder(), work=False, poll_interval_seconds=0.2)
+    stop, task = await running(service)
+    try:
+        await eventually(holds(lambda: len(service.intake) == 1), "the intake opened on a retry")
+        assert not task.done()
+    finally:
+        await stopped(stop, task)
+    assert calls >= 2

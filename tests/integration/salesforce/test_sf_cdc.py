@@ -318,3 +318,37 @@ async def test_a_failed_renewal_stops_the_stream(cdc) -> None:
     async with cdc.engine.connect() as conn:
         assert await lease_holder(conn, sub.lease_name) == "host-b"  # not released
     stop.set()
+
+
+async def test_a_dead_listeners_stream_is_taken_over_at_its_stored_replay_id(cdc) -> None:
+    ttl = timedelta(seconds=1)
+    first = await cdc.subscriber(holder="host-a", lease_ttl=ttl)
+
+    async def crash() -> None:  # SIGKILL: the lease is never given up
+        return
+
+    first.keeper.release = crash  # type: ignore[method-assign]
+    stop, task = await running(first)
+    ids = [
+        (await cdc.user_write("POST", "/sobjects/Account/", {"Name": f"A{i}"}))["id"]
+        for i in range(2)
+    ]
+    await eventually(lambda: _true(first.stats.events >= 2))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    async with cdc.engine.connect() as conn:
+        assert await lease_holder(conn, first.lease_name) == "host-a"  # still, until it expires
+    ids += [  # written while no process listens
+        (await cdc.user_write("POST", "/sobjects/Account/", {"Name": f"B{i}"}))["id"]
+        for i in range(3)
+    ]
+    second = await cdc.subscriber(holder="host-b", lease_ttl=ttl)
+    with pytest.raises(LeaseLostError):  # the dead holder's lease has not expired yet
+        await second.run(asyncio.Event())
+    await asyncio.sleep(ttl.total_seconds() + 0.2)
+    stop, task = await running(second)
+    await eventually(lambda: _true(second.stats.events >= 3))
+    await stopped(stop, task)
+    raw = await cdc.raw_events()
+    assert [r["record_id"] for r in raw] == ids  # none lost, none repeated, in commit order
+    assert second.stats.events == 3

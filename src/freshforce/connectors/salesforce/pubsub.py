@@ -10,6 +10,7 @@ events, ``subscribe_events`` platform events; ``publish`` sends platform events 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
@@ -140,14 +141,17 @@ class PubSubClient:
     ) -> AsyncGenerator[Any, None]:  # a generated FetchResponse
         call = self.stub.Subscribe(metadata=await self._metadata())
         try:
-            await call.write(_first_request(topic, position, batch))
+            if not await _write(call, _first_request(topic, position, batch)):
+                return
             while True:
                 response = await call.read()
                 if response is grpc.aio.EOF:  # type: ignore[attr-defined]  # not in the stubs
                     return
                 yield response
-                if response.pending_num_requested == 0:
-                    await call.write(pb.FetchRequest(num_requested=batch))
+                if response.pending_num_requested == 0 and not await _write(
+                    call, pb.FetchRequest(num_requested=batch)
+                ):
+                    return
         finally:
             call.cancel()  # a no-op on a finished call; closes an abandoned one at once
 
@@ -210,3 +214,19 @@ def error_code(error: BaseException) -> str | None:
         if key.lower() == "error-code":
             return value if isinstance(value, str) else value.decode()
     return None
+
+
+async def _write(call: Any, request: Any) -> bool:  # noqa: ANN401 - a generated stream call
+    """Write ``request`` on the stream; ``False`` when the server had closed it with OK.
+
+    A server that ends the stream (an outage, ``UNAVAILABLE``) while the next ``FetchRequest`` is
+    written makes gRPC raise ``InvalidStateError("RPC already finished")``; the call's own status
+    is raised instead (``AioRpcError``), so the subscriber backs off and resubscribes as after
+    any dropped stream.
+    """
+    try:
+        await call.write(request)
+    except asyncio.InvalidStateError:
+        await call.read()  # a finished call raises its error status here; OK gives EOF
+        return False
+    return True
