@@ -44,7 +44,7 @@ from freshforce.web import (
 )
 from freshforce.web.auth import LoginRequiredError
 from freshforce.web.deps import Clock, WebDeps
-from freshforce.web.health import WebMetrics
+from freshforce.web.health import RuntimeCollector, WebMetrics
 from freshforce.web.nul import RefuseNul
 from freshforce.web.ratelimit import LoginLimiter
 from freshforce.web.sessions import SessionSigner, session_key
@@ -106,6 +106,7 @@ def create_app(
         webhook_also=mirror_event_flows(settings.config_dir),
         runtime=runtime,
     )
+    registry.register(RuntimeCollector(lambda: deps.runtime))
     deps.templates.env.filters["when"] = when
     deps.templates.env.globals["sparkline"] = sparkline
     deps.templates.env.globals["Line"] = Line

@@ -1,14 +1,16 @@
 """Probes and metrics: ``/healthz``, ``/readyz`` and ``/metrics``.
 
 ``/healthz`` says the process answers, ``/readyz`` that the database is reachable and at the
-newest migration, and ``/metrics`` gives Prometheus text read from the store at each scrape.
+newest migration, and ``/metrics`` gives Prometheus text read from the store at each scrape,
+with the API calls and Salesforce budget of the process that calls the remote systems.
 
 These three need no login: they show counts, never records or secrets.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
@@ -21,12 +23,17 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from freshforce.store.migrate import head
 from freshforce.web.deps import WebDeps, web_deps
 from freshforce.web.views import overview
 
-__all__ = ["WebMetrics", "router"]
+if TYPE_CHECKING:
+    from freshforce.runtime import Runtime
+
+__all__ = ["RuntimeCollector", "WebMetrics", "router"]
 
 router = APIRouter(tags=["operations"])
 
@@ -63,6 +70,43 @@ class WebMetrics:
             ["outcome", "status"],
             registry=registry,
         )
+
+
+class RuntimeCollector(Collector):
+    """API calls per connection and the Salesforce budget per org, read at scrape time.
+
+    Both live in the process that calls the remote systems (``freshforce run``, whose web app
+    gets its runtime); a web app without a runtime reports the families empty.
+    """
+
+    def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "freshforce_api_calls",
+            "Remote API calls this process made, per connection (retries count again).",
+            labels=["connection"],
+        )
+        budget = {
+            name: GaugeMetricFamily(f"freshforce_salesforce_api_{name}", what, labels=["org"])
+            for name, what in (
+                ("used", "Salesforce daily API requests used, per org, as of the last answer."),
+                ("max", "Salesforce daily API request limit, per org."),
+                ("remaining", "Salesforce daily API requests left, per org."),
+            )
+        }
+        runtime = self._runtime()
+        if runtime is not None:
+            for connection, count in sorted(runtime.counter.snapshot().items()):
+                calls.add_metric([connection], count)
+            for org in runtime.governor.org_ids():
+                shot = runtime.governor.snapshot(org)
+                budget["used"].add_metric([org], shot.used)
+                budget["max"].add_metric([org], shot.max_calls)
+                budget["remaining"].add_metric([org], shot.remaining)
+        yield calls
+        yield from budget.values()
 
 
 @router.get("/healthz", summary="The process is up")

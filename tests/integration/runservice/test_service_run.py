@@ -122,6 +122,16 @@ async def test_a_poll_tick_finds_changes_on_both_sides_and_the_worker_runs_them(
         async with httpx.AsyncClient() as http:
             metrics = (await http.get(f"{service.url}/metrics")).text
         assert 'freshforce_jobs_finished_total{flow="clients",outcome="done"}' in metrics
+        calls = {
+            line.split('"')[1]: float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("freshforce_api_calls_total{")
+        }
+        assert calls["fb"] > 0  # the polls' calls, per connection
+        assert calls["sf"] > 0
+        used = [m for m in metrics.splitlines() if m.startswith("freshforce_salesforce_api_used{")]
+        assert len(used) == 1  # one org heard from
+        assert float(used[0].split()[-1]) > 0
     finally:
         await stopped(stop, task)
     assert all(service.scheduler.failures(name) == 0 for name in POLL_STREAMS)
