@@ -120,7 +120,7 @@ class InvoicesFlow:
 
     async def _tenant(self, pair: Pair, jobs: list[Job]) -> dict[int, Outcome]:
         outcomes: dict[int, Outcome] = {}
-        lines = [job for job in jobs if _line_item_id(job) is not None]
+        lines = [job for job in jobs if _record_id(job, "OpportunityLineItem") is not None]
         if lines:
             outcomes |= await self._to_deals(pair, lines)
             jobs = [job for job in jobs if job.id not in outcomes]
@@ -169,13 +169,11 @@ class InvoicesFlow:
         no change event of the Opportunity. The deal's own job follows it, so jobs about one
         deal still never run at once (per-key exclusivity on the Opportunity's key).
         """
-        ids = {job.id: to_18(_line_item_id(job) or "") for job in jobs}
-        where = ", ".join(f"'{i}'" for i in sorted(set(ids.values())))
-        rows = await pair.salesforce.query(
-            f"SELECT Id, OpportunityId FROM OpportunityLineItem WHERE Id IN ({where})",  # noqa: S608 - 18-character ids
-            priority=Priority.INVOICES,
+        ids = {job.id: _record_id(job, "OpportunityLineItem") or "" for job in jobs}
+        found = await pair.salesforce.get_by_ids(
+            "OpportunityLineItem", list(ids.values()), ["OpportunityId"], priority=Priority.INVOICES
         )
-        parent = {to_18(str(r["Id"])): to_18(str(r["OpportunityId"])) for r in rows}
+        parent = {line: to_18(str(r["OpportunityId"])) for line, r in found.items()}
         outcomes: dict[int, Outcome] = {}
         for job in jobs:
             deal = parent.get(ids[job.id])
@@ -471,23 +469,20 @@ def _enqueue(request: JobRequest) -> Effect:
     return effect
 
 
-def _line_item_id(job: Job) -> str | None:
+def _record_id(job: Job, sobject: str) -> str | None:
+    """Return the 18-character id of a ``salesforce/<sobject>/<id>`` job, else ``None``."""
     system, _, rest = job.key.partition("/")
     obj, _, ident = rest.partition("/")
-    if system != "salesforce" or obj != "OpportunityLineItem" or len(ident) not in {15, 18}:
-        return None
-    return ident if ident.isalnum() else None
-
-
-def _opportunity_id(job: Job) -> str | None:
-    system, _, rest = job.key.partition("/")
-    obj, _, ident = rest.partition("/")
-    if system != "salesforce" or obj != "Opportunity" or len(ident) not in {15, 18}:
+    if system != "salesforce" or obj != sobject or len(ident) not in {15, 18}:
         return None
     try:
         return to_18(ident)
     except ValueError:
         return None
+
+
+def _opportunity_id(job: Job) -> str | None:
+    return _record_id(job, "Opportunity")
 
 
 def invoices_flow(
