@@ -159,23 +159,7 @@ async def _freshforce(engine: sa.ext.asyncio.AsyncEngine, backend: str, plan: Pl
     async def noop(job: Any, _ctx: object) -> None:  # noqa: ANN401 - the engine's Job
         timings.started(float(job.hints[0]) if job.hints and job.hints[0] != "-" else None)
 
-    quiet = structlog.wrap_logger(
-        structlog.PrintLogger(), wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR)
-    )
-    worker = Worker(
-        queue,
-        {"noop": noop},
-        name="bench",
-        policy=RetryPolicy.zero_wait(),
-        rng=random.Random(1),
-        config=WorkerConfig(
-            concurrency=plan.concurrency,
-            batch_size=plan.batch,
-            poll_interval=0.05,
-            prune_interval=0,
-        ),
-        logger=quiet,
-    )
+    worker = _bench_worker(queue, noop, plan, "bench")
     requests = [JobRequest("noop", f"k{n}", ("-",)) for n in range(plan.jobs)]
     started = time.perf_counter()
     for offset in range(0, plan.jobs, PAGE):
@@ -343,6 +327,27 @@ def _count(ran: Any) -> None:  # noqa: ANN401 - an mp.Value
         ran.value += 1
 
 
+def _bench_worker(queue: JobQueue, noop: Any, plan: Plan, name: str) -> Worker:  # noqa: ANN401 - a job handler
+    """Return a worker of ``noop`` jobs at the plan's concurrency and batch, logging errors."""
+    quiet = structlog.wrap_logger(
+        structlog.PrintLogger(), wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR)
+    )
+    return Worker(
+        queue,
+        {"noop": noop},
+        name=name,
+        policy=RetryPolicy.zero_wait(),
+        rng=random.Random(1),
+        config=WorkerConfig(
+            concurrency=plan.concurrency,
+            batch_size=plan.batch,
+            poll_interval=0.05,
+            prune_interval=0,
+        ),
+        logger=quiet,
+    )
+
+
 async def _released(signals: Signals) -> None:
     signals.ready.put(os.getpid())
     await asyncio.to_thread(signals.go.wait)
@@ -355,23 +360,7 @@ async def _freshforce_process(url: str, plan: Plan, signals: Signals) -> None:
     async def noop(_job: Any, _ctx: object) -> None:  # noqa: ANN401 - the engine's Job
         _count(signals.ran)
 
-    quiet = structlog.wrap_logger(
-        structlog.PrintLogger(), wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR)
-    )
-    worker = Worker(
-        queue,
-        {"noop": noop},
-        name=f"bench-{os.getpid()}",
-        policy=RetryPolicy.zero_wait(),
-        rng=random.Random(1),
-        config=WorkerConfig(
-            concurrency=plan.concurrency,
-            batch_size=plan.batch,
-            poll_interval=0.05,
-            prune_interval=0,
-        ),
-        logger=quiet,
-    )
+    worker = _bench_worker(queue, noop, plan, f"bench-{os.getpid()}")
     await _released(signals)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))

@@ -154,22 +154,37 @@ async def build_pair(n: int, transport: Pairs) -> tuple[Pair, NewConnection, New
         sf.client_id, REDIRECT, sf.state.admin_user_id, "api refresh_token"
     )
     grant = sf.sessions.exchange_code(sf.client_id, sf.client_secret, code, REDIRECT)
+    fb_conn, sf_conn = _connections(
+        tenant, minted, grant, "SBX7QK", sf.state.org_id, f"https://{host}"
+    )
+    return Pair(tenant, fb, sf, (fb_rt, sf_rt)), fb_conn, sf_conn
+
+
+def _connections(  # noqa: PLR0917 - one pair's grants and where they point
+    tenant: str,
+    minted: dict[str, Any],
+    grant: Any,  # noqa: ANN401 - the Salesforce sandbox's grant
+    account: str,
+    org_id: str,
+    instance_url: str,
+) -> tuple[NewConnection, NewConnection]:
+    """Return the pair's two connections, from FreshBooks' minted token and Salesforce's grant."""
     expires = datetime.now(UTC) + timedelta(seconds=minted["expires_in"])
     fb_tokens = Tokens(
         SecretStr(minted["access_token"]), SecretStr(minted["refresh_token"]), expires
     )
     refresh = SecretStr(grant.refresh_token or "")
     sf_tokens = Tokens(SecretStr(grant.session.access_token), refresh, None)
-    fb_conn = NewConnection(f"fb-{tenant}", "freshbooks", fb_tokens, tenant, "SBX7QK")
+    fb_conn = NewConnection(f"fb-{tenant}", "freshbooks", fb_tokens, tenant, account)
     sf_conn = NewConnection(
         f"sf-{tenant}",
         "salesforce",
         sf_tokens,
         tenant,
-        remote_account=sf.state.org_id,
-        instance_url=f"https://{host}",
+        remote_account=org_id,
+        instance_url=instance_url,
     )
-    return Pair(tenant, fb, sf, (fb_rt, sf_rt)), fb_conn, sf_conn
+    return fb_conn, sf_conn
 
 
 def build_shared(
@@ -192,21 +207,13 @@ def build_shared(
             sf_n.client_id, REDIRECT, sf_n.state.admin_user_id, "api refresh_token"
         )
         grant = sf_n.sessions.exchange_code(sf_n.client_id, sf_n.client_secret, code, REDIRECT)
-        expires = datetime.now(UTC) + timedelta(seconds=minted["expires_in"])
-        fb_tokens = Tokens(
-            SecretStr(minted["access_token"]), SecretStr(minted["refresh_token"]), expires
-        )
-        refresh = SecretStr(grant.refresh_token or "")
-        sf_tokens = Tokens(SecretStr(grant.session.access_token), refresh, None)
-        account = account_owner(n).account_id
-        fb_conn = NewConnection(f"fb-{tenant}", "freshbooks", fb_tokens, tenant, account)
-        sf_conn = NewConnection(
-            f"sf-{tenant}",
-            "salesforce",
-            sf_tokens,
+        fb_conn, sf_conn = _connections(
             tenant,
-            remote_account=sf_n.state.org_id,
-            instance_url="https://sf.test" + ("" if n == 0 else sf.path_of(n)),
+            minted,
+            grant,
+            account_owner(n).account_id,
+            sf_n.state.org_id,
+            "https://sf.test" + ("" if n == 0 else sf.path_of(n)),
         )
         pair = Pair(tenant, fb_n, sf_n, (fb_n.runtime, sf_runtimes[n]))
         built.append((pair, fb_conn, sf_conn))
