@@ -10,7 +10,7 @@ import pytest
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db_support import fresh_database
+from db_support import MigratedTemplates, fresh_database
 from freshforce.store.engine import create_engine
 
 
@@ -29,10 +29,25 @@ def restore_logging() -> Iterator[None]:
     structlog.contextvars.clear_contextvars()
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    """Databases the real migrations brought to the newest schema once, copied per test."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.drop()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database, on SQLite and on PostgreSQL: each test gets its own and drops it."""
-    with fresh_database(request.param, tmp_path) as url:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[str]:
+    """A database of its own on SQLite and on PostgreSQL, dropped after the test.
+
+    Empty, unless the test asks for ``store_engine``: then a copy of the migrated template.
+    """
+    migrated = "store_engine" in request.fixturenames
+    template = migrated_templates.template(request.param) if migrated else None
+    with fresh_database(request.param, tmp_path, template=template) as url:
         yield url
 
 
@@ -47,9 +62,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def store_engine(engine: AsyncEngine, database_url: str) -> AsyncEngine:
-    """The fresh database brought to the newest schema by the real migrations."""
-    from freshforce.store.migrate import upgrade  # noqa: PLC0415 - keeps collection import-light
-
-    await upgrade(database_url)
+async def store_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The test's database at the newest schema (a copy of the migrated template)."""
     return engine

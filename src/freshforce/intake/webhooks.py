@@ -30,7 +30,14 @@ if TYPE_CHECKING:
 
     from freshforce.engine.queue import JobQueue
 
-__all__ = ["DEFAULT_FLOWS", "WebhookOutcome", "WebhookResult", "receive_freshbooks"]
+__all__ = [
+    "DEFAULT_FLOWS",
+    "WebhookOutcome",
+    "WebhookResult",
+    "delivery_problem",
+    "parse_delivery",
+    "receive_freshbooks",
+]
 
 # The object kind of an event name (``client`` of ``client.update``) -> the flow it feeds. An
 # invoice's events feed the payments flow: the invoices flow is triggered by Opportunities only,
@@ -39,6 +46,7 @@ DEFAULT_FLOWS: Mapping[str, str] = MappingProxyType(
     {"client": "clients", "invoice": "payments", "payment": "payments"}
 )
 _VERIFY = "callback.verify"
+_MAX_ID_DIGITS = 20  # a FreshBooks id is a 64-bit number at most
 # The object kind of an event name -> more flows it feeds (mirror flows), a job each.
 _NO_MORE: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
@@ -75,13 +83,15 @@ async def receive_freshbooks(
     also: Mapping[str, tuple[str, ...]] = _NO_MORE,
 ) -> WebhookResult:
     """Check and store one FreshBooks delivery (for ``tenant``); never raises for a bad one."""
-    form = _form(body)
+    form = parse_delivery(body)
     if form is None or not form.get("name"):
         return WebhookResult(WebhookOutcome.REFUSED)
     name, object_id = form["name"], form.get("object_id", "")
     if name == _VERIFY:
         return WebhookResult(WebhookOutcome.VERIFY, name, object_id, verifier=form.get("verifier"))
-    if verifier is None or not verify_signature(verifier, body, signature) or not object_id:
+    if verifier is None or not verify_signature(verifier, body, signature):
+        return WebhookResult(WebhookOutcome.REFUSED, name, object_id)
+    if delivery_problem(form) is not None:
         return WebhookResult(WebhookOutcome.REFUSED, name, object_id)
     kind = name.split(".", 1)[0]
     event = NewEvent("webhook", "freshbooks", kind, object_id, dict(form), tenant)
@@ -94,8 +104,26 @@ async def receive_freshbooks(
     return WebhookResult(WebhookOutcome.STORED, name, object_id, jobs)
 
 
-def _form(body: bytes) -> dict[str, str] | None:
+def parse_delivery(body: bytes) -> dict[str, str] | None:
+    """Return the fields of a form-encoded delivery, or ``None`` when it is not one."""
     try:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+def delivery_problem(form: Mapping[str, str]) -> str | None:
+    """Say what makes a signed delivery unusable, or ``None`` when it can be stored.
+
+    FreshBooks ids are numbers and its deliveries hold printable text only; a NUL character
+    (which no database text column holds) or an id that is not a number is refused, not stored.
+    """
+    object_id = form.get("object_id", "")
+    if not object_id:
+        return "signed delivery without an object_id"
+    if not (object_id.isascii() and object_id.isdigit() and len(object_id) <= _MAX_ID_DIGITS):
+        return f"object_id must be a FreshBooks id (up to {_MAX_ID_DIGITS} digits)"
+    bad = next((key for key, value in form.items() if "\x00" in key + value), None)
+    if bad is not None:
+        return f"field {bad!r} holds a NUL character"
+    return None

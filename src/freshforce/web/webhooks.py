@@ -14,7 +14,6 @@ another account, 404 unknown connection, 413 too large) with nothing stored or e
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, Request
@@ -23,7 +22,12 @@ from pydantic import SecretStr
 
 from freshforce.connectors.freshbooks.signature import SIGNATURE_HEADER, verify_signature
 from freshforce.errors import ConfigError, FreshforceError
-from freshforce.intake.webhooks import WebhookOutcome, receive_freshbooks
+from freshforce.intake.webhooks import (
+    WebhookOutcome,
+    delivery_problem,
+    parse_delivery,
+    receive_freshbooks,
+)
 from freshforce.store.callbacks import load_verifiers, save_verifier
 from freshforce.store.connections import load_connection
 from freshforce.web.deps import web_deps
@@ -74,14 +78,6 @@ def _refuse(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-def _form(body: bytes) -> dict[str, str] | None:
-    try:
-        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return dict(fields)
-
-
 @router.post("/webhooks/freshbooks/{connection}", include_in_schema=False)
 async def freshbooks_webhook(connection: str, request: Request) -> JSONResponse:
     """Verify a new callback or store a signed delivery; refuse anything else; count both."""
@@ -109,7 +105,7 @@ async def _answer(  # noqa: PLR0911 - one refusal per way a post can be wrong
         verifiers = await load_verifiers(db, cipher, connection) if found else []
     if found is None or found.system != "freshbooks":
         return _refuse(404, f"no FreshBooks connection named {connection!r}")
-    form = _form(body)
+    form = parse_delivery(body)
     if form is None or not form.get("name"):
         return _refuse(400, "not a FreshBooks delivery: expected a form with a name field")
     account = form.get("account_id")
@@ -139,7 +135,7 @@ async def _answer(  # noqa: PLR0911 - one refusal per way a post can be wrong
     if result.outcome is not WebhookOutcome.STORED:
         if secret is None:
             return _refuse(401, f"missing or invalid {SIGNATURE_HEADER} signature")
-        return _refuse(400, "signed delivery without an object_id")
+        return _refuse(400, delivery_problem(form) or "delivery refused")
     return JSONResponse({"status": "stored", "jobs": len(result.jobs)})
 
 

@@ -29,6 +29,8 @@ ACCOUNT = "SBX7QK"
 KNOWN = "known-verifier-0123456789abcdef"
 VALID = {"name": "client.update", "object_id": "42", "account_id": ACCOUNT, "user_id": "1"}
 ODD = VALID | {"object_id": "9" * 30, "extra": "\x00\u2603"}
+NUL_ID = VALID | {"object_id": "\x00"}  # once a 500: PostgreSQL text cannot hold a NUL
+NUL_NAME = VALID | {"name": "client\x00.update"}
 FORM: dict[str, str | bytes] = {"content-type": "application/x-www-form-urlencoded"}
 NAMES = ["client.create", "client.update", "invoice.update", "payment.create", "callback.verify"]
 
@@ -89,6 +91,8 @@ async def _stored(world: FbWorld) -> int:
 @given(delivery=deliveries())
 @example(delivery=(urlencode(VALID).encode(), {**FORM, SIGNATURE_HEADER: sign(KNOWN, VALID)}))
 @example(delivery=(urlencode(ODD).encode(), {**FORM, SIGNATURE_HEADER: sign(KNOWN, ODD)}))
+@example(delivery=(urlencode(NUL_ID).encode(), {**FORM, SIGNATURE_HEADER: sign(KNOWN, NUL_ID)}))
+@example(delivery=(urlencode(NUL_NAME).encode(), {**FORM, SIGNATURE_HEADER: sign(KNOWN, NUL_NAME)}))
 async def test_fuzzed_posts_get_no_5xx_and_every_acknowledged_one_is_stored(
     fb_world: FbWorld, web: httpx.AsyncClient, delivery: tuple[bytes, dict[str, str | bytes]]
 ) -> None:
@@ -103,3 +107,25 @@ async def test_fuzzed_posts_get_no_5xx_and_every_acknowledged_one_is_stored(
         assert after == before + 1, (body, headers)  # acknowledged: stored
     elif response.status_code != 200:
         assert after == before, (response.status_code, body, headers)  # refused: nothing stored
+
+
+@pytest.mark.parametrize(
+    ("form", "problem"),
+    [
+        (NUL_ID, "object_id must be a FreshBooks id"),
+        (VALID | {"object_id": "9" * 30}, "object_id must be a FreshBooks id"),
+        (NUL_NAME, "field 'name' holds a NUL character"),
+        (VALID | {"object_id": ""}, "signed delivery without an object_id"),
+    ],
+)
+async def test_a_signed_delivery_that_cannot_be_stored_is_refused_saying_why(
+    fb_world: FbWorld, web: httpx.AsyncClient, form: dict[str, str], problem: str
+) -> None:
+    before = await _stored(fb_world)
+    headers = {**FORM, SIGNATURE_HEADER: sign(KNOWN, form)}
+    response = await web.post(
+        f"/webhooks/freshbooks/{CONNECTION}", content=urlencode(form).encode(), headers=headers
+    )
+    assert response.status_code == 400, response.text
+    assert problem in response.json()["detail"]
+    assert await _stored(fb_world) == before
