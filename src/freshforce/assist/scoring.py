@@ -1,8 +1,10 @@
 """The layered scorer: names, type gates, value profiles and linked-value overlap, with reasons.
 
 Each layer can be switched off (``Layers``) so the benchmark can show what each one adds.
-``rank`` scores one source against every target; ``assign`` keeps the pairing one-to-one per
-target (``street2`` may share its street's target: two lines joined into one field).
+``rank`` scores one source against every target (its top three are what a person sees);
+``assign`` picks at most one target per source, one-to-one per target (``street2`` may share
+its street's target: two lines joined into one field). The pick decides only what is applied:
+a target another source wants more stays among a source's shown candidates.
 """
 
 from __future__ import annotations
@@ -170,20 +172,24 @@ def _shares(source: str, others: Sequence[str]) -> bool:
     return source.endswith(_STREET2) and source.removesuffix("2") in others
 
 
-def assign(ranked: Mapping[str, list[Candidate]]) -> dict[str, list[Candidate]]:
-    """Keep each target for the source that wants it most; the others move to their next best."""
+def assign(ranked: Mapping[str, list[Candidate]]) -> dict[str, Candidate | None]:
+    """Return each source's pick: the target it wants most that no source wants more.
+
+    Sources are served in the order of their best score; a pick scores at least ``PROPOSE_AT``
+    (``None``: no pick). A source whose best free target scores less still keeps it from the
+    sources after it.
+    """
     order = sorted(ranked, key=lambda s: -(ranked[s][0].score if ranked[s] else 0.0))
     taken: dict[str, str] = {}
-    out: dict[str, list[Candidate]] = {}
+    picks: dict[str, Candidate | None] = {}
     for source in order:
-        owners = [s for s, t in taken.items() if t]
         free = [
             c
             for c in ranked[source]
             if c.target not in taken.values()
-            or _shares(source, [o for o in owners if taken[o] == c.target])
+            or _shares(source, [o for o, t in taken.items() if t == c.target])
         ]
-        out[source] = free
+        picks[source] = free[0] if free and free[0].score >= PROPOSE_AT else None
         if free:
             taken[source] = free[0].target
-    return {s: out[s] for s in ranked}
+    return {s: picks[s] for s in ranked}
