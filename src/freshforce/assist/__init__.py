@@ -9,4 +9,14 @@ Heavy imports (the store, connectors) load with the submodules, not with this pa
 
 from __future__ import annotations
 
-__all__ = ["accept", "baseline", "breaker", "guard", "labelled", "review", "scoring", "suggest"]
+__all__ = [
+    "accept",
+    "baseline",
+    "breaker",
+    "guard",
+    "labelled",
+    "review",
+    "scoring",
+    "semantic",
+    "suggest",
+]

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from freshforce.assist.fields import SourceField, TargetField
-from freshforce.assist.names import name_match
+from freshforce.assist.names import name_match, words
 from freshforce.assist.profile import Kind, normalise, profile
+
+if TYPE_CHECKING:
+    from freshforce.assist.semantic import Embedder
 
 __all__ = ["PROPOSE_AT", "SHOW_AT", "Candidate", "Decisions", "Layers", "assign", "rank", "shown"]
 
@@ -33,7 +37,10 @@ _FITS: Mapping[Kind, tuple[frozenset[str], frozenset[str]]] = {
     Kind.POSTAL: (frozenset({"string"}), frozenset()),
     Kind.TEXT: (frozenset({"string", "textarea", "picklist"}), frozenset({"email", "phone"})),
 }
-_WEIGHTS = {"name": 0.6, "type": 0.2, "overlap": 0.5, "learned": 0.6}
+SEMANTIC_WEIGHT = 0.4
+SEMANTIC_PAR = 0.3
+_WEIGHTS = {"name": 0.6, "type": 0.2, "overlap": 0.5, "learned": 0.6, "semantic": SEMANTIC_WEIGHT}
+_SEMANTIC_PAR = SEMANTIC_PAR  # a similarity above this adds, below it subtracts
 _MIN_LINKED = 2  # linked pairs needed before their overlap counts
 _STREET2 = "street2"
 PROPOSE_AT = 0.6  # a candidate scoring less is never proposed as the pick
@@ -44,11 +51,15 @@ _TYPED = frozenset({Kind.EMAIL, Kind.PHONE, Kind.URL, Kind.DATE, Kind.DATETIME, 
 
 @dataclass(frozen=True)
 class Layers:
-    """Which layers score; the benchmark turns them off one at a time."""
+    """Which layers score; the benchmark turns them off one at a time.
+
+    ``semantic`` scores only when an embedder is given (the ``ai`` extra is installed).
+    """
 
     names: bool = True
     types: bool = True
     values: bool = True
+    semantic: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,12 +112,19 @@ def _overlap(pairs: Sequence[tuple[object, object]]) -> tuple[float, str] | None
     return equal / len(usable), f"{equal} of {len(usable)} linked values equal"
 
 
+def _text(name: str, label: str = "") -> str:
+    """Return what the semantic layer embeds for a field: its label, else its expanded name."""
+    return label or " ".join(words(name))
+
+
 def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads best whole
     source: SourceField,
     target: TargetField,
     kind: Kind | None,
     layers: Layers,
     decisions: Decisions,
+    *,
+    embedder: Embedder | None = None,
 ) -> Candidate | None:
     if target.ref in decisions.rejected.get(source.ref, frozenset()):
         return None
@@ -119,6 +137,12 @@ def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads b
         match = name_match(source.name, target.name, target.label, learned=decisions.synonyms)
         score += _WEIGHTS["name"] * match.score
         reasons.append((match.score, match.reason))
+    if layers.semantic and embedder is not None:
+        alike = embedder.similarity(
+            _text(source.name, source.label), _text(target.name, target.label)
+        )
+        score += _WEIGHTS["semantic"] * (alike - _SEMANTIC_PAR)
+        reasons.append((alike * 0.5, f"meaning {alike:.2f} alike"))
     if layers.types:
         fit = _type_fit(kind if layers.values else None, target)
         if fit is None:
@@ -149,10 +173,18 @@ def rank(
     *,
     layers: Layers = Layers(),
     decisions: Decisions = Decisions(),
+    embedder: Embedder | None = None,
 ) -> list[Candidate]:
-    """Return every target that passes the gates, best first."""
+    """Return every target that passes the gates, best first.
+
+    ``embedder`` (``semantic.load_embedder()``, the ``ai`` extra) adds the semantic layer.
+    """
     kind = profile(source.samples) if layers.values else None
-    found = (_score_one(source, t, kind, layers, decisions) for t in targets)
+    if layers.semantic and embedder is not None:  # one batch for the source and every target
+        embedder.embed(
+            [_text(source.name, source.label), *(_text(t.name, t.label) for t in targets)]
+        )
+    found = (_score_one(source, t, kind, layers, decisions, embedder=embedder) for t in targets)
     return sorted((c for c in found if c is not None), key=lambda c: (-c.score, c.target))
 
 

@@ -2,7 +2,8 @@
 
 Reads only: the Salesforce describe of the flow's objects, a sample of each side's records, the
 records of up to ``linked`` stored links, and the tenant's earlier decisions. Every unmapped
-FreshBooks field of the flow's object is ranked against the writable, unmapped Salesforce fields.
+FreshBooks field of the flow's object is ranked against the writable, unmapped Salesforce fields,
+with the semantic layer when the ``ai`` extra is installed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from freshforce.assist.fields import SourceField, TargetField, targets_from_describe
 from freshforce.assist.names import words
 from freshforce.assist.scoring import Candidate, Decisions, assign, rank, shown
+from freshforce.assist.semantic import load_embedder
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.mapping.catalogue import SHIPPED_CATALOGUE, System
@@ -178,7 +180,8 @@ async def suggest(
     async with engine.connect() as db:
         decisions = decisions_of(await list_decisions(db, tenant), flow.flow)
     sources = _sources(flow, fb_mapped, samples, linked, targets)
-    ranked = {s.ref: rank(s, targets, decisions=decisions) for s in sources}
+    embedder = load_embedder()  # None without the ai extra: the semantic layer is left out
+    ranked = {s.ref: rank(s, targets, decisions=decisions, embedder=embedder) for s in sources}
     chosen = {s: c for s, c in assign(ranked).items() if c is not None}
     seen: dict[str, tuple[Candidate, ...]] = {}
     for source, candidates in ranked.items():
