@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from freshforce.store.alerts import raise_alert, resolve_alerts
+from freshforce.store.engine import reading
 from freshforce.store.pauses import get_pause, list_pauses, pause_flow, resume_flow
 from freshforce.store.queue import wake_flow
 from freshforce.store.traffic import written_counts, wrote_before
@@ -157,29 +158,37 @@ class UpdateBreaker:
         return reason
 
     async def _look(self, tenant: str, flow: str) -> str | None:
+        """Read the pause and the counts (no write lock); pause only when the burst is found."""
         burst = self.burst(tenant, flow)
-        async with self.engine.begin() as db:
+        async with reading(self.engine) as db:
             found = await get_pause(db, tenant, flow)
             if found is not None and found.paused:
                 return found.reason
             if not burst.enabled:
                 return None
-            since = None if found is None else found.resumed_at
-            window = burst.window_minutes * 60
-            count, _ = await written_counts(db, tenant, flow, window=window, after=since)
-            if count <= burst.min_updates:
-                return None
-            if not await wrote_before(db, tenant, flow, burst.history_days * 86_400.0):
-                return None  # no usual to compare with yet
-            _, days = await written_counts(
-                db, tenant, flow, window=window, after=since, days=burst.history_days
-            )
-            why = burst_finding(flow, count, days, burst)
-            if why is None:
-                return None
+            why = await _burst(db, tenant, flow, burst, None if found is None else found.resumed_at)
+        if why is None:
+            return None
+        async with self.engine.begin() as db:
             await pause(db, tenant, flow, reason=why, by=BREAKER)
         log.warning("flow_paused", tenant=tenant, flow=flow, reason=why)
         return why
+
+
+async def _burst(
+    db: AsyncConnection, tenant: str, flow: str, burst: UpdateBurst, since: datetime | None
+) -> str | None:
+    """Return the burst finding of the tenant's flow now, or ``None``."""
+    window = burst.window_minutes * 60
+    count, _ = await written_counts(db, tenant, flow, window=window, after=since)
+    if count <= burst.min_updates:
+        return None
+    if not await wrote_before(db, tenant, flow, burst.history_days * 86_400.0):
+        return None  # no usual to compare with yet
+    _, days = await written_counts(
+        db, tenant, flow, window=window, after=since, days=burst.history_days
+    )
+    return burst_finding(flow, count, days, burst)
 
 
 def update_breaker(
