@@ -13,12 +13,15 @@ import time
 
 from freshforce.assist.labelled import load_pairs, measure
 from freshforce.assist.scoring import Layers
+from freshforce.assist.semantic import load_embedder
 
+# Each run twice: with the semantic layer (the ai extra) and without it.
 RUNS = {
     "all layers": Layers(),
     "without names": Layers(names=False),
     "without type gates": Layers(types=False),
     "without value profiles": Layers(values=False),
+    "semantic only": Layers(names=False, types=False, values=False),
 }
 
 
@@ -27,22 +30,35 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list the pairs each run misses")
     args = parser.parse_args()
     pairs = load_pairs()
+    start = time.perf_counter()
+    embedder = load_embedder()
+    loaded = (time.perf_counter() - start) * 1000
+    if embedder is None:
+        print("the ai extra is not installed: every run is without the semantic layer")
+    else:
+        print(f"semantic layer: all-MiniLM-L6-v2 int8 ONNX, loaded and checked in {loaded:.0f} ms")
     positives = sum(1 for p in pairs if p.expect)
     print(
         f"{len(pairs)} labelled fields: {positives} with a right target, "
         f"{len(pairs) - positives} without"
     )
     print(
-        f"{'run':<24}{'precision@1':>12}{'recall@3':>10}{'picks':>7}"
+        f"{'run':<36}{'precision@1':>12}{'recall@3':>10}{'picks':>7}"
         f"{'negatives refused':>19}{'ms':>7}"
     )
-    for name, layers in RUNS.items():
+    runs = [
+        (f"{name}{suffix}", layers, given)
+        for name, layers in RUNS.items()
+        for suffix, given in ((", semantic", embedder), (", no semantic", None))
+        if given is not None or suffix == ", no semantic"
+    ]
+    for name, layers, given in runs:
         start = time.perf_counter()
-        m = measure(layers)
+        m = measure(layers, given)
         ms = (time.perf_counter() - start) * 1000
         refused = f"{m.refused}/{m.negatives}"
         print(
-            f"{name:<24}{m.precision_at_1:>12.3f}{m.recall_at_3:>10.3f}{m.proposed:>7}"
+            f"{name:<36}{m.precision_at_1:>12.3f}{m.recall_at_3:>10.3f}{m.proposed:>7}"
             f"{refused:>19}{ms:>7.0f}"
         )
         if args.misses:

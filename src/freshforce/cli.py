@@ -21,6 +21,7 @@ from freshforce.commands.assist import anomalies_app, map_app
 from freshforce.commands.conflicts import app as conflicts_app
 from freshforce.commands.connect import connect
 from freshforce.commands.connections import app as connections_app
+from freshforce.commands.flows import flows_app
 from freshforce.commands.promote import promote
 from freshforce.commands.run import listen, run
 from freshforce.commands.sync import reconcile, sync
@@ -60,6 +61,7 @@ app.command("promote")(promote)
 
 app.add_typer(map_app, name="map")
 app.add_typer(anomalies_app, name="anomalies")
+app.add_typer(flows_app, name="flows")
 
 
 @app.callback()

@@ -38,7 +38,16 @@ from freshforce.connectors.salesforce import (
     SalesforceOrg,
 )
 from freshforce.connectors.salesforce.pubsub import PubSubClient, token_metadata
-from freshforce.engine import JobQueue, QueueConfig, QueueMetrics, RetryPolicy, Worker, WorkerConfig
+from freshforce.engine import (
+    OPEN,
+    FlowGate,
+    JobQueue,
+    QueueConfig,
+    QueueMetrics,
+    RetryPolicy,
+    Worker,
+    WorkerConfig,
+)
 from freshforce.engine.pair import Pair, pair_connections
 from freshforce.errors import ConfigError
 from freshforce.intake import (
@@ -163,9 +172,16 @@ class Runtime:
         return JobQueue(self.engine, clock=self.clock, config=self.queue_config)
 
     def worker(
-        self, handlers: Mapping[str, Flow | JobHandler], *, metrics: QueueMetrics | None = None
+        self,
+        handlers: Mapping[str, Flow | JobHandler],
+        *,
+        metrics: QueueMetrics | None = None,
+        gate: FlowGate = OPEN,
     ) -> Worker:
-        """Return a worker running ``handlers`` with the settings' knobs and the job policy."""
+        """Return a worker running ``handlers`` with the settings' knobs and the job policy.
+
+        ``gate`` says which tenant's flows are paused (the update breaker; default: none).
+        """
         return Worker(
             self.queue(),
             handlers,
@@ -174,6 +190,7 @@ class Runtime:
             rng=self.rng,
             metrics=metrics,
             config=self.worker_config,
+            gate=gate,
         )
 
     def holder_name(self) -> str:

@@ -86,6 +86,9 @@ SHAPES: dict[str, Shape] = {
     "freshforce anomalies list": Shape(0, ("no writes waiting for review",)),
     "freshforce anomalies accept 7": Shape(1, ("no held write 7 waiting",)),
     "freshforce anomalies reject 7": Shape(1, ("no held write 7 waiting",)),
+    "freshforce flows list": Shape(0, ("no flow is paused",)),
+    "freshforce flows resume clients": Shape(1, ("clients is not paused for tenant 'default'",)),
+    "freshforce flows pause invoices --tenant acme": Shape(0, ("invoices paused",)),
     "freshforce map suggest clients --apply": Shape(2, ("freshforce config init",)),
     "freshforce map reject clients client.fax Contact.Phone": Shape(0, ("rejected client.fax",)),
     "freshforce map accept clients client.company_industry Account.Industry": Shape(

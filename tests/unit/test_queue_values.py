@@ -54,12 +54,14 @@ def test_configs_refuse_nonsense() -> None:
 
 def test_engine_exports() -> None:
     assert freshforce.engine.__all__ == [
+        "OPEN",
         "Bury",
         "Clock",
         "Decision",
         "Effect",
         "Flow",
         "FlowContext",
+        "FlowGate",
         "Job",
         "JobFlow",
         "JobHandler",

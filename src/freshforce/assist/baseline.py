@@ -46,6 +46,7 @@ RULES = {
     "invoice_total": "hold: the Opportunity's Amount differs from its invoice lines' total",
     "second_invoice": "hold: the Opportunity has an invoice already",
     "same_day_duplicate": "hold: the client has an invoice of the same amount that day",
+    "update_burst": "pause: a burst of writes on the flow (the update breaker)",
 }
 """Every rule by name, with what it does (names an ``anomalies:`` section may disable)."""
 

@@ -11,10 +11,13 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freshforce.assist.fields import SourceField, TargetField, targets_from_describe
-from freshforce.assist.scoring import PROPOSE_AT, Candidate, Layers, assign, rank, shown
+from freshforce.assist.scoring import Candidate, Layers, assign, rank, shown
+
+if TYPE_CHECKING:
+    from freshforce.assist.semantic import Embedder
 
 __all__ = ["Measure", "Pair", "load_pairs", "load_targets", "measure"]
 
@@ -76,26 +79,39 @@ def load_pairs() -> list[Pair]:
 
 
 def _ranked(
-    pairs: list[Pair], targets: list[TargetField], layers: Layers
-) -> dict[str, list[Candidate]]:
-    out: dict[str, list[Candidate]] = {}
+    pairs: list[Pair], targets: list[TargetField], layers: Layers, embedder: Embedder | None
+) -> tuple[dict[str, list[Candidate]], dict[str, Candidate | None]]:
+    """Return each source's ranking and its pick (one-to-one per FreshBooks object)."""
+    ranked: dict[str, list[Candidate]] = {}
+    picks: dict[str, Candidate | None] = {}
     for obj in sorted({p.source.obj for p in pairs}):
         group = [p for p in pairs if p.source.obj == obj]
         scoped = [t for t in targets if t.obj in group[0].scope]
-        ranked = {p.source.ref: rank(p.source, scoped, layers=layers) for p in group}
-        out |= assign(ranked)
-    return out
+        mine = {
+            p.source.ref: rank(p.source, scoped, layers=layers, embedder=embedder) for p in group
+        }
+        ranked |= mine
+        picks |= assign(mine)
+    return ranked, picks
 
 
-def measure(layers: Layers = Layers()) -> Measure:  # noqa: B008 - frozen default
-    """Rank every labelled pair (one-to-one per FreshBooks object) and count the hits."""
+def measure(
+    layers: Layers = Layers(),  # noqa: B008 - frozen default
+    embedder: Embedder | None = None,
+) -> Measure:
+    """Rank every labelled pair and count the hits.
+
+    recall@3 counts the ranking's three shown candidates; precision@1 the one-to-one picks.
+    ``embedder`` adds the semantic layer (when ``layers.semantic``).
+    """
     pairs, targets = load_pairs(), load_targets()
-    ranked = _ranked(pairs, targets, layers)
+    ranked, picks = _ranked(pairs, targets, layers, embedder)
     proposed = correct = found = refused = 0
     misses: list[str] = []
     for pair in pairs:
         top = shown(ranked[pair.source.ref])
-        first = top[0].target if top and top[0].score >= PROPOSE_AT else None
+        pick = picks[pair.source.ref]
+        first = None if pick is None else pick.target
         if first is not None:
             proposed += 1
             correct += first in pair.expect

@@ -1,18 +1,24 @@
 """The layered scorer: names, type gates, value profiles and linked-value overlap, with reasons.
 
 Each layer can be switched off (``Layers``) so the benchmark can show what each one adds.
-``rank`` scores one source against every target; ``assign`` keeps the pairing one-to-one per
-target (``street2`` may share its street's target: two lines joined into one field).
+``rank`` scores one source against every target (its top three are what a person sees);
+``assign`` picks at most one target per source, one-to-one per target (``street2`` may share
+its street's target: two lines joined into one field). The pick decides only what is applied:
+a target another source wants more stays among a source's shown candidates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from freshforce.assist.fields import SourceField, TargetField
-from freshforce.assist.names import name_match
+from freshforce.assist.names import name_match, words
 from freshforce.assist.profile import Kind, normalise, profile
+
+if TYPE_CHECKING:
+    from freshforce.assist.semantic import Embedder
 
 __all__ = ["PROPOSE_AT", "SHOW_AT", "Candidate", "Decisions", "Layers", "assign", "rank", "shown"]
 
@@ -31,7 +37,10 @@ _FITS: Mapping[Kind, tuple[frozenset[str], frozenset[str]]] = {
     Kind.POSTAL: (frozenset({"string"}), frozenset()),
     Kind.TEXT: (frozenset({"string", "textarea", "picklist"}), frozenset({"email", "phone"})),
 }
-_WEIGHTS = {"name": 0.6, "type": 0.2, "overlap": 0.5, "learned": 0.6}
+SEMANTIC_WEIGHT = 0.4
+SEMANTIC_PAR = 0.3
+_WEIGHTS = {"name": 0.6, "type": 0.2, "overlap": 0.5, "learned": 0.6, "semantic": SEMANTIC_WEIGHT}
+_SEMANTIC_PAR = SEMANTIC_PAR  # a similarity above this adds, below it subtracts
 _MIN_LINKED = 2  # linked pairs needed before their overlap counts
 _STREET2 = "street2"
 PROPOSE_AT = 0.6  # a candidate scoring less is never proposed as the pick
@@ -42,11 +51,15 @@ _TYPED = frozenset({Kind.EMAIL, Kind.PHONE, Kind.URL, Kind.DATE, Kind.DATETIME, 
 
 @dataclass(frozen=True)
 class Layers:
-    """Which layers score; the benchmark turns them off one at a time."""
+    """Which layers score; the benchmark turns them off one at a time.
+
+    ``semantic`` scores only when an embedder is given (the ``ai`` extra is installed).
+    """
 
     names: bool = True
     types: bool = True
     values: bool = True
+    semantic: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,12 +112,19 @@ def _overlap(pairs: Sequence[tuple[object, object]]) -> tuple[float, str] | None
     return equal / len(usable), f"{equal} of {len(usable)} linked values equal"
 
 
+def _text(name: str, label: str = "") -> str:
+    """Return what the semantic layer embeds for a field: its label, else its expanded name."""
+    return label or " ".join(words(name))
+
+
 def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads best whole
     source: SourceField,
     target: TargetField,
     kind: Kind | None,
     layers: Layers,
     decisions: Decisions,
+    *,
+    embedder: Embedder | None = None,
 ) -> Candidate | None:
     if target.ref in decisions.rejected.get(source.ref, frozenset()):
         return None
@@ -117,6 +137,12 @@ def _score_one(  # noqa: C901 - a gate per early exit, a step per layer: reads b
         match = name_match(source.name, target.name, target.label, learned=decisions.synonyms)
         score += _WEIGHTS["name"] * match.score
         reasons.append((match.score, match.reason))
+    if layers.semantic and embedder is not None:
+        alike = embedder.similarity(
+            _text(source.name, source.label), _text(target.name, target.label)
+        )
+        score += _WEIGHTS["semantic"] * (alike - _SEMANTIC_PAR)
+        reasons.append((alike * 0.5, f"meaning {alike:.2f} alike"))
     if layers.types:
         fit = _type_fit(kind if layers.values else None, target)
         if fit is None:
@@ -147,10 +173,18 @@ def rank(
     *,
     layers: Layers = Layers(),
     decisions: Decisions = Decisions(),
+    embedder: Embedder | None = None,
 ) -> list[Candidate]:
-    """Return every target that passes the gates, best first."""
+    """Return every target that passes the gates, best first.
+
+    ``embedder`` (``semantic.load_embedder()``, the ``ai`` extra) adds the semantic layer.
+    """
     kind = profile(source.samples) if layers.values else None
-    found = (_score_one(source, t, kind, layers, decisions) for t in targets)
+    if layers.semantic and embedder is not None:  # one batch for the source and every target
+        embedder.embed(
+            [_text(source.name, source.label), *(_text(t.name, t.label) for t in targets)]
+        )
+    found = (_score_one(source, t, kind, layers, decisions, embedder=embedder) for t in targets)
     return sorted((c for c in found if c is not None), key=lambda c: (-c.score, c.target))
 
 
@@ -170,20 +204,24 @@ def _shares(source: str, others: Sequence[str]) -> bool:
     return source.endswith(_STREET2) and source.removesuffix("2") in others
 
 
-def assign(ranked: Mapping[str, list[Candidate]]) -> dict[str, list[Candidate]]:
-    """Keep each target for the source that wants it most; the others move to their next best."""
+def assign(ranked: Mapping[str, list[Candidate]]) -> dict[str, Candidate | None]:
+    """Return each source's pick: the target it wants most that no source wants more.
+
+    Sources are served in the order of their best score; a pick scores at least ``PROPOSE_AT``
+    (``None``: no pick). A source whose best free target scores less still keeps it from the
+    sources after it.
+    """
     order = sorted(ranked, key=lambda s: -(ranked[s][0].score if ranked[s] else 0.0))
     taken: dict[str, str] = {}
-    out: dict[str, list[Candidate]] = {}
+    picks: dict[str, Candidate | None] = {}
     for source in order:
-        owners = [s for s, t in taken.items() if t]
         free = [
             c
             for c in ranked[source]
             if c.target not in taken.values()
-            or _shares(source, [o for o in owners if taken[o] == c.target])
+            or _shares(source, [o for o, t in taken.items() if t == c.target])
         ]
-        out[source] = free
+        picks[source] = free[0] if free and free[0].score >= PROPOSE_AT else None
         if free:
             taken[source] = free[0].target
-    return {s: out[s] for s in ranked}
+    return {s: picks[s] for s in ranked}

@@ -2,7 +2,8 @@
 
 Reads only: the Salesforce describe of the flow's objects, a sample of each side's records, the
 records of up to ``linked`` stored links, and the tenant's earlier decisions. Every unmapped
-FreshBooks field of the flow's object is ranked against the writable, unmapped Salesforce fields.
+FreshBooks field of the flow's object is ranked against the writable, unmapped Salesforce fields,
+with the semantic layer when the ``ai`` extra is installed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from freshforce.assist.fields import SourceField, TargetField, targets_from_describe
 from freshforce.assist.names import words
-from freshforce.assist.scoring import PROPOSE_AT, Candidate, Decisions, assign, rank, shown
+from freshforce.assist.scoring import Candidate, Decisions, assign, rank, shown
+from freshforce.assist.semantic import load_embedder
 from freshforce.connectors.freshbooks import RESOURCES
 from freshforce.connectors.salesforce.governor import Priority
 from freshforce.mapping.catalogue import SHIPPED_CATALOGUE, System
@@ -60,14 +62,16 @@ class FlowSuggestions:
     """The top candidates of each unmapped source field, and the fields with none good enough."""
 
     flow: str
-    suggestions: Mapping[str, tuple[Candidate, ...]]  # source ref -> up to three, best first
+    # source ref -> the ranking's top three, best first (and its pick after them if lower)
+    suggestions: Mapping[str, tuple[Candidate, ...]]
     unmatched: tuple[str, ...]
     sampled: int
     linked: int
+    chosen: Mapping[str, Candidate]  # source ref -> its one-to-one pick (what --apply writes)
 
     def picks(self) -> dict[str, Candidate]:
-        """Return each source's first candidate when it scores enough to be proposed."""
-        return {s: c[0] for s, c in self.suggestions.items() if c and c[0].score >= PROPOSE_AT}
+        """Return each source's pick: one target per source, one source per target."""
+        return dict(self.chosen)
 
 
 def decisions_of(found: Sequence[MappingDecision], flow: str) -> Decisions:
@@ -176,8 +180,16 @@ async def suggest(
     async with engine.connect() as db:
         decisions = decisions_of(await list_decisions(db, tenant), flow.flow)
     sources = _sources(flow, fb_mapped, samples, linked, targets)
-    ranked = assign({s.ref: rank(s, targets, decisions=decisions) for s in sources})
-    seen = {s: tuple(shown(c, _SHOWN)) for s, c in ranked.items()}
-    seen = {s: c for s, c in seen.items() if c}
+    embedder = load_embedder()  # None without the ai extra: the semantic layer is left out
+    ranked = {s.ref: rank(s, targets, decisions=decisions, embedder=embedder) for s in sources}
+    chosen = {s: c for s, c in assign(ranked).items() if c is not None}
+    seen: dict[str, tuple[Candidate, ...]] = {}
+    for source, candidates in ranked.items():
+        top = shown(candidates, _SHOWN)
+        pick = chosen.get(source)
+        if pick is not None and pick not in top:  # its better targets went to other fields
+            top.append(pick)
+        if top:
+            seen[source] = tuple(top)
     unmatched = tuple(s for s in ranked if s not in seen)
-    return FlowSuggestions(flow.flow, seen, unmatched, len(samples), len(linked))
+    return FlowSuggestions(flow.flow, seen, unmatched, len(samples), len(linked), chosen)

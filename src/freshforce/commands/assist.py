@@ -51,10 +51,17 @@ def _show(cli: CliContext, found: FlowSuggestions) -> None:
     picks = found.picks()
     for source, candidates in found.suggestions.items():
         cli.stdout.print(f"\n[bold]{source}[/]")
+        pick = picks.get(source)
         for n, c in enumerate(candidates, 1):
-            cli.stdout.print(f"  {n}. {c.target}  [dim]{c.score:.2f}[/]  {'; '.join(c.reasons)}")
-        if candidates and source not in picks:
-            cli.stdout.print("  [dim](no pick: shown for the values' type; --apply skips it)[/]")
+            mark = "  [bold](pick)[/]" if c == pick else ""
+            cli.stdout.print(
+                f"  {n}. {c.target}  [dim]{c.score:.2f}[/]  {'; '.join(c.reasons)}{mark}"
+            )
+        if pick is None:
+            cli.stdout.print(
+                "  [dim](no pick: under the proposal score, or its target went to a field "
+                "that wants it more; --apply skips it)[/]"
+            )
     if found.unmatched:
         cli.stdout.print(f"\nno good candidate: {', '.join(found.unmatched)}", soft_wrap=True)
 
@@ -72,6 +79,7 @@ def _as_json(found: FlowSuggestions) -> dict[str, object]:
             for source, candidates in found.suggestions.items()
         },
         "unmatched": list(found.unmatched),
+        "picks": {source: c.target for source, c in found.picks().items()},
     }
 
 

@@ -158,7 +158,13 @@ def worker(
             await runner.run(stop_on_signals())
             return
         start, running = await running_maps(runtime, maps)
-        runner = runtime.worker(builtin_flows(runtime, start), metrics=QueueMetrics(registry))
+        from freshforce.assist.breaker import update_breaker  # noqa: PLC0415 - module doc
+
+        runner = runtime.worker(
+            builtin_flows(runtime, start),
+            metrics=QueueMetrics(registry),
+            gate=update_breaker(runtime, start),
+        )
         watch = ConfigWatch(runtime, lambda m: builtin_flows(runtime, m), running, runner)
         stop = stop_on_signals()
         await asyncio.gather(runner.run(stop), watch.follow(stop))

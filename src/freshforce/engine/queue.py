@@ -286,8 +286,11 @@ class JobQueue:
             conn, job=s.job, worker=worker, delay=s.delay, floor=s.floor, last_error=str(failure)
         )
 
-    async def release(self, jobs: Sequence[Job], worker: str) -> int:
-        """Give unstarted leases back (pending, due now, attempt refunded); return how many."""
+    async def release(self, jobs: Sequence[Job], worker: str, *, delay: float = 0.0) -> int:
+        """Give unstarted leases back (pending, due in ``delay`` seconds, attempt refunded).
+
+        Return how many were given back.
+        """
         if not jobs:
             return 0
         async with self._writing() as conn:
@@ -297,7 +300,7 @@ class JobQueue:
                     conn,
                     job=job,
                     worker=worker,
-                    delay=0.0,
+                    delay=delay,
                     last_error=job.last_error,
                     refund_attempt=True,
                 )

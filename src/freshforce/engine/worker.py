@@ -13,7 +13,8 @@ Lifecycle names, one meaning each: *claim* takes leases; *run* works a batch; *c
 its outcomes (while the runner moves on); *lose* drops a lease found gone; *forget* drops a job
 whose attempt has ended; *release* gives unstarted leases back at shutdown; *interrupt* cancels
 batches still running after ``shutdown_timeout`` (0: at once) and requeues their jobs with the
-attempt counted.
+attempt counted; *defer* gives back, unstarted and later, the jobs of a flow its gate
+(engine/gate.py) says is paused for their tenant.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from structlog.typing import FilteringBoundLogger
 
 from freshforce.engine.acks import GroupCommit
 from freshforce.engine.flow import Flow, JobHandler, Outcome, Result, as_flow
+from freshforce.engine.gate import OPEN, FlowGate
 from freshforce.engine.metrics import QueueMetrics
 from freshforce.engine.queue import LOST, Job, JobQueue, Settlement
 from freshforce.engine.retry import Bury, RetryPolicy
@@ -100,8 +102,10 @@ class Worker:
         metrics: QueueMetrics | None = None,
         config: WorkerConfig | None = None,
         logger: FilteringBoundLogger | None = None,
+        gate: FlowGate = OPEN,
     ) -> None:
         self.queue = queue
+        self.gate = gate
         self.flows = {flow_name: as_flow(flow_name, f) for flow_name, f in flows.items()}
         self.name = name
         self.policy = policy
@@ -233,6 +237,9 @@ class Worker:
         The jobs stay held (and renewed) until their commit ends (``_committed``), so the
         runner can start its next batch meanwhile.
         """
+        batch = await self._defer_paused(batch)
+        if not batch:
+            return
         t0 = time.monotonic()
         try:
             settlements = await self._run(batch, t0)
@@ -246,6 +253,31 @@ class Worker:
         commit = self._commits.submit(settlements)
         self._committing.add(commit)
         commit.add_done_callback(lambda done: self._committed(batch, settlements, t0, done))
+
+    async def _defer_paused(self, batch: list[Job]) -> list[Job]:
+        """Give back, unstarted, the jobs whose tenant's flow is paused; return the others."""
+        reasons: dict[str, str | None] = {}
+        for tenant in {job.tenant for job in batch}:
+            try:
+                reasons[tenant] = await self.gate.paused(tenant, batch[0].flow)
+            except _STORE_ERRORS as exc:  # the gate is unsure: run, as without a gate
+                self.log.warning("gate_failed", error=type(exc).__name__, flow=batch[0].flow)
+                reasons[tenant] = None
+        paused = [job for job in batch if reasons[job.tenant] is not None]
+        if not paused:
+            return batch
+        for job in paused:
+            self._forget(job)
+        try:
+            await self.queue.release(paused, self.name, delay=self.gate.wait)
+        except _STORE_ERRORS as exc:  # the leases run out and the jobs return by themselves
+            self.log.warning("defer_failed", error=type(exc).__name__, count=len(paused))
+        for tenant in {job.tenant for job in paused}:
+            self.log.info(
+                "flow_paused_jobs_deferred", flow=batch[0].flow, tenant=tenant,
+                count=sum(job.tenant == tenant for job in paused), reason=reasons[tenant],
+            )  # fmt: skip
+        return [job for job in batch if reasons[job.tenant] is None]
 
     def _committed(
         self,

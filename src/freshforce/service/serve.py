@@ -24,6 +24,7 @@ import structlog
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
+from freshforce.assist.breaker import update_breaker
 from freshforce.engine import QueueMetrics
 from freshforce.errors import FreshforceError
 from freshforce.service.event_check import missing_platform_events
@@ -110,7 +111,8 @@ class Service:
             await self._start_intake(stop)
             parts.append(asyncio.create_task(self.scheduler.run(stop), name="scheduler"))
             if self.work:
-                worker = self.runtime.worker(self.flows, metrics=self.metrics)
+                gate = update_breaker(self.runtime, self.maps)
+                worker = self.runtime.worker(self.flows, metrics=self.metrics, gate=gate)
                 self._watch_config(worker)
                 parts.append(asyncio.create_task(worker.run(stop), name="worker"))
             self.started.set()

@@ -226,6 +226,7 @@ field_writes = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index(None, "tenant", "system", "record_id"),
     sa.Index(None, "link_id"),
+    sa.Index(None, "tenant", "flow", "at"),  # the update breaker counts a flow's recent writes
 )
 
 # Raw change notifications as received, kept for lineage.
@@ -492,4 +493,19 @@ anomalies = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index(None, "tenant", "status"),
     sa.Index(None, "tenant", "flow", "record_key"),
+)
+
+# A flow paused for a tenant (the update breaker tripped, or an operator paused it): its jobs
+# wait in the queue, unattempted, until resumed. One row per (tenant, flow), kept on resume: its
+# ``resumed_at`` starts the breaker's next count, so the burst it stopped is not counted twice.
+flow_pauses = sa.Table(
+    "flow_pauses",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("flow", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("paused_by", sa.String(128), nullable=False),  # "update_breaker" or a person
+    sa.Column("paused_at", UTCDateTime, nullable=False),
+    sa.Column("resumed_by", sa.String(128)),
+    sa.Column("resumed_at", UTCDateTime),  # NULL while paused
 )

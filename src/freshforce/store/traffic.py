@@ -1,4 +1,8 @@
-"""Traffic measures on the ``events`` table: hourly counts, the last webhook, missed webhooks."""
+"""Traffic measures: changes per hour, the last webhook, missed webhooks, records a flow wrote.
+
+Changes come from the ``events`` table; what a flow wrote from the write log (``field_writes``),
+counted as distinct records so a record of twenty fields counts once.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,17 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from freshforce.store.schema import events
+from freshforce.store.dbtime import db_time
+from freshforce.store.schema import events, field_writes
 
-__all__ = ["event_systems", "hour_counts", "last_webhook", "missed_by_webhooks"]
+__all__ = [
+    "event_systems",
+    "hour_counts",
+    "last_webhook",
+    "missed_by_webhooks",
+    "written_counts",
+    "wrote_before",
+]
 
 _WEEK = timedelta(days=7)
 _HOUR = timedelta(hours=1)
@@ -101,3 +113,59 @@ async def missed_by_webhooks(
         )
     }
     return sorted(missed)
+
+
+async def _written(
+    db: AsyncConnection,
+    tenant: str,
+    flow: str,
+    seconds: tuple[float, float],
+    after: datetime | None,
+) -> int:
+    c = field_writes.c
+    dialect = db.dialect.name
+    start, end = seconds
+    records = (
+        sa.select(c.system, c.record_id)
+        .where(c.tenant == tenant, c.flow == flow, c.at > db_time(dialect, start))
+        .distinct()
+    )
+    if end < 0:
+        records = records.where(c.at <= db_time(dialect, end))
+    if after is not None:
+        records = records.where(c.at > after)
+    query = sa.select(sa.func.count()).select_from(records.subquery())
+    return int((await db.execute(query)).scalar_one())
+
+
+async def written_counts(
+    db: AsyncConnection,
+    tenant: str,
+    flow: str,
+    *,
+    window: float,
+    after: datetime | None = None,
+    days: int = 0,
+) -> tuple[int, list[int]]:
+    """Return the records the flow wrote in the last ``window`` seconds, and in past hours.
+
+    The first count takes only writes after ``after`` when given; the list holds the records
+    written in the hour ending at this time of day on each of the ``days`` days before (on the
+    database's clock).
+    """
+    current = await _written(db, tenant, flow, (-window, 0.0), after)
+    day, hour = 86_400.0, 3_600.0
+    past = [
+        await _written(db, tenant, flow, (-k * day - hour, -k * day), None)
+        for k in range(1, days + 1)
+    ]
+    return current, past
+
+
+async def wrote_before(db: AsyncConnection, tenant: str, flow: str, seconds: float) -> bool:
+    """Whether the write log holds a write of the flow at least ``seconds`` old (its history)."""
+    c = field_writes.c
+    query = sa.select(c.id).where(
+        c.tenant == tenant, c.flow == flow, c.at <= db_time(db.dialect.name, -seconds)
+    )
+    return (await db.execute(query.limit(1))).first() is not None

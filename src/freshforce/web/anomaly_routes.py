@@ -4,6 +4,8 @@ Reads list the tenant's anomalies (``open``: held writes waiting; ``all``: with 
 flagged ones). Accepting writes the change (the record's job runs again and the guard lets the
 same write through); rejecting drops it. Settling needs an operator and the session's CSRF token
 (the form field on the page, the ``X-CSRF-Token`` header on the API) and leaves an audit row.
+The page also lists the tenant's paused flows (the update breaker's or an operator's), and an
+operator resumes one there, under the same rules.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from freshforce.assist.breaker import resume
 from freshforce.assist.review import settle
 from freshforce.store.anomalies import Anomaly, get_anomaly, list_anomalies
 from freshforce.store.audit import record_audit
+from freshforce.store.pauses import list_pauses
 from freshforce.web.auth import (
     Principal,
     api_operator,
@@ -88,9 +92,37 @@ async def anomalies_page(
     tenant: Tenant = "default",
 ) -> HTMLResponse:
     found = await _list(deps, tenant, state)
+    async with deps.engine.connect() as db:
+        paused = [
+            {"flow": p.flow, "reason": p.reason, "paused_at": plain(p.paused_at)}
+            for p in await list_pauses(db)
+            if p.tenant == tenant
+        ]
     return render(
-        deps, request, "anomalies.html", principal, anomalies=found, state=state, tenant=tenant
-    )
+        deps, request, "anomalies.html", principal, anomalies=found, state=state, tenant=tenant,
+        paused=paused,
+    )  # fmt: skip
+
+
+@router.post("/flows/{flow}/resume")
+async def resume_form(
+    *,
+    deps: Deps,
+    principal: Annotated[Principal, Depends(page_operator)],
+    flow: Annotated[str, Path(min_length=1, max_length=64)],
+    tenant: Annotated[str, Form(min_length=1, max_length=64)] = "default",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(principal, csrf_token)
+    async with deps.engine.begin() as db:
+        if not await resume(db, tenant, flow, by=principal.username):
+            raise HTTPException(409, f"{flow} is not paused for tenant {tenant!r}")
+        await record_audit(
+            db, actor=principal.username, action="flow.resume", target=f"flow:{tenant}/{flow}",
+            now=deps.clock(), detail={"tenant": tenant, "flow": flow, "via": "web"},
+        )  # fmt: skip
+    back = "/anomalies?" + urlencode({"tenant": tenant})
+    return RedirectResponse(back, status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/anomalies/{anomaly_id}/{decision}")

@@ -53,7 +53,8 @@ async def test_linked_values_pick_the_mobile_phone_and_apply_writes_the_rule(wor
     # Mapped targets and read-only or calculated fields are never offered.
     offered = {c.target for cs in found.suggestions.values() for c in cs}
     assert not offered & {"Account.Name", "Contact.Name", "Account.LastModifiedDate", "Contact.Id"}
-    assert len(mobile) <= 3
+    assert len(mobile) <= 3  # the ranking's top three (its pick is among them)
+    assert found.picks()["client.mob_phone"] == mobile[0]
 
     path = await accept(world.engine, SCOPE, [mobile[0]], config_dir=world.config_dir, by="ann")
     text = path.read_text(encoding="utf-8")

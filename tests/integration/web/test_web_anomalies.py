@@ -92,3 +92,36 @@ async def test_unknown_anomalies_are_404(app_client, store_engine):
     assert (await app_client.get("/api/anomalies", params={"state": "later"})).status_code == 422
     found = await app_client.get(f"/api/anomalies/{ident}")
     assert found.json()["reasons"] == [WHY]
+
+
+async def test_an_operator_resumes_a_paused_flow_from_the_page(app_client, store_engine):
+    from freshforce.assist.breaker import pause  # noqa: PLC0415 - this test's own
+    from freshforce.store.pauses import get_pause  # noqa: PLC0415
+
+    why = "a burst of writes: 250 records written on clients in the last 15 minutes"
+    async with store_engine.begin() as db:
+        assert await pause(db, "default", "clients", reason=why, by="update_breaker")
+    await login(app_client, "vic")
+    viewer = await app_client.get("/anomalies")
+    assert why in viewer.text
+    assert "Operators resume." in viewer.text
+    token = await csrf(app_client)
+    form = {"csrf_token": token}
+    assert (await app_client.post("/flows/clients/resume", data=form)).status_code == 403
+
+    await login(app_client, "olga")
+    token = await csrf(app_client)
+    page = await app_client.get("/anomalies")
+    assert 'action="/flows/clients/resume"' in page.text
+    assert (await app_client.post("/flows/clients/resume", data={})).status_code == 403
+    done = await app_client.post("/flows/clients/resume", data={"csrf_token": token})
+    assert done.status_code == 303
+    again = await app_client.post("/flows/clients/resume", data={"csrf_token": token})
+    assert again.status_code == 409
+    async with store_engine.connect() as db:
+        found = await get_pause(db, "default", "clients")
+        actions = (await db.execute(sa.select(audit_log.c.action, audit_log.c.actor))).all()
+    assert found is not None
+    assert (found.paused, found.resumed_by) == (False, "olga")
+    assert ("flow.resume", "olga") in actions
+    assert why not in (await app_client.get("/anomalies")).text

@@ -10,7 +10,8 @@ import freshforce.assist
 
 def test_assist_names_its_modules() -> None:
     assert freshforce.assist.__all__ == [
-        "accept", "baseline", "guard", "labelled", "review", "scoring", "suggest",
+        "accept", "baseline", "breaker", "guard", "labelled", "review", "scoring", "semantic",
+        "suggest",
     ]  # fmt: skip
 
 

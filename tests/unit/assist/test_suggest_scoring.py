@@ -10,7 +10,7 @@ from freshforce.assist.scoring import PROPOSE_AT, Decisions, assign, rank, shown
 
 # Measured with bench/assist.py: 0.972 precision@1, 0.974 recall@3 (docs/benchmarks.md).
 PRECISION_FLOOR = 0.94
-RECALL_FLOOR = 0.95
+RECALL_FLOOR = 0.98
 
 
 def _targets(*objects: str) -> list[TargetField]:
@@ -110,10 +110,26 @@ def test_assign_is_one_to_one_but_street2_joins_street() -> None:
         SourceField("client", "bus_phone", samples=("416-555-0101",)),
         SourceField("client", "work_phone", samples=("416-555-0102",)),
     ]
-    assigned = assign({s.ref: rank(s, targets) for s in sources})
-    assert assigned["client.p_street"][0].target == "Account.BillingStreet"
-    assert assigned["client.p_street2"][0].target == "Account.BillingStreet"
-    assert assigned["client.bus_phone"][0].target != assigned["client.work_phone"][0].target
+    ranked = {s.ref: rank(s, targets) for s in sources}
+    picks = {s: c.target for s, c in assign(ranked).items() if c is not None}
+    assert picks["client.p_street"] == "Account.BillingStreet"
+    assert picks["client.p_street2"] == "Account.BillingStreet"
+    assert picks["client.bus_phone"] != picks.get("client.work_phone")
+
+
+def test_a_target_another_field_won_stays_shown() -> None:
+    wanted = {"invoice.amount", "invoice.discount_total"}  # both want Opportunity.Amount most
+    sources = [p.source for p in load_pairs() if p.source.ref in wanted]
+    targets = [t for t in load_targets() if t.obj == "Opportunity"]
+    ranked = {s.ref: rank(s, targets) for s in sources}
+    assert {r[0].target for r in ranked.values()} == {"Opportunity.Amount"}
+    picks = assign(ranked)
+    assert picks["invoice.amount"] is not None
+    assert picks["invoice.amount"].target == "Opportunity.Amount"
+    lost = picks["invoice.discount_total"]
+    assert lost is None or lost.target != "Opportunity.Amount"
+    # The ranking's top three do not depend on the one-to-one pick.
+    assert shown(ranked["invoice.discount_total"])[0].target == "Opportunity.Amount"
 
 
 def test_labelled_set_has_hard_negatives() -> None:

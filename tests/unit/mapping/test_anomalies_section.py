@@ -7,6 +7,7 @@ from pathlib import Path
 from mapping_support import flow_map, problems_of
 
 from freshforce.assist.baseline import RULES, Thresholds, thresholds_of
+from freshforce.assist.breaker import UpdateBurst, burst_of
 from freshforce.mapping.anomalies_schema import RULE_NAMES, AnomaliesModel
 
 FIELDS = "- {freshbooks: organization, salesforce: Account.Name}\n"
@@ -62,3 +63,33 @@ def test_a_flag_threshold_above_the_hold_one_is_named(tmp_path: Path) -> None:
     assert (problem.line, problem.path) == (4, "anomalies")  # the section's first key
     assert "z_flag (3.5) must be below z_hold (3)" in problem.message
     assert str(problem).startswith(f"{tmp_path / 'clients.yaml'}:4:")
+
+
+def test_the_update_breaker_reads_its_thresholds(tmp_path: Path) -> None:
+    assert burst_of(flow_map(tmp_path, FIELDS).anomalies) == UpdateBurst()
+    extra = """\
+        anomalies:
+          update_burst: {factor: 20, window_minutes: 30, min_updates: 500}
+        """
+    found = burst_of(flow_map(tmp_path, FIELDS, extra=extra).anomalies)
+    assert found == UpdateBurst(factor=20, window_minutes=30, min_updates=500)
+    off = burst_of(
+        flow_map(tmp_path, FIELDS, extra="anomalies:\n  disable: [update_burst]\n").anomalies
+    )
+    assert not off.enabled
+
+
+def test_wrong_update_burst_values_are_named_at_their_line(tmp_path: Path) -> None:
+    extra = """\
+        anomalies:
+          update_burst:
+            factor: 1
+            min_update: 5
+        """
+    found = sorted((p.line, p.path, p.message) for p in problems_of(tmp_path, FIELDS, extra=extra))
+    assert [(line, path) for line, path, _ in found] == [
+        (5, "anomalies.update_burst.factor"),
+        (6, "anomalies.update_burst.min_update"),
+    ]
+    assert "greater than 1" in found[0][2]
+    assert "(did you mean 'min_updates'?)" in found[1][2]

@@ -33,6 +33,7 @@ from freshforce.store.queue.transitions import (
     lock_held,
     requeue,
     retry_now,
+    wake_flow,
 )
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "requeue",
     "retry_now",
     "status_is",
+    "wake_flow",
 ]

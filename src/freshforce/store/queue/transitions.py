@@ -1,4 +1,4 @@
-"""Transitions of held jobs: heartbeat, lock, ack, requeue, bury; and the operator's retry.
+"""Transitions of held jobs: heartbeat, lock, ack, requeue, bury; the operator's retry and wake.
 
 Each is a compare-and-set fenced by (job id, attempt, holder): ``WHERE id = :id AND attempts =
 :n AND locked_by = :me AND status = 'running'``; callers check what came back.
@@ -26,7 +26,7 @@ from freshforce.store.queue.model import (
 )
 from freshforce.store.schema import jobs
 
-__all__ = ["ack", "bury", "heartbeat", "lock_held", "requeue", "retry_now"]
+__all__ = ["ack", "bury", "heartbeat", "lock_held", "requeue", "retry_now", "wake_flow"]
 
 
 async def heartbeat(
@@ -229,3 +229,25 @@ async def retry_now(conn: AsyncConnection, *, job_ids: list[int]) -> list[int]:
     if ids and is_postgres(conn):
         await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, "")))
     return ids
+
+
+async def wake_flow(conn: AsyncConnection, *, tenant: str, flow: str) -> int:
+    """Make a tenant's waiting pending jobs of ``flow`` due now (a resumed flow); how many.
+
+    A remote's "not before" (``not_before``) is kept: those jobs wait for it as before.
+    """
+    now = db_now(conn.dialect.name)
+    result = await conn.execute(
+        sa.update(jobs)
+        .where(
+            jobs.c.tenant == tenant,
+            jobs.c.flow == flow,
+            status_is(jobs.c.status, JobStatus.PENDING),
+            jobs.c.not_before.is_(None),
+            jobs.c.run_at > now,
+        )
+        .values(run_at=now, updated_at=now)
+    )
+    if result.rowcount and is_postgres(conn):
+        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, flow)))
+    return int(result.rowcount)
