@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from freshforce.connectors.salesforce.errors import classify
@@ -20,7 +21,13 @@ from freshforce.engine.twoway import Plan, Sides, plan_sync, salesforce_view
 from freshforce.errors import FreshforceError, PermanentError
 from freshforce.flows.clients_plan import ARCHIVED_FOR, Action, Unit, fb_view_of, sides_of
 from freshforce.flows.clients_read import CLIENTS, EXTERNAL_ID, Remote, read_first_contacts
-from freshforce.flows.clients_refused import Row, park_refusals, write_refusing
+from freshforce.flows.clients_refused import (
+    Row,
+    freshbooks_refs,
+    park_refusals,
+    write_freshbooks_refusing,
+    write_refusing,
+)
 from freshforce.store.conflicts import Parked
 from freshforce.store.idempotency import CreateRef, LedgerState, begin_create
 from freshforce.store.linking import NewLink
@@ -72,10 +79,14 @@ async def _freshbooks(
         try:
             if unit.action is Action.CREATE_FRESHBOOKS and unit.plan is not None:
                 entry = ledger[unit.account_id or ""]
+                body = dict(unit.plan.freshbooks)
                 if entry is not None:
                     made = await fb.get(CLIENTS, int(entry))  # created by an earlier attempt
                 else:
-                    made = await fb.create(CLIENTS, unit.plan.freshbooks)
+                    sent = await write_freshbooks_refusing(unit, body, partial(fb.create, CLIENTS))
+                    if sent is None:
+                        raise PermanentError(f"{unit.describe()}: FreshBooks refused every field")
+                    made = sent
                 unit.fb_id = str(made.id)
                 remote.clients[unit.fb_id] = dict(made.raw)
                 remote.client_updated[unit.fb_id] = made.updated
@@ -83,16 +94,19 @@ async def _freshbooks(
                 unit.record.created.append((ref, unit.fb_id))
                 _log(
                     unit, unit.plan, ("freshbooks", "client", unit.fb_id),
-                    written=unit.plan.freshbooks, before={},
+                    written=body, before={},
                 )  # fmt: skip
                 # The new client's id goes back to the Account (a one-way rule of the map).
                 unit.plan = _after_create(flow, unit, remote, unit.plan)
             elif unit.action is Action.SYNC and unit.plan and unit.plan.freshbooks and unit.fb_id:
-                before = remote.clients[unit.fb_id]
-                made = await fb.update(CLIENTS, int(unit.fb_id), unit.plan.freshbooks)
+                before, body = remote.clients[unit.fb_id], dict(unit.plan.freshbooks)
+                update = partial(fb.update, CLIENTS, int(unit.fb_id))
+                made = await write_freshbooks_refusing(unit, body, update) or await fb.get(
+                    CLIENTS, int(unit.fb_id)
+                )
                 remote.clients[unit.fb_id] = dict(made.raw)
                 where = ("freshbooks", "client", unit.fb_id)
-                _log(unit, unit.plan, where, written=unit.plan.freshbooks, before=before)
+                _log(unit, unit.plan, where, written=body, before=before)
             elif unit.action is Action.ARCHIVE_FRESHBOOKS and unit.fb_id:
                 await fb.set_vis_state(CLIENTS, int(unit.fb_id), 2)
                 unit.record.extra_ids = {ARCHIVED_FOR: unit.account_id or ""}
@@ -122,7 +136,8 @@ async def _begin(engine: AsyncEngine, scope: Any, creates: list[Unit]) -> dict[s
 
 def _after_create(flow: FlowMap, unit: Unit, remote: Remote, created: Plan) -> Plan:
     sides = sides_of(unit, remote, unit.fb_id, unit.account_id)
-    follow = plan_sync(flow, sides, created.snapshot)
+    # A field FreshBooks refused is not "emptied in FreshBooks": it waits, parked.
+    follow = plan_sync(flow, sides, created.snapshot, held=freshbooks_refs(flow, unit))
     follow.freshbooks.clear()  # the client was written just now from these very values
     follow.snapshot = created.snapshot
     return follow

@@ -156,3 +156,39 @@ async def test_a_refusal_naming_no_field_still_dead_letters(world: World) -> Non
     assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in dead.error_message
     assert "Gibbons may not be a contact" in dead.error_message
     assert await _conflicts(world) == []
+
+
+async def test_a_value_freshbooks_refuses_is_parked_and_the_rest_syncs(world: World) -> None:
+    fb_id = await world.fb_create(organization="Vandelay", lname="Costanza", bus_phone="555-0001")
+    await world.sync(f"freshbooks/client/{fb_id}")
+    account, _ = await _contact_of(world, fb_id)
+    # FreshBooks refuses the phone once, as its accounting API names a field (errno 1004).
+    await world.fault(
+        "freshbooks", kind="invalid_value", method="PUT", path=f"*/users/clients/{fb_id}",
+        field="bus_phone", times=1,
+    )  # fmt: skip
+    await world.sf_update(account["Id"], Phone="555-0002", Name="Vandelay Industries")
+    await world.sync(f"salesforce/Account/{account['Id']}")
+
+    client = await world.fb_get(fb_id)
+    assert (client["organization"], client["bus_phone"]) == ("Vandelay Industries", "555-0001")
+    [item] = await _conflicts(world)
+    assert (item.parked.field, item.refused_by, item.error_code) == (
+        "Account.Phone", "freshbooks", "1004",
+    )  # fmt: skip
+    assert item.error_message == "Invalid value for bus_phone."
+    assert (item.parked.freshbooks_value, item.parked.salesforce_value) == ("555-0001", "555-0002")
+    account, _ = await _contact_of(world, fb_id)
+    assert account["Phone"] == "555-0002"  # Salesforce's edit is not undone
+
+    await world.clear_requests()
+    await world.sync(f"salesforce/Account/{account['Id']}")  # unchanged: it waits, no write
+    writes = [r for r in await world.requests("freshbooks") if r["method"] in {"POST", "PUT"}]
+    assert writes == []
+
+    await world.sf_update(account["Id"], Phone="555-0003")
+    await world.sync(f"salesforce/Account/{account['Id']}")
+    assert (await world.fb_get(fb_id))["bus_phone"] == "555-0003"
+    assert await _conflicts(world) == []
+    [closed] = await _conflicts(world, every=True)
+    assert (closed.resolution, closed.resolved_value) == (Resolution.FIXED, "555-0003")
