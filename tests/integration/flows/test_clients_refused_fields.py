@@ -192,3 +192,18 @@ async def test_a_value_freshbooks_refuses_is_parked_and_the_rest_syncs(world: Wo
     assert await _conflicts(world) == []
     [closed] = await _conflicts(world, every=True)
     assert (closed.resolution, closed.resolved_value) == (Resolution.FIXED, "555-0003")
+
+
+async def test_a_first_name_too_long_is_parked_with_string_too_long(world: World) -> None:
+    fb_id = await world.fb_create(organization="Gringotts", fname="Griphook", lname="Goblin")
+    await world.sync(f"freshbooks/client/{fb_id}")
+    long_name = "Griphook " * 6  # 54 characters; Contact.FirstName holds 40
+    await world.fb_update(fb_id, fname=long_name, lname="Goblin-Smith")
+    await world.sync(f"freshbooks/client/{fb_id}")
+
+    _, contact = await _contact_of(world, fb_id)
+    assert (contact["FirstName"], contact["LastName"]) == ("Griphook", "Goblin-Smith")
+    [item] = await _conflicts(world)
+    assert (item.parked.field, item.error_code) == ("Contact.FirstName", "STRING_TOO_LONG")
+    assert item.parked.freshbooks_value == long_name.strip()
+    assert "max length=40" in (item.error_message or "")
