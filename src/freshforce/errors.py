@@ -8,7 +8,8 @@ FreshforceError
 │   ├── AmbiguousWriteError  look up the idempotency ref first
 │   └── LeaseLostError       another process holds the listener/poller lease: stop
 ├── PermanentError   dead-letter now
-│   └── RecordGoneError  skip: the remote record no longer exists
+│   ├── RecordGoneError     skip: the remote record no longer exists
+│   └── RefusedValueError   the remote refused named fields' values: write without them, park them
 └── ConflictError    park for review
 ```
 
@@ -28,6 +29,7 @@ __all__ = [
     "LeaseLostError",
     "PermanentError",
     "RecordGoneError",
+    "RefusedValueError",
     "TransientError",
 ]
 
@@ -112,6 +114,28 @@ class PermanentError(FreshforceError):
 
 class RecordGoneError(PermanentError):
     """The remote record does not exist (any more): skip the work; nothing is left to sync."""
+
+
+class RefusedValueError(PermanentError):
+    """The remote refused the values of ``fields`` (names as it gave them), not the record.
+
+    A flow that can write the record without them does so and parks each one for review; any
+    other caller treats it as the ``PermanentError`` it is.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: tuple[str, ...],
+        system: str | None = None,
+        remote_code: str | None = None,
+        http_status: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message, system=system, remote_code=remote_code, http_status=http_status)
+        self.fields = fields
+        self.detail = detail or message  # the remote's own message
 
 
 class ConflictError(FreshforceError):

@@ -1,7 +1,9 @@
 """``freshforce conflicts list|show|resolve``: fields parked for review, and settling them.
 
 A conflict is one field of one linked record that changed differently on both sides under the
-``review`` policy; only that field waits, the rest of the record syncs. ``resolve ID --take
+``review`` policy, or whose value one side refused (kind ``refused``: the refusing system's
+error code and message are shown; fixing the value at its source closes it by itself); only
+that field waits, the rest of the record syncs. ``resolve ID --take
 freshbooks|salesforce`` keeps one side's value, ``--value V`` a value of your own (read as the
 field's type: JSON when the sides' values are numbers, booleans or null, text otherwise); the
 link is then synced again by the worker. Exit codes: 0 done, 1 unknown or already settled
@@ -60,6 +62,10 @@ def _as_dict(conflict: Conflict, link: Link | None = None) -> dict[str, Any]:
         "flow": conflict.flow,
         "link_id": p.link_id,
         "field": p.field,
+        "kind": str(p.kind),
+        "refused_by": p.refused_by,
+        "error_code": p.error_code,
+        "error_message": p.error_message,
         "status": str(conflict.status),
         "base_value": p.base_value,
         "freshbooks": {
@@ -130,7 +136,9 @@ def list_(
     if not found:
         out.print(f"no {'' if every else 'open '}conflicts for tenant {tenant!r}")
         return
-    table = Table("id", "flow", "link", "field", "freshbooks", "salesforce", "status", "since")
+    table = Table(
+        "id", "flow", "link", "field", "why", "freshbooks", "salesforce", "status", "since"
+    )
     for c in found:
         p = c.parked
         table.add_row(
@@ -138,6 +146,7 @@ def list_(
             c.flow,
             str(p.link_id),
             p.field,
+            _why(c),
             _value(p.freshbooks_value),
             _value(p.salesforce_value),
             str(c.status) if c.resolution is None else f"{c.status} ({c.resolution})",
@@ -165,6 +174,16 @@ def show(
         cli.stdout.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def _why(conflict: Conflict) -> str:
+    p = conflict.parked
+    if p.refused_by is None:
+        return str(p.kind)
+    return f"refused by {p.refused_by}: {p.error_code or 'no code'}"
+
+
+_SYSTEMS = {"freshbooks": "FreshBooks", "salesforce": "Salesforce"}
+
+
 def _show_lines(c: dict[str, Any]) -> list[str]:
     link = c.get("link") or {}
     fb, sf = link.get("freshbooks_id") or "-", link.get("salesforce_id") or "-"
@@ -177,10 +196,17 @@ def _show_lines(c: dict[str, Any]) -> list[str]:
         f"  status:       {c['status']} since {c['created_at']}",
         f"  last synced:  {_value(c['base_value'])}",
     ]
-    for side, label in (("freshbooks", "FreshBooks"), ("salesforce", "Salesforce")):
+    for side, label in _SYSTEMS.items():
         s = c[side]
         by = f" (changed by {s['changed_by'] or 'unknown'} at {s['changed_at'] or 'unknown'})"
         lines.append(f"  {label + ':':<13} {_value(s['value'])}{by}")
+    if c["refused_by"] is not None:
+        system = _SYSTEMS.get(c["refused_by"], c["refused_by"])
+        source = next(label for side, label in _SYSTEMS.items() if side != c["refused_by"])
+        lines += [
+            f"  refused by:   {system}, {c['error_code'] or 'no code'}: {c['error_message'] or ''}",
+            f"  fix it:       correct the value in {source} (it syncs and this closes), or",
+        ]
     if c["resolution"] is not None:
         lines.append(
             f"  resolved:     {c['resolution']} → {_value(c['resolved_value'])} "

@@ -4,8 +4,8 @@
 batch, the links holding any of the batch's ids, their snapshots, their open conflicts and the
 conflicts settled since their last sync. :class:`Record` gathers the effects of one job — the
 link made or moved, the snapshot, the fingerprints of what was written, the write log, parked
-conflicts, the ledger and the match locks to release — as one engine ``Effect`` committed with
-the job's ack.
+conflicts, refused fields that synced (closed), the ledger and the match locks to release — as
+one engine ``Effect`` committed with the job's ack.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from freshforce.errors import TransientError
 from freshforce.store.conflicts import (
     Conflict,
     Parked,
+    close_fixed,
     open_conflicts,
     park_conflict,
     settled_conflicts,
@@ -123,6 +124,7 @@ class Record:
     snapshot: Snapshot | None = None
     keys: frozenset[str] | None = None
     parked: list[Parked] = field(default_factory=list)
+    fixed: dict[str, Any] = field(default_factory=dict)  # refused fields now synced → value
     writes: list[FieldWrite] = field(default_factory=list)
     written: list[Written] = field(default_factory=list)
     echoes: list[Echo] = field(default_factory=list)
@@ -188,6 +190,8 @@ class Record:
             await save_snapshot(db, link.id, self.snapshot)
         if self.keys is not None and self.new_link is None:
             await set_link_keys(db, {link.id: self.keys})
+        if self.fixed:
+            await close_fixed(db, self.scope, link.id, self.fixed)
         for parked in self.parked:
             await park_conflict(db, self.scope, _on(parked, link.id))
 

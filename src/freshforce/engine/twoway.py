@@ -7,6 +7,8 @@ never looks like an edit. Against the snapshot of the last sync, each two-way fi
 unchanged, changed on one side (copied over) or changed on both (its policy decides, and
 ``review`` parks that field only). The merged value ``M`` of every field is what both sides
 hold after the writes; the new snapshot is ``M`` except for parked fields, which keep their base.
+A field whose value the other side refused (parked as ``refused``) waits, keeping its base, for
+as long as its changed side still shows the refused value; changed again, it merges as any edit.
 
 One-way rules copy their source whenever the target differs; a rule with no source field (a
 default such as ``Account.Type``) applies when a record is created only. All of this is pure:
@@ -95,11 +97,14 @@ def plan_sync(
     *,
     held: Mapping[str, Any] | None = None,
     resolved: Mapping[str, Any] | None = None,
+    refused: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Plan the writes of a linked record against its snapshot ``base``.
 
     ``held`` are fields with an open conflict (they wait, keeping their base value);
-    ``resolved`` are fields a person settled since the last sync, with the chosen value.
+    ``resolved`` are fields a person settled since the last sync, with the chosen value;
+    ``refused`` are fields whose value the other side refused, with that value (they wait
+    while the side they came from still shows it).
     """
     held, resolved = held or {}, resolved or {}
     to_sf = flow.apply(sides.freshbooks, Direction.TO_SALESFORCE)
@@ -107,6 +112,7 @@ def plan_sync(
     fb_view = freshbooks_view(flow, to_sf)
     sf_view = salesforce_view(flow, sides.salesforce)
     absent = _absent_keep_base(sides, sf_view, fb_view, base)
+    held = {**held, **_still_refused(base, refused or {}, fb_view, sf_view)}
     plan = Plan()
     merged: dict[str, Any] = {}
     for ref, comparison in flow.compare(base, fb_view, sf_view).items():
@@ -128,6 +134,24 @@ def plan_sync(
     _freshbooks_writes(flow, sides, merged, fb_view, plan)
     _one_way(flow, sides, to_sf, to_fb, plan)
     return plan
+
+
+def _still_refused(
+    base: Mapping[str, Any] | None,
+    refused: Mapping[str, Any],
+    fb_view: Mapping[str, Any],
+    sf_view: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Return the refused fields whose changed side still shows the refused value."""
+    if not refused or base is None:
+        return {}
+    waiting: dict[str, Any] = {}
+    for ref, value in refused.items():
+        for view in (fb_view, sf_view):
+            moved = ref in view and not same_value(view[ref], base.get(ref))
+            if moved and same_value(view[ref], value):
+                waiting[ref] = base.get(ref)
+    return waiting
 
 
 def _absent_keep_base(

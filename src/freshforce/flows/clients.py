@@ -13,7 +13,9 @@ jobs about one business never run at once, linked or not), then per unit:
 - deleted, archived or merged on one side: the map's delete policy.
 
 Writes are batched per object (Collections, 200 a call) and FreshBooks' one call per record;
-everything the unit learned is committed with its job's ack (engine/syncstate.Record).
+a field whose value a side refuses is left out and parked for review while the rest of the
+record syncs (clients_refused.py). Everything the unit learned is committed with its job's ack
+(engine/syncstate.Record).
 """
 
 from __future__ import annotations

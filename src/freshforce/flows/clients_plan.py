@@ -14,11 +14,13 @@ from freshforce.engine.twoway import Plan, Sides, freshbooks_view, plan_create, 
 from freshforce.errors import PermanentError
 from freshforce.mapping import DeletePolicy, Direction
 from freshforce.mapping.catalogue import System
+from freshforce.store.conflicts import ConflictKind
 
 if TYPE_CHECKING:
     from freshforce.engine.queue import Job
     from freshforce.engine.syncstate import LinkState, Record, StoreState
     from freshforce.flows.clients_read import Remote
+    from freshforce.flows.clients_refused import Refusal
     from freshforce.mapping import FlowMap
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "review_choice",
     "sf_time",
 ]
+
+REFUSED = ConflictKind.REFUSED
 
 # extra_ids marker: the FreshBooks client was archived because its Account was deleted.
 ARCHIVED_FOR = "archived_for_salesforce_delete"
@@ -72,6 +76,7 @@ class Unit:
     action: Action = Action.NOTHING
     plan: Plan | None = None
     error: BaseException | None = None
+    refused: list[Refusal] = field(default_factory=list)  # fields Salesforce refused
 
     def attach(self, state: StoreState, remote: Remote) -> None:
         """Find this unit's link (by link id, FreshBooks id, Account or Contact id)."""
@@ -213,12 +218,14 @@ def _linked(flow: FlowMap, unit: Unit, remote: Remote) -> None:
         return
     snapshot = unit.state.snapshot
     unit.action = Action.SYNC
+    waiting = unit.state.held.items()
     unit.plan = plan_sync(
         flow,
         sides_of(unit, remote, unit.fb_id, unit.account_id),
         snapshot.fields if snapshot else None,
-        held={name: c.parked.base_value for name, c in unit.state.held.items()},
+        held={name: c.parked.base_value for name, c in waiting if c.kind is not REFUSED},
         resolved=unit.state.resolved,
+        refused={name: c.parked.refused_value for name, c in waiting if c.kind is REFUSED},
     )
 
 

@@ -3,13 +3,15 @@
 Order: FreshBooks first (creates, each recorded in the ledger before its POST, then updates
 and archive/restore/delete), then Salesforce in Collections calls: Accounts upserted on their
 FreshBooks id (new ones) and updated (changes, and the FreshBooks id of clients just created),
-then Contacts created and updated. A failed record fails its unit only.
+then Contacts created and updated. A failed record fails its unit only; a record Salesforce
+refuses for some fields' values is written without them and they are parked (clients_refused.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from freshforce.connectors.salesforce.errors import classify
@@ -19,6 +21,13 @@ from freshforce.engine.twoway import Plan, Sides, plan_sync, salesforce_view
 from freshforce.errors import FreshforceError, PermanentError
 from freshforce.flows.clients_plan import ARCHIVED_FOR, Action, Unit, fb_view_of, sides_of
 from freshforce.flows.clients_read import CLIENTS, EXTERNAL_ID, Remote, read_first_contacts
+from freshforce.flows.clients_refused import (
+    Row,
+    freshbooks_refs,
+    park_refusals,
+    write_freshbooks_refusing,
+    write_refusing,
+)
 from freshforce.store.conflicts import Parked
 from freshforce.store.idempotency import CreateRef, LedgerState, begin_create
 from freshforce.store.linking import NewLink
@@ -70,10 +79,14 @@ async def _freshbooks(
         try:
             if unit.action is Action.CREATE_FRESHBOOKS and unit.plan is not None:
                 entry = ledger[unit.account_id or ""]
+                body = dict(unit.plan.freshbooks)
                 if entry is not None:
                     made = await fb.get(CLIENTS, int(entry))  # created by an earlier attempt
                 else:
-                    made = await fb.create(CLIENTS, unit.plan.freshbooks)
+                    sent = await write_freshbooks_refusing(unit, body, partial(fb.create, CLIENTS))
+                    if sent is None:
+                        raise PermanentError(f"{unit.describe()}: FreshBooks refused every field")
+                    made = sent
                 unit.fb_id = str(made.id)
                 remote.clients[unit.fb_id] = dict(made.raw)
                 remote.client_updated[unit.fb_id] = made.updated
@@ -81,16 +94,19 @@ async def _freshbooks(
                 unit.record.created.append((ref, unit.fb_id))
                 _log(
                     unit, unit.plan, ("freshbooks", "client", unit.fb_id),
-                    written=unit.plan.freshbooks, before={},
+                    written=body, before={},
                 )  # fmt: skip
                 # The new client's id goes back to the Account (a one-way rule of the map).
                 unit.plan = _after_create(flow, unit, remote, unit.plan)
             elif unit.action is Action.SYNC and unit.plan and unit.plan.freshbooks and unit.fb_id:
-                before = remote.clients[unit.fb_id]
-                made = await fb.update(CLIENTS, int(unit.fb_id), unit.plan.freshbooks)
+                before, body = remote.clients[unit.fb_id], dict(unit.plan.freshbooks)
+                update = partial(fb.update, CLIENTS, int(unit.fb_id))
+                made = await write_freshbooks_refusing(unit, body, update) or await fb.get(
+                    CLIENTS, int(unit.fb_id)
+                )
                 remote.clients[unit.fb_id] = dict(made.raw)
                 where = ("freshbooks", "client", unit.fb_id)
-                _log(unit, unit.plan, where, written=unit.plan.freshbooks, before=before)
+                _log(unit, unit.plan, where, written=body, before=before)
             elif unit.action is Action.ARCHIVE_FRESHBOOKS and unit.fb_id:
                 await fb.set_vis_state(CLIENTS, int(unit.fb_id), 2)
                 unit.record.extra_ids = {ARCHIVED_FOR: unit.account_id or ""}
@@ -120,7 +136,8 @@ async def _begin(engine: AsyncEngine, scope: Any, creates: list[Unit]) -> dict[s
 
 def _after_create(flow: FlowMap, unit: Unit, remote: Remote, created: Plan) -> Plan:
     sides = sides_of(unit, remote, unit.fb_id, unit.account_id)
-    follow = plan_sync(flow, sides, created.snapshot)
+    # A field FreshBooks refused is not "emptied in FreshBooks": it waits, parked.
+    follow = plan_sync(flow, sides, created.snapshot, held=freshbooks_refs(flow, unit))
     follow.freshbooks.clear()  # the client was written just now from these very values
     follow.snapshot = created.snapshot
     return follow
@@ -136,17 +153,19 @@ class _Salesforce:
 
     async def upsert_accounts(self, units: list[Unit]) -> None:
         """Create (or find again, after a lost answer) the Accounts of new clients."""
-        rows = [(u, dict(u.plan.salesforce.get("Account", {}))) for u in units if u.plan]
-        for unit, row in rows:
-            row[EXTERNAL_ID] = unit.fb_id
+        rows: list[Row] = [
+            (u, "Account", {**u.plan.salesforce.get("Account", {}), EXTERNAL_ID: u.fb_id})
+            for u in units
+            if u.plan
+        ]
         results = await self._call(
-            [u for u, _ in rows],
-            lambda: self.sf.upsert(
-                "Account", EXTERNAL_ID, [r for _, r in rows], priority=self.priority
+            rows,
+            lambda batch: self.sf.upsert(
+                "Account", EXTERNAL_ID, [r for _, _, r in batch], priority=self.priority
             ),
         )
         existing: list[str] = []
-        for (unit, row), result in zip(rows, results, strict=True):
+        for (unit, _, row), result in zip(rows, results, strict=True):
             if self._failed(unit, result, "upsert Account"):
                 continue
             if result.created is False:
@@ -162,7 +181,7 @@ class _Salesforce:
 
     async def update(self, units: list[Unit]) -> None:
         """Update each unit's Account and Contact, both objects in the same Collections calls."""
-        rows: list[tuple[Unit, str, dict[str, Any]]] = []
+        rows: list[Row] = []
         for unit in units:
             if unit.contact_id is None and unit.account_id in self.remote.first_contact:
                 unit.contact_id = to_18(self.remote.first_contact[unit.account_id]["Id"])
@@ -173,8 +192,10 @@ class _Salesforce:
         if not rows:
             return
         results = await self._call(
-            [u for u, _, _ in rows],
-            lambda: self.sf.update_mixed([(o, r) for _, o, r in rows], priority=self.priority),
+            rows,
+            lambda batch: self.sf.update_mixed(
+                [(o, r) for _, o, r in batch], priority=self.priority
+            ),
         )
         for (unit, obj, row), result in zip(rows, results, strict=True):
             if not self._failed(unit, result, f"update {obj}"):
@@ -193,16 +214,23 @@ class _Salesforce:
             if u.error is None and u.contact_id is None and u.plan
             and (u.plan.salesforce.get("Contact") or {}).get("LastName")
         ]  # fmt: skip
-        rows = [
-            {"AccountId": u.account_id, **(u.plan.salesforce["Contact"] if u.plan else {})}
+        rows: list[Row] = [
+            (
+                u,
+                "Contact",
+                {"AccountId": u.account_id, **(u.plan.salesforce["Contact"] if u.plan else {})},
+            )
             for u in new
         ]
         if not rows:
             return
         results = await self._call(
-            new, lambda: self.sf.create("Contact", rows, priority=self.priority)
+            rows,
+            lambda batch: self.sf.create(
+                "Contact", [r for _, _, r in batch], priority=self.priority
+            ),
         )
-        for unit, row, result in zip(new, rows, results, strict=True):
+        for (unit, _, row), result in zip(rows, results, strict=True):
             if not self._failed(unit, result, "create Contact"):
                 unit.contact_id = to_18(str(result.id))
                 self.remote.contacts[unit.contact_id] = {"Id": unit.contact_id, **row}
@@ -210,16 +238,22 @@ class _Salesforce:
                 where = ("salesforce", "Contact", unit.contact_id)
                 _log(unit, unit.plan, where, written=row, before={})
 
-    async def _call(self, units: list[Unit], call: Callable[[], Any]) -> Sequence[WriteResult]:
-        """Run one batched call for ``units`` (one per row); a failed call fails them all."""
-        if not units:
+    async def _call(
+        self, rows: list[Row], call: Callable[[list[Row]], Awaitable[Sequence[WriteResult]]]
+    ) -> Sequence[WriteResult]:
+        """Run batched calls for ``rows``: a failed call fails their units; refused fields wait."""
+        if not rows:
             return []
-        try:
-            return list(await call())
-        except FreshforceError as exc:
-            for unit in units:
-                unit.error = exc
-            return [_FAILED] * len(units)
+
+        async def guarded(batch: list[Row]) -> Sequence[WriteResult]:
+            try:
+                return list(await call(batch))
+            except FreshforceError as exc:
+                for unit, _, _ in batch:
+                    unit.error = exc
+                return [_FAILED] * len(batch)
+
+        return await write_refusing(rows, guarded)
 
     @staticmethod
     def _failed(unit: Unit, result: WriteResult, what: str) -> bool:
@@ -252,13 +286,14 @@ def _finish(flow: FlowMap, unit: Unit, remote: Remote) -> None:
     if unit.plan is None:
         return
     sides = sides_of(unit, remote, unit.fb_id, unit.account_id)
+    park_refusals(flow, unit, sides)
     record.snapshot = Snapshot(unit.plan.snapshot, sides.freshbooks_modified, _newest(sides))
     keys = _keys(unit.plan.snapshot)
     if record.link is None and unit.fb_id and unit.account_id:
         record.new_link = NewLink(unit.fb_id, unit.account_id, unit.contact_id, keys=keys)
     else:
         record.keys = keys
-    record.parked = [
+    record.parked += [
         Parked(
             0, c.field, _json(c.base), _json(c.freshbooks), _json(c.salesforce),
             freshbooks_changed_at=sides.freshbooks_modified,

@@ -1,12 +1,15 @@
 """Conflicts: one field of a link parked for review, with both sides' values, until settled.
 
 Under the ``review`` policy a field changed differently on both sides is parked here and only
-that field waits: the rest of the record syncs. There is at most one open conflict per link and
-field; parking it again (the values moved on) refreshes that row. Resolving is a
-compare-and-set on ``status = 'open'``, so two people settling one conflict cannot both win.
-Parking runs in a job's commit, and jobs about one link never run at once (per-key exclusivity
-and match locks), so two parks of one field do not race; the partial unique index would refuse
-the second if they did.
+that field waits: the rest of the record syncs. A value one side refused (an e-mail
+Salesforce cannot parse, a validation rule naming the field) is parked the same way, as kind
+``refused`` with the refusing system's error code and message; it also closes by itself
+(resolution ``fixed``) once a changed value from its source is written. There is at most one
+open conflict per link and field; parking it again (the values moved on) refreshes that row.
+Resolving is a compare-and-set on ``status = 'open'``, so two people settling one conflict
+cannot both win. Parking runs in a job's commit, and jobs about one link never run at once
+(per-key exclusivity and match locks), so two parks of one field do not race; the partial
+unique index would refuse the second if they did.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Conflict",
+    "ConflictKind",
     "ConflictStatus",
     "Parked",
     "Resolution",
+    "close_fixed",
     "get_conflict",
     "list_conflicts",
     "list_conflicts_of_links",
@@ -50,12 +55,24 @@ class ConflictStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class ConflictKind(StrEnum):
+    """Why a field waits: both sides changed it, or one side refused its value."""
+
+    CONFLICT = "conflict"
+    REFUSED = "refused"
+
+
 class Resolution(StrEnum):
-    """How a conflict was settled: one side's value, or a value typed by a person."""
+    """How a conflict was settled: one side's value, a person's value, or fixed at the source."""
 
     FRESHBOOKS = "freshbooks"
     SALESFORCE = "salesforce"
     VALUE = "value"
+    FIXED = "fixed"  # a refused value, changed at its source and then written
+
+
+# Who closes a refused field whose source value was changed and then written.
+FIXED_BY = "freshforce"
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,15 @@ class Parked:
     freshbooks_changed_at: datetime | None = None
     salesforce_changed_by: str | None = None
     salesforce_changed_at: datetime | None = None
+    kind: ConflictKind = ConflictKind.CONFLICT
+    refused_by: str | None = None  # refused: the system that refused the value
+    error_code: str | None = None  # ... its error code
+    error_message: str | None = None  # ... and message
+
+    @property
+    def refused_value(self) -> Any:  # noqa: ANN401 - a JSON wire value
+        """The value the other side refused (the value from its source)."""
+        return self.salesforce_value if self.refused_by == "freshbooks" else self.freshbooks_value
 
 
 @dataclass(frozen=True)
@@ -89,6 +115,22 @@ class Conflict:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def kind(self) -> ConflictKind:
+        return self.parked.kind
+
+    @property
+    def refused_by(self) -> str | None:
+        return self.parked.refused_by
+
+    @property
+    def error_code(self) -> str | None:
+        return self.parked.error_code
+
+    @property
+    def error_message(self) -> str | None:
+        return self.parked.error_message
+
 
 _PARKED = (
     "base_value",
@@ -98,12 +140,17 @@ _PARKED = (
     "freshbooks_changed_at",
     "salesforce_changed_by",
     "salesforce_changed_at",
+    "kind",
+    "refused_by",
+    "error_code",
+    "error_message",
 )
 
 
 def _conflict(row: Row[tuple[object, ...]]) -> Conflict:
     m = row._mapping  # noqa: SLF001 - SQLAlchemy's public row mapping
-    parked = Parked(m["link_id"], m["field"], *(m[name] for name in _PARKED))
+    values = {name: m[name] for name in _PARKED} | {"kind": ConflictKind(m["kind"])}
+    parked = Parked(m["link_id"], m["field"], **values)
     return Conflict(
         id=m["id"],
         tenant=m["tenant"],
@@ -122,7 +169,7 @@ def _conflict(row: Row[tuple[object, ...]]) -> Conflict:
 async def park_conflict(db: AsyncConnection, scope: Scope, parked: Parked) -> Conflict:
     """Open a conflict for ``parked``'s field, or refresh the open one with the new values."""
     now = db_now(db.dialect.name)
-    values = {name: getattr(parked, name) for name in _PARKED}
+    values = {name: getattr(parked, name) for name in _PARKED} | {"kind": parked.kind.value}
     c = conflicts.c
     refresh = (
         sa.update(conflicts)
@@ -175,6 +222,39 @@ async def resolve_conflict(
     )
     row = (await db.execute(statement)).first()
     return None if row is None else _conflict(row)
+
+
+async def close_fixed(
+    db: AsyncConnection,
+    scope: Scope,
+    link_id: int,
+    fixed: dict[str, Any],  # field → the value written; Any: JSON wire values
+) -> list[Conflict]:
+    """Close the link's open refused fields whose changed source value was written."""
+    closed: list[Conflict] = []
+    c = conflicts.c
+    for name, value in sorted(fixed.items()):
+        statement = (
+            sa.update(conflicts)
+            .where(
+                c.tenant == scope.tenant,
+                c.link_id == link_id,
+                c.field == name,
+                c.kind == ConflictKind.REFUSED.value,
+                c.status == ConflictStatus.OPEN.value,
+            )
+            .values(
+                status=ConflictStatus.RESOLVED.value,
+                resolution=Resolution.FIXED.value,
+                resolved_value=value,
+                resolved_by=FIXED_BY,
+                resolved_at=db_now(db.dialect.name),
+                updated_at=db_now(db.dialect.name),
+            )
+            .returning(*conflicts.c)
+        )
+        closed.extend(_conflict(r) for r in (await db.execute(statement)).all())
+    return closed
 
 
 async def get_conflict(db: AsyncConnection, tenant: str, conflict_id: int) -> Conflict | None:
@@ -244,6 +324,8 @@ async def settled_conflicts(
             c.flow == scope.flow,
             c.link_id.in_(wanted),
             c.status == ConflictStatus.RESOLVED.value,
+            # Fixed at the source: the value synced as any edit does, nothing to apply again.
+            c.resolution != Resolution.FIXED.value,
         )
         .order_by(c.resolved_at, c.id)
     )

@@ -152,8 +152,10 @@ write_fingerprints = sa.Table(
     sa.Index(None, "expires_at"),
 )
 
-# A field whose two sides changed differently under the ``review`` policy: that field waits here
-# (the rest of the record syncs) until someone takes a side or a value. One open row per field.
+# A field held back for review, the rest of the record syncing meanwhile: ``conflict`` when its two
+# sides changed differently under the ``review`` policy, ``refused`` when one side refused its value
+# (the refusing system, its error code and message kept). It waits until someone takes a side or a
+# value, or (refused) the value is changed at its source. One open row per field.
 conflicts = sa.Table(
     "conflicts",
     metadata,
@@ -169,8 +171,12 @@ conflicts = sa.Table(
     sa.Column("freshbooks_changed_at", UTCDateTime),
     sa.Column("salesforce_changed_by", sa.String(128)),
     sa.Column("salesforce_changed_at", UTCDateTime),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="conflict"),  # | refused
+    sa.Column("refused_by", sa.String(16)),  # the system that refused the value (refused only)
+    sa.Column("error_code", sa.String(64)),  # its error code, e.g. INVALID_EMAIL_ADDRESS
+    sa.Column("error_message", sa.Text),  # its message, as it gave it
     sa.Column("status", sa.String(16), nullable=False),  # open | resolved
-    sa.Column("resolution", sa.String(16)),  # freshbooks | salesforce | value
+    sa.Column("resolution", sa.String(16)),  # freshbooks | salesforce | value | fixed
     sa.Column("resolved_value", sa.JSON),
     sa.Column("resolved_by", sa.String(128)),
     sa.Column("resolved_at", UTCDateTime),

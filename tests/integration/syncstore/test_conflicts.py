@@ -3,14 +3,17 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from freshforce.store.conflicts import (
+    ConflictKind,
     ConflictStatus,
     Parked,
     Resolution,
+    close_fixed,
     get_conflict,
     list_conflicts,
     open_conflicts,
     park_conflict,
     resolve_conflict,
+    settled_conflicts,
 )
 from freshforce.store.linking import NewLink, create_link, unlink
 from freshforce.store.scope import Scope
@@ -79,3 +82,42 @@ async def test_unlinking_drops_the_links_conflicts(store_engine: AsyncEngine) ->
         await park_conflict(db, ACME, _parked(link_id))
         await unlink(db, ACME, link_id)
         assert await list_conflicts(db, "acme", status=None) == []
+
+
+def _refused(link_id: int, value: str = "x at y") -> Parked:
+    return Parked(
+        link_id, "Contact.Email", None, value, None,
+        kind=ConflictKind.REFUSED, refused_by="salesforce",
+        error_code="INVALID_EMAIL_ADDRESS", error_message=f"Email: invalid email address: {value}",
+    )  # fmt: skip
+
+
+async def test_a_refused_field_keeps_its_error_and_closes_only_as_fixed(
+    store_engine: AsyncEngine,
+) -> None:
+    link_id = await _link(store_engine)
+    async with store_engine.begin() as db:
+        first = await park_conflict(db, ACME, _refused(link_id))
+        again = await park_conflict(db, ACME, _refused(link_id, "x at z"))
+        other = await park_conflict(
+            db, ACME, Parked(link_id, "Account.Name", "A", "B", "C")
+        )  # a both-sides conflict is not closed by a fix
+        closed = await close_fixed(
+            db, ACME, link_id, {"Contact.Email": "x@y.example", "Account.Name": "B"}
+        )
+        settled = await settled_conflicts(db, ACME, [link_id])
+        still = await open_conflicts(db, ACME, [link_id])
+    assert again.id == first.id
+    assert (again.kind, again.refused_by, again.error_code) == (
+        ConflictKind.REFUSED, "salesforce", "INVALID_EMAIL_ADDRESS",
+    )  # fmt: skip
+    assert again.error_message == "Email: invalid email address: x at z"
+    assert again.parked.refused_value == "x at z"
+    assert other.kind is ConflictKind.CONFLICT
+    [fixed] = closed
+    assert (fixed.id, fixed.status, fixed.resolution) == (
+        first.id, ConflictStatus.RESOLVED, Resolution.FIXED,
+    )  # fmt: skip
+    assert (fixed.resolved_value, fixed.resolved_by) == ("x@y.example", "freshforce")
+    assert settled == {}  # fixed at the source: nothing for the next sync to apply
+    assert list(still[link_id]) == ["Account.Name"]

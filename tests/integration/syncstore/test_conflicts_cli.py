@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from freshforce.cli import app
 from freshforce.engine import JobQueue, JobStatus
-from freshforce.store.conflicts import Parked, park_conflict
+from freshforce.store.conflicts import ConflictKind, Parked, park_conflict
 from freshforce.store.engine import create_engine
 from freshforce.store.linking import NewLink, create_link
 from freshforce.store.migrate import upgrade
@@ -145,3 +145,47 @@ def test_resolve_explains_what_is_wrong(cli, database_url: str) -> None:
     assert missing.exit_code == 1
     assert "no conflict 999" in missing.output
     assert _link_jobs(database_url) != []  # only the one that settled asked for a re-sync
+
+
+def _seed_refused(url: str) -> int:
+    """Link 42 ↔ ACCOUNT with an e-mail Salesforce refused."""
+
+    async def main() -> int:
+        await upgrade(url)
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as db:
+                scope = Scope("default", "clients")
+                link = await create_link(db, scope, NewLink("42", ACCOUNT, CONTACT))
+                assert link is not None
+                refused = Parked(
+                    link.id, "Contact.Email", None, "peter at initech", None,
+                    kind=ConflictKind.REFUSED, refused_by="salesforce",
+                    error_code="INVALID_EMAIL_ADDRESS",
+                    error_message="Email: invalid email address: peter at initech",
+                )  # fmt: skip
+                return (await park_conflict(db, scope, refused)).id
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def test_a_refused_field_shows_who_refused_it_with_the_code_and_message(
+    cli, database_url: str
+) -> None:
+    refused = _seed_refused(database_url)
+    listed = cli("list")
+    assert listed.exit_code == 0, listed.output
+    assert "INVALID_EMAIL_ADDRESS" in listed.stdout
+    [as_json] = json.loads(cli("list", "--json").stdout)
+    assert (as_json["kind"], as_json["refused_by"], as_json["error_code"]) == (
+        "refused", "salesforce", "INVALID_EMAIL_ADDRESS",
+    )  # fmt: skip
+    shown = cli("show", str(refused))
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "refused by:   Salesforce, INVALID_EMAIL_ADDRESS: Email: invalid email address: "
+        "peter at initech"
+    ) in shown.stdout
+    assert "correct the value in FreshBooks" in shown.stdout

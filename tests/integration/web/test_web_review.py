@@ -10,7 +10,7 @@ from web_support import csrf, login
 
 from freshforce.engine.queue import Failure, JobStatus, Settlement
 from freshforce.store.audit import list_audit
-from freshforce.store.conflicts import Parked, park_conflict
+from freshforce.store.conflicts import ConflictKind, Parked, park_conflict
 from freshforce.store.connections import NewConnection, Tokens, save_connection
 from freshforce.store.crypto import TokenCipher, new_key
 from freshforce.store.events import NewEvent, record_events
@@ -263,3 +263,25 @@ async def test_viewers_cannot_resolve(app_client, store_engine, queue, clock):
         headers={"X-CSRF-Token": token},
     )
     assert api.status_code == 403
+
+
+async def test_a_refused_field_shows_the_refusing_system_code_and_message(app_client, store_engine):
+    async with store_engine.begin() as db:
+        [link] = await create_links(db, CLIENTS, [NewLink("9", SF_ACCOUNT, SF_CONTACT)])
+        assert link is not None
+        refused = Parked(
+            link.id, "Contact.Email", None, "peter at initech", None,
+            kind=ConflictKind.REFUSED, refused_by="salesforce",
+            error_code="INVALID_EMAIL_ADDRESS",
+            error_message="Email: invalid email address: peter at initech",
+        )  # fmt: skip
+        conflict = await park_conflict(db, CLIENTS, refused)
+    await login(app_client, "vic")
+    listing = await app_client.get("/conflicts")
+    assert "refused by salesforce: <code>INVALID_EMAIL_ADDRESS</code>" in listing.text
+    page = await app_client.get(f"/conflicts/{conflict.id}")
+    assert '<code id="error-code">INVALID_EMAIL_ADDRESS</code>' in page.text
+    assert "Email: invalid email address: peter at initech" in page.text
+    assert "Correct the value in FreshBooks" in page.text
+    [shown] = (await app_client.get("/api/conflicts")).json()
+    assert (shown["kind"], shown["error_code"]) == ("refused", "INVALID_EMAIL_ADDRESS")

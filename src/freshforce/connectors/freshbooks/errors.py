@@ -8,6 +8,8 @@
 - 404 / errno 1012: ``RecordGoneError``.
 - 409 (concurrent modification, invoice number collision) and 408: ``TransientError``.
 - 429 and 5xx: ``TransientError`` with the ``Retry-After`` hint.
+- another 4xx whose first error refuses the value of the field it names (errno 1001, 1004, 1017,
+  1018): ``RefusedValueError`` naming that field.
 - any other 4xx: ``PermanentError`` with the first errno and message.
 """
 
@@ -23,6 +25,7 @@ from freshforce.errors import (
     FreshforceError,
     PermanentError,
     RecordGoneError,
+    RefusedValueError,
     TransientError,
 )
 
@@ -33,6 +36,9 @@ _UNAUTHORIZED, _FORBIDDEN, _NOT_FOUND = 401, 403, 404
 _TRANSIENT_4XX = frozenset({408, 409, 429})
 _SERVER = 500
 _SUCCESS = range(200, 300)
+# Errnos refusing the value of the field the error names (reference §7.1): RequiredField,
+# InvalidValue, MaxLengthExceeded, InvalidPercentValue.
+_VALUE_ERRNOS = frozenset({"1001", "1004", "1017", "1018"})
 
 
 def map_freshbooks_error(response: httpx.Response) -> FreshforceError | None:  # noqa: PLR0911 - one return per row of the table above
@@ -58,7 +64,21 @@ def map_freshbooks_error(response: httpx.Response) -> FreshforceError | None:  #
     if status in _TRANSIENT_4XX or status >= _SERVER:
         hint = retry_after_seconds(response.headers.get("Retry-After"))
         return TransientError(text, retry_after=hint, **_context(status, code))
+    field = _refused_field(body, code)
+    if field is not None:
+        return RefusedValueError(text, fields=(field,), detail=message, **_context(status, code))
     return PermanentError(text, **_context(status, code))
+
+
+def _refused_field(body: Any, code: str | None) -> str | None:  # noqa: ANN401 - JSON body
+    """Return the field an accounting error refuses the value of, if it is that kind of error."""
+    if code not in _VALUE_ERRNOS or not isinstance(body, dict):
+        return None
+    inner = body.get("response")
+    errors = inner.get("errors") if isinstance(inner, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    field = first.get("field") if isinstance(first, dict) else None
+    return str(field) if field else None
 
 
 def _json(response: httpx.Response) -> Any:  # noqa: ANN401 - a JSON body, at the wire

@@ -31,6 +31,7 @@ __all__ = [
     "is_daily_limit",
     "map_salesforce_error",
     "parse_error_body",
+    "refused_fields",
 ]
 
 SYSTEM = "salesforce"
@@ -45,6 +46,21 @@ _HTTP_UNAUTHORIZED = 401
 _HTTP_SERVER_ERROR = 500
 _HTTP_TOO_MANY = 429
 _GONE_CODES = frozenset({"NOT_FOUND", "ENTITY_IS_DELETED"})
+# Codes by which Salesforce refuses the value of the fields an error names: the rest of the
+# record can be written without them. REQUIRED_FIELD_MISSING counts only when the field was sent
+# (emptied); the caller checks that every named field is one it sent.
+_VALUE_REFUSALS = frozenset(
+    {
+        "INVALID_EMAIL_ADDRESS",
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "STRING_TOO_LONG",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "REQUIRED_FIELD_MISSING",
+        "NUMBER_OUTSIDE_VALID_RANGE",
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        "FIELD_INTEGRITY_EXCEPTION",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,11 @@ def parse_error_body(body: Any) -> SalesforceFault:  # noqa: ANN401 - decoded JS
         fields = item.get("fields") or ()
         return SalesforceFault(code or "UNKNOWN", message, tuple(str(f) for f in fields))
     return SalesforceFault("UNKNOWN", str(body)[:200])
+
+
+def refused_fields(fault: SalesforceFault) -> tuple[str, ...]:
+    """Return the fields whose value ``fault`` refuses; none when it is not about a value."""
+    return fault.fields if fault.code in _VALUE_REFUSALS else ()
 
 
 def is_daily_limit(fault: SalesforceFault) -> bool:

@@ -75,6 +75,7 @@ class FaultBody(_Strict):
     latency_ms: int = Field(default=0, ge=0)
     user: str | None = Field(default=None, min_length=1)
     client: str | None = Field(default=None, pattern=_CLIENT_PATTERN)
+    field: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class ModeBody(_Strict):

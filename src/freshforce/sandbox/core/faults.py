@@ -18,6 +18,8 @@ Kinds:
 - ``drop``: close the connection before any response is complete; the request is not handled.
 - ``ambiguous``: handle the request (the write commits), then lose the response by closing the
   connection: the client cannot tell whether its write happened.
+- ``invalid_value``: answer the vendor's refusal of the value of ``field`` (status default 400)
+  without handling the request, as a vendor-side check the emulator does not model would.
 """
 
 from __future__ import annotations
@@ -50,7 +52,14 @@ __all__ = [
 
 FAULT_STATE_KEY = "sandbox_fault"  # scope state entry naming the fault kinds that fired
 FaultKind = Literal[
-    "latency", "error", "rate_limit", "expired_token", "limit_exhausted", "drop", "ambiguous"
+    "latency",
+    "error",
+    "rate_limit",
+    "expired_token",
+    "limit_exhausted",
+    "drop",
+    "ambiguous",
+    "invalid_value",
 ]
 
 # ASGI's own types are dicts of anything: this is the wire between server and app.
@@ -85,6 +94,7 @@ class FaultRule:
     id: int = 0
     user: str | None = None  # only requests by this user id
     client: str | None = None  # only requests with a token of this OAuth client
+    field: str | None = None  # invalid_value: the field whose value is refused
 
     @property
     def scoped(self) -> bool:

@@ -121,6 +121,11 @@ class FreshBooksFaultRenderer:
     """Render fault rules as FreshBooks would answer them (status, Retry-After, body)."""
 
     def render_fault(self, rule: FaultRule, path: str) -> FaultResponse:
+        if rule.kind == "invalid_value" and family_of(path) == "accounting":
+            name = rule.field or "value"
+            message = f"Invalid value for {name}."
+            body = accounting_error(rule.status or 400, ERRNO["invalid_value"], message, field=name)
+            return FaultResponse(body.status, body.body)
         if rule.kind == "expired_token":
             error = unauthorized(path, expired=True)
             return FaultResponse(error.status, error.body)

@@ -27,11 +27,16 @@ class SalesforceFaults:
     ``error`` with status 400 or 500 is UNABLE_TO_LOCK_ROW (the transient lock error), 503 is
     SERVER_UNAVAILABLE and other statuses UNKNOWN_EXCEPTION; ``rate_limit`` and
     ``limit_exhausted`` are 403 REQUEST_LIMIT_EXCEEDED (Salesforce has no 429 on REST);
-    ``expired_token`` is 401 INVALID_SESSION_ID.
+    ``expired_token`` is 401 INVALID_SESSION_ID; ``invalid_value`` is a top-level 400
+    FIELD_INTEGRITY_EXCEPTION naming ``field``.
     """
 
-    def render_fault(self, rule: FaultRule, path: str) -> FaultResponse:
+    def render_fault(self, rule: FaultRule, path: str) -> FaultResponse:  # noqa: PLR0911 - one return per kind
         del path  # every Salesforce endpoint answers faults the same way
+        if rule.kind == "invalid_value":
+            name = rule.field or "Name"
+            item = ErrorItem("FIELD_INTEGRITY_EXCEPTION", f"{name}: invalid value", (name,))
+            return FaultResponse(rule.status or 400, _body(SalesforceError(400, item)))
         if rule.kind == "expired_token":
             return FaultResponse(401, _body(invalid_session()))
         if rule.kind == "limit_exhausted":
