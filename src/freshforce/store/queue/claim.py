@@ -1,10 +1,10 @@
 """Claim due pending jobs (fair, one per key, none whose key runs); take over expired leases.
 
-A claim first surveys the queue in one statement: the tenants of the jobs at the head of the
-claim order, whether a tenant outside them has pending jobs, and whether some lease has run out.
-On PostgreSQL, when no lease ran out, the claim then runs as single statements outside any
-transaction block (``claim_unless_expired``): each ``UPDATE … RETURNING`` is atomic on its own,
-so a claim costs two round trips instead of a transaction with savepoints.
+A claim surveys the queue: the tenants of the jobs at the head of the claim order, whether a
+tenant outside them has pending jobs, and whether some lease has run out. On PostgreSQL, when no
+lease ran out, the survey and the claim are one statement outside any transaction block
+(``claim_unless_expired``): one round trip per claim. Every read of the claim order walks
+``ix_jobs_claim_order`` whatever the table's statistics (see ``_WINDOW``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ __all__ = ["FAIR_WINDOW", "claim", "claim_unless_expired", "reclaim_expired"]
 FAIR_WINDOW = 4  # claim-order jobs looked at, per job asked for, to see which tenants lead
 
 _NOW = {"postgresql": "now()", "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', 'now')"}
+# A LIMIT PostgreSQL cannot read when it plans (a scalar subquery, not a constant) makes it plan
+# for a tenth of the matching rows: an ordered walk of ix_jobs_claim_order, which stops after
+# the limit, then always costs less than fetching every match and sorting it. With the limit
+# as a constant, on a table not analysed (a fresh backlog) it estimates a handful of pending
+# rows, fewer than the limit, and fetches and sorts the whole backlog instead (500 ms at
+# 1,000,000 pending). SQLite plans without statistics and walks the index either way.
+_WINDOW = {"postgresql": "(SELECT CAST(:window AS INTEGER))", "sqlite": ":window"}
 # SQLite without statistics would walk the claim-order index and sort: name the one to use.
 _BY_PENDING = {"postgresql": "", "sqlite": "INDEXED BY uq_jobs_pending_tenant_flow_key"}
 
@@ -44,7 +51,7 @@ _BY_PENDING = {"postgresql": "", "sqlite": "INDEXED BY uq_jobs_pending_tenant_fl
 _SURVEY = """\
 WITH RECURSIVE head AS (
   SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= {now}
-  ORDER BY status, priority, run_at, id LIMIT :window
+  ORDER BY status, priority, run_at, id LIMIT {window}
 ), tenants(tenant) AS (
   SELECT (SELECT tenant FROM jobs {by_pending} WHERE status = 'pending' ORDER BY tenant LIMIT 1)
   UNION ALL
@@ -72,7 +79,9 @@ class _Survey:
 async def _survey(conn: AsyncConnection, limit: int) -> _Survey:
     window = FAIR_WINDOW * limit if limit > 1 else 0
     dialect = conn.dialect.name
-    query = sa.text(_SURVEY.format(now=_NOW[dialect], by_pending=_BY_PENDING[dialect]))
+    query = sa.text(
+        _SURVEY.format(now=_NOW[dialect], by_pending=_BY_PENDING[dialect], window=_WINDOW[dialect])
+    )
     rows = (await conn.execute(query, {"window": window})).all()
     head = {r.tenant: int(r.n) for r in rows if r.kind == "head"}
     other = any(r.kind == "other" for r in rows)
@@ -115,16 +124,94 @@ async def claim(
 async def claim_unless_expired(
     conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
 ) -> list[Job] | None:
-    """``claim``, or None (nothing claimed) when some lease has run out: reclaim those first.
+    """``claim`` in one statement, or None (nothing claimed) when some lease has run out.
 
-    Meant for a PostgreSQL connection in autocommit mode, where each statement commits alone.
+    Meant for a PostgreSQL connection in autocommit mode, where the statement commits alone: the
+    survey, the fair share, the rest in claim order and the update are one ``WITH`` (one round
+    trip). When a lease has run out it claims nothing and says so: reclaim those first.
     """
-    survey = await _survey(conn, limit)
-    if survey.expired:
-        return None
-    return await _claim_surveyed(
-        conn, survey, worker=worker, limit=limit, lease_seconds=lease_seconds
+    values = {
+        "worker": worker,
+        "limit": limit,
+        "share": max(1, limit // 4),
+        "window": FAIR_WINDOW * limit if limit > 1 else 0,
+        "lease": float(lease_seconds),
+    }
+    for _ in range(RACE_TRIES):
+        try:
+            rows = (await conn.execute(_CLAIM_ALONE, values)).all()
+        except sa.exc.IntegrityError:
+            continue
+        except sa.exc.DBAPIError as exc:
+            if sqlstate(exc) != DEADLOCK:
+                raise
+            continue
+        if any(r.expired for r in rows):
+            return None
+        return sorted((row_job(r) for r in rows), key=lambda j: (j.priority, j.run_at, j.id))
+    return []
+
+
+# The survey and the claim (``_SURVEY`` and ``_claim_statement``, the fair share first) as one
+# statement. ``gate`` decides once whether the fair share applies and whether a lease ran out
+# (then nothing is claimed and one row says so). ``share`` takes up to a quarter from tenants
+# outside the head, ``rest`` the others in claim order (each locking, skipping rows other
+# claimers hold, and never a job whose key runs); the first job per key of both is set running.
+_CANDIDATE = """  SELECT j.id, j.tenant, j.key, j.priority, j.run_at FROM jobs AS j
+  WHERE j.status = 'pending' AND j.run_at <= now() AND {only}
+    AND NOT EXISTS (
+      SELECT 1 FROM jobs AS r WHERE r.tenant = j.tenant AND r.key = j.key AND r.status = 'running'
     )
+  ORDER BY j.status, j.priority, j.run_at, j.id LIMIT ({limit}) FOR UPDATE OF j SKIP LOCKED"""
+_CLAIM_ALONE_SQL = f"""WITH RECURSIVE head AS (
+  SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= now()
+  ORDER BY status, priority, run_at, id LIMIT (SELECT CAST(:window AS INTEGER))
+), tenants(tenant) AS (
+  SELECT (SELECT tenant FROM jobs WHERE status = 'pending' ORDER BY tenant LIMIT 1)
+  UNION ALL
+  SELECT (
+    SELECT j.tenant FROM jobs AS j WHERE j.status = 'pending' AND j.tenant > t.tenant
+    ORDER BY j.tenant LIMIT 1
+  ) FROM tenants AS t WHERE t.tenant IN (SELECT tenant FROM head)
+), gate AS (
+  SELECT
+    EXISTS (SELECT 1 FROM jobs WHERE status = 'running' AND lease_expires_at < now()) AS expired,
+    CAST(:window AS INTEGER) > 0
+      AND (SELECT count(*) FROM head) >= CAST(:window AS INTEGER)
+      AND EXISTS (
+        SELECT 1 FROM tenants WHERE tenant IS NOT NULL AND tenant NOT IN (SELECT tenant FROM head)
+      ) AS fair
+), share AS (
+{
+    _CANDIDATE.format(
+        only="(SELECT fair AND NOT expired FROM gate)"
+        " AND j.tenant NOT IN (SELECT tenant FROM head)",
+        limit="SELECT CAST(:share AS INTEGER)",
+    )
+}
+), rest AS (
+{
+    _CANDIDATE.format(
+        only="(SELECT NOT expired FROM gate) AND j.id NOT IN (SELECT id FROM share)",
+        limit="SELECT CAST(:limit AS INTEGER) - count(*) FROM share",
+    )
+}
+), picked AS (
+  SELECT c.id FROM (
+    SELECT id, row_number() OVER (PARTITION BY tenant, key ORDER BY priority, run_at, id) AS rank
+    FROM (SELECT * FROM share UNION ALL SELECT * FROM rest) AS u
+  ) AS c WHERE c.rank = 1
+), claimed AS (
+  UPDATE jobs SET status = 'running', locked_by = CAST(:worker AS VARCHAR),
+    lease_expires_at = now() + make_interval(secs => CAST(:lease AS FLOAT8)),
+    attempts = jobs.attempts + 1, updated_at = now()
+  WHERE jobs.id IN (SELECT id FROM picked) AND jobs.status = 'pending'
+  RETURNING {", ".join(f"jobs.{c.name}" for c in jobs.c)}
+)
+SELECT false AS expired, claimed.* FROM claimed
+UNION ALL
+SELECT true, {", ".join("NULL" for _ in jobs.c)} FROM gate WHERE gate.expired"""  # noqa: S608
+_CLAIM_ALONE = sa.text(_CLAIM_ALONE_SQL).columns(sa.column("expired", sa.Boolean), *jobs.c)
 
 
 async def _claim_surveyed(
@@ -196,6 +283,14 @@ async def _claim_once(
 _CLAIMS: dict[tuple[str, bool], sa.Update] = {}
 
 
+def _planned_limit(dialect: str) -> sa.ColumnElement[int]:
+    """Return the claim's LIMIT: on PostgreSQL a subquery the planner cannot read (``_WINDOW``)."""
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    if dialect != "postgresql":
+        return limit
+    return sa.select(sa.cast(limit, sa.Integer)).scalar_subquery()
+
+
 def _claim_statement(dialect: str, *, excluding: bool) -> sa.Update:
     """Return the claim's one statement, built once per dialect (its cache key, too).
 
@@ -220,7 +315,7 @@ def _claim_statement(dialect: str, *, excluding: bool) -> sa.Update:
             ),
         )
         .order_by(jobs.c.status, jobs.c.priority, jobs.c.run_at, jobs.c.id)
-        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .limit(_planned_limit(dialect))
     )
     if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
