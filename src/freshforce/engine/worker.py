@@ -113,6 +113,7 @@ class Worker:
         self._renewed: dict[int, float] = {}  # job id → monotonic time its lease was granted
         self._working: dict[int, asyncio.Task[Sequence[Outcome]]] = {}
         self._committing: set[asyncio.Future[dict[int, str]]] = set()
+        self._settling = 0  # held jobs whose outcomes are handed to the group commit
         self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._commits = GroupCommit(queue, name, self._effect_failed)
@@ -162,8 +163,15 @@ class Worker:
         return max(self.config.batch_size, self.config.concurrency)
 
     def _wants_more(self) -> bool:
-        # Claim again once half the leases are used up, so claims stay batches, not singles.
-        return len(self._held) <= self._limit() // 2
+        # Claim again once half the leases not yet settling are used up, so claims stay batches,
+        # not singles; the next batch is claimed while the last one commits (leases held at
+        # most twice the limit), so a claim and a commit overlap instead of taking turns.
+        limit = self._limit()
+        return len(self._held) - self._settling <= limit // 2 and len(self._held) < 2 * limit
+
+    def _want(self) -> int:
+        limit = self._limit()
+        return min(limit - (len(self._held) - self._settling), 2 * limit - len(self._held))
 
     def _holds(self, job: Job) -> bool:
         return self._held.get(job.id) is job
@@ -172,7 +180,7 @@ class Worker:
 
     async def _claimer(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            want = self._limit() - len(self._held)
+            want = self._want()
             got = await self._claim(want) if self._wants_more() else 0
             if got == 0 or got < want:
                 await self._sleep(stop)
@@ -244,6 +252,7 @@ class Worker:
             self._committed(batch, settlements, t0, None)
             return
         commit = self._commits.submit(settlements)
+        self._settling += len(batch)
         self._committing.add(commit)
         commit.add_done_callback(lambda done: self._committed(batch, settlements, t0, done))
 
@@ -257,6 +266,7 @@ class Worker:
         """Log and count each job of a committed batch, and forget them."""
         ended: dict[int, str] = {}
         if commit is not None:
+            self._settling -= len(batch)
             self._committing.discard(commit)
         if commit is not None and not commit.cancelled():
             error = commit.exception()

@@ -2,9 +2,9 @@
 
 A claim surveys the queue: the tenants of the jobs at the head of the claim order, whether a
 tenant outside them has pending jobs, and whether some lease has run out. On PostgreSQL, when no
-lease ran out, the survey and the claim are one statement outside any transaction block
-(``claim_unless_expired``): one round trip per claim. Every read of the claim order walks
-``ix_jobs_claim_order`` whatever the table's statistics (see ``_WINDOW``).
+lease ran out and no fair share applies, the survey and the claim are one statement outside any
+transaction block (``claim_unless_expired``): one round trip per claim. Every read of the claim
+order walks ``ix_jobs_claim_order`` whatever the table's statistics (see ``_WINDOW``).
 """
 
 from __future__ import annotations
@@ -124,16 +124,15 @@ async def claim(
 async def claim_unless_expired(
     conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
 ) -> list[Job] | None:
-    """``claim`` in one statement, or None (nothing claimed) when some lease has run out.
+    """``claim``, or None (nothing claimed) when some lease has run out: reclaim those first.
 
-    Meant for a PostgreSQL connection in autocommit mode, where the statement commits alone: the
-    survey, the fair share, the rest in claim order and the update are one ``WITH`` (one round
-    trip). When a lease has run out it claims nothing and says so: reclaim those first.
+    Meant for a PostgreSQL connection in autocommit mode, where each statement commits alone.
+    While no lease ran out and no fair share applies, the survey and the claim are one
+    statement (one round trip); a fair share takes the survey's path (``claim``).
     """
     values = {
         "worker": worker,
         "limit": limit,
-        "share": max(1, limit // 4),
         "window": FAIR_WINDOW * limit if limit > 1 else 0,
         "lease": float(lease_seconds),
     }
@@ -146,23 +145,22 @@ async def claim_unless_expired(
             if sqlstate(exc) != DEADLOCK:
                 raise
             continue
-        if any(r.expired for r in rows):
+        kinds = {r.kind for r in rows}
+        if "expired" in kinds:
             return None
+        if "fair" in kinds:
+            return await claim(conn, worker=worker, limit=limit, lease_seconds=lease_seconds)
         return sorted((row_job(r) for r in rows), key=lambda j: (j.priority, j.run_at, j.id))
     return []
 
 
-# The survey and the claim (``_SURVEY`` and ``_claim_statement``, the fair share first) as one
-# statement. ``gate`` decides once whether the fair share applies and whether a lease ran out
-# (then nothing is claimed and one row says so). ``share`` takes up to a quarter from tenants
-# outside the head, ``rest`` the others in claim order (each locking, skipping rows other
-# claimers hold, and never a job whose key runs); the first job per key of both is set running.
-_CANDIDATE = """  SELECT j.id, j.tenant, j.key, j.priority, j.run_at FROM jobs AS j
-  WHERE j.status = 'pending' AND j.run_at <= now() AND {only}
-    AND NOT EXISTS (
-      SELECT 1 FROM jobs AS r WHERE r.tenant = j.tenant AND r.key = j.key AND r.status = 'running'
-    )
-  ORDER BY j.status, j.priority, j.run_at, j.id LIMIT ({limit}) FOR UPDATE OF j SKIP LOCKED"""
+# The survey (``_SURVEY``) and the claim in claim order (``_claim_statement``) as one statement,
+# for the common case. ``gate`` decides once whether a lease ran out or the fair share applies;
+# then nothing is claimed and one row says which. The candidates' walk of the claim order has no
+# filter but the running-key check, so the planner's row estimate stays above the limit's
+# fraction and it walks the index (``_WINDOW``). The update finds its rows by primary key: they
+# are locked, and were pending when locked (a status test there would let the planner, on a
+# table not analysed, join through every pending job instead).
 _CLAIM_ALONE_SQL = f"""WITH RECURSIVE head AS (
   SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= now()
   ORDER BY status, priority, run_at, id LIMIT (SELECT CAST(:window AS INTEGER))
@@ -181,37 +179,32 @@ _CLAIM_ALONE_SQL = f"""WITH RECURSIVE head AS (
       AND EXISTS (
         SELECT 1 FROM tenants WHERE tenant IS NOT NULL AND tenant NOT IN (SELECT tenant FROM head)
       ) AS fair
-), share AS (
-{
-    _CANDIDATE.format(
-        only="(SELECT fair AND NOT expired FROM gate)"
-        " AND j.tenant NOT IN (SELECT tenant FROM head)",
-        limit="SELECT CAST(:share AS INTEGER)",
+), candidates AS (
+  SELECT j.id, j.tenant, j.key, j.priority, j.run_at FROM jobs AS j
+  WHERE j.status = 'pending' AND j.run_at <= now()
+    AND (SELECT NOT expired AND NOT fair FROM gate)
+    AND NOT EXISTS (
+      SELECT 1 FROM jobs AS r WHERE r.tenant = j.tenant AND r.key = j.key AND r.status = 'running'
     )
-}
-), rest AS (
-{
-    _CANDIDATE.format(
-        only="(SELECT NOT expired FROM gate) AND j.id NOT IN (SELECT id FROM share)",
-        limit="SELECT CAST(:limit AS INTEGER) - count(*) FROM share",
-    )
-}
+  ORDER BY j.status, j.priority, j.run_at, j.id LIMIT (SELECT CAST(:limit AS INTEGER))
+  FOR UPDATE OF j SKIP LOCKED
 ), picked AS (
   SELECT c.id FROM (
     SELECT id, row_number() OVER (PARTITION BY tenant, key ORDER BY priority, run_at, id) AS rank
-    FROM (SELECT * FROM share UNION ALL SELECT * FROM rest) AS u
+    FROM candidates
   ) AS c WHERE c.rank = 1
 ), claimed AS (
   UPDATE jobs SET status = 'running', locked_by = CAST(:worker AS VARCHAR),
     lease_expires_at = now() + make_interval(secs => CAST(:lease AS FLOAT8)),
     attempts = jobs.attempts + 1, updated_at = now()
-  WHERE jobs.id IN (SELECT id FROM picked) AND jobs.status = 'pending'
+  WHERE jobs.id IN (SELECT id FROM picked)
   RETURNING {", ".join(f"jobs.{c.name}" for c in jobs.c)}
 )
-SELECT false AS expired, claimed.* FROM claimed
+SELECT 'job' AS kind, claimed.* FROM claimed
 UNION ALL
-SELECT true, {", ".join("NULL" for _ in jobs.c)} FROM gate WHERE gate.expired"""  # noqa: S608
-_CLAIM_ALONE = sa.text(_CLAIM_ALONE_SQL).columns(sa.column("expired", sa.Boolean), *jobs.c)
+SELECT CASE WHEN expired THEN 'expired' ELSE 'fair' END, {", ".join("NULL" for _ in jobs.c)}
+FROM gate WHERE expired OR fair"""  # noqa: S608 - constants only
+_CLAIM_ALONE = sa.text(_CLAIM_ALONE_SQL).columns(sa.column("kind", sa.String), *jobs.c)
 
 
 async def _claim_surveyed(
@@ -326,9 +319,12 @@ def _claim_statement(dialect: str, *, excluding: bool) -> sa.Update:
     )
     ranked = sa.select(locked.c.id, rank.label("rank")).subquery("ranked")
     picked = sa.select(ranked.c.id).where(ranked.c.rank == 1)
+    # On PostgreSQL the candidates are locked and were pending when locked: the update finds
+    # them by primary key alone (see _CLAIM_ALONE_SQL).
+    pending = [] if dialect == "postgresql" else [status_is(jobs.c.status, JobStatus.PENDING)]
     stmt = (
         sa.update(jobs)
-        .where(jobs.c.id.in_(picked), status_is(jobs.c.status, JobStatus.PENDING))
+        .where(jobs.c.id.in_(picked), *pending)
         .values(
             status=JobStatus.RUNNING.value,
             locked_by=sa.bindparam("worker", type_=jobs.c.locked_by.type),
