@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -111,7 +112,8 @@ class Worker:
         self.log: FilteringBoundLogger = logger or structlog.get_logger("freshforce.worker")
         self._held: dict[int, Job] = {}  # job id → the attempt this worker holds
         self._renewed: dict[int, float] = {}  # job id → monotonic time its lease was granted
-        self._working: dict[int, asyncio.Task[Sequence[Outcome]]] = {}
+        self._working: dict[int, asyncio.Task[Any]] = {}  # job id → the runner working on it
+        self._stopping: set[asyncio.Task[Any]] = set()  # runners whose batch is being cancelled
         self._committing: set[asyncio.Future[dict[int, str]]] = set()
         self._settling = 0  # held jobs whose outcomes are handed to the group commit
         self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
@@ -318,28 +320,49 @@ class Worker:
         return settlements
 
     async def _run_flow(self, flow: Flow, jobs: list[Job], t0: float) -> list[Settlement]:
-        task = asyncio.create_task(self._call(flow, jobs))
+        """Run the flow in this runner's own task (no task per batch).
+
+        A lost lease or the shutdown's interrupt cancels the runner while the flow runs
+        (``_stop_batch``): the cancellation is taken back here and the batch's jobs still held
+        retry as interrupted; the runner goes on with its next batch.
+        """
+        me = asyncio.current_task()
+        assert me is not None  # noqa: S101 - a runner is a task
         for job in jobs:
-            self._working[job.id] = task
+            self._working[job.id] = me
         try:
-            await asyncio.wait([task])
-        finally:
-            for job in jobs:
-                if self._working.get(job.id) is task:
-                    del self._working[job.id]
-        if task.cancelled():  # a lease was lost, or the worker is shutting down
+            outcomes = list(await self._call(flow, jobs))
+        except asyncio.CancelledError:
+            if not self._taken_back(me):
+                raise
             interrupted = Failure("Interrupted", "the batch stopped before the job finished")
             return [
                 Settlement(job, "retry", time.monotonic() - t0, failure=interrupted)
                 for job in jobs
                 if self._holds(job)
             ]
-        error = task.exception()
-        if error is not None:
+        except Exception as error:  # noqa: BLE001 - the flow failed every job of its batch
             outcomes = [Outcome.retry(job, error) for job in jobs]
-        else:
-            outcomes = list(task.result())
+        finally:
+            for job in jobs:
+                if self._working.get(job.id) is me:
+                    del self._working[job.id]
+        self._taken_back(me)  # a flow that swallowed the cancellation: its outcomes stand
         return self._settlements(flow, jobs, outcomes, t0)
+
+    def _stop_batch(self, task: asyncio.Task[Any]) -> None:
+        """Cancel the batch a runner works on; ``_run_flow`` takes the cancellation back."""
+        self._stopping.add(task)
+        task.cancel()
+
+    def _taken_back(self, task: asyncio.Task[Any]) -> bool:
+        """Undo this worker's cancellations of ``task``; False when none was asked for."""
+        if task not in self._stopping:
+            return False
+        self._stopping.discard(task)
+        while task.cancelling():
+            task.uncancel()
+        return True
 
     async def _call(self, flow: Flow, jobs: list[Job]) -> Sequence[Outcome]:
         if len(jobs) == 1:  # the single-job adapter binds the job's own context
@@ -411,7 +434,7 @@ class Worker:
             self.log.warning("lease_lost", worker=self.name, reason=why)
         task = self._working.get(job.id)
         if task is not None:
-            task.cancel()
+            self._stop_batch(task)
 
     def _lease_deadline(self, job_id: int) -> float:
         lease = self.queue.config.lease_seconds
@@ -471,7 +494,7 @@ class Worker:
         """Cancel the batches still running; their runners requeue the jobs as interrupted."""
         batches = set(self._working.values())
         for task in batches:
-            task.cancel()
+            self._stop_batch(task)
         return len(self._working)
 
     async def _release(self, jobs: list[Job]) -> int:
