@@ -114,7 +114,6 @@ class Worker:
         self._renewed: dict[int, float] = {}  # job id → monotonic time its lease was granted
         self._working: dict[int, asyncio.Task[Any]] = {}  # job id → the runner working on it
         self._stopping: set[asyncio.Task[Any]] = set()  # runners whose batch is being cancelled
-        self._committing: set[asyncio.Future[dict[int, str]]] = set()
         self._settling = 0  # held jobs whose outcomes are handed to the group commit
         self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -240,7 +239,7 @@ class Worker:
     async def _work(self, batch: list[Job]) -> None:
         """Run one batch, then hand its outcomes to the group commit and move on.
 
-        The jobs stay held (and renewed) until their commit ends (``_committed``), so the
+        The jobs stay held (and renewed) until their commit ends (``_ended``), so the
         runner can start its next batch meanwhile.
         """
         t0 = time.monotonic()
@@ -251,31 +250,22 @@ class Worker:
                 self._forget(job)
             raise
         if not settlements:
-            self._committed(batch, settlements, t0, None)
+            self._ended(batch, settlements, t0, {})
             return
-        commit = self._commits.submit(settlements)
         self._settling += len(batch)
-        self._committing.add(commit)
-        commit.add_done_callback(lambda done: self._committed(batch, settlements, t0, done))
 
-    def _committed(
-        self,
-        batch: list[Job],
-        settlements: list[Settlement],
-        t0: float,
-        commit: asyncio.Future[dict[int, str]] | None,
-    ) -> None:
-        """Log and count each job of a committed batch, and forget them."""
-        ended: dict[int, str] = {}
-        if commit is not None:
+        def committed(ended: dict[int, str], error: BaseException | None) -> None:
             self._settling -= len(batch)
-            self._committing.discard(commit)
-        if commit is not None and not commit.cancelled():
-            error = commit.exception()
-            if error is None:
-                ended = commit.result()
-            else:
+            if error is not None and not isinstance(error, asyncio.CancelledError):
                 self.log.error("outcomes_not_recorded", error=type(error).__name__)
+            self._ended(batch, settlements, t0, ended)
+
+        self._commits.submit(settlements, committed)
+
+    def _ended(
+        self, batch: list[Job], settlements: list[Settlement], t0: float, ended: dict[int, str]
+    ) -> None:
+        """Log and count each job of a batch whose commit ended, and forget them."""
         by_job = {s.job.id: s for s in settlements}
         seconds = time.monotonic() - t0
         for job in batch:
@@ -486,7 +476,6 @@ class Worker:
         _, late = await asyncio.wait(runners, timeout=self.config.shutdown_timeout)
         interrupted = self._interrupt() if late else 0
         await asyncio.gather(*runners, return_exceptions=True)
-        await asyncio.gather(*self._committing, return_exceptions=True)
         await self._commits.close()
         self.log.info("leases_released", worker=self.name, count=released, interrupted=interrupted)
 
