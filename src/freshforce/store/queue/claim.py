@@ -33,6 +33,7 @@ from freshforce.store.schema import jobs
 __all__ = ["FAIR_WINDOW", "claim", "claim_unless_expired", "reclaim_expired"]
 
 FAIR_WINDOW = 4  # claim-order jobs looked at, per job asked for, to see which tenants lead
+MAX_CLAIM = 10_000  # jobs one claim leases at most (worker_batch_size's upper bound)
 
 _NOW = {"postgresql": "now()", "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', 'now')"}
 # A LIMIT PostgreSQL cannot read when it plans (a scalar subquery, not a constant) makes it plan
@@ -41,7 +42,16 @@ _NOW = {"postgresql": "now()", "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', 'now'
 # as a constant, on a table not analysed (a fresh backlog) it estimates a handful of pending
 # rows, fewer than the limit, and fetches and sorts the whole backlog instead (500 ms at
 # 1,000,000 pending). SQLite plans without statistics and walks the index either way.
-_WINDOW = {"postgresql": "(SELECT CAST(:window AS INTEGER))", "sqlite": ":window"}
+#
+# The head is read only when two tenants or more have pending jobs (two probes of the pending
+# index): with one tenant no fair share can apply, and its LIMIT is 0.
+# Both probes are ``ORDER BY tenant LIMIT 1``, a form answered by the pending index whatever
+# the statistics (an EXISTS would, on an analysed single-tenant table, scan every row).
+_WINDOW = """(SELECT CASE WHEN (
+    SELECT tenant FROM jobs {by_pending} WHERE status = 'pending' AND tenant > (
+      SELECT tenant FROM jobs {by_pending} WHERE status = 'pending' ORDER BY tenant LIMIT 1
+    ) ORDER BY tenant LIMIT 1
+  ) IS NOT NULL THEN CAST(:window AS INTEGER) ELSE 0 END)"""
 # SQLite without statistics would walk the claim-order index and sort: name the one to use.
 _BY_PENDING = {"postgresql": "", "sqlite": "INDEXED BY uq_jobs_pending_tenant_flow_key"}
 
@@ -80,7 +90,11 @@ async def _survey(conn: AsyncConnection, limit: int) -> _Survey:
     window = FAIR_WINDOW * limit if limit > 1 else 0
     dialect = conn.dialect.name
     query = sa.text(
-        _SURVEY.format(now=_NOW[dialect], by_pending=_BY_PENDING[dialect], window=_WINDOW[dialect])
+        _SURVEY.format(
+            now=_NOW[dialect],
+            by_pending=_BY_PENDING[dialect],
+            window=_WINDOW.format(by_pending=_BY_PENDING[dialect]),
+        )
     )
     rows = (await conn.execute(query, {"window": window})).all()
     head = {r.tenant: int(r.n) for r in rows if r.kind == "head"}
@@ -124,12 +138,13 @@ async def claim(
 async def claim_unless_expired(
     conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
 ) -> list[Job] | None:
-    """``claim``, or None (nothing claimed) when some lease has run out: reclaim those first.
+    """``claim`` (of at most ``MAX_CLAIM``), or None when some lease has run out: reclaim first.
 
     Meant for a PostgreSQL connection in autocommit mode, where each statement commits alone.
     While no lease ran out and no fair share applies, the survey and the claim are one
     statement (one round trip); a fair share takes the survey's path (``claim``).
     """
+    limit = min(limit, MAX_CLAIM)
     values = {
         "worker": worker,
         "limit": limit,
@@ -160,10 +175,16 @@ async def claim_unless_expired(
 # filter but the running-key check, so the planner's row estimate stays above the limit's
 # fraction and it walks the index (``_WINDOW``). The update finds its rows by primary key: they
 # are locked, and were pending when locked (a status test there would let the planner, on a
-# table not analysed, join through every pending job instead).
+# table not analysed, join through every pending job instead). The constant LIMITs around the
+# head and the candidates (never reached: see MAX_CLAIM) keep the row estimates after the
+# unreadable LIMITs, a tenth of the table on an analysed one, from growing the plan's cost past
+# PostgreSQL's jit_above_cost, which would compile the statement at each run (40-80 ms); they
+# keep it about 30,000 at 1,000,000 pending.
 _CLAIM_ALONE_SQL = f"""WITH RECURSIVE head AS (
-  SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= now()
-  ORDER BY status, priority, run_at, id LIMIT (SELECT CAST(:window AS INTEGER))
+  SELECT tenant FROM (
+    SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= now()
+    ORDER BY status, priority, run_at, id LIMIT {_WINDOW.format(by_pending="")}
+  ) AS h LIMIT {FAIR_WINDOW * MAX_CLAIM}
 ), tenants(tenant) AS (
   SELECT (SELECT tenant FROM jobs WHERE status = 'pending' ORDER BY tenant LIMIT 1)
   UNION ALL
@@ -191,7 +212,7 @@ _CLAIM_ALONE_SQL = f"""WITH RECURSIVE head AS (
 ), picked AS (
   SELECT c.id FROM (
     SELECT id, row_number() OVER (PARTITION BY tenant, key ORDER BY priority, run_at, id) AS rank
-    FROM candidates
+    FROM (SELECT * FROM candidates LIMIT {MAX_CLAIM}) AS u
   ) AS c WHERE c.rank = 1
 ), claimed AS (
   UPDATE jobs SET status = 'running', locked_by = CAST(:worker AS VARCHAR),
