@@ -14,7 +14,12 @@ pgqueuer its default, unlimited). Three numbers per queue:
 - drained/s: jobs run and recorded as finished per second, from the worker's start until the
   queue is empty;
 - p99 ms: with the worker idle and listening, jobs enqueued one at a time (5 ms apart) are
-  timed from the enqueue's commit to the start of their handler; the 99th percentile.
+  timed from the enqueue's commit to the start of their handler; the 99th percentile;
+- enqueue/s with 10% repeated keys: then, with no worker running, as many jobs again in pages
+  of 100 where every tenth repeats the key of a job of an earlier page, still queued. freshforce
+  merges it into that pending job; pgqueuer is given the key as ``dedupe_key`` with
+  ``on_conflict="skip"`` (the repeat is dropped); procrastinate has no such merge (its
+  ``queueing_lock`` fails the whole batch), so the key is only the job's argument.
 
 With ``--workers 1,4`` each queue is also drained by 4 worker processes (the same settings per
 process; started, then released together; drained/s counts from the release until every job
@@ -85,6 +90,7 @@ class Row:
     ran: int = 0
     skipped: str = ""
     workers: int = 1
+    enqueue_repeated_per_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,24 @@ async def _timed_singles(plan: Plan, timings: Timings, enqueue_one: Callable[[fl
     await asyncio.wait_for(timings.all_ran.wait(), 60)
 
 
+def repeated_keys(count: int) -> list[str]:
+    """Return ``count`` job keys of which every tenth repeats a key of an earlier page."""
+    rng = random.Random(7)
+    keys: list[str] = []
+    for n in range(count):
+        earlier = (n // PAGE) * PAGE
+        keys.append(keys[rng.randrange(earlier)] if n % 10 == 9 and earlier else f"r{n}")
+    return keys
+
+
+async def _timed_pages(keys: list[str], enqueue_page: Callable[[list[str]], Any]) -> float:
+    """Enqueue ``keys`` in pages of ``PAGE``; return the jobs per second."""
+    started = time.perf_counter()
+    for offset in range(0, len(keys), PAGE):
+        await enqueue_page(keys[offset : offset + PAGE])
+    return len(keys) / (time.perf_counter() - started)
+
+
 # -- freshforce ---------------------------------------------------------------------------------
 
 
@@ -186,6 +210,12 @@ async def _freshforce(engine: sa.ext.asyncio.AsyncEngine, backend: str, plan: Pl
     await _timed_singles(plan, timings, one)
     stop.set()
     await running
+
+    async def page(keys: list[str]) -> None:  # the identities repeated coalesce (pending)
+        async with engine.begin() as conn:
+            await queue.enqueue_many(conn, [JobRequest("noop", key, ("-",)) for key in keys])
+
+    repeated = await _timed_pages(repeated_keys(plan.jobs), page)
     return Row(
         "freshforce",
         _version("freshforce") or "?",
@@ -195,6 +225,7 @@ async def _freshforce(engine: sa.ext.asyncio.AsyncEngine, backend: str, plan: Pl
         ran / drain_s,
         _p99_ms(timings.delays),
         ran,
+        enqueue_repeated_per_s=repeated,
     )
 
 
@@ -243,6 +274,18 @@ async def run_pgqueuer(url: str, plan: Plan) -> Row:
         await _timed_singles(plan, timings, one)
         qm.shutdown.set()
         await running
+
+        async def page(keys: list[str]) -> None:  # a repeated key still queued is skipped
+            count = len(keys)
+            await queries.enqueue(
+                ["noop"] * count,
+                [key.encode() for key in keys],
+                [0] * count,
+                dedupe_key=list(keys),
+                on_conflict="skip",
+            )
+
+        repeated = await _timed_pages(repeated_keys(plan.jobs), page)
     finally:
         await producer.close()
         await consumer.close()
@@ -255,6 +298,7 @@ async def run_pgqueuer(url: str, plan: Plan) -> Row:
         ran / drain_s,
         _p99_ms(timings.delays),
         ran,
+        enqueue_repeated_per_s=repeated,
     )
 
 
@@ -269,7 +313,8 @@ async def run_procrastinate(url: str, plan: Plan) -> Row:
     timings = Timings()
 
     @app.task(name="noop")
-    async def noop(stamp: float | None = None) -> None:
+    async def noop(stamp: float | None = None, key: str | None = None) -> None:
+        del key
         timings.started(stamp)
 
     async with app.open_async():
@@ -297,6 +342,11 @@ async def run_procrastinate(url: str, plan: Plan) -> Row:
         await _timed_singles(plan, timings, one)
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+        async def page(keys: list[str]) -> None:  # no merge: the key is the job's argument
+            await noop.batch_defer_async(*({"key": key} for key in keys))
+
+        repeated = await _timed_pages(repeated_keys(plan.jobs), page)
     return Row(
         "procrastinate",
         _version("procrastinate") or "?",
@@ -306,6 +356,7 @@ async def run_procrastinate(url: str, plan: Plan) -> Row:
         ran / drain_s,
         _p99_ms(timings.delays),
         ran,
+        enqueue_repeated_per_s=repeated,
     )
 
 
@@ -606,6 +657,7 @@ def medians(rounds: list[list[Row]]) -> list[Row]:
             replace(
                 first,
                 enqueue_per_s=statistics.median(r.enqueue_per_s for r in group),
+                enqueue_repeated_per_s=statistics.median(r.enqueue_repeated_per_s for r in group),
                 drained_per_s=statistics.median(r.drained_per_s for r in group),
                 latency_p99_ms=statistics.median(r.latency_p99_ms for r in group),
                 ran=min(r.ran for r in group),
@@ -621,20 +673,27 @@ def table(rows: list[Row]) -> str:
         return f" ({value / of:.2f}x)" if of else ""
 
     lines = [
-        "| queue | backend | processes | enqueue/s | drained/s | p99 ms (enqueue → start) | ran |",
-        "|---|---|---|---|---|---|---|",
+        (
+            "| queue | backend | processes | enqueue/s | enqueue/s, 10% repeated keys | drained/s "
+            "| p99 ms (enqueue → start) | ran |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r.skipped:
-            lines.append(f"| {r.queue} | {r.backend} | | skipped: {r.skipped} | | | |")
+            lines.append(f"| {r.queue} | {r.backend} | | skipped: {r.skipped} | | | | |")
             continue
         reference = references.get(r.workers)
         enq = ratio(r.enqueue_per_s, reference.enqueue_per_s if reference else None)
         drained = ratio(r.drained_per_s, reference.drained_per_s if reference else None)
+        repeated = "-"
+        if r.enqueue_repeated_per_s:
+            of = reference.enqueue_repeated_per_s if reference else None
+            repeated = f"{r.enqueue_repeated_per_s:,.0f}{ratio(r.enqueue_repeated_per_s, of)}"
         p99 = f"{r.latency_p99_ms:.1f}" if r.workers == 1 else "-"
         lines.append(
             f"| {r.queue} {r.version} | {r.backend} | {r.workers} | {r.enqueue_per_s:,.0f}{enq} "
-            f"| {r.drained_per_s:,.0f}{drained} | {p99} | {r.ran:,} |"
+            f"| {repeated} | {r.drained_per_s:,.0f}{drained} | {p99} | {r.ran:,} |"
         )
     return "\n".join(lines)
 

@@ -50,6 +50,7 @@ def test_side_by_side_comparison_runs_every_installed_queue_on_the_same_jobs() -
         assert row["enqueue_per_s"] > 0
         assert row["drained_per_s"] > 0
         assert row["latency_p99_ms"] > 0
+        assert row["enqueue_repeated_per_s"] > 0  # the same workload with 10% repeated keys
 
 
 def test_a_peer_that_is_not_installed_is_skipped_with_a_reason(tmp_path: Path) -> None:

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from freshforce.engine.queue import EffectFailed, JobQueue, Settlement
 
-__all__ = ["GroupCommit"]
+__all__ = ["Committed", "GroupCommit"]
+
+
+# Told how a group's commit ended: job id → outcome committed (or lost_lease), or the store's
+# error when the group's transaction failed (then the mapping is empty).
+Committed = Callable[[dict[int, str], BaseException | None], None]
 
 
 @dataclass(frozen=True)
 class _Waiting:
     settlements: Sequence[Settlement]
-    done: asyncio.Future[dict[int, str]]
+    done: Committed
 
 
 class GroupCommit:
@@ -34,16 +39,17 @@ class GroupCommit:
         self._waiting: list[_Waiting] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    def submit(self, settlements: Sequence[Settlement]) -> asyncio.Future[dict[int, str]]:
-        """Hand settlements over; the future gives job id → outcome committed (or lost_lease).
+    def submit(self, settlements: Sequence[Settlement], done: Committed) -> None:
+        """Hand settlements over; ``done`` is called once their group's commit has ended.
 
-        The future raises the store's error when the group's transaction failed.
+        It is called from the group commit's own task, with job id → outcome committed (or
+        lost_lease), or with the store's error when the group's transaction failed (or a
+        ``CancelledError`` when the commit was cancelled). No future per submission: the
+        runners of a worker hand over one small batch each, many times a second.
         """
-        done: asyncio.Future[dict[int, str]] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(settlements, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return done
 
     async def close(self) -> None:
         """Wait for the settlements already handed over to be committed."""
@@ -62,13 +68,22 @@ class GroupCommit:
                 )
             except Exception as exc:  # noqa: BLE001 - handed to every runner waiting on the group
                 for w in group:
-                    if not w.done.done():
-                        w.done.set_exception(exc)
+                    _tell(w, {}, exc)
                 continue
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as exc:
                 for w in [*group, *self._waiting]:
-                    w.done.cancel()
+                    _tell(w, {}, exc)
+                self._waiting = []
                 raise
             for w in group:
-                if not w.done.done():
-                    w.done.set_result({s.job.id: ended[s.job.id] for s in w.settlements})
+                _tell(w, {s.job.id: ended[s.job.id] for s in w.settlements}, None)
+
+
+def _tell(waiting: _Waiting, ended: dict[int, str], error: BaseException | None) -> None:
+    """Call one ``done``; an error in it goes to the loop's handler (as a callback's would)."""
+    try:
+        waiting.done(ended, error)
+    except Exception as exc:  # noqa: BLE001 - one runner's bookkeeping; the others go on
+        asyncio.get_running_loop().call_exception_handler(
+            {"message": "group commit: a done callback raised", "exception": exc}
+        )

@@ -26,6 +26,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -115,8 +116,9 @@ class Worker:
         self.log: FilteringBoundLogger = logger or structlog.get_logger("freshforce.worker")
         self._held: dict[int, Job] = {}  # job id → the attempt this worker holds
         self._renewed: dict[int, float] = {}  # job id → monotonic time its lease was granted
-        self._working: dict[int, asyncio.Task[Sequence[Outcome]]] = {}
-        self._committing: set[asyncio.Future[dict[int, str]]] = set()
+        self._working: dict[int, asyncio.Task[Any]] = {}  # job id → the runner working on it
+        self._stopping: set[asyncio.Task[Any]] = set()  # runners whose batch is being cancelled
+        self._settling = 0  # held jobs whose outcomes are handed to the group commit
         self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._commits = GroupCommit(queue, name, self._effect_failed)
@@ -166,8 +168,15 @@ class Worker:
         return max(self.config.batch_size, self.config.concurrency)
 
     def _wants_more(self) -> bool:
-        # Claim again once half the leases are used up, so claims stay batches, not singles.
-        return len(self._held) <= self._limit() // 2
+        # Claim again once half the leases not yet settling are used up, so claims stay batches,
+        # not singles; the next batch is claimed while the last one commits (leases held at
+        # most twice the limit), so a claim and a commit overlap instead of taking turns.
+        limit = self._limit()
+        return len(self._held) - self._settling <= limit // 2 and len(self._held) < 2 * limit
+
+    def _want(self) -> int:
+        limit = self._limit()
+        return min(limit - (len(self._held) - self._settling), 2 * limit - len(self._held))
 
     def _holds(self, job: Job) -> bool:
         return self._held.get(job.id) is job
@@ -176,7 +185,7 @@ class Worker:
 
     async def _claimer(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            want = self._limit() - len(self._held)
+            want = self._want()
             got = await self._claim(want) if self._wants_more() else 0
             if got == 0 or got < want:
                 await self._sleep(stop)
@@ -234,7 +243,7 @@ class Worker:
     async def _work(self, batch: list[Job]) -> None:
         """Run one batch, then hand its outcomes to the group commit and move on.
 
-        The jobs stay held (and renewed) until their commit ends (``_committed``), so the
+        The jobs stay held (and renewed) until their commit ends (``_ended``), so the
         runner can start its next batch meanwhile.
         """
         batch = await self._defer_paused(batch)
@@ -248,11 +257,17 @@ class Worker:
                 self._forget(job)
             raise
         if not settlements:
-            self._committed(batch, settlements, t0, None)
+            self._ended(batch, settlements, t0, {})
             return
-        commit = self._commits.submit(settlements)
-        self._committing.add(commit)
-        commit.add_done_callback(lambda done: self._committed(batch, settlements, t0, done))
+        self._settling += len(batch)
+
+        def committed(ended: dict[int, str], error: BaseException | None) -> None:
+            self._settling -= len(batch)
+            if error is not None and not isinstance(error, asyncio.CancelledError):
+                self.log.error("outcomes_not_recorded", error=type(error).__name__)
+            self._ended(batch, settlements, t0, ended)
+
+        self._commits.submit(settlements, committed)
 
     async def _defer_paused(self, batch: list[Job]) -> list[Job]:
         """Give back, unstarted, the jobs whose tenant's flow is paused; return the others."""
@@ -279,23 +294,10 @@ class Worker:
             )  # fmt: skip
         return [job for job in batch if reasons[job.tenant] is None]
 
-    def _committed(
-        self,
-        batch: list[Job],
-        settlements: list[Settlement],
-        t0: float,
-        commit: asyncio.Future[dict[int, str]] | None,
+    def _ended(
+        self, batch: list[Job], settlements: list[Settlement], t0: float, ended: dict[int, str]
     ) -> None:
-        """Log and count each job of a committed batch, and forget them."""
-        ended: dict[int, str] = {}
-        if commit is not None:
-            self._committing.discard(commit)
-        if commit is not None and not commit.cancelled():
-            error = commit.exception()
-            if error is None:
-                ended = commit.result()
-            else:
-                self.log.error("outcomes_not_recorded", error=type(error).__name__)
+        """Log and count each job of a batch whose commit ended, and forget them."""
         by_job = {s.job.id: s for s in settlements}
         seconds = time.monotonic() - t0
         for job in batch:
@@ -340,28 +342,49 @@ class Worker:
         return settlements
 
     async def _run_flow(self, flow: Flow, jobs: list[Job], t0: float) -> list[Settlement]:
-        task = asyncio.create_task(self._call(flow, jobs))
+        """Run the flow in this runner's own task (no task per batch).
+
+        A lost lease or the shutdown's interrupt cancels the runner while the flow runs
+        (``_stop_batch``): the cancellation is taken back here and the batch's jobs still held
+        retry as interrupted; the runner goes on with its next batch.
+        """
+        me = asyncio.current_task()
+        assert me is not None  # noqa: S101 - a runner is a task
         for job in jobs:
-            self._working[job.id] = task
+            self._working[job.id] = me
         try:
-            await asyncio.wait([task])
-        finally:
-            for job in jobs:
-                if self._working.get(job.id) is task:
-                    del self._working[job.id]
-        if task.cancelled():  # a lease was lost, or the worker is shutting down
+            outcomes = list(await self._call(flow, jobs))
+        except asyncio.CancelledError:
+            if not self._taken_back(me):
+                raise
             interrupted = Failure("Interrupted", "the batch stopped before the job finished")
             return [
                 Settlement(job, "retry", time.monotonic() - t0, failure=interrupted)
                 for job in jobs
                 if self._holds(job)
             ]
-        error = task.exception()
-        if error is not None:
+        except Exception as error:  # noqa: BLE001 - the flow failed every job of its batch
             outcomes = [Outcome.retry(job, error) for job in jobs]
-        else:
-            outcomes = list(task.result())
+        finally:
+            for job in jobs:
+                if self._working.get(job.id) is me:
+                    del self._working[job.id]
+        self._taken_back(me)  # a flow that swallowed the cancellation: its outcomes stand
         return self._settlements(flow, jobs, outcomes, t0)
+
+    def _stop_batch(self, task: asyncio.Task[Any]) -> None:
+        """Cancel the batch a runner works on; ``_run_flow`` takes the cancellation back."""
+        self._stopping.add(task)
+        task.cancel()
+
+    def _taken_back(self, task: asyncio.Task[Any]) -> bool:
+        """Undo this worker's cancellations of ``task``; False when none was asked for."""
+        if task not in self._stopping:
+            return False
+        self._stopping.discard(task)
+        while task.cancelling():
+            task.uncancel()
+        return True
 
     async def _call(self, flow: Flow, jobs: list[Job]) -> Sequence[Outcome]:
         if len(jobs) == 1:  # the single-job adapter binds the job's own context
@@ -433,7 +456,7 @@ class Worker:
             self.log.warning("lease_lost", worker=self.name, reason=why)
         task = self._working.get(job.id)
         if task is not None:
-            task.cancel()
+            self._stop_batch(task)
 
     def _lease_deadline(self, job_id: int) -> float:
         lease = self.queue.config.lease_seconds
@@ -485,7 +508,6 @@ class Worker:
         _, late = await asyncio.wait(runners, timeout=self.config.shutdown_timeout)
         interrupted = self._interrupt() if late else 0
         await asyncio.gather(*runners, return_exceptions=True)
-        await asyncio.gather(*self._committing, return_exceptions=True)
         await self._commits.close()
         self.log.info("leases_released", worker=self.name, count=released, interrupted=interrupted)
 
@@ -493,7 +515,7 @@ class Worker:
         """Cancel the batches still running; their runners requeue the jobs as interrupted."""
         batches = set(self._working.values())
         for task in batches:
-            task.cancel()
+            self._stop_batch(task)
         return len(self._working)
 
     async def _release(self, jobs: list[Job]) -> int:

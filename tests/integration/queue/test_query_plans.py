@@ -9,6 +9,7 @@ force_generic_plan`` (``PREPARE`` and ``EXPLAIN EXECUTE``), on SQLite ``EXPLAIN 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ PENDING_INDEX = "uq_jobs_pending_tenant_flow_key"
 RUNNING_INDEX = "uq_jobs_running_tenant_key"
 CLAIM_INDEX = "ix_jobs_claim_order"
 BACKLOG = 2000
+CLAIM_PREFIX = {"postgresql": "WITH RECURSIVE head", "sqlite": "WITH candidates"}
 
 
 def _literal(value: object) -> str:
@@ -44,13 +46,19 @@ def _literal(value: object) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-async def plan_of(engine: AsyncEngine, statement: str, parameters: Sequence[Any]) -> str:
-    """Return the plan the database would run ``statement`` with, generic on PostgreSQL."""
+async def plan_of(
+    engine: AsyncEngine, statement: str, parameters: Sequence[Any], *, mode: str = "generic"
+) -> str:
+    """Return the plan the database would run ``statement`` with, generic on PostgreSQL.
+
+    ``mode="custom"`` asks PostgreSQL for the plan made for these very values instead (what a
+    prepared statement runs with for its first five executions).
+    """
     async with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", tuple(parameters))
             return "\n".join(str(row[-1]) for row in rows)
-        await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        await conn.exec_driver_sql(f"SET plan_cache_mode = force_{mode}_plan")
         await conn.exec_driver_sql(f"PREPARE probe AS {statement}")
         arguments = ", ".join(_literal(p) for p in parameters)
         explain = f"EXPLAIN EXECUTE probe({arguments})" if parameters else "EXPLAIN EXECUTE probe"
@@ -161,7 +169,8 @@ async def test_the_claim_walks_the_claim_order_and_checks_running_keys_by_index(
 ) -> None:
     async with recorded(backlog.engine) as sent:
         assert len(await backlog.claim("w", 10)) == 10
-    statement, parameters = one(sent, "WITH candidates")
+    # PostgreSQL: the survey and the claim are one statement; SQLite: the claim follows it.
+    statement, parameters = one(sent, CLAIM_PREFIX[backlog.engine.dialect.name])
     plan = await plan_of(backlog.engine, statement, parameters)
     assert CLAIM_INDEX in plan, plan
     assert RUNNING_INDEX in plan, plan
@@ -202,3 +211,88 @@ async def test_a_bound_status_hides_the_partial_index_from_a_generic_plan(
     statement, parameters = one(sent, "SELECT jobs.id")
     plan = await plan_of(backlog.engine, statement, parameters)
     assert PENDING_INDEX not in plan, plan
+
+
+# 30,000 pending rows: enough that PostgreSQL, on a table never analysed, estimates a few of them
+# only (fewer than a claim's LIMIT) and would fetch and sort them all for a constant LIMIT.
+_FILL = {
+    "postgresql": (
+        "INSERT INTO jobs (tenant, flow, key, status, priority, hints, attempts, max_attempts, "
+        "run_at, created_at, updated_at) "
+        "SELECT 'default', 'clients', 'b' || g, 'pending', 0, '[]', 0, 10, now(), now(), now() "
+        "FROM generate_series(1, 30000) AS g"
+    ),
+    "sqlite": (
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g "
+        "WHERE n < 30000) "
+        "INSERT INTO jobs (tenant, flow, key, status, priority, hints, attempts, max_attempts, "
+        "run_at, created_at, updated_at) "
+        "SELECT 'default', 'clients', 'b' || n, 'pending', 0, '[]', 0, 10, "
+        "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 second'), "
+        "strftime('%Y-%m-%d %H:%M:%f000', 'now'), strftime('%Y-%m-%d %H:%M:%f000', 'now') FROM g"
+    ),
+}
+
+
+@pytest.fixture
+async def large_backlog(queue: JobQueue) -> JobQueue:
+    """A queue with a backlog filled in one statement and never analysed (autovacuum off)."""
+    dialect = queue.engine.dialect.name
+    async with queue.engine.begin() as conn:
+        if dialect == "postgresql":
+            await conn.exec_driver_sql("ALTER TABLE jobs SET (autovacuum_enabled = false)")
+        await conn.exec_driver_sql(_FILL[dialect])
+    return queue
+
+
+def assert_walks_the_claim_order(engine: AsyncEngine, plan: str) -> None:
+    """The head of the claim order is read by walking its index, never fetched whole and sorted."""
+    assert CLAIM_INDEX in plan, plan
+    # SQLite walks the pending index in tenant order for the first tenant, stopping at LIMIT 1.
+    assert_scans_no_table(engine, plan.replace(f"SCAN jobs USING INDEX {PENDING_INDEX}", ""))
+    if engine.dialect.name == "postgresql":
+        assert "Bitmap" not in plan, plan
+        # The only sort allowed is the claim's per-key ranking of its few candidates.
+        sorts = [line for line in plan.splitlines() if "Sort Key:" in line]
+        assert not any("priority" in line.split("Sort Key:")[1].split(",")[0] for line in sorts), (
+            plan
+        )
+    else:
+        # A temporary B-tree may order the claim's few candidates for the per-key ranking,
+        # never the rows read from jobs.
+        lines = plan.splitlines()
+        for before, line in itertools.pairwise(lines):
+            assert not ("TEMP B-TREE" in line and "jobs" in before), plan
+
+
+@pytest.mark.parametrize("mode", ["custom", "generic"])
+async def test_on_a_large_unanalysed_backlog_the_claim_walks_the_claim_order_index(
+    large_backlog: JobQueue, mode: str
+) -> None:
+    """Whatever the statistics, the claim and its head read walk ix_jobs_claim_order."""
+    if mode == "generic" and not large_backlog.is_postgres:
+        pytest.skip("SQLite plans with the bound values: only PostgreSQL has generic plans")
+    async with recorded(large_backlog.engine) as sent:
+        assert len(await large_backlog.claim("w", 10)) == 10
+    dialect = large_backlog.engine.dialect.name
+    statements = [one(sent, "WITH RECURSIVE head")]
+    if dialect == "sqlite":
+        statements.append(one(sent, CLAIM_PREFIX[dialect]))
+    for statement, parameters in statements:
+        plan = await plan_of(large_backlog.engine, statement, parameters, mode=mode)
+        assert_walks_the_claim_order(large_backlog.engine, plan)
+
+
+async def test_a_constant_limit_on_that_backlog_is_planned_as_a_fetch_and_sort(
+    large_backlog: JobQueue,
+) -> None:
+    """The control: the head read with a LIMIT the planner can read fetches every pending job."""
+    if not large_backlog.is_postgres:
+        pytest.skip("SQLite plans without statistics: the shape of the LIMIT does not matter")
+    head = (
+        "SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= now() "
+        "ORDER BY status, priority, run_at, id LIMIT 40"
+    )
+    plan = await plan_of(large_backlog.engine, head, [], mode="custom")
+    assert "Bitmap Heap Scan on jobs" in plan, plan
+    assert "Sort Key: priority" in plan, plan

@@ -163,7 +163,7 @@ async def test_backoff_uses_the_policy_and_retry_after_wins(store_engine) -> Non
     jobs = await queue.claim("w1", 10)
     now = real_clock()
     await worker._work(jobs)
-    await asyncio.gather(*worker._committing)
+    await worker._commits.close()  # the group commit of the batch has ended
     by_key = {j.key: j for j in await queue.jobs()}
     limited = by_key["limited"]
     assert now + timedelta(seconds=115) < limited.run_at < now + timedelta(seconds=125)

@@ -1,10 +1,10 @@
 """Claim due pending jobs (fair, one per key, none whose key runs); take over expired leases.
 
-A claim first surveys the queue in one statement: the tenants of the jobs at the head of the
-claim order, whether a tenant outside them has pending jobs, and whether some lease has run out.
-On PostgreSQL, when no lease ran out, the claim then runs as single statements outside any
-transaction block (``claim_unless_expired``): each ``UPDATE … RETURNING`` is atomic on its own,
-so a claim costs two round trips instead of a transaction with savepoints.
+A claim surveys the queue: the tenants of the jobs at the head of the claim order, whether a
+tenant outside them has pending jobs, and whether some lease has run out. On PostgreSQL, when no
+lease ran out and no fair share applies, the survey and the claim are one statement outside any
+transaction block (``claim_unless_expired``): one round trip per claim. Every read of the claim
+order walks ``ix_jobs_claim_order`` whatever the table's statistics (see ``_WINDOW``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,25 @@ from freshforce.store.schema import jobs
 __all__ = ["FAIR_WINDOW", "claim", "claim_unless_expired", "reclaim_expired"]
 
 FAIR_WINDOW = 4  # claim-order jobs looked at, per job asked for, to see which tenants lead
+MAX_CLAIM = 10_000  # jobs one claim leases at most (worker_batch_size's upper bound)
 
 _NOW = {"postgresql": "now()", "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', 'now')"}
+# A LIMIT PostgreSQL cannot read when it plans (a scalar subquery, not a constant) makes it plan
+# for a tenth of the matching rows: an ordered walk of ix_jobs_claim_order, which stops after
+# the limit, then always costs less than fetching every match and sorting it. With the limit
+# as a constant, on a table not analysed (a fresh backlog) it estimates a handful of pending
+# rows, fewer than the limit, and fetches and sorts the whole backlog instead (500 ms at
+# 1,000,000 pending). SQLite plans without statistics and walks the index either way.
+#
+# The head is read only when two tenants or more have pending jobs (two probes of the pending
+# index): with one tenant no fair share can apply, and its LIMIT is 0.
+# Both probes are ``ORDER BY tenant LIMIT 1``, a form answered by the pending index whatever
+# the statistics (an EXISTS would, on an analysed single-tenant table, scan every row).
+_WINDOW = """(SELECT CASE WHEN (
+    SELECT tenant FROM jobs {by_pending} WHERE status = 'pending' AND tenant > (
+      SELECT tenant FROM jobs {by_pending} WHERE status = 'pending' ORDER BY tenant LIMIT 1
+    ) ORDER BY tenant LIMIT 1
+  ) IS NOT NULL THEN CAST(:window AS INTEGER) ELSE 0 END)"""
 # SQLite without statistics would walk the claim-order index and sort: name the one to use.
 _BY_PENDING = {"postgresql": "", "sqlite": "INDEXED BY uq_jobs_pending_tenant_flow_key"}
 
@@ -44,7 +61,7 @@ _BY_PENDING = {"postgresql": "", "sqlite": "INDEXED BY uq_jobs_pending_tenant_fl
 _SURVEY = """\
 WITH RECURSIVE head AS (
   SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= {now}
-  ORDER BY status, priority, run_at, id LIMIT :window
+  ORDER BY status, priority, run_at, id LIMIT {window}
 ), tenants(tenant) AS (
   SELECT (SELECT tenant FROM jobs {by_pending} WHERE status = 'pending' ORDER BY tenant LIMIT 1)
   UNION ALL
@@ -72,7 +89,13 @@ class _Survey:
 async def _survey(conn: AsyncConnection, limit: int) -> _Survey:
     window = FAIR_WINDOW * limit if limit > 1 else 0
     dialect = conn.dialect.name
-    query = sa.text(_SURVEY.format(now=_NOW[dialect], by_pending=_BY_PENDING[dialect]))
+    query = sa.text(
+        _SURVEY.format(
+            now=_NOW[dialect],
+            by_pending=_BY_PENDING[dialect],
+            window=_WINDOW.format(by_pending=_BY_PENDING[dialect]),
+        )
+    )
     rows = (await conn.execute(query, {"window": window})).all()
     head = {r.tenant: int(r.n) for r in rows if r.kind == "head"}
     other = any(r.kind == "other" for r in rows)
@@ -115,16 +138,94 @@ async def claim(
 async def claim_unless_expired(
     conn: AsyncConnection, *, worker: str, limit: int, lease_seconds: float
 ) -> list[Job] | None:
-    """``claim``, or None (nothing claimed) when some lease has run out: reclaim those first.
+    """``claim`` (of at most ``MAX_CLAIM``), or None when some lease has run out: reclaim first.
 
     Meant for a PostgreSQL connection in autocommit mode, where each statement commits alone.
+    While no lease ran out and no fair share applies, the survey and the claim are one
+    statement (one round trip); a fair share takes the survey's path (``claim``).
     """
-    survey = await _survey(conn, limit)
-    if survey.expired:
-        return None
-    return await _claim_surveyed(
-        conn, survey, worker=worker, limit=limit, lease_seconds=lease_seconds
+    limit = min(limit, MAX_CLAIM)
+    values = {
+        "worker": worker,
+        "limit": limit,
+        "window": FAIR_WINDOW * limit if limit > 1 else 0,
+        "lease": float(lease_seconds),
+    }
+    for _ in range(RACE_TRIES):
+        try:
+            rows = (await conn.execute(_CLAIM_ALONE, values)).all()
+        except sa.exc.IntegrityError:
+            continue
+        except sa.exc.DBAPIError as exc:
+            if sqlstate(exc) != DEADLOCK:
+                raise
+            continue
+        kinds = {r.kind for r in rows}
+        if "expired" in kinds:
+            return None
+        if "fair" in kinds:
+            return await claim(conn, worker=worker, limit=limit, lease_seconds=lease_seconds)
+        return sorted((row_job(r) for r in rows), key=lambda j: (j.priority, j.run_at, j.id))
+    return []
+
+
+# The survey (``_SURVEY``) and the claim in claim order (``_claim_statement``) as one statement,
+# for the common case. ``gate`` decides once whether a lease ran out or the fair share applies;
+# then nothing is claimed and one row says which. The candidates' walk of the claim order has no
+# filter but the running-key check, so the planner's row estimate stays above the limit's
+# fraction and it walks the index (``_WINDOW``). The update finds its rows by primary key: they
+# are locked, and were pending when locked (a status test there would let the planner, on a
+# table not analysed, join through every pending job instead). The constant LIMITs around the
+# head and the candidates (never reached: see MAX_CLAIM) keep the row estimates after the
+# unreadable LIMITs, a tenth of the table on an analysed one, from growing the plan's cost past
+# PostgreSQL's jit_above_cost, which would compile the statement at each run (40-80 ms); they
+# keep it about 30,000 at 1,000,000 pending.
+_CLAIM_ALONE_SQL = f"""WITH RECURSIVE head AS (
+  SELECT tenant FROM (
+    SELECT tenant FROM jobs WHERE status = 'pending' AND run_at <= now()
+    ORDER BY status, priority, run_at, id LIMIT {_WINDOW.format(by_pending="")}
+  ) AS h LIMIT {FAIR_WINDOW * MAX_CLAIM}
+), tenants(tenant) AS (
+  SELECT (SELECT tenant FROM jobs WHERE status = 'pending' ORDER BY tenant LIMIT 1)
+  UNION ALL
+  SELECT (
+    SELECT j.tenant FROM jobs AS j WHERE j.status = 'pending' AND j.tenant > t.tenant
+    ORDER BY j.tenant LIMIT 1
+  ) FROM tenants AS t WHERE t.tenant IN (SELECT tenant FROM head)
+), gate AS (
+  SELECT
+    EXISTS (SELECT 1 FROM jobs WHERE status = 'running' AND lease_expires_at < now()) AS expired,
+    CAST(:window AS INTEGER) > 0
+      AND (SELECT count(*) FROM head) >= CAST(:window AS INTEGER)
+      AND EXISTS (
+        SELECT 1 FROM tenants WHERE tenant IS NOT NULL AND tenant NOT IN (SELECT tenant FROM head)
+      ) AS fair
+), candidates AS (
+  SELECT j.id, j.tenant, j.key, j.priority, j.run_at FROM jobs AS j
+  WHERE j.status = 'pending' AND j.run_at <= now()
+    AND (SELECT NOT expired AND NOT fair FROM gate)
+    AND NOT EXISTS (
+      SELECT 1 FROM jobs AS r WHERE r.tenant = j.tenant AND r.key = j.key AND r.status = 'running'
     )
+  ORDER BY j.status, j.priority, j.run_at, j.id LIMIT (SELECT CAST(:limit AS INTEGER))
+  FOR UPDATE OF j SKIP LOCKED
+), picked AS (
+  SELECT c.id FROM (
+    SELECT id, row_number() OVER (PARTITION BY tenant, key ORDER BY priority, run_at, id) AS rank
+    FROM (SELECT * FROM candidates LIMIT {MAX_CLAIM}) AS u
+  ) AS c WHERE c.rank = 1
+), claimed AS (
+  UPDATE jobs SET status = 'running', locked_by = CAST(:worker AS VARCHAR),
+    lease_expires_at = now() + make_interval(secs => CAST(:lease AS FLOAT8)),
+    attempts = jobs.attempts + 1, updated_at = now()
+  WHERE jobs.id IN (SELECT id FROM picked)
+  RETURNING {", ".join(f"jobs.{c.name}" for c in jobs.c)}
+)
+SELECT 'job' AS kind, claimed.* FROM claimed
+UNION ALL
+SELECT CASE WHEN expired THEN 'expired' ELSE 'fair' END, {", ".join("NULL" for _ in jobs.c)}
+FROM gate WHERE expired OR fair"""  # noqa: S608 - constants only
+_CLAIM_ALONE = sa.text(_CLAIM_ALONE_SQL).columns(sa.column("kind", sa.String), *jobs.c)
 
 
 async def _claim_surveyed(
@@ -196,6 +297,14 @@ async def _claim_once(
 _CLAIMS: dict[tuple[str, bool], sa.Update] = {}
 
 
+def _planned_limit(dialect: str) -> sa.ColumnElement[int]:
+    """Return the claim's LIMIT: on PostgreSQL a subquery the planner cannot read (``_WINDOW``)."""
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    if dialect != "postgresql":
+        return limit
+    return sa.select(sa.cast(limit, sa.Integer)).scalar_subquery()
+
+
 def _claim_statement(dialect: str, *, excluding: bool) -> sa.Update:
     """Return the claim's one statement, built once per dialect (its cache key, too).
 
@@ -220,7 +329,7 @@ def _claim_statement(dialect: str, *, excluding: bool) -> sa.Update:
             ),
         )
         .order_by(jobs.c.status, jobs.c.priority, jobs.c.run_at, jobs.c.id)
-        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .limit(_planned_limit(dialect))
     )
     if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
@@ -231,9 +340,12 @@ def _claim_statement(dialect: str, *, excluding: bool) -> sa.Update:
     )
     ranked = sa.select(locked.c.id, rank.label("rank")).subquery("ranked")
     picked = sa.select(ranked.c.id).where(ranked.c.rank == 1)
+    # On PostgreSQL the candidates are locked and were pending when locked: the update finds
+    # them by primary key alone (see _CLAIM_ALONE_SQL).
+    pending = [] if dialect == "postgresql" else [status_is(jobs.c.status, JobStatus.PENDING)]
     stmt = (
         sa.update(jobs)
-        .where(jobs.c.id.in_(picked), status_is(jobs.c.status, JobStatus.PENDING))
+        .where(jobs.c.id.in_(picked), *pending)
         .values(
             status=JobStatus.RUNNING.value,
             locked_by=sa.bindparam("worker", type_=jobs.c.locked_by.type),
