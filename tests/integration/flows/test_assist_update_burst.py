@@ -121,7 +121,9 @@ async def test_a_burst_of_updates_pauses_the_flow_until_resumed(world: World) ->
 
     await _run_until(world, gate, deferred_often)
     renamed = [n for n in await _names(world) if n.endswith("renamed")]
-    assert len(renamed) == BURST.min_updates + 1  # the write that made it a burst is the last
+    # The write that made it a burst passes, and so may the one batch the worker started while
+    # that write was still committing (the breaker counts committed writes); no more.
+    assert BURST.min_updates + 1 <= len(renamed) <= BURST.min_updates + 2, renamed
     waiting = await _jobs(world, JobStatus.PENDING)
     assert len(waiting) == len(ids) - len(renamed)
     assert {j.attempt for j in waiting} == {0}  # claimed again and again, never attempted
@@ -138,8 +140,8 @@ async def test_a_burst_of_updates_pauses_the_flow_until_resumed(world: World) ->
     assert pause.paused
     assert pause.paused_by == "update_breaker"
     assert pause.reason.startswith(
-        "a burst of writes: 6 records written on clients in the last 15 minutes, over the limit "
-        "of 5 (10x the usual 2 an hour at this time of day, median of 7 days)"
+        f"a burst of writes: {len(renamed)} records written on clients in the last 15 minutes, "
+        "over the limit of 5 (10x the usual 2 an hour at this time of day, median of 7 days)"
     )
     assert (alert.kind, alert.severity, alert.resolved_at) == (
         "clients_update_breaker",
