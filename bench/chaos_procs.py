@@ -288,8 +288,8 @@ class Processes:
     async def streams_held(self, within: float) -> float:
         """Wait until a live process holds every stream with a cursor; return the seconds waited.
 
-        A killed process's leases run out only after their TTL (60 s); until then no other
-        process reads those streams.
+        A killed process's leases run out only after their TTL (``stream_lease_seconds``, 60 s by
+        default); until then no other process reads those streams.
         """
         started = time.monotonic()
         name = cursors.c.connection_id + "/" + cursors.c.stream  # SQL's ||

@@ -5,6 +5,9 @@ r"""Benchmark several integration pairs on one store: lag, isolation, fairness a
     uv run python bench/tenants.py --pairs 50 --rate 10 --seconds 60 \\
         --database-url postgresql+asyncpg://127.0.0.1/test      # a short run
     uv run python bench/tenants.py --pairs 3 --rate 3 --seconds 6 --json   # the smoke run
+    uv run python bench/tenants.py --layout processes --pairs 1000 --workers 2 \\
+        --concurrency 32 --warm 20 --phases 8:240,100:45 \\
+        --database-url postgresql+asyncpg://127.0.0.1/test     # every part in its own process
 
 Each pair (tenant ``t0``, ``t1``, …) has its own FreshBooks account and Salesforce org in this
 process. By default (``--sandboxes multi``) one FreshBooks sandbox serves every account and one
@@ -23,6 +26,13 @@ first half of the run spreads ``--rate`` changes/s evenly; in the second half te
 noisy (10 times another tenant's share) at the same total rate, and the quiet tenants' p99 is
 compared with their p99 of the first half. Afterwards every org is checked record by record: its
 Accounts are exactly its own tenant's clients (no record crossed). RSS is sampled as it runs.
+
+``--layout processes`` (bench/tenants_procs.py) runs the sandboxes as one `freshforce sandbox
+--accounts N` process and freshforce as `freshforce listen` plus ``--workers`` `freshforce worker`
+processes on PostgreSQL, everything over real sockets; this process only drives and watches, and
+samples each process's RSS and CPU on its own. ``--phases`` drives several rates one after another
+on the one deployment; ``--warm`` first makes one change in every tenant (each tenant's first
+change opens its clients), reported apart.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ import structlog
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import tenants_procs
 from freshforce.connectors.core import CallRetryPolicy
 from freshforce.connectors.freshbooks.client import RESOURCES, FreshBooksClient
 from freshforce.connectors.salesforce.governor import GovernorConfig
@@ -226,6 +237,8 @@ async def fresh_database(url: str | None, folder: Path) -> Any:  # noqa: ANN401 
         yield f"sqlite+aiosqlite:///{folder / 'tenants.db'}"
         return
     name = f"ff_bench_tenants_{os.getpid()}"
+    if url.startswith("postgresql://"):  # the test suite's form: asyncpg drives it here
+        url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as db:
         await db.exec_driver_sql(f"CREATE DATABASE {name}")
@@ -392,6 +405,12 @@ def note(message: str) -> None:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     quiet()
+    if args.layout == "processes":
+        if args.database_url is None:
+            raise SystemExit("--layout processes runs on PostgreSQL: give --database-url")
+        with tempfile.TemporaryDirectory() as folder:
+            async with fresh_database(args.database_url, Path(folder)) as url:
+                return await tenants_procs.run(args, url)
     started = time.monotonic()
     shared: FreshBooksAccounts | None = None
     transport: httpx.AsyncBaseTransport
@@ -473,8 +492,32 @@ def parse() -> argparse.Namespace:
         default="multi",
         help="one sandbox of each kind serving every pair (multi) or two per pair (separate)",
     )
+    parser.add_argument(
+        "--layout",
+        choices=("in-process", "processes"),
+        default="in-process",
+        help="sandboxes and service in this process, or each in its own (bench/tenants_procs.py;"
+        " needs --database-url)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (processes)")
+    parser.add_argument(
+        "--phases",
+        default="",
+        help="processes: RATE:SECONDS,… driven one after another on one deployment, each "
+        "settled before the next (default: --rate:--seconds)",
+    )
+    parser.add_argument(
+        "--warm",
+        type=float,
+        default=0.0,
+        help="processes: first one change in every tenant at this rate, reported apart",
+    )
+    parser.add_argument("--keep-logs", default=None, help="copy the processes' logs here")
     parser.add_argument("--json", action="store_true")
-    return parser.parse_args()
+    args = parser.parse_args()
+    pairs = [part.split(":") for part in args.phases.split(",") if part]
+    args.phases = [(float(r), float(t)) for r, t in pairs] or [(args.rate, args.seconds)]
+    return args
 
 
 if __name__ == "__main__":

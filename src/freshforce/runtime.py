@@ -19,6 +19,7 @@ import random
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -288,10 +289,14 @@ class Runtime:
 
     # -- intake ---------------------------------------------------------------------------------
 
+    def stream_lease(self) -> timedelta:
+        """Return the lease on each intake stream (``stream_lease_seconds``)."""
+        return timedelta(seconds=self.settings.stream_lease_seconds)
+
     async def freshbooks_poller(
         self, name: str, *, holder: str | None = None, config: PollerConfig | None = None
     ) -> FreshBooksPoller:
-        """Return the poller of FreshBooks connection ``name``."""
+        """Return the poller of FreshBooks connection ``name`` (leased as ``config`` says)."""
         return FreshBooksPoller(
             await self.freshbooks(name),
             self.engine,
@@ -299,7 +304,7 @@ class Runtime:
             connection_id=name,
             holder=holder or self.holder_name(),
             clock=self.clock,
-            config=config,
+            config=config or PollerConfig(lease_ttl=self.stream_lease()),
         )
 
     async def salesforce_poller(self, name: str, *, holder: str | None = None) -> SalesforcePoller:
@@ -311,6 +316,7 @@ class Runtime:
             connection_id=name,
             clock=self.clock,
             holder=holder or self.holder_name(),
+            lease_ttl=self.stream_lease(),
         )
 
     def pubsub_channel(self) -> grpc.aio.Channel:

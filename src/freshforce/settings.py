@@ -51,6 +51,9 @@ __all__ = [
 
 _KEY_FILE_NAME = "secret.key"
 _SECRET_FILE_MODE = 0o600
+# Bounds of ``stream_lease_seconds``: renewals at least ~1.7 s apart, a takeover within an hour.
+STREAM_LEASE_MIN = 5.0
+STREAM_LEASE_MAX = 3600.0
 # sqlite[+driver]:///<path>: three slashes then a relative path, four for an absolute one.
 _SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$")
 
@@ -117,6 +120,9 @@ class Settings(BaseSettings):
     # Intake and periodic work of `freshforce run` / `listen` (docs/operations.md, "Running").
     poll_interval_seconds: float = Field(default=60.0, gt=0)
     cdc: bool = True
+    # The lease on each stream a listener reads (pollers, CDC, platform events), renewed every
+    # third of it: a dead listener's streams are read again by another after at most this long.
+    stream_lease_seconds: float = 60.0
     # Salesforce platform events: channels that trigger syncs, events freshforce publishes.
     platform_event_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     platform_event_publish: Annotated[list[PublishedFact], NoDecode] = Field(default_factory=list)
@@ -179,6 +185,17 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"/event/[A-Za-z][A-Za-z0-9_]*__e", channel):
                 msg = f"{channel!r} is not a platform event channel like /event/Name__e"
                 raise ValueError(msg)
+        return value
+
+    @field_validator("stream_lease_seconds")
+    @classmethod
+    def _check_stream_lease(cls, value: float) -> float:
+        if not STREAM_LEASE_MIN <= value <= STREAM_LEASE_MAX:
+            msg = (
+                f"must be within {STREAM_LEASE_MIN:g}..{STREAM_LEASE_MAX:g} seconds (the lease on "
+                f"each stream, renewed every third of it), got {value:g}"
+            )
+            raise ValueError(msg)
         return value
 
     @field_validator("alert_slack_webhook_url")

@@ -61,6 +61,7 @@ SAMPLES: dict[str, tuple[str, Callable[[Any], Any], Any]] = {
     "http_timeout_seconds": ("12", lambda v: v, 12.0),
     "poll_interval_seconds": ("7.5", lambda v: v, 7.5),
     "cdc": ("false", lambda v: v, False),
+    "stream_lease_seconds": ("15", lambda v: v, 15.0),
     "platform_event_channels": ("/event/A__e,/event/B__e", lambda v: v, ["/event/A__e", "/event/B__e"]),  # noqa: E501 - one sample a line
     "platform_event_publish": ("invoices,errors", lambda v: v, ["invoices", "errors"]),
     "reconcile_interval_seconds": ("120", lambda v: v, 120.0),

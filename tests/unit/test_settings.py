@@ -228,3 +228,19 @@ def test_the_dev_section_applies_when_no_profile_is_chosen(tmp_path: Path) -> No
     config = write(tmp_path / "ff.toml", "log_level = 'info'\n\n[dev]\nlog_level = 'debug'\n")
     assert load_settings(None, config).log_level == "debug"
     assert load_settings("qa", config).log_level == "info"
+
+
+def test_stream_lease_defaults_to_60_seconds_and_refuses_what_is_out_of_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().stream_lease_seconds == 60.0
+    monkeypatch.setenv("FRESHFORCE_STREAM_LEASE_SECONDS", "15")
+    assert load_settings().stream_lease_seconds == 15.0
+    for bad in ("2", "86400"):
+        monkeypatch.setenv("FRESHFORCE_STREAM_LEASE_SECONDS", bad)
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert (
+            "environment FRESHFORCE_STREAM_LEASE_SECONDS: must be within 5..3600 seconds "
+            f"(the lease on each stream, renewed every third of it), got {bad}"
+        ) in str(caught.value)

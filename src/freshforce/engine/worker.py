@@ -197,17 +197,19 @@ class Worker:
         except _STORE_ERRORS as exc:
             self.log.warning("claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
             return 0
-        batches: dict[str, list[Job]] = {}
+        # One batch per flow and tenant: a flow works a batch tenant after tenant, so jobs of
+        # many tenants in one batch would run one at a time while the other runners sat idle.
+        batches: dict[tuple[str, str], list[Job]] = {}
         for job in jobs:
             old = self._held.get(job.id)
             if old is not None:  # our own expired attempt, taken over as a new one
                 self._lose(old, "taken over as a new attempt")
             self._held[job.id] = job
             self._renewed[job.id] = sent
-            batches.setdefault(job.flow, []).append(job)
+            batches.setdefault((job.flow, job.tenant), []).append(job)
             if self.metrics is not None:
                 self.metrics.job_claimed(job.flow, (job.updated_at - job.run_at).total_seconds())
-        for flow_name, flow_jobs in batches.items():
+        for (flow_name, _), flow_jobs in batches.items():
             flow = self.flows.get(flow_name)
             size = max(flow.batch_size, 1) if flow is not None else len(flow_jobs)
             for start in range(0, len(flow_jobs), size):

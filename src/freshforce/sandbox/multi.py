@@ -19,7 +19,11 @@ Salesforce (one host)
     to the org of their bearer token (tokens start with the org id, as real ones do), of the
     code, refresh token or username in a token request, of the ``username`` in the login form or
     of ``login_hint`` (for ``--auto-approve``); the token answer's ``instance_url`` names that
-    org's path. ``/_sandbox/orgs`` lists the orgs.
+    org's path. ``/_sandbox/orgs`` lists the orgs. Two admin calls read every org at once (for a
+    bench watching many orgs): ``POST /_sandbox/orgs/find`` ``{"sobject", "field", "values":
+    [[n, value], …]}`` answers ``{"found": [[n, value, Id, CreatedDate], …]}``, one row for each
+    live record of org ``n`` whose field equals the value; ``GET /_sandbox/orgs/values?sobject=
+    &field=`` answers ``{"orgs": [[the field of every live record of org 0], …]}``.
 Pub/Sub (one gRPC port)
     Each call goes to the org named by its ``tenantid`` metadata (else by its access token).
 
@@ -53,6 +57,7 @@ from freshforce.sandbox.salesforce.build import (
     SalesforceSandbox,
     build_salesforce_sandbox,
 )
+from freshforce.sandbox.salesforce.errors import SalesforceError
 
 __all__ = [
     "FreshBooksAccounts",
@@ -432,6 +437,9 @@ class SalesforceOrgs:
         if path.rstrip("/") == "/_sandbox/orgs":
             await _json(send, 200, {"orgs": self.describe()})
             return
+        if path in ("/_sandbox/orgs/find", "/_sandbox/orgs/values"):
+            await self._read_orgs(path, scope, receive, send)
+            return
         prefixed = _ORG_PATH.match(path)
         if prefixed:
             number = int(prefixed.group(1))
@@ -452,6 +460,49 @@ class SalesforceOrgs:
                 return
         root = scope.get("root_path", "") + self.path_of(number)
         await self.orgs[number].app(dict(scope, root_path=root), receive, send)
+
+    async def _read_orgs(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer ``/_sandbox/orgs/find`` and ``/_sandbox/orgs/values`` (see the module doc)."""
+        try:
+            if path.endswith("/find"):
+                if scope["method"] != "POST":
+                    await _json(send, 405, {"detail": "POST a JSON body to /_sandbox/orgs/find"})
+                    return
+                body = json.loads(await _read_body(receive) or b"{}")
+                found = self.find(str(body["sobject"]), str(body["field"]), body["values"])
+                await _json(send, 200, {"found": found})
+                return
+            query = _query(scope)
+            values = self.values(query["sobject"], query["field"])
+            await _json(send, 200, {"orgs": values})
+        except KeyError as exc:
+            await _json(send, 422, {"detail": f"{path}: missing {exc.args[0]!r}"})
+        except (ValueError, TypeError) as exc:
+            await _json(send, 422, {"detail": f"{path}: {exc}"})
+        except SalesforceError as exc:
+            await _json(send, 422, {"detail": f"{path}: {exc}"})
+
+    def find(self, sobject: str, field: str, values: Iterable[Sequence[Any]]) -> list[list[Any]]:
+        """Return ``[n, value, Id, CreatedDate]`` of each live record in org n with the value."""
+        found: list[list[Any]] = []
+        for number, value in values:
+            if not isinstance(number, int) or not 0 <= number < len(self.orgs):
+                raise ValueError(f"no org {number!r} (orgs 0..{len(self.orgs) - 1})")
+            state = self.orgs[number].state
+            for record_id in state.find(sobject, field, value):
+                created = state.read(sobject, record_id).get("CreatedDate")
+                found.append([number, value, record_id, created])
+        return found
+
+    def values(self, sobject: str, field: str) -> list[list[Any]]:
+        """Return the ``field`` of every live ``sobject`` record, org by org."""
+        result = []
+        for org in self.orgs:
+            spec = org.state.describe(sobject)
+            if spec.field(field) is None:
+                raise ValueError(f"{sobject} has no field {field!r}")
+            result.append([r.get(field) for r in org.state.records(sobject)])
+        return result
 
     def _route(self, scope: Scope, path: str, body: bytes) -> int:
         """Pick the org of a request at the root (org 0 when nothing names another)."""

@@ -212,7 +212,8 @@ async def _open_tenant(
     cdc: bool,
     event_channels: Sequence[str],
 ) -> TenantIntake:
-    config = PollerConfig(flows=dict(targets.freshbooks), also=dict(targets.also))
+    ttl = runtime.stream_lease()
+    config = PollerConfig(flows=dict(targets.freshbooks), also=dict(targets.also), lease_ttl=ttl)
     intake = TenantIntake(
         pair,
         targets,
@@ -230,14 +231,14 @@ async def _open_tenant(
         return intake
     intake.channel = opened = channel()
     for entity, flow in targets.cdc.items() if cdc else ():
-        config_of = CdcConfig(topic=cdc_topic(entity), flows={entity: flow})
+        config_of = CdcConfig(topic=cdc_topic(entity), flows={entity: flow}, lease_ttl=ttl)
         intake.subscribers.append(
             await runtime.cdc_subscriber(
                 pair.salesforce_connection, config_of, channel=opened, holder=holder
             )
         )
     for name in event_channels:
-        events = EventChannelConfig(name, flows=dict(targets.cdc))
+        events = EventChannelConfig(name, flows=dict(targets.cdc), lease_ttl=ttl)
         intake.listeners.append(
             await runtime.event_subscriber(
                 pair.salesforce_connection, events, channel=opened, holder=holder

@@ -506,3 +506,34 @@ async def test_a_batch_flow_reads_without_the_write_lock_and_isolates_failures(
     letters = {d.key: d for d in await queue.dead_letters()}
     assert letters["bad"].error_class == "ValueError"
     assert letters["bad-effect"].error_class == "RuntimeError"
+
+
+class Tenants:
+    """A batch flow that notes the tenants of each batch it is given."""
+
+    name = "accounts"
+    batch_size = 50
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    async def run(self, jobs, ctx):
+        del ctx
+        self.batches.append(sorted(job.tenant for job in jobs))
+        return [Outcome.done(job) for job in jobs]
+
+
+async def test_jobs_of_several_tenants_claimed_together_run_as_a_batch_per_tenant(
+    store_engine,
+) -> None:
+    queue = JobQueue(store_engine, config=QueueConfig(max_attempts=1))
+    async with store_engine.begin() as conn:
+        for tenant in ("t1", "t2", "t3"):
+            for key in ("a", "b"):
+                await queue.enqueue(conn, "accounts", key, tenant=tenant)
+    flow = Tenants()
+    config = WorkerConfig(concurrency=3, batch_size=50, poll_interval=0.05, shutdown_timeout=5)
+    worker = make_worker(queue, {"accounts": flow}, config=config)
+    await run_until([worker], all_finished(queue))
+    # one claim took all six; each tenant's two jobs are a batch a runner works on its own
+    assert sorted(flow.batches) == [["t1", "t1"], ["t2", "t2"], ["t3", "t3"]]

@@ -18,6 +18,7 @@ from freshforce.service import Service
 from freshforce.store.connections import NewConnection, Tokens, save_connection
 from freshforce.store.cursors import load_cursor
 from freshforce.store.lease import lease_holder
+from freshforce.store.schema import leases
 
 from .conftest import FB, SF, Recorder, World, eventually, now
 
@@ -214,6 +215,44 @@ async def test_a_salesforce_change_arrives_by_cdc_when_cdc_is_on(world: World) -
         runner.request_stop()
         await serving
     assert "default:salesforce/cdc/data/ContactChangeEvent" in service.scheduler.names
+
+
+async def test_every_stream_is_leased_for_stream_lease_seconds(world: World) -> None:
+    runner = attach_pubsub(
+        world.sf, clock=world.sf_runtime.clock.now, controls=PubSubControls(keepalive_seconds=0.2)
+    )
+    serving = asyncio.create_task(runner.serve())
+    await runner.wait_started()
+    service, _ = await world.service(
+        Recorder(), cdc=True, poll_interval_seconds=0.2, stream_lease_seconds=9
+    )
+    service.pubsub_channel = lambda: grpc.aio.insecure_channel(runner.target)
+    cdc = f"{SF}/salesforce/cdc/data/AccountChangeEvent"
+    poll = f"{FB}/freshbooks/poll/clients"
+
+    async def expiries() -> dict[str, float]:
+        async with service.runtime.engine.connect() as db:
+            rows = await db.execute(sa.select(leases.c.name, leases.c.expires_at))
+            return {r.name: (r.expires_at - now()).total_seconds() for r in rows}
+
+    stop, task = await running(service)
+    try:
+
+        async def held() -> bool:
+            return {cdc, poll} <= set(await expiries())
+
+        await eventually(held, "the CDC stream's and the FreshBooks poll's leases")
+        left = await expiries()
+    finally:
+        await stopped(stop, task)
+        runner.request_stop()
+        await serving
+    assert [sub.config.lease_ttl.total_seconds() for sub in service.intake[0].subscribers] == [
+        9.0,
+        9.0,
+    ]
+    assert 0 < left[cdc] <= 9  # the default would leave up to 60 s
+    assert 0 < left[poll] <= 9
 
 
 async def test_a_tenant_without_its_pair_of_connections_is_not_watched(

@@ -101,6 +101,32 @@ async def test_same_names_and_ids_in_two_orgs_stay_apart(
     assert (await client.get(f"/orgs/7{API}/query")).status_code == 404
 
 
+async def test_find_and_values_read_every_org_at_once(
+    orgs: tuple[SalesforceOrgs, httpx.AsyncClient],
+) -> None:
+    _, client = orgs
+    for n, names in ((0, ["Acme", "Both"]), (1, ["Both", "Globex"])):
+        token, instance = await login(client, n)
+        for name in names:
+            created = await client.post(
+                f"{instance}{API}/sobjects/Account/",
+                json={"Name": name},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert created.status_code == 201, created.text
+    asked = {"sobject": "Account", "field": "Name"}
+    body = asked | {"values": [[0, "Acme"], [1, "Acme"], [1, "Both"], [0, "Globex"]]}
+    found = (await client.post("/_sandbox/orgs/find", json=body)).json()["found"]
+    assert [(n, value) for n, value, _, _ in found] == [(0, "Acme"), (1, "Both")]
+    assert all(record_id.startswith("001") and created for _, _, record_id, created in found)
+    values = (await client.get("/_sandbox/orgs/values", params=asked)).json()["orgs"]
+    assert [sorted(v) for v in values] == [["Acme", "Both"], ["Both", "Globex"]]
+    bad = await client.post("/_sandbox/orgs/find", json=asked | {"values": [[2, "Acme"]]})
+    assert (bad.status_code, "no org 2" in bad.text) == (422, True), bad.text
+    unknown = await client.get("/_sandbox/orgs/values", params={"sobject": "Nope", "field": "X"})
+    assert unknown.status_code == 422, unknown.text
+
+
 @pytest.fixture
 def command() -> Iterator[dict[str, str]]:
     """``freshforce sandbox --accounts 2`` on free ports: the URLs it printed."""

@@ -1,11 +1,15 @@
 """The HTTP client factory: one place that builds every connector's ``httpx.AsyncClient``.
 
 Tests route a client to a sandbox by passing ``transport=httpx.ASGITransport(app=...)`` or a
-socket ``base_url``; nobody patches httpx. Every client gets explicit timeouts.
+socket ``base_url``; nobody patches httpx. Every client gets explicit timeouts. Every client of a
+process shares one TLS context (httpx's default: certifi's CAs): building one loads the CA bundle,
+about 20 ms of CPU and 0.8 MB each, and a process serving 1,000 tenants opens 2,000 clients.
 """
 
 from __future__ import annotations
 
+import functools
+import ssl
 from dataclasses import dataclass
 
 import httpx
@@ -36,6 +40,12 @@ class HttpSettings:
         )
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """Return the process's one TLS context for remote calls (verifying, certifi's CAs)."""
+    return httpx.create_ssl_context()
+
+
 def build_http_client(
     base_url: str,
     *,
@@ -54,4 +64,5 @@ def build_http_client(
         auth=auth,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         follow_redirects=False,
+        verify=tls_context(),
     )
