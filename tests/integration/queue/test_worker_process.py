@@ -101,10 +101,20 @@ async def test_killed_worker_loses_its_lease_and_another_takes_the_job(
             return bool(await queue.jobs(status=JobStatus.RUNNING))
 
         await wait_for(running)
-        await asyncio.sleep(1.5)  # the heartbeat keeps the lease past its first second
+        [first] = await queue.jobs(status=JobStatus.RUNNING)
+        assert first.lease_expires_at is not None
+
+        async def renewed() -> bool:
+            # The heartbeat moves the lease past the one the claim set. Waiting for that
+            # rather than sleeping a fixed time keeps the test from depending on the
+            # machine's load (a fixed 1.5 s sleep failed once under a busy CI).
+            [job] = await queue.jobs(status=JobStatus.RUNNING)
+            assert job.lease_expires_at is not None
+            return job.lease_expires_at > first.lease_expires_at
+
+        await wait_for(renewed, limit=30.0)
         [held] = await queue.jobs(status=JobStatus.RUNNING)
-        assert held.lease_expires_at is not None
-        assert held.lease_expires_at > now()
+        assert held.locked_by == first.locked_by
         proc.send_signal(signal.SIGKILL)
         assert await asyncio.to_thread(proc.wait, 10) == -signal.SIGKILL
     finally:
