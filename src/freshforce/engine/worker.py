@@ -119,8 +119,13 @@ class Worker:
         self._working: dict[int, asyncio.Task[Any]] = {}  # job id → the runner working on it
         self._stopping: set[asyncio.Task[Any]] = set()  # runners whose batch is being cancelled
         self._settling = 0  # held jobs whose outcomes are handed to the group commit
+        self._buffered = 0  # held jobs claimed and not yet taken by a runner
         self._buffer: asyncio.Queue[list[Job] | None] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._claiming = False
+        # On PostgreSQL the next claim runs in the database while this process runs a batch;
+        # SQLite works in this process, so claiming ahead would only make claims smaller.
+        self._claim_ahead = queue.is_postgres
         self._commits = GroupCommit(queue, name, self._effect_failed)
         self._context = _Context(name, queue)
 
@@ -143,15 +148,16 @@ class Worker:
         close_listener = await self._listen()
         runners = [asyncio.create_task(self._runner()) for _ in range(self.config.concurrency)]
         keeper = asyncio.create_task(self._keep_leases())
+        waker = asyncio.create_task(self._wake_on(stop))
         background = [asyncio.create_task(self._prune(stop))] if self.config.prune_interval else []
         try:
             await self._claimer(stop)
         finally:
             self.log.info("worker_stopping", worker=self.name, held=self.held)
             await self._shut_down(runners)
-            for task in [keeper, *background]:
+            for task in [keeper, waker, *background]:
                 task.cancel()
-            await asyncio.gather(keeper, *background, return_exceptions=True)
+            await asyncio.gather(keeper, waker, *background, return_exceptions=True)
             if close_listener is not None:
                 await close_listener()
             self.log.info("worker_stopped", worker=self.name)
@@ -168,15 +174,19 @@ class Worker:
         return max(self.config.batch_size, self.config.concurrency)
 
     def _wants_more(self) -> bool:
-        # Claim again once half the leases not yet settling are used up, so claims stay batches,
-        # not singles; the next batch is claimed while the last one commits (leases held at
-        # most twice the limit), so a claim and a commit overlap instead of taking turns.
+        # Claim again once half the claimed jobs are taken by the runners, so claims stay
+        # batches, not singles, and the next batch is claimed while the runners work on the
+        # last one and an earlier one commits: the claim, the run and the commit overlap
+        # instead of taking turns. Bounds: at most a limit's worth of jobs buffered, twice
+        # that buffered or running, three times that held (buffered, running or committing).
         limit = self._limit()
-        return len(self._held) - self._settling <= limit // 2 and len(self._held) < 2 * limit
+        active = len(self._held) - self._settling
+        return self._buffered <= limit // 2 and active <= limit and len(self._held) < 3 * limit
 
     def _want(self) -> int:
         limit = self._limit()
-        return min(limit - (len(self._held) - self._settling), 2 * limit - len(self._held))
+        active = len(self._held) - self._settling
+        return min(limit - self._buffered, 2 * limit - active, 3 * limit - len(self._held))
 
     def _holds(self, job: Job) -> bool:
         return self._held.get(job.id) is job
@@ -191,12 +201,15 @@ class Worker:
                 await self._sleep(stop)
 
     async def _claim(self, want: int) -> int:
+        self._claiming = True
         try:
             sent = time.monotonic()
             jobs = await self.queue.claim(self.name, want)
         except _STORE_ERRORS as exc:
             self.log.warning("claim_failed", error=type(exc).__name__, detail=str(exc)[:200])
             return 0
+        finally:
+            self._claiming = False
         # One batch per flow and tenant: a flow works a batch tenant after tenant, so jobs of
         # many tenants in one batch would run one at a time while the other runners sat idle.
         batches: dict[tuple[str, str], list[Job]] = {}
@@ -214,21 +227,24 @@ class Worker:
             size = max(flow.batch_size, 1) if flow is not None else len(flow_jobs)
             for start in range(0, len(flow_jobs), size):
                 self._buffer.put_nowait(flow_jobs[start : start + size])
+        self._buffered += len(jobs)
         if jobs:
             self.log.debug("jobs_claimed", worker=self.name, count=len(jobs))
         self._gauge()
         return len(jobs)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
-        waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-        try:
-            await asyncio.wait(
-                waits, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            for task in waits:
-                task.cancel()
-            self._wake.clear()
+        # No task per sleep: ``stop`` sets the wake event too (``_wake_on``), so a runner that
+        # sets it and yields once lets the claimer send its claim at once.
+        if not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.poll_interval):
+                    await self._wake.wait()
+        self._wake.clear()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
 
     def _gauge(self) -> None:
         if self.metrics is not None:
@@ -238,6 +254,11 @@ class Worker:
 
     async def _runner(self) -> None:
         while (batch := await self._buffer.get()) is not None:
+            self._buffered -= len(batch)
+            if self._claim_ahead and not self._claiming and self._wants_more():
+                # Let the claimer send the next claim now, while this batch runs.
+                self._wake.set()
+                await asyncio.sleep(0)
             mine = [job for job in batch if self._holds(job)]
             if mine:
                 await self._work(mine)
@@ -270,6 +291,8 @@ class Worker:
             self._ended(batch, settlements, t0, ended)
 
         self._commits.submit(settlements, committed)
+        if self._wants_more():
+            self._wake.set()
 
     async def _defer_paused(self, batch: list[Job]) -> list[Job]:
         """Give back, unstarted, the jobs whose tenant's flow is paused; return the others."""
@@ -503,6 +526,7 @@ class Worker:
         unstarted: list[Job] = []
         while not self._buffer.empty():
             batch = self._buffer.get_nowait()
+            self._buffered -= len(batch or [])
             unstarted += [job for job in batch or [] if self._holds(job)]
         for _ in runners:
             self._buffer.put_nowait(None)

@@ -537,3 +537,41 @@ async def test_jobs_of_several_tenants_claimed_together_run_as_a_batch_per_tenan
     await run_until([worker], all_finished(queue))
     # one claim took all six; each tenant's two jobs are a batch a runner works on its own
     assert sorted(flow.batches) == [["t1", "t1"], ["t2", "t2"], ["t3", "t3"]]
+
+
+class WaitsForTheNextBatch:
+    """A flow whose first batch runs until a second batch has started beside it."""
+
+    name = "f"
+    batch_size = 4
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.second_started = asyncio.Event()
+
+    async def run(self, jobs, ctx):
+        del ctx
+        self.batches += 1
+        if self.batches == 1:
+            await asyncio.wait_for(self.second_started.wait(), 5)  # TimeoutError: every job retries
+        else:
+            self.second_started.set()
+        return [Outcome.done(job) for job in jobs]
+
+
+async def test_the_next_jobs_are_claimed_while_a_batch_runs(store_engine) -> None:
+    # The claimer does not wait for a running batch to commit before it claims the next jobs:
+    # a second runner works on them meanwhile (it used to claim again only once the running
+    # batch had committed, so the two runners took turns).
+    queue = JobQueue(store_engine, clock=real_clock)
+    async with store_engine.begin() as conn:
+        for n in range(8):
+            await queue.enqueue(conn, "f", f"k{n}")
+    flow = WaitsForTheNextBatch()
+    config = WorkerConfig(concurrency=2, batch_size=4, poll_interval=0.05, shutdown_timeout=5)
+    worker = make_worker(queue, {"f": flow}, config=config)
+    await run_until([worker], all_finished(queue))
+    assert flow.second_started.is_set()
+    done = await queue.jobs(status=JobStatus.DONE)
+    assert sorted((job.key, job.attempt) for job in done) == [(f"k{n}", 1) for n in range(8)]
+    assert worker.held == 0
