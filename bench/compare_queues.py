@@ -380,8 +380,10 @@ def _count(ran: Any) -> None:  # noqa: ANN401 - an mp.Value
 
 def _bench_worker(queue: JobQueue, noop: Any, plan: Plan, name: str) -> Worker:  # noqa: ANN401 - a job handler
     """Return a worker of ``noop`` jobs at the plan's concurrency and batch, logging errors."""
-    quiet = structlog.wrap_logger(
-        structlog.PrintLogger(), wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR)
+    quiet = structlog.wrap_logger(  # bound once, not at every call (the peers log no line per job)
+        structlog.PrintLogger(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        cache_logger_on_first_use=True,
     )
     return Worker(
         queue,

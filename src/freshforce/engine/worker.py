@@ -296,6 +296,8 @@ class Worker:
 
     async def _defer_paused(self, batch: list[Job]) -> list[Job]:
         """Give back, unstarted, the jobs whose tenant's flow is paused; return the others."""
+        if self.gate is OPEN:
+            return batch
         reasons: dict[str, str | None] = {}
         for tenant in {job.tenant for job in batch}:
             try:
