@@ -8,7 +8,11 @@
 Every queue gets a fresh database on the same PostgreSQL (freshforce also on SQLite), the same
 number of no-op jobs with distinct keys, enqueued 100 per call (a transaction, a batch insert),
 and one worker process fetching 50 jobs at a time (freshforce and procrastinate run 8 at once,
-pgqueuer its default, unlimited). Three numbers per queue:
+pgqueuer its default, unlimited). freshforce runs the no-op jobs as a flow, the way its own
+flows (clients, invoices, payments) take their jobs: the claimed jobs in batches of the batch
+size, one outcome per job, each job still leased, fenced and recorded with its attempt row; on
+PostgreSQL with one process it runs them a second time through a single-job handler (one job per
+call, like the peers' handlers), as a row of its own (column "handler"). Three numbers per queue:
 
 - enqueue/s: jobs enqueued per second, one producer;
 - drained/s: jobs run and recorded as finished per second, from the worker's start until the
@@ -57,9 +61,11 @@ import sqlalchemy as sa
 import structlog
 
 from freshforce.engine import (
+    Job,
     JobQueue,
     JobRequest,
     JobStatus,
+    Outcome,
     QueueConfig,
     RetryPolicy,
     Worker,
@@ -91,6 +97,7 @@ class Row:
     skipped: str = ""
     workers: int = 1
     enqueue_repeated_per_s: float = 0.0
+    handler: str = "job"  # "job": one job per handler call; "flow": a flow works batches
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,23 @@ class Timings:
     def expect(self, count: int) -> None:
         self.ran, self.expected = 0, count
         self.all_ran.clear()
+
+
+@dataclass(frozen=True)
+class NoopFlow:
+    """No-op jobs as a freshforce flow: the claimed jobs come in batches, as its flows take them.
+
+    ``started`` is called for each job, as a peer's handler is called once per job.
+    """
+
+    started: Callable[[Job], None]
+    batch_size: int
+    name: str = "noop"
+
+    async def run(self, jobs: list[Job], _ctx: object) -> list[Outcome]:
+        for job in jobs:
+            self.started(job)
+        return [Outcome.done(job) for job in jobs]
 
 
 def _p99_ms(samples: list[float]) -> float:
@@ -166,24 +190,29 @@ async def _timed_pages(keys: list[str], enqueue_page: Callable[[list[str]], Any]
 # -- freshforce ---------------------------------------------------------------------------------
 
 
-async def run_freshforce(url: str, backend: str, plan: Plan) -> Row:
+async def run_freshforce(url: str, backend: str, plan: Plan, handler: str = "flow") -> Row:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-        return await _freshforce(engine, backend, plan)
+        return await _freshforce(engine, backend, plan, handler)
     finally:
         await engine.dispose()
 
 
-async def _freshforce(engine: sa.ext.asyncio.AsyncEngine, backend: str, plan: Plan) -> Row:
+async def _freshforce(
+    engine: sa.ext.asyncio.AsyncEngine, backend: str, plan: Plan, handler: str
+) -> Row:
     queue = JobQueue(engine, config=QueueConfig(lease_seconds=60))
     timings = Timings()
 
-    async def noop(job: Any, _ctx: object) -> None:  # noqa: ANN401 - the engine's Job
+    def handled(job: Job) -> None:
         timings.started(float(job.hints[0]) if job.hints and job.hints[0] != "-" else None)
 
-    worker = _bench_worker(queue, noop, plan, "bench")
+    async def noop(job: Job, _ctx: object) -> None:
+        handled(job)
+
+    worker = _bench_worker(queue, _noop(handler, noop, handled, plan), plan, "bench")
     requests = [JobRequest("noop", f"k{n}", ("-",)) for n in range(plan.jobs)]
     started = time.perf_counter()
     for offset in range(0, plan.jobs, PAGE):
@@ -226,7 +255,13 @@ async def _freshforce(engine: sa.ext.asyncio.AsyncEngine, backend: str, plan: Pl
         _p99_ms(timings.delays),
         ran,
         enqueue_repeated_per_s=repeated,
+        handler=handler,
     )
+
+
+def _noop(handler: str, one: Any, started: Callable[[Job], None], plan: Plan) -> Any:  # noqa: ANN401 - a handler or a flow
+    """Return the no-op jobs' handler (``job``) or flow (``flow``, batches of the plan's batch)."""
+    return one if handler == "job" else NoopFlow(started, plan.batch)
 
 
 # -- pgqueuer -----------------------------------------------------------------------------------
@@ -410,10 +445,13 @@ async def _freshforce_process(url: str, plan: Plan, signals: Signals) -> None:
     engine = create_engine(url)
     queue = JobQueue(engine, config=QueueConfig(lease_seconds=60))
 
-    async def noop(_job: Any, _ctx: object) -> None:  # noqa: ANN401 - the engine's Job
+    def started(_job: Job) -> None:
         _count(signals.ran)
 
-    worker = _bench_worker(queue, noop, plan, f"bench-{os.getpid()}")
+    async def noop(job: Job, _ctx: object) -> None:
+        started(job)
+
+    worker = _bench_worker(queue, _noop("flow", noop, started, plan), plan, f"bench-{os.getpid()}")
     await _released(signals)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
@@ -581,6 +619,7 @@ def run_processes(name: str, version: str, url: str, plan: Plan, workers: int) -
         0.0,
         ran,
         workers=workers,
+        handler="flow" if name == "freshforce" else "job",
     )
 
 
@@ -629,10 +668,14 @@ def run_all(plan: Plan, admin_url: str, queues: list[str], workers: list[int]) -
                 )
                 continue
             if name == "freshforce":
-                rows.append(
+                rows.extend(
                     _fresh_postgres(
-                        admin_url, lambda url: asyncio.run(run_freshforce(url, "postgresql", plan))
+                        admin_url,
+                        lambda url, h=handler: asyncio.run(
+                            run_freshforce(url, "postgresql", plan, h)
+                        ),
                     )
+                    for handler in ("flow", "job")
                 )
                 with tempfile.TemporaryDirectory() as tmp:
                     url = f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -668,6 +711,9 @@ def medians(rounds: list[list[Row]]) -> list[Row]:
     return merged
 
 
+_HANDLERS = {"flow": "flow, batches", "job": "one job per call"}
+
+
 def table(rows: list[Row]) -> str:
     references = {r.workers: r for r in rows if r.queue == "pgqueuer" and not r.skipped}
 
@@ -676,14 +722,14 @@ def table(rows: list[Row]) -> str:
 
     lines = [
         (
-            "| queue | backend | processes | enqueue/s | enqueue/s, 10% repeated keys | drained/s "
-            "| p99 ms (enqueue → start) | ran |"
+            "| queue | handler | backend | processes | enqueue/s | enqueue/s, 10% repeated keys "
+            "| drained/s | p99 ms (enqueue → start) | ran |"
         ),
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r.skipped:
-            lines.append(f"| {r.queue} | {r.backend} | | skipped: {r.skipped} | | | | |")
+            lines.append(f"| {r.queue} | | {r.backend} | | skipped: {r.skipped} | | | | |")
             continue
         reference = references.get(r.workers)
         enq = ratio(r.enqueue_per_s, reference.enqueue_per_s if reference else None)
@@ -694,7 +740,8 @@ def table(rows: list[Row]) -> str:
             repeated = f"{r.enqueue_repeated_per_s:,.0f}{ratio(r.enqueue_repeated_per_s, of)}"
         p99 = f"{r.latency_p99_ms:.1f}" if r.workers == 1 else "-"
         lines.append(
-            f"| {r.queue} {r.version} | {r.backend} | {r.workers} | {r.enqueue_per_s:,.0f}{enq} "
+            f"| {r.queue} {r.version} | {_HANDLERS[r.handler]} | {r.backend} | {r.workers} "
+            f"| {r.enqueue_per_s:,.0f}{enq} "
             f"| {repeated} | {r.drained_per_s:,.0f}{drained} | {p99} | {r.ran:,} |"
         )
     return "\n".join(lines)

@@ -35,11 +35,12 @@ def test_repeat_keys_sets_the_share_of_enqueues_that_coalesce() -> None:
 
 def test_side_by_side_comparison_runs_every_installed_queue_on_the_same_jobs() -> None:
     rows = run_bench("compare_queues.py", "--jobs", "200", "--latency-jobs", "10")["rows"]
-    assert [(r["queue"], r["backend"]) for r in rows] == [
-        ("freshforce", "postgresql"),
-        ("freshforce", "sqlite"),
-        ("pgqueuer", "postgresql"),
-        ("procrastinate", "postgresql"),
+    assert [(r["queue"], r["handler"], r["backend"]) for r in rows] == [
+        ("freshforce", "flow", "postgresql"),
+        ("freshforce", "job", "postgresql"),
+        ("freshforce", "flow", "sqlite"),
+        ("pgqueuer", "job", "postgresql"),
+        ("procrastinate", "job", "postgresql"),
     ]
     for row in rows:
         if row["skipped"]:  # a peer of the bench group that is not installed says so
@@ -84,13 +85,14 @@ def test_a_peer_that_is_not_installed_is_skipped_with_a_reason(tmp_path: Path) -
     rows = json.loads(done.stdout)["rows"]
     assert rows[0]["queue"] == "pgqueuer"
     assert rows[0]["skipped"] == "pgqueuer is not installed (uv sync --group bench)"
-    assert [r["ran"] for r in rows[1:]] == [50, 50]
+    assert [r["ran"] for r in rows[1:]] == [50, 50, 50]
 
 
 def test_several_worker_processes_and_rounds_give_one_row_per_queue_and_count() -> None:
     args = ("--jobs", "200", "--latency-jobs", "5", "--workers", "1,2", "--rounds", "2")
     rows = run_bench("compare_queues.py", *args, "--queues", "freshforce,pgqueuer")["rows"]
     expected = [
+        ("freshforce", "postgresql", 1),
         ("freshforce", "postgresql", 1),
         ("freshforce", "sqlite", 1),
         ("freshforce", "postgresql", 2),

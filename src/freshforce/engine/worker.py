@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -269,9 +269,10 @@ class Worker:
         The jobs stay held (and renewed) until their commit ends (``_ended``), so the
         runner can start its next batch meanwhile.
         """
-        batch = await self._defer_paused(batch)
-        if not batch:
-            return
+        if self.gate is not OPEN:
+            batch = await self._defer_paused(batch)
+            if not batch:
+                return
         t0 = time.monotonic()
         try:
             settlements = await self._run(batch, t0)
@@ -296,8 +297,6 @@ class Worker:
 
     async def _defer_paused(self, batch: list[Job]) -> list[Job]:
         """Give back, unstarted, the jobs whose tenant's flow is paused; return the others."""
-        if self.gate is OPEN:
-            return batch
         reasons: dict[str, str | None] = {}
         for tenant in {job.tenant for job in batch}:
             try:
@@ -332,7 +331,10 @@ class Worker:
             self._log_end(job, outcome, by_job.get(job.id))
             if self.metrics is not None:
                 self.metrics.job_finished(job.flow, outcome, seconds)
-            self._forget(job)
+            self._drop(job)
+        self._gauge()
+        if self._wants_more():
+            self._wake.set()
 
     def _log_end(self, job: Job, outcome: str, settlement: Settlement | None) -> None:
         # The job's fields as arguments, not bound context variables: a line below the
@@ -357,6 +359,8 @@ class Worker:
             known = ", ".join(sorted(self.flows)) or "none"
             reason = f"no handler for flow {batch[0].flow!r} (known flows: {known})"
             return [self._dead(job, t0, Failure("PermanentError", reason)) for job in batch]
+        if all(job.attempt <= job.max_attempts for job in batch):
+            return await self._run_flow(flow, batch, t0)
         worn = [job for job in batch if job.attempt > job.max_attempts]
         fresh = [job for job in batch if job.attempt <= job.max_attempts]
         reason = "lease lost on every one of {} attempts"
@@ -380,7 +384,11 @@ class Worker:
         for job in jobs:
             self._working[job.id] = me
         try:
-            outcomes = list(await self._call(flow, jobs))
+            if len(jobs) == 1:  # the single-job adapter binds the job's own context
+                outcomes = list(await flow.run(jobs, self._context))
+            else:
+                with structlog.contextvars.bound_contextvars(flow=flow.name, batch=len(jobs)):
+                    outcomes = list(await flow.run(jobs, self._context))
         except asyncio.CancelledError:
             if not self._taken_back(me):
                 raise
@@ -412,12 +420,6 @@ class Worker:
         while task.cancelling():
             task.uncancel()
         return True
-
-    async def _call(self, flow: Flow, jobs: list[Job]) -> Sequence[Outcome]:
-        if len(jobs) == 1:  # the single-job adapter binds the job's own context
-            return await flow.run(jobs, self._context)
-        with structlog.contextvars.bound_contextvars(flow=flow.name, batch=len(jobs)):
-            return await flow.run(jobs, self._context)
 
     def _settlements(
         self, flow: Flow, jobs: list[Job], outcomes: list[Outcome], t0: float
@@ -464,12 +466,15 @@ class Worker:
 
     def _forget(self, job: Job) -> None:
         """Drop a job whose attempt has ended (or was lost), and claim more when running low."""
-        if self._holds(job):
-            del self._held[job.id]
-            self._renewed.pop(job.id, None)
+        self._drop(job)
         self._gauge()
         if self._wants_more():
             self._wake.set()
+
+    def _drop(self, job: Job) -> None:
+        if self._held.get(job.id) is job:
+            del self._held[job.id]
+            self._renewed.pop(job.id, None)
 
     # -- leases --------------------------------------------------------------------------------
 
@@ -477,8 +482,7 @@ class Worker:
         """Drop a lease found gone and cancel the batch still working on it."""
         if not self._holds(job):
             return
-        del self._held[job.id]
-        self._renewed.pop(job.id, None)
+        self._drop(job)
         with _job_context(job):
             self.log.warning("lease_lost", worker=self.name, reason=why)
         task = self._working.get(job.id)

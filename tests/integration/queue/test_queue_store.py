@@ -122,6 +122,25 @@ async def test_ack_commits_effects_only_for_the_holder(queue) -> None:
     assert attempt.started_at <= attempt.finished_at
 
 
+async def test_an_ack_records_a_note_of_failure_beside_clean_acks(queue) -> None:
+    # Acks with no failure take the short statement; one carrying a failure takes the full one.
+    for key in ("a", "b"):
+        await enqueue(queue, "f", key)
+    first, second = await queue.claim("w1", 2)
+    noted = Settlement(second, "skipped", 0.01, failure=Failure("Skipped", "nothing to do"))
+    async with queue.engine.begin() as conn:
+        acked = await store.ack(conn, worker="w1", records=[done(first).record("w1")])
+        assert acked == {first.id}
+        acked = await store.ack(conn, worker="w1", records=[noted.record("w1")])
+        assert acked == {second.id}
+    [clean] = await queue.attempts(first.id)
+    [kept] = await queue.attempts(second.id)
+    assert (clean.outcome, clean.failure) == ("done", None)
+    assert kept.outcome == "skipped"
+    assert kept.failure is not None
+    assert (kept.failure.error_class, kept.failure.message) == ("Skipped", "nothing to do")
+
+
 async def test_expired_lease_is_reclaimed_and_the_old_holder_cannot_ack(queue, travel) -> None:
     await enqueue(queue, "f", "k")
     [job] = await queue.claim("w1", 1)

@@ -90,8 +90,10 @@ async def ack(conn: AsyncConnection, *, worker: str, records: Sequence[AttemptRe
 
 
 # The fence per element: the id finds the row by primary key, the attempt at the same position
-# of the array must match, and the row must still run under this worker.
-_ACK_POSTGRES = sa.text("""WITH acked AS (
+# of the array must match, and the row must still run under this worker. Acks almost never
+# carry an error: those records go as four arrays, and the three error arrays (every element
+# encoded and checked by the driver) only when some record has one.
+_ACKED_CTE = """WITH acked AS (
   UPDATE jobs SET status = 'done', locked_by = NULL, lease_expires_at = NULL,
     last_error = NULL, updated_at = now()
   WHERE jobs.id = ANY(CAST(:ids AS BIGINT[]))
@@ -102,7 +104,10 @@ _ACK_POSTGRES = sa.text("""WITH acked AS (
 )
 INSERT INTO attempts (job_id, attempt, worker, started_at, finished_at, duration_ms, outcome,
   error_class, error_message, traceback)
-SELECT r.id, r.attempt, :worker, now() - make_interval(secs => r.ms / 1000.0), now(), r.ms,
+"""
+_ACK_POSTGRES = sa.text(
+    _ACKED_CTE
+    + """SELECT r.id, r.attempt, :worker, now() - make_interval(secs => r.ms / 1000.0), now(), r.ms,
   r.outcome, r.error_class, r.error_message, r.traceback
 FROM unnest(
   CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:ms AS FLOAT8[]),
@@ -110,25 +115,38 @@ FROM unnest(
   CAST(:error_messages AS TEXT[]), CAST(:tracebacks AS TEXT[])
 ) AS r(id, attempt, ms, outcome, error_class, error_message, traceback)
 JOIN acked ON acked.id = r.id
-RETURNING attempts.job_id""")
+RETURNING attempts.job_id"""
+)
+_ACK_POSTGRES_CLEAN = sa.text(
+    _ACKED_CTE
+    + """SELECT r.id, r.attempt, :worker, now() - make_interval(secs => r.ms / 1000.0), now(), r.ms,
+  r.outcome, NULL, NULL, NULL
+FROM unnest(
+  CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:ms AS FLOAT8[]),
+  CAST(:outcomes AS VARCHAR[])
+) AS r(id, attempt, ms, outcome)
+JOIN acked ON acked.id = r.id
+RETURNING attempts.job_id"""
+)
 
 
 async def _ack_postgres(
     conn: AsyncConnection, worker: str, records: Sequence[AttemptRecord]
 ) -> set[int]:
-    result = await conn.execute(
-        _ACK_POSTGRES,
-        {
-            "worker": worker,
-            "ids": [r.job_id for r in records],
-            "attempts": [r.attempt for r in records],
-            "ms": [r.duration_ms for r in records],
-            "outcomes": [r.outcome for r in records],
-            "error_classes": [r.error_class for r in records],
-            "error_messages": [r.error_message for r in records],
-            "tracebacks": [r.traceback for r in records],
-        },
-    )
+    values: dict[str, object] = {
+        "worker": worker,
+        "ids": [r.job_id for r in records],
+        "attempts": [r.attempt for r in records],
+        "ms": [r.duration_ms for r in records],
+        "outcomes": [r.outcome for r in records],
+    }
+    statement = _ACK_POSTGRES_CLEAN
+    if any(r.failure is not None for r in records):
+        statement = _ACK_POSTGRES
+        values["error_classes"] = [r.error_class for r in records]
+        values["error_messages"] = [r.error_message for r in records]
+        values["tracebacks"] = [r.traceback for r in records]
+    result = await conn.execute(statement, values)
     return {int(job_id) for job_id in result.scalars()}
 
 
