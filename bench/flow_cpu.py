@@ -13,6 +13,9 @@ clients and read the describe, ``--changes`` more are measured:
   ASGI apps) and freshforce (the rest: worker, flow, mapping, connectors, store);
 - requests per change that each sandbox served to freshforce, by method and path shape.
 
+Logs are off unless ``--logs``: then they are configured as `freshforce worker` does (info,
+console text) and written to /dev/null.
+
 The person's creates are made and timed apart: they are the sandbox's cost of the change itself,
 not of syncing it. Wall time is not reported (the machine is shared); CPU seconds are.
 """
@@ -43,7 +46,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from freshforce.embedded import FB_ACCOUNT, Embedded, open_embedded
 from freshforce.engine import JobRequest, JobStatus, RetryPolicy, Worker, WorkerConfig
 from freshforce.flows import builtin_flows
+from freshforce.logs import configure_logging
 from freshforce.mapping import MapSet, load_maps, write_defaults
+from freshforce.settings import Settings
 
 CLIENTS = f"/accounting/account/{FB_ACCOUNT}/users/clients"
 IDS = re.compile(r"/(?:\d+|[a-zA-Z0-9]{15}|[a-zA-Z0-9]{18})(?=/|$)")
@@ -148,7 +153,6 @@ async def requests(admin: httpx.AsyncClient, prefix: str) -> Counter[str]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    quiet()
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="ff-flow-") as tmp:
         config = Path(tmp) / "freshforce"
@@ -185,7 +189,7 @@ async def measure(
     for admin in (world.fb_admin, world.sf_admin):
         await admin.delete("/_sandbox/requests")
     meter.inside = 0.0
-    profile = cProfile.Profile() if args.profile else None
+    profile = cProfile.Profile(time.process_time) if args.profile else None
     began = time.process_time()
     if profile:
         profile.enable()
@@ -216,9 +220,16 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=5, help="changes synced before measuring")
     parser.add_argument("--database-url", default=None, help="PostgreSQL to create a db next to")
     parser.add_argument("--profile", default=None, help="write a cProfile of the sync here")
+    parser.add_argument("--logs", action="store_true", help="log at info as the worker does")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = asyncio.run(run(args))
+    if args.logs:  # as `freshforce worker` logs (info, console text), into /dev/null
+        with Path(os.devnull).open("w") as sink:
+            configure_logging(Settings(), stream=sink)
+            report = asyncio.run(run(args))
+    else:
+        quiet()
+        report = asyncio.run(run(args))
     if args.json:
         print(json.dumps(report, indent=2))
         return
