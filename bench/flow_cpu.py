@@ -11,6 +11,8 @@ clients and read the describe, ``--changes`` more are measured:
 
 - CPU ms per change (``time.process_time``), split between the sandboxes (the time inside their
   ASGI apps) and freshforce (the rest: worker, flow, mapping, connectors, store);
+- SQL statements per change, and how many of them SQLAlchemy compiled afresh (a cache miss:
+  savepoints and other textual statements count there too);
 - requests per change that each sandbox served to freshforce, by method and path shape.
 
 Logs are off unless ``--logs``: then they are configured as `freshforce worker` does (info,
@@ -41,7 +43,9 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import CacheStats
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from freshforce.embedded import FB_ACCOUNT, Embedded, open_embedded
 from freshforce.engine import JobRequest, JobStatus, RetryPolicy, Worker, WorkerConfig
@@ -60,10 +64,21 @@ def quiet() -> None:
 
 
 class Meter:
-    """CPU seconds spent inside the sandboxes' ASGI apps."""
+    """CPU seconds spent inside the sandboxes' ASGI apps, and the store's SQL statements."""
 
     def __init__(self) -> None:
         self.inside = 0.0
+        self.statements = 0
+        self.compiled = 0  # statements SQLAlchemy compiled afresh (not from its cache)
+
+    def count_sql(self, engine: AsyncEngine) -> None:
+        def executed(*args: Any) -> None:  # noqa: ANN401 - SQLAlchemy's event arguments
+            context = args[4]
+            self.statements += 1
+            if context.cache_hit is not CacheStats.CACHE_HIT:
+                self.compiled += 1
+
+        event.listen(engine.sync_engine, "after_cursor_execute", executed)
 
     def wrap(self, transport: httpx.AsyncBaseTransport) -> None:
         handle: Callable[[httpx.Request], Awaitable[httpx.Response]]
@@ -174,6 +189,7 @@ async def measure(
     meter = Meter()
     meter.wrap(world.fb_transport)
     meter.wrap(world.sf_transport)
+    meter.count_sql(world.runtime.engine)
     worker = Worker(
         world.runtime.queue(),
         builtin_flows(world.runtime, maps),
@@ -188,7 +204,7 @@ async def measure(
     create_cpu = time.process_time() - began
     for admin in (world.fb_admin, world.sf_admin):
         await admin.delete("/_sandbox/requests")
-    meter.inside = 0.0
+    meter.inside, meter.statements, meter.compiled = 0.0, 0, 0
     profile = cProfile.Profile(time.process_time) if args.profile else None
     began = time.process_time()
     if profile:
@@ -207,6 +223,8 @@ async def measure(
         "freshforce_cpu_ms_per_change": round(1000 * (total - meter.inside) / n, 2),
         "sandbox_cpu_ms_per_change": round(1000 * meter.inside / n, 2),
         "person_create_cpu_ms_per_change": round(1000 * create_cpu / n, 2),
+        "sql_statements_per_change": round(meter.statements / n, 2),
+        "sql_compiled_per_change": round(meter.compiled / n, 2),
         "freshbooks_requests_per_change": round(sum(fb.values()) / n, 2),
         "salesforce_requests_per_change": round(sum(sf.values()) / n, 2),
         "freshbooks_requests": {k: round(v / n, 2) for k, v in fb.most_common()},
