@@ -57,7 +57,9 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        # Drops a call below ``level`` before any processor runs: the per-request debug lines
+        # (``api_call``) cost nothing at info.
+        wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream or sys.stderr)

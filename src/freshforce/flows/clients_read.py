@@ -4,7 +4,7 @@ FreshBooks clients come by id in pages of 100 (``search[userids][]``); one that 
 longer shows (deleted) is fetched alone to see its state. Accounts and Contacts come by id, 200
 to a query; an Account the query misses is looked up with ``queryAll`` for ``IsDeleted`` and
 ``MasterRecordId`` (a merge). Candidates for matching an unlinked record are found in batches
-too: Accounts by external id or by a word of their name, Contacts by e-mail.
+too: Accounts by external id or by a word of their name (one query), Contacts by e-mail.
 """
 
 from __future__ import annotations
@@ -177,15 +177,13 @@ async def find_salesforce_candidates(
 ) -> dict[str, Found]:
     """Return, per unlinked FreshBooks client and strategy, the Account ids that match it.
 
-    Three queries for the whole batch: external id, Contact e-mail, a word of the name.
+    Two queries for the whole batch: Accounts by external id or by a word of the name (one
+    query, each Account sorted into its strategies here), and Contacts by e-mail.
     """
     found: dict[str, Found] = {fb: {} for fb in clients}
     if not clients:
         return found
-    listed = ", ".join(literal(fb) for fb in clients)
-    soql = f"SELECT Id, {EXTERNAL_ID} FROM Account WHERE {EXTERNAL_ID} IN ({listed})"  # noqa: S608 - SOQL, values quoted
-    for account in await sf.query(soql, priority=priority):
-        _add(found[str(account[EXTERNAL_ID])], EXTERNAL, to_18(account["Id"]))
+    await _find_accounts(sf, clients, priority, found)
     by_email = {email_key(c.get("email")): fb for fb, c in clients.items()}
     by_email.pop(None, None)
     if by_email:
@@ -195,16 +193,39 @@ async def find_salesforce_candidates(
             fb = by_email.get(email_key(contact.get("Email")))
             if fb is not None and contact.get("AccountId"):
                 _add(found[fb], EMAIL, to_18(contact["AccountId"]))
+    return found
+
+
+async def _find_accounts(
+    sf: SalesforceClient, clients: Mapping[str, Wire], priority: Priority, found: dict[str, Found]
+) -> None:
+    """Add the Accounts whose external id is a client's, or whose name is a client's."""
     by_org = {organisation_key(_org(c)): fb for fb, c in clients.items()}
     by_org.pop(None, None)
-    if by_org:
-        likes = " OR ".join(f"Name LIKE {literal('%' + _word(k) + '%')}" for k in by_org if k)
-        soql = f"SELECT Id, Name FROM Account WHERE {likes}"  # noqa: S608 - values quoted
-        for account in await sf.query(soql, priority=priority):
-            fb = by_org.get(organisation_key(account.get("Name")))
-            if fb is not None:
-                _add(found[fb], ORGANISATION, to_18(account["Id"]))
-    return found
+    words = [_word(k) for k in by_org if k]
+    listed = ", ".join(literal(fb) for fb in clients)
+    likes = [f"Name LIKE {literal('%' + w + '%')}" for w in words]
+    where = " OR ".join([f"{EXTERNAL_ID} IN ({listed})", *likes])
+    soql = f"SELECT Id, Name, {EXTERNAL_ID} FROM Account WHERE {where}"  # noqa: S608 - values quoted
+    for account in await sf.query(soql, priority=priority):
+        account_id, name = to_18(account["Id"]), account.get("Name")
+        external = account.get(EXTERNAL_ID)
+        by_id = external is not None and str(external) in found
+        if by_id:
+            _add(found[str(external)], EXTERNAL, account_id)
+        fb = by_org.get(organisation_key(name))
+        # Found by a name condition, or by its external id alone: then one must hold here.
+        if fb is not None and (not by_id or _named_like(name, words)):
+            _add(found[fb], ORGANISATION, account_id)
+
+
+def _named_like(name: str | None, words: Iterable[str]) -> bool:
+    """Tell whether ``Name LIKE '%word%'`` holds for one of ``words`` (case-insensitive).
+
+    The words are a match key's (letters and digits: no wildcard).
+    """
+    folded = (name or "").casefold()
+    return any(w.casefold() in folded for w in words)
 
 
 async def find_freshbooks_candidates(

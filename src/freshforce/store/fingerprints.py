@@ -51,10 +51,11 @@ async def record_fingerprints(
     ttl: float = DEFAULT_TTL_SECONDS,
 ) -> None:
     """Keep each fingerprint for ``ttl`` seconds of database time; prune expired ones."""
-    await prune_fingerprints(db)
+    dialect = db.dialect.name
+    if not written or dialect != "postgresql":
+        await prune_fingerprints(db)
     if not written:
         return
-    dialect = db.dialect.name
     rows = [
         {
             "tenant": tenant,
@@ -66,7 +67,10 @@ async def record_fingerprints(
         for w in written
     ]
     stamps = {"written_at": db_now(dialect), "expires_at": db_time(dialect, ttl)}
-    await db.execute(sa.insert(write_fingerprints).values(**stamps), rows)
+    statement = sa.insert(write_fingerprints).values(**stamps)
+    if dialect == "postgresql":  # the prune rides along: one round trip (a DELETE in a WITH)
+        statement = statement.add_cte(_expired(dialect).cte("pruned"))
+    await db.execute(statement, rows)
 
 
 async def consume_fingerprint(db: AsyncConnection, tenant: str, found: Written) -> bool:
@@ -92,7 +96,8 @@ async def consume_fingerprint(db: AsyncConnection, tenant: str, found: Written) 
 
 async def prune_fingerprints(db: AsyncConnection) -> int:
     """Delete every expired fingerprint; return how many."""
-    statement = sa.delete(write_fingerprints).where(
-        write_fingerprints.c.expires_at <= db_now(db.dialect.name)
-    )
-    return (await db.execute(statement)).rowcount
+    return (await db.execute(_expired(db.dialect.name))).rowcount
+
+
+def _expired(dialect: str) -> sa.Delete:
+    return sa.delete(write_fingerprints).where(write_fingerprints.c.expires_at <= db_now(dialect))

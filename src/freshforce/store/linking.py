@@ -76,15 +76,19 @@ async def create_links(
             "salesforce_id": n.salesforce_id,
             "salesforce_secondary_id": n.salesforce_secondary_id,
             "extra_ids": dict(n.extra_ids),
-            "created_at": now,
-            "updated_at": now,
         }
         for n in new
     ]
-    statement = insert(links).values(rows).on_conflict_do_nothing().returning(*links.c)
+    # Rows as executemany parameters: one cached statement for any batch size.
+    statement = (
+        insert(links)
+        .values(created_at=now, updated_at=now)
+        .on_conflict_do_nothing()
+        .returning(*links.c)
+    )
     made = {
         (k.freshbooks_id, k.salesforce_id, k.salesforce_secondary_id): k
-        for k in links_by_row((await db.execute(statement)).all())
+        for k in links_by_row((await db.execute(statement, rows)).all())
     }
     created = [made.pop(n.ids, None) for n in new]  # pop: a repeated input gets one link
     await _insert_keys(db, {k.id: n.keys for k, n in zip(created, new, strict=True) if k})

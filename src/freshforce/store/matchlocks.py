@@ -89,20 +89,15 @@ async def take_match_locks(
     dialect = db.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     expires = db_time(dialect, ttl)
+    # One row of parameters a key, sent as one executemany: the statement stays the same for
+    # any number of keys, so SQLAlchemy compiles it once (a multi-row VALUES never caches).
     rows = [
-        {
-            "tenant": scope.tenant,
-            "flow": scope.flow,
-            "key": k,
-            "holder": holder,
-            "expires_at": expires,
-        }
-        for k in wanted
+        {"tenant": scope.tenant, "flow": scope.flow, "key": k, "holder": holder} for k in wanted
     ]
-    upsert = insert(match_locks).values(rows)
+    upsert = insert(match_locks).values(expires_at=expires)
     statement = upsert.on_conflict_do_update(
         index_elements=[match_locks.c.tenant, match_locks.c.flow, match_locks.c.key],
-        set_={"holder": holder, "expires_at": expires},
+        set_={"holder": upsert.excluded.holder, "expires_at": upsert.excluded.expires_at},
         where=sa.or_(
             match_locks.c.expires_at <= db_now(dialect),
             match_locks.c.holder == holder,
@@ -110,7 +105,7 @@ async def take_match_locks(
         ),
     ).returning(match_locks.c.key)
     async with db.begin_nested() as savepoint:
-        taken = (await db.execute(statement)).scalars().all()
+        taken = (await db.execute(statement, rows)).scalars().all()
         if len(taken) == len(wanted):
             return True
         await savepoint.rollback()

@@ -47,17 +47,17 @@ async def save_snapshots(db: AsyncConnection, saved: Mapping[int, Snapshot]) -> 
             "fields": dict(snap.fields),
             "freshbooks_modified_at": snap.freshbooks_modified_at,
             "salesforce_modified_at": snap.salesforce_modified_at,
-            "synced_at": db_now(dialect),
         }
         for link_id, snap in sorted(saved.items())
     ]
-    upsert = insert(snapshots).values(rows)
+    # Rows as executemany parameters: one cached statement for any batch size.
+    upsert = insert(snapshots).values(synced_at=db_now(dialect))
     replaced = ("fields", "freshbooks_modified_at", "salesforce_modified_at", "synced_at")
     statement = upsert.on_conflict_do_update(
         index_elements=[snapshots.c.link_id],
         set_={name: upsert.excluded[name] for name in replaced},
     )
-    await db.execute(statement)
+    await db.execute(statement, rows)
 
 
 async def save_snapshot(db: AsyncConnection, link_id: int, snapshot: Snapshot) -> None:
