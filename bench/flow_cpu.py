@@ -233,7 +233,7 @@ async def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[3])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--warm", type=int, default=5, help="changes synced before measuring")
     parser.add_argument("--database-url", default=None, help="PostgreSQL to create a db next to")
