@@ -51,6 +51,13 @@ async def test_sandbox_callback_is_verified_then_its_signed_deliveries_become_on
         return any(c.id == callback.id and c.verified for c in await client.list_callbacks())
 
     await _until(verified, "the route to confirm the callback")
+    # The route stores the verifier once FreshBooks has accepted it: the sandbox shows the
+    # callback verified a moment before that commit.
+
+    async def saved() -> bool:
+        return await _count(fb_world, webhook_callbacks) == 1
+
+    await _until(saved, "the route to store the verifier")
     async with fb_world.engine.connect() as db:
         stored = (await db.execute(sa.select(webhook_callbacks))).one()
         verifiers = await load_verifiers(db, fb_world.cipher, CONNECTION)
