@@ -23,7 +23,7 @@ from freshforce.engine.flow import Effect
 from freshforce.store import attempts as attempt_store
 from freshforce.store import dead_letters as letter_store
 from freshforce.store import queue as store
-from freshforce.store.attempts import AttemptRecord, Failure
+from freshforce.store.attempts import AttemptRecord, Failure, milliseconds
 from freshforce.store.dead_letters import DeadLetter
 from freshforce.store.queue import Hint, Job, JobRequest, JobStatus
 
@@ -226,11 +226,17 @@ class JobQueue:
         """
         if not settlements:
             return {}
-        if self.is_postgres and all(s.outcome in _ACKED and not s.effects for s in settlements):
-            # Only acks, no effects: one statement, committing alone.
+        if self.is_postgres and all(
+            s.outcome in _ACKED and not s.effects and s.failure is None for s in settlements
+        ):
+            # Only clean acks, no effects: one statement, committing alone.
             async with self._alone.connect() as conn:
-                acked = await store.ack(
-                    conn, worker=worker, records=[s.record(worker) for s in settlements]
+                acked = await store.ack_clean(
+                    conn,
+                    worker=worker,
+                    held=[(s.job.id, s.job.attempt) for s in settlements],
+                    durations_ms=[milliseconds(s.seconds) for s in settlements],
+                    outcomes=[s.outcome for s in settlements],
                 )
             return {s.job.id: s.outcome if s.job.id in acked else LOST for s in settlements}
         async with self._writing() as conn:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from freshforce.store.dbtime import db_now, db_time
 from freshforce.store.schema import attempts
 
-__all__ = ["AttemptRecord", "Failure", "list_attempts", "record_attempts"]
+__all__ = ["AttemptRecord", "Failure", "list_attempts", "milliseconds", "record_attempts"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class Failure:
 
     def __str__(self) -> str:
         return f"{self.error_class}: {self.message}"
+
+
+def milliseconds(seconds: float) -> float:
+    """Return an attempt's duration as recorded: milliseconds, never negative."""
+    return max(seconds, 0.0) * 1000.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class AttemptRecord:
         failure: Failure | None = None,
     ) -> AttemptRecord:
         """Return the record of an attempt that just ended after ``seconds`` of work."""
-        return cls(job_id, attempt, worker, outcome, max(seconds, 0.0) * 1000.0, failure)
+        return cls(job_id, attempt, worker, outcome, milliseconds(seconds), failure)
 
     @property
     def error_class(self) -> str | None:

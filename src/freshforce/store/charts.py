@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from freshforce.store.dbtime import db_now, db_time
+from freshforce.store.queue.model import JobStatus, status_is
 from freshforce.store.schema import attempts, jobs
 
 if TYPE_CHECKING:
@@ -66,8 +67,12 @@ async def minute_series(db: AsyncConnection, minutes: int = 60) -> MinuteSeries:
     failed = await _counts(db, attempts.c.finished_at, minutes, outcome.in_(_FAILED))
     created = await _counts(db, jobs.c.created_at, minutes)
     ended = await _counts(db, jobs.c.updated_at, minutes, jobs.c.status.in_(_ENDED))
-    waiting = sa.select(sa.func.count()).where(jobs.c.status.in_(("pending", "running")))
-    depth_now = int((await db.execute(waiting)).scalar_one())
+    # One count per status, each answered by that status's partial index.
+    waiting = [
+        sa.select(sa.func.count()).where(status_is(jobs.c.status, s)).scalar_subquery()
+        for s in (JobStatus.PENDING, JobStatus.RUNNING)
+    ]
+    depth_now = int((await db.execute(sa.select(waiting[0] + waiting[1]))).scalar_one())
     depth: list[int] = []
     level = depth_now
     for minute in range(now_minute, first - 1, -1):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from freshforce.store.dbtime import db_now, db_time
 from freshforce.store.dead_letters import DeadLetter, dead_letter_from_row, get_dead_letter
+from freshforce.store.queue.model import JobStatus, status_is
 from freshforce.store.schema import dead_letters, jobs
 
 __all__ = [
@@ -57,7 +58,7 @@ async def oldest_pending_age(conn: AsyncConnection) -> float | None:
     Jobs are stamped by the database's clock, so the age is measured against it too.
     """
     query = sa.select(sa.func.min(jobs.c.created_at), db_now(conn.dialect.name)).where(
-        jobs.c.status == "pending"
+        status_is(jobs.c.status, JobStatus.PENDING)
     )
     oldest, now = (await conn.execute(query)).one()
     if oldest is None:

@@ -91,8 +91,10 @@ def one(sent: list[tuple[str, Sequence[Any]]], prefix: str) -> tuple[str, Sequen
 
 
 def assert_scans_no_table(engine: AsyncEngine, plan: str) -> None:
+    """No read of every row of jobs. A walk of the running index is allowed: it holds the
+    running jobs only, as many as the leases held (the check for expired leases)."""
     full_scan = "Seq Scan on jobs" if engine.dialect.name == "postgresql" else "SCAN jobs"
-    assert full_scan not in plan, plan
+    assert full_scan not in plan.replace(f"SCAN jobs USING INDEX {RUNNING_INDEX}", ""), plan
 
 
 def assert_searches_by_key(engine: AsyncEngine, plan: str) -> None:

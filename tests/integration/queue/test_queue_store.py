@@ -346,3 +346,24 @@ async def test_a_merge_unions_hints_like_merge_hints_keeping_the_newest(queue) -
     assert list(job.hints) == merge_hints(old, merge_hints([], new))
     assert len(job.hints) == MAX_HINTS
     assert job.hints[0] == "h21"
+
+
+async def test_jobs_are_read_from_rows_by_column_name_whatever_the_order(queue) -> None:
+    async with queue.engine.begin() as conn:
+        await queue.enqueue(conn, "clients", "a", ["h1", {"id": 2}], priority=3, tenant="t1")
+        await queue.enqueue(conn, "invoices", "b", tenant="t2")
+    claimed = {job.id: job for job in await queue.claim("w", 10)}
+    assert len(claimed) == 2
+    reversed_columns = sa.select(*reversed(jobs.c)).order_by(jobs.c.id)
+    async with queue.engine.connect() as conn:
+        rows = (await conn.execute(reversed_columns)).all()
+    read = store.row_jobs(rows)
+    assert [job.id for job in read] == sorted(claimed)
+    for job in read:
+        assert job == claimed[job.id]
+        assert job.status is JobStatus.RUNNING
+        assert isinstance(job.hints, tuple)
+    [first] = [job for job in read if job.key == "a"]
+    assert (first.tenant, first.flow, first.priority, first.attempt) == ("t1", "clients", 3, 1)
+    assert first.hints == ("h1", {"id": 2})
+    assert store.row_jobs([]) == []

@@ -24,10 +24,12 @@ from freshforce.store.queue.model import (
     JobRequest,
     JobStatus,
     merge_hints,
+    row_jobs,
     status_is,
 )
 from freshforce.store.queue.transitions import (
     ack,
+    ack_clean,
     bury,
     heartbeat,
     lock_held,
@@ -45,6 +47,7 @@ __all__ = [
     "JobRequest",
     "JobStatus",
     "ack",
+    "ack_clean",
     "bury",
     "claim",
     "claim_unless_expired",
@@ -58,6 +61,7 @@ __all__ = [
     "reclaim_expired",
     "requeue",
     "retry_now",
+    "row_jobs",
     "status_is",
     "wake_flow",
 ]

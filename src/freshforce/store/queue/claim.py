@@ -25,6 +25,7 @@ from freshforce.store.queue.model import (
     fence,
     is_postgres,
     row_job,
+    row_jobs,
     sqlstate,
     status_is,
 )
@@ -160,12 +161,13 @@ async def claim_unless_expired(
             if sqlstate(exc) != DEADLOCK:
                 raise
             continue
-        kinds = {r.kind for r in rows}
-        if "expired" in kinds:
+        # The gate's row comes alone: when it says expired or fair, nothing was claimed.
+        gate = rows[-1].kind if rows else "job"
+        if gate == "expired":
             return None
-        if "fair" in kinds:
+        if gate == "fair":
             return await claim(conn, worker=worker, limit=limit, lease_seconds=lease_seconds)
-        return sorted((row_job(r) for r in rows), key=lambda j: (j.priority, j.run_at, j.id))
+        return sorted(row_jobs(rows), key=lambda j: (j.priority, j.run_at, j.id))
     return []
 
 
@@ -291,7 +293,7 @@ async def _claim_once(
     if exclude:
         values["exclude"] = list(exclude)
     rows = (await conn.execute(stmt, values)).all()
-    return sorted((row_job(r) for r in rows), key=lambda j: (j.priority, j.run_at, j.id))
+    return sorted(row_jobs(rows), key=lambda j: (j.priority, j.run_at, j.id))
 
 
 _CLAIMS: dict[tuple[str, bool], sa.Update] = {}

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from freshforce.store.dbtime import db_time
-from freshforce.store.queue.model import Job, JobStatus, row_job, status_is
+from freshforce.store.queue.model import Job, JobStatus, row_jobs, status_is
 from freshforce.store.schema import attempts, jobs
 
 __all__ = ["count_by_status", "list_jobs", "prune_done"]
@@ -25,7 +25,7 @@ async def list_jobs(
         query = query.where(status_is(jobs.c.status, status))
     if flow is not None:
         query = query.where(jobs.c.flow == flow)
-    return [row_job(r) for r in (await conn.execute(query)).all()]
+    return row_jobs((await conn.execute(query)).all())
 
 
 async def count_by_status(conn: AsyncConnection) -> dict[JobStatus, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -33,6 +33,7 @@ __all__ = [
     "least",
     "merge_hints",
     "row_job",
+    "row_jobs",
     "sqlstate",
     "status_is",
 ]
@@ -120,25 +121,39 @@ def merge_hints(old: Sequence[Hint], new: Sequence[Hint]) -> list[Hint]:
 
 def row_job(row: Row[Any]) -> Job:
     """Return the ``Job`` of a row holding every column of ``jobs``."""
-    m = row._mapping  # noqa: SLF001 - SQLAlchemy's public row mapping accessor
-    return Job(
-        id=m["id"],
-        tenant=m["tenant"],
-        flow=m["flow"],
-        key=m["key"],
-        status=_STATUSES[m["status"]],
-        priority=m["priority"],
-        hints=tuple(m["hints"] or ()),
-        attempt=m["attempts"],
-        max_attempts=m["max_attempts"],
-        run_at=m["run_at"],
-        not_before=m["not_before"],
-        locked_by=m["locked_by"],
-        lease_expires_at=m["lease_expires_at"],
-        last_error=m["last_error"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-    )
+    [job] = row_jobs([row])
+    return job
+
+
+# Job fields in declaration order, and the jobs column each is read from.
+_JOB_COLUMNS = tuple("attempts" if f.name == "attempt" else f.name for f in fields(Job))
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+_STATUS_AT = _JOB_FIELDS.index("status")
+_HINTS_AT = _JOB_FIELDS.index("hints")
+
+
+def row_jobs(rows: Sequence[Row[Any]]) -> list[Job]:
+    """Return the ``Job`` of each row; every row holds every column of ``jobs``, by name.
+
+    Built for claims of hundreds of rows: the columns' positions are looked up once (from the
+    first row's names), and each ``Job`` gets its fields as one dictionary. A frozen dataclass's
+    ``__init__`` sets each of its 16 fields through ``object.__setattr__``, which cost several
+    microseconds per job, a tenth of a worker's time on no-op jobs.
+    """
+    if not rows:
+        return []
+    names = rows[0]._fields
+    at = [names.index(column) for column in _JOB_COLUMNS]
+    built: list[Job] = []
+    new = object.__new__
+    for row in rows:
+        values = [row[i] for i in at]
+        values[_STATUS_AT] = _STATUSES[values[_STATUS_AT]]
+        values[_HINTS_AT] = tuple(values[_HINTS_AT] or ())
+        job = new(Job)
+        job.__dict__.update(zip(_JOB_FIELDS, values, strict=True))
+        built.append(job)
+    return built
 
 
 def is_postgres(conn: AsyncConnection) -> bool:

@@ -26,7 +26,16 @@ from freshforce.store.queue.model import (
 )
 from freshforce.store.schema import jobs
 
-__all__ = ["ack", "bury", "heartbeat", "lock_held", "requeue", "retry_now", "wake_flow"]
+__all__ = [
+    "ack",
+    "ack_clean",
+    "bury",
+    "heartbeat",
+    "lock_held",
+    "requeue",
+    "retry_now",
+    "wake_flow",
+]
 
 
 async def heartbeat(
@@ -133,20 +142,51 @@ RETURNING attempts.job_id"""
 async def _ack_postgres(
     conn: AsyncConnection, worker: str, records: Sequence[AttemptRecord]
 ) -> set[int]:
+    if all(r.failure is None for r in records):
+        return await ack_clean(
+            conn,
+            worker=worker,
+            held=[(r.job_id, r.attempt) for r in records],
+            durations_ms=[r.duration_ms for r in records],
+            outcomes=[r.outcome for r in records],
+        )
     values: dict[str, object] = {
         "worker": worker,
         "ids": [r.job_id for r in records],
         "attempts": [r.attempt for r in records],
         "ms": [r.duration_ms for r in records],
         "outcomes": [r.outcome for r in records],
+        "error_classes": [r.error_class for r in records],
+        "error_messages": [r.error_message for r in records],
+        "tracebacks": [r.traceback for r in records],
     }
-    statement = _ACK_POSTGRES_CLEAN
-    if any(r.failure is not None for r in records):
-        statement = _ACK_POSTGRES
-        values["error_classes"] = [r.error_class for r in records]
-        values["error_messages"] = [r.error_message for r in records]
-        values["tracebacks"] = [r.traceback for r in records]
-    result = await conn.execute(statement, values)
+    result = await conn.execute(_ACK_POSTGRES, values)
+    return {int(job_id) for job_id in result.scalars()}
+
+
+async def ack_clean(
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    held: Sequence[tuple[int, int]],
+    durations_ms: Sequence[float],
+    outcomes: Sequence[str],
+) -> set[int]:
+    """``ack`` of attempts that carry no failure, given as columns (PostgreSQL only).
+
+    The worker's common path: a group of done jobs acked without an ``AttemptRecord`` each.
+    ``held`` is (job id, attempt) per job; ``durations_ms`` and ``outcomes`` at the same positions.
+    """
+    if not held:
+        return set()
+    values = {
+        "worker": worker,
+        "ids": [job_id for job_id, _ in held],
+        "attempts": [attempt for _, attempt in held],
+        "ms": list(durations_ms),
+        "outcomes": list(outcomes),
+    }
+    result = await conn.execute(_ACK_POSTGRES_CLEAN, values)
     return {int(job_id) for job_id in result.scalars()}
 
 
