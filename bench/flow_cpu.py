@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import json
 import logging
@@ -36,17 +35,17 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 import structlog
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import CacheStats
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from drillkit import fresh_database
 from freshforce.embedded import FB_ACCOUNT, Embedded, open_embedded
 from freshforce.engine import JobRequest, JobStatus, RetryPolicy, Worker, WorkerConfig
 from freshforce.flows import builtin_flows
@@ -92,23 +91,6 @@ class Meter:
                 self.inside += time.process_time() - began
 
         transport.handle_async_request = timed  # type: ignore[method-assign]
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(url: str | None, folder: Path) -> AsyncIterator[str]:
-    if url is None:
-        yield f"sqlite+aiosqlite:///{folder / 'flow.db'}"
-        return
-    name = f"ff_bench_flow_{os.getpid()}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as db:
-        await db.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield str(sa.make_url(url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        async with admin.connect() as db:
-            await db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.dispose()
 
 
 def word(rng: random.Random) -> str:
@@ -172,7 +154,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ff-flow-") as tmp:
         config = Path(tmp) / "freshforce"
         write_defaults(config)
-        async with fresh_database(args.database_url, Path(tmp)) as url:
+        async with fresh_database(args.database_url, Path(tmp), "flow") as url:
             world = await open_embedded(url, config)
             try:
                 return await measure(world, load_maps(config, profile="dev"), args, rng)

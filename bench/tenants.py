@@ -43,7 +43,6 @@ import contextlib
 import itertools
 import json
 import logging
-import os
 import random
 import socket
 import sys
@@ -58,9 +57,9 @@ import httpx
 import sqlalchemy as sa
 import structlog
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import create_async_engine
 
 import tenants_procs
+from drillkit import fresh_database
 from freshforce.connectors.core import CallRetryPolicy
 from freshforce.connectors.freshbooks.client import RESOURCES, FreshBooksClient
 from freshforce.connectors.salesforce.governor import GovernorConfig
@@ -231,25 +230,6 @@ def build_shared(
     return built, transport, fb
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(url: str | None, folder: Path) -> Any:  # noqa: ANN401 - a URL iterator
-    if url is None:
-        yield f"sqlite+aiosqlite:///{folder / 'tenants.db'}"
-        return
-    name = f"ff_bench_tenants_{os.getpid()}"
-    if url.startswith("postgresql://"):  # the test suite's form: asyncpg drives it here
-        url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as db:
-        await db.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield str(sa.make_url(url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        async with admin.connect() as db:
-            await db.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.dispose()
-
-
 def settings(database_url: str, public_url: str, sf: SalesforceSandbox, args: Any) -> Settings:  # noqa: ANN401
     return Settings(
         database_url=database_url,
@@ -409,7 +389,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if args.database_url is None:
             raise SystemExit("--layout processes runs on PostgreSQL: give --database-url")
         with tempfile.TemporaryDirectory() as folder:
-            async with fresh_database(args.database_url, Path(folder)) as url:
+            async with fresh_database(args.database_url, Path(folder), "tenants") as url:
                 return await tenants_procs.run(args, url)
     started = time.monotonic()
     shared: FreshBooksAccounts | None = None
@@ -423,7 +403,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     start_rss = rss_mb()
     note(f"{args.pairs} pairs built in {time.monotonic() - started:.0f} s")
     with tempfile.TemporaryDirectory() as folder:
-        async with fresh_database(args.database_url, Path(folder)) as url:
+        async with fresh_database(args.database_url, Path(folder), "tenants") as url:
             changes, ready, rss = await run_service(args, url, transport, built)
     for pair in pairs:
         for rt in pair.runtimes:
